@@ -1,0 +1,223 @@
+// N-API glue only: argument checks and conversions around the functions in parent/.
+#include <napi.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/protocol.h"
+#include "parent/spawn.h"
+
+static Napi::Error errno_error(Napi::Env env, int err, const std::string &what) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("code", Napi::String::New(env, err == ENOENT ? "ENOENT" : err == EEXIST ? "EEXIST" : err == ESRCH ? "ESRCH" : "EOTHER"));
+  return e;
+}
+
+static Napi::Value Spawn(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Buffer<uint8_t> plan = o.Get("plan").As<Napi::Buffer<uint8_t>>();
+  spawn_request req;
+  req.init_path = o.Get("initPath").As<Napi::String>().Utf8Value();
+  req.plan = plan.Data();
+  req.plan_len = plan.Length();
+  if (o.Has("stateDir") && o.Get("stateDir").IsString()) req.state_dir = o.Get("stateDir").As<Napi::String>().Utf8Value();
+  if (o.Has("consoleSocket") && o.Get("consoleSocket").IsString())
+    req.console_socket = o.Get("consoleSocket").As<Napi::String>().Utf8Value();
+  req.preserve_fds = o.Has("preserveFds") ? o.Get("preserveFds").As<Napi::Number>().Int32Value() : 0;
+  spawn_result res;
+  const char *what = "spawn";
+  int rc = spawn_init(req, &res, &what);
+  if (rc < 0) throw errno_error(env, -rc, what);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", res.pid);
+  out.Set("syncFd", res.sync_fd);
+  return out;
+}
+
+// Blocks until the next message from the init, or its death (null), or the timeout.
+static Napi::Value Recv(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int timeout = info[1].As<Napi::Number>().Int32Value();
+  struct pollfd p = {fd, POLLIN, 0};
+  int n;
+  do n = poll(&p, 1, timeout);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) throw errno_error(env, errno, "sync: poll");
+  if (n == 0) throw errno_error(env, ETIMEDOUT, "sync: no answer from the container init");
+  husk_msg m;
+  ssize_t got;
+  do got = recv(fd, &m, sizeof m, 0);
+  while (got < 0 && errno == EINTR);
+  if (got == 0 || (got < 0 && errno == ECONNRESET)) return env.Null();
+  if (got < 0) throw errno_error(env, errno, "sync: recv");
+  if (got != (ssize_t)sizeof m) throw errno_error(env, EPROTO, "sync: short message");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("type", m.type);
+  o.Set("stage", m.stage);
+  o.Set("op", m.op);
+  o.Set("errno", m.err);
+  o.Set("pid", m.pid);
+  m.text[sizeof m.text - 1] = '\0';
+  o.Set("text", std::string(m.text));
+  if (m.err) o.Set("errnoText", std::string(strerror(m.err)));
+  return o;
+}
+
+static Napi::Value Reply(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  husk_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = info[1].As<Napi::Number>().Uint32Value();
+  if (send(fd, &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m) throw errno_error(env, errno, "sync: send");
+  return env.Undefined();
+}
+
+static Napi::Value Mkfifo(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  mode_t mode = info[1].As<Napi::Number>().Uint32Value();
+  if (mkfifo(path.c_str(), mode) < 0) throw errno_error(info.Env(), errno, "mkfifo " + path);
+  chmod(path.c_str(), mode);  // mkfifo applies the umask
+  return info.Env().Undefined();
+}
+
+static int pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+// `start`: open the fifo's read end, which unblocks the init's open for writing, and wait for
+// its byte; a pidfd in the same poll notices an init that died instead of hanging.
+static Napi::Value ReleaseFifo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int pid = info[1].As<Napi::Number>().Int32Value();
+  int timeout = info[2].As<Napi::Number>().Int32Value();
+  int fifo = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fifo < 0) throw errno_error(env, errno, "open exec fifo " + path);
+  int pfd = pidfd_open(pid);
+  if (pfd < 0) {
+    int e = errno;
+    close(fifo);
+    throw errno_error(env, e, "container init is gone");
+  }
+  struct pollfd p[2] = {{fifo, POLLIN, 0}, {pfd, POLLIN, 0}};
+  for (;;) {
+    int n = poll(p, 2, timeout);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = n == 0 ? ETIMEDOUT : errno;
+      close(fifo);
+      close(pfd);
+      throw errno_error(env, e, "wait for the container init on the exec fifo");
+    }
+    char b;
+    ssize_t got = read(fifo, &b, 1);
+    if (got == 1) break;
+    if (p[1].revents) {
+      close(fifo);
+      close(pfd);
+      throw errno_error(env, ESRCH, "container init exited before start");
+    }
+    if (got < 0 && errno != EAGAIN) {
+      int e = errno;
+      close(fifo);
+      close(pfd);
+      throw errno_error(env, e, "read exec fifo");
+    }
+    // POLLHUP without data: no writer yet; wait a little and poll again.
+    if (p[0].revents & POLLHUP) usleep(1000);
+  }
+  close(fifo);
+  close(pfd);
+  return env.Undefined();
+}
+
+class WaitWorker : public Napi::AsyncWorker {
+ public:
+  WaitWorker(Napi::Env env, int pid) : Napi::AsyncWorker(env), pid_(pid), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    int rc;
+    do rc = waitpid(pid_, &status_, __WALL);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0) err_ = errno;
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_) {
+      deferred_.Reject(errno_error(env, err_, "waitpid").Value());
+      return;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("code", WIFEXITED(status_) ? Napi::Value(Napi::Number::New(env, WEXITSTATUS(status_))) : env.Null());
+    o.Set("signal", WIFSIGNALED(status_) ? Napi::Value(Napi::Number::New(env, WTERMSIG(status_))) : env.Null());
+    deferred_.Resolve(o);
+  }
+
+ private:
+  int pid_;
+  int status_ = 0;
+  int err_ = 0;
+  Napi::Promise::Deferred deferred_;
+};
+
+static Napi::Value Wait(const Napi::CallbackInfo &info) {
+  auto *w = new WaitWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// Reaps a child if it has exited; returns its status or null.
+static Napi::Value Reap(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int pid = info[0].As<Napi::Number>().Int32Value();
+  bool block = info.Length() > 1 && info[1].ToBoolean();
+  int status = 0;
+  int rc;
+  do rc = waitpid(pid, &status, block ? __WALL : (WNOHANG | __WALL));
+  while (rc < 0 && errno == EINTR);
+  if (rc <= 0) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("code", WIFEXITED(status) ? Napi::Value(Napi::Number::New(env, WEXITSTATUS(status))) : env.Null());
+  o.Set("signal", WIFSIGNALED(status) ? Napi::Value(Napi::Number::New(env, WTERMSIG(status))) : env.Null());
+  return o;
+}
+
+// flock on an fd, so concurrent husk processes serialise on one container.
+static Napi::Value Flock(const Napi::CallbackInfo &info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int op = info[1].As<Napi::Number>().Int32Value();
+  int rc;
+  do rc = flock(fd, op);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    if (errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
+    throw errno_error(info.Env(), errno, "flock");
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawn", Napi::Function::New(env, Spawn));
+  exports.Set("recv", Napi::Function::New(env, Recv));
+  exports.Set("reply", Napi::Function::New(env, Reply));
+  exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
+  exports.Set("releaseFifo", Napi::Function::New(env, ReleaseFifo));
+  exports.Set("wait", Napi::Function::New(env, Wait));
+  exports.Set("flock", Napi::Function::New(env, Flock));
+  exports.Set("reap", Napi::Function::New(env, Reap));
+  return exports;
+}
+
+NODE_API_MODULE(husk_native, Init)

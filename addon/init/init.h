@@ -1,0 +1,73 @@
+// husk-init: executes a launch plan. Single-threaded, run from a sealed memfd; it decides
+// nothing the plan did not say. Each op is one function in a file named for its concern.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "../common/protocol.h"
+
+struct plan_reader {
+  const uint8_t *p;
+  const uint8_t *end;
+  bool ok;
+};
+
+uint32_t rd_u32(plan_reader *r);
+uint64_t rd_u64(plan_reader *r);
+const char *rd_str(plan_reader *r);
+// A string list: *n entries, returned as a NULL-terminated array allocated once.
+char **rd_strv(plan_reader *r, uint32_t *n);
+const uint8_t *rd_bytes(plan_reader *r, uint32_t *len);
+
+struct init_ctx {
+  int base_fd;
+  int sync_fd;
+  int statedir_fd;
+  int console_fd;
+  int root_fd;            // O_PATH fd of the rootfs mount (before pivot_root)
+  const char *rootfs;     // host path of the rootfs
+  bool pivoted;
+  uint32_t op_index;      // op being run, for error reports
+  char exec_path[4096];   // resolved by OP_LOOKUP_EXEC
+};
+
+extern init_ctx g;
+
+// report.cc
+[[noreturn]] void die(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void send_msg(uint32_t type, uint32_t stage, int32_t pid);
+void sync_stage(uint32_t stage);
+
+// safe_path.cc: open a path inside the rootfs without leaving it; create it when asked.
+enum create_kind { CREATE_NONE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
+int open_in_root(const char *path, int create, mode_t mode);
+void fd_path(int fd, char *buf, size_t len);
+
+// one per concern
+void op_setns(plan_reader *r);
+void op_userns(plan_reader *r);
+void op_unshare(plan_reader *r);
+void op_fork_init(plan_reader *r);
+void op_root_propagation(plan_reader *r);
+void op_bind_rootfs(plan_reader *r);
+void op_mount(plan_reader *r);
+void op_mount_cgroup_v1(plan_reader *r);
+void op_propagation(plan_reader *r);
+void op_mknod(plan_reader *r);
+void op_symlink(plan_reader *r);
+void op_pivot_root(plan_reader *r);
+void op_readonly_path(plan_reader *r);
+void op_mask_path(plan_reader *r);
+void op_hostname(plan_reader *r, bool domain);
+void op_sysctl(plan_reader *r);
+void op_rlimit(plan_reader *r);
+void op_oom_score_adj(plan_reader *r);
+void op_personality(plan_reader *r);
+void op_console(plan_reader *r);
+void op_creds(plan_reader *r);
+void op_keep_caps(plan_reader *r);
+void op_caps_bounding(plan_reader *r);
+void op_caps_set(plan_reader *r);
+void op_seccomp(plan_reader *r);
+void op_lookup_exec(plan_reader *r);
+void op_wait_start(plan_reader *r);
+[[noreturn]] void op_exec(plan_reader *r);

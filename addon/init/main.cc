@@ -1,0 +1,143 @@
+// husk-init entry: map the plan, run its ops in order. Started by the addon as
+//   husk-init <base-fd>
+// with the sync socket, plan memfd, state dir and console socket at base-fd + slot.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <linux/close_range.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "init.h"
+
+init_ctx g = {-1, -1, -1, -1, -1, nullptr, false, 0, {0}};
+
+static void run_op(uint32_t code, plan_reader *r) {
+  switch (code) {
+    case OP_SYNC: sync_stage(rd_u32(r)); break;
+    case OP_SETNS: op_setns(r); break;
+    case OP_USERNS: op_userns(r); break;
+    case OP_UNSHARE: op_unshare(r); break;
+    case OP_FORK_INIT: op_fork_init(r); break;
+    case OP_ROOT_PROPAGATION: op_root_propagation(r); break;
+    case OP_BIND_ROOTFS: op_bind_rootfs(r); break;
+    case OP_MOUNT: op_mount(r); break;
+    case OP_MOUNT_CGROUP_V1: op_mount_cgroup_v1(r); break;
+    case OP_PROPAGATION: op_propagation(r); break;
+    case OP_MKNOD: op_mknod(r); break;
+    case OP_SYMLINK: op_symlink(r); break;
+    case OP_PIVOT_ROOT: op_pivot_root(r); break;
+    case OP_READONLY_PATH: op_readonly_path(r); break;
+    case OP_MASK_PATH: op_mask_path(r); break;
+    case OP_HOSTNAME: op_hostname(r, false); break;
+    case OP_DOMAINNAME: op_hostname(r, true); break;
+    case OP_SYSCTL: op_sysctl(r); break;
+    case OP_RLIMIT: op_rlimit(r); break;
+    case OP_OOM_SCORE_ADJ: op_oom_score_adj(r); break;
+    case OP_PERSONALITY: op_personality(r); break;
+    case OP_CONSOLE: op_console(r); break;
+    case OP_SETSID:
+      if (setsid() < 0) die(errno, "setsid");
+      break;
+    case OP_CREDS: op_creds(r); break;
+    case OP_KEEP_CAPS: op_keep_caps(r); break;
+    case OP_CAPS_BOUNDING: op_caps_bounding(r); break;
+    case OP_CAPS_SET: op_caps_set(r); break;
+    case OP_NO_NEW_PRIVS:
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(errno, "no_new_privs");
+      break;
+    case OP_SECCOMP: op_seccomp(r); break;
+    case OP_UMASK: umask((mode_t)rd_u32(r)); break;
+    case OP_CHDIR: {
+      const char *cwd = rd_str(r);
+      if (chdir(cwd) < 0) die(errno, "chdir to cwd %s", cwd);
+      // A cwd reached through a leaked host fd lies outside our root (CVE-2024-21626).
+      char buf[4096];
+      if (!getcwd(buf, sizeof buf) || buf[0] != '/') die(EPERM, "cwd %s is outside the container", cwd);
+      break;
+    }
+    case OP_LOOKUP_EXEC: op_lookup_exec(r); break;
+    case OP_WAIT_START: op_wait_start(r); break;
+    case OP_EXEC: op_exec(r);
+    default: die(EINVAL, "malformed plan: unknown op %u", code);
+  }
+}
+
+// `husk-init --decode` prints the ops of a plan on stdin: the round-trip test of the encoder.
+static int decode(const uint8_t *buf, size_t len);
+
+int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--decode") == 0) {
+    static uint8_t buf[1 << 22];
+    size_t len = fread(buf, 1, sizeof buf, stdin);
+    return decode(buf, len);
+  }
+  if (argc != 2) {
+    fprintf(stderr, "husk-init is started by husk; it is not meant to be run by hand\n");
+    return 2;
+  }
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // The runtime blocked every signal around vfork and Node ignores SIGPIPE: none of that is
+  // the container's.
+  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  int base = atoi(argv[1]);
+  g.sync_fd = base + FD_SYNC;
+  g.statedir_fd = base + FD_STATEDIR;
+  g.console_fd = base + FD_CONSOLE;
+  int plan_fd = base + FD_PLAN;
+  // Whatever else the caller left open (containerd's shim leaves its socket) is not ours.
+  syscall(SYS_close_range, base + FD_SLOTS, ~0U, 0);
+  if (fcntl(g.console_fd, F_GETFD) < 0) g.console_fd = -1;
+  if (fcntl(g.statedir_fd, F_GETFD) < 0) g.statedir_fd = -1;
+  for (int fd = base; fd < base + FD_SLOTS; fd++)
+    if (fd != plan_fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+  struct stat st;
+  if (fstat(plan_fd, &st) < 0) die(errno, "plan fd");
+  void *map = mmap(nullptr, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, plan_fd, 0);
+  if (map == MAP_FAILED) die(errno, "map plan");
+  close(plan_fd);
+  plan_reader r = {(const uint8_t *)map, (const uint8_t *)map + st.st_size, true};
+  if (st.st_size < 16 || memcmp(r.p, HUSK_PLAN_MAGIC, 8) != 0) die(EINVAL, "malformed plan: bad magic");
+  r.p += 8;
+  rd_u32(&r);  // flags, reserved
+  uint32_t count = rd_u32(&r);
+  for (uint32_t i = 0; i < count; i++) {
+    g.op_index = i;
+    uint32_t code = rd_u32(&r);
+    uint32_t len = rd_u32(&r);
+    if ((size_t)(r.end - r.p) < len) die(EINVAL, "malformed plan: op %u overruns", i);
+    plan_reader body = {r.p, r.p + len, true};
+    r.p += len;
+    run_op(code, &body);
+  }
+  die(EINVAL, "malformed plan: no exec op");
+}
+
+static int decode(const uint8_t *buf, size_t len) {
+  plan_reader r = {buf, buf + len, true};
+  if (len < 16 || memcmp(buf, HUSK_PLAN_MAGIC, 8) != 0) {
+    fprintf(stderr, "bad magic\n");
+    return 1;
+  }
+  r.p += 8;
+  rd_u32(&r);
+  uint32_t count = rd_u32(&r);
+  printf("%u ops\n", count);
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t code = rd_u32(&r);
+    uint32_t blen = rd_u32(&r);
+    printf("%u %u %u\n", i, code, blen);
+    r.p += blen;
+    if (r.p > r.end) return 1;
+  }
+  return r.p == r.end ? 0 : 1;
+}

@@ -1,0 +1,76 @@
+// process.terminal: the pty is made inside the container (its devpts), the master is sent to
+// the --console-socket with SCM_RIGHTS, and the slave becomes our controlling tty and stdio.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <termios.h>
+#include <unistd.h>
+#include "init.h"
+
+#ifndef DEVPTS_SUPER_MAGIC
+#define DEVPTS_SUPER_MAGIC 0x1cd1
+#endif
+
+static void send_fd(int sock, int fd, const char *name) {
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  struct iovec iov = {(void *)name, strlen(name)};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof cbuf);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) die(errno, "send the pty master to the console socket");
+}
+
+void op_console(plan_reader *) {
+  if (g.console_fd < 0) die(EINVAL, "process.terminal needs --console-socket");
+  int ptmx_path = open_in_root("/dev/pts/ptmx", CREATE_NONE, 0);
+  if (ptmx_path < 0) die(errno, "open /dev/pts/ptmx (is devpts mounted at /dev/pts?)");
+  char p[64];
+  snprintf(p, sizeof p, "/proc/self/fd/%d", ptmx_path);
+  int master = open(p, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) die(errno, "open /dev/pts/ptmx");
+  close(ptmx_path);
+  struct statfs sf;
+  if (fstatfs(master, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC) die(EPERM, "/dev/pts/ptmx is not on devpts");
+  int unlock = 0;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) die(errno, "unlock pty");
+  // TIOCGPTPEER opens the slave through the master, so no path the container controls is used
+  // (CVE-2025-52565 class).
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) die(errno, "open pty slave");
+  unsigned int n = 0;
+  if (ioctl(master, TIOCGPTN, &n) < 0) die(errno, "pty number");
+  send_fd(g.console_fd, master, "/dev/ptmx");
+  close(master);
+  close(g.console_fd);
+  g.console_fd = -1;
+
+  // /dev/console is the slave, bound onto a file made inside the rootfs.
+  int cons = open_in_root("/dev/console", CREATE_FILE, 0600);
+  if (cons >= 0) {
+    char tgt[64], src[64];
+    snprintf(tgt, sizeof tgt, "/proc/self/fd/%d", cons);
+    snprintf(src, sizeof src, "/proc/self/fd/%d", slave);
+    if (mount(src, tgt, nullptr, MS_BIND, nullptr) < 0) die(errno, "bind pty %u on /dev/console", n);
+    close(cons);
+  }
+  if (ioctl(slave, TIOCSCTTY, 0) < 0) die(errno, "make the pty the controlling terminal");
+  for (int fd = 0; fd < 3; fd++)
+    if (dup3(slave, fd, 0) < 0) die(errno, "dup pty to fd %d", fd);
+  close(slave);
+}

@@ -1,0 +1,59 @@
+// The last steps: find the program, wait for `start` on the exec fifo, exec.
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "init.h"
+
+static bool executable(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+void op_lookup_exec(plan_reader *r) {
+  const char *arg0 = rd_str(r);
+  const char *path_env = rd_str(r);
+  if (strchr(arg0, '/')) {
+    struct stat st;
+    if (stat(arg0, &st) < 0) die(errno, "exec: \"%s\"", arg0);
+    if (S_ISDIR(st.st_mode)) die(EACCES, "exec: \"%s\": is a directory", arg0);
+    snprintf(g.exec_path, sizeof g.exec_path, "%s", arg0);
+    return;
+  }
+  const char *p = path_env;
+  while (*p) {
+    const char *end = strchrnul(p, ':');
+    int n = snprintf(g.exec_path, sizeof g.exec_path, "%.*s/%s", (int)(end - p), p, arg0);
+    if (end == p) n = snprintf(g.exec_path, sizeof g.exec_path, "./%s", arg0);
+    if (n < (int)sizeof g.exec_path && executable(g.exec_path)) return;
+    p = *end ? end + 1 : end;
+  }
+  g.exec_path[0] = '\0';
+  die(0, "exec: \"%s\": executable file not found in $PATH", arg0);
+}
+
+void op_wait_start(plan_reader *) {
+  // Opening the fifo for writing blocks until `start` opens it for reading. The state dir fd
+  // was opened by the parent outside the container, so no container path is involved.
+  int fd;
+  do fd = openat(g.statedir_fd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) die(errno, "open exec fifo");
+  if (write(fd, "0", 1) != 1) die(errno, "write exec fifo");
+  close(fd);
+  close(g.statedir_fd);
+  g.statedir_fd = -1;
+}
+
+void op_exec(plan_reader *r) {
+  uint32_t argc, envc;
+  char **argv = rd_strv(r, &argc);
+  char **envp = rd_strv(r, &envc);
+  if (argc == 0) die(EINVAL, "no process args");
+  const char *path = g.exec_path[0] ? g.exec_path : argv[0];
+  execve(path, argv, envp);
+  die(errno, "exec %s", path);
+}

@@ -1,0 +1,46 @@
+// Namespaces: join by path, make new ones, and fork the container's init into a new pid ns.
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "init.h"
+
+void op_setns(plan_reader *r) {
+  uint32_t type = rd_u32(r);
+  const char *path = rd_str(r);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die(errno, "open namespace %s", path);
+  if (setns(fd, (int)type) < 0) die(errno, "join namespace %s", path);
+  close(fd);
+}
+
+void op_userns(plan_reader *) {
+  if (unshare(CLONE_NEWUSER) < 0) die(errno, "unshare user namespace");
+  // The parent writes our uid_map/gid_map from outside, as only it can for several ranges.
+  sync_stage(STAGE_USERMAP);
+  if (setresgid(0, 0, 0) < 0) die(errno, "setresgid(0) in the new user namespace");
+  if (setresuid(0, 0, 0) < 0) die(errno, "setresuid(0) in the new user namespace");
+  // Becoming uid 0 in the namespace makes us dumpable again; stay closed to the container.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+void op_unshare(plan_reader *r) {
+  uint64_t flags = rd_u64(r);
+  if (unshare((int)flags) < 0) die(errno, "unshare namespaces 0x%llx", (unsigned long long)flags);
+}
+
+void op_fork_init(plan_reader *) {
+  // CLONE_PARENT makes the init a child of the runtime that spawned us (a sibling of this
+  // process), so the runtime can wait for it and the engine's subreaper inherits it after.
+  long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) die(errno, "clone the container init");
+  if (pid == 0) {
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    return;
+  }
+  send_msg(MSG_PID, 0, (int32_t)pid);
+  _exit(0);
+}

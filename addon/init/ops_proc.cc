@@ -1,0 +1,68 @@
+// Per-process settings: hostname, sysctls, rlimits, oom score, personality.
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include "init.h"
+
+void op_hostname(plan_reader *r, bool domain) {
+  const char *name = rd_str(r);
+  int rc = domain ? setdomainname(name, strlen(name)) : sethostname(name, strlen(name));
+  if (rc < 0) die(errno, "set %s %s", domain ? "domainname" : "hostname", name);
+}
+
+// Writes into the container's procfs go through an fd checked to be on procfs, so a mount the
+// container made over /proc/sys cannot redirect them (CVE-2025-52881 class).
+static void write_proc(const char *path, const char *value, const char *what) {
+  int fd = open_in_root(path, CREATE_NONE, 0);
+  if (fd < 0) die(errno, "%s: open %s", what, path);
+  struct statfs sf;
+  if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) die(EPERM, "%s: %s is not on procfs", what, path);
+  char p[64];
+  snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+  int w = open(p, O_WRONLY | O_CLOEXEC);
+  if (w < 0) die(errno, "%s: open %s for writing", what, path);
+  size_t len = strlen(value);
+  if (write(w, value, len) != (ssize_t)len) die(errno, "%s: write %s to %s", what, value, path);
+  close(w);
+  close(fd);
+}
+
+void op_sysctl(plan_reader *r) {
+  const char *key = rd_str(r);
+  const char *value = rd_str(r);
+  char path[PATH_MAX];
+  int n = snprintf(path, sizeof path, "/proc/sys/%s", key);
+  if (n >= (int)sizeof path) die(ENAMETOOLONG, "sysctl %s", key);
+  for (char *c = path + 10; *c; c++)
+    if (*c == '.') *c = '/';
+  write_proc(path, value, "sysctl");
+}
+
+void op_oom_score_adj(plan_reader *r) {
+  const char *value = rd_str(r);
+  // Before pivot_root /proc is the host's procfs, where "self" is still this process.
+  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  size_t len = strlen(value);
+  if (fd < 0 || write(fd, value, len) != (ssize_t)len) die(errno, "set oom_score_adj %s", value);
+  close(fd);
+}
+
+void op_rlimit(plan_reader *r) {
+  uint32_t res = rd_u32(r);
+  struct rlimit rl;
+  rl.rlim_cur = rd_u64(r);
+  rl.rlim_max = rd_u64(r);
+  if (setrlimit((int)res, &rl) < 0) die(errno, "setrlimit %u (soft %llu, hard %llu)", res, (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+}
+
+void op_personality(plan_reader *r) {
+  uint64_t persona = rd_u64(r);
+  if (personality((unsigned long)persona) < 0) die(errno, "personality 0x%llx", (unsigned long long)persona);
+}

@@ -1,0 +1,46 @@
+// Errors and stage messages go to the parent over the sync socket as fixed-size records, so
+// the parent can name the config entry (by op index) and the errno.
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "init.h"
+
+void send_msg(uint32_t type, uint32_t stage, int32_t pid) {
+  husk_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = type;
+  m.stage = stage;
+  m.op = g.op_index;
+  m.pid = pid;
+  if (send(g.sync_fd, &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m) die(errno, "sync: send");
+}
+
+void sync_stage(uint32_t stage) {
+  send_msg(MSG_SYNC, stage, 0);
+  husk_msg reply;
+  ssize_t n;
+  do n = recv(g.sync_fd, &reply, sizeof reply, 0);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t)sizeof reply) _exit(1);  // the parent is gone: nothing to report to
+  if (reply.type != MSG_ACK) _exit(1);
+}
+
+void die(int err, const char *fmt, ...) {
+  husk_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = MSG_ERROR;
+  m.op = g.op_index;
+  m.err = err;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(m.text, sizeof m.text, fmt, ap);
+  va_end(ap);
+  if (g.sync_fd < 0 || send(g.sync_fd, &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m) {
+    // Nobody listens any more (after `start`): the container's stderr is the only place left.
+    dprintf(2, "husk-init: %s%s%s\n", m.text, err ? ": " : "", err ? strerror(err) : "");
+  }
+  _exit(err == ENOENT || err == EACCES ? 127 : 1);
+}

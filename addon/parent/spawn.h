@@ -1,0 +1,21 @@
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <string>
+
+struct spawn_request {
+  std::string init_path;     // husk-init on the host; copied into a sealed memfd before exec
+  const uint8_t *plan;
+  size_t plan_len;
+  std::string state_dir;     // opened O_PATH for the exec fifo; empty: none
+  std::string console_socket;// connected here, the fd goes to the init; empty: none
+  int preserve_fds;          // fds 3 .. 3+n-1 of this process go to the container as they are
+};
+
+struct spawn_result {
+  int pid;
+  int sync_fd;
+};
+
+// Returns 0 or -errno with *what naming the step that failed.
+int spawn_init(const spawn_request &req, spawn_result *out, const char **what);

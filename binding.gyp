@@ -1,0 +1,32 @@
+{
+  "targets": [
+    {
+      "target_name": "husk_native",
+      "sources": ["addon/binding.cc", "addon/parent/spawn.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+    },
+    {
+      "target_name": "husk-init",
+      "type": "executable",
+      "sources": [
+        "addon/init/main.cc",
+        "addon/init/plan_reader.cc",
+        "addon/init/report.cc",
+        "addon/init/safe_path.cc",
+        "addon/init/ops_ns.cc",
+        "addon/init/ops_mount.cc",
+        "addon/init/ops_dev.cc",
+        "addon/init/ops_proc.cc",
+        "addon/init/ops_creds.cc",
+        "addon/init/ops_console.cc",
+        "addon/init/ops_exec.cc"
+      ],
+      "cflags_cc": ["-std=c++17", "-Os", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-Wno-missing-field-initializers"],
+      "ldflags": ["-static", "-s"]
+    }
+  ]
+}

@@ -1,0 +1,260 @@
+// check(): one spec statement as one node:test test, named "[id] file.md#section: what is checked".
+// Each check gets an Env: a private --root for the runtime, a scratch dir under /tmp/husk-conf-*,
+// and helpers to make bundles and containers. Whatever happens in the check, the Env then
+// force-deletes every container it named, unmounts what it mounted, removes its scratch dir, and
+// fails the check if anything was left behind (state in --root, a live process, a cgroup, a
+// change to the shared rootfs).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Runtime, RUNTIME, RUNTIME_NAME, describe } from './runtime.mjs';
+import { ROOTFS, ensureSharedRootfs, readJSON } from './config.mjs';
+import { pidAlive, waitFor, cgroupDirsNamed, sleep } from './host.mjs';
+
+export { RUNTIME, RUNTIME_NAME, describe };
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const expectedPath = path.resolve(here, '..', 'expected-failures.json');
+const KNOWN = (fs.existsSync(expectedPath) ? readJSON(expectedPath) : {})[RUNTIME_NAME] ?? {};
+
+ensureSharedRootfs();
+const rootfsSnapshot = listTree(ROOTFS);
+
+const seen = new Set();
+
+/**
+ * Declares a check. id: stable statement id; ref: "file.md#section"; fn(env, t).
+ * A check listed for this runtime in expected-failures.json runs as a node:test `todo`.
+ */
+export function check(id, ref, title, fn, opts = {}) {
+  if (seen.has(id)) throw new Error(`duplicate statement id ${id}`);
+  seen.add(id);
+  const known = KNOWN[id];
+  const name = `[${id}] ${ref}: ${title}`;
+  test(
+    name,
+    { todo: known ? `expected failure on ${RUNTIME_NAME}: ${known}` : undefined, timeout: opts.timeout ?? 60000 },
+    async (t) => {
+      if (!fs.existsSync(RUNTIME)) return t.skip(`no runtime at ${RUNTIME}`);
+      const env = new Env();
+      let failure = null;
+      try {
+        await fn(env, t);
+      } catch (e) {
+        failure = e;
+      }
+      const problems = await env.cleanup();
+      if (failure) {
+        if (problems.length && failure instanceof Error) failure.message += `\n(and cleanup found: ${problems.join('; ')})`;
+        throw failure;
+      }
+      if (problems.length) assert.fail(`left behind: ${problems.join('; ')}`);
+    },
+  );
+}
+
+export class Env {
+  constructor() {
+    this.base = fs.mkdtempSync('/tmp/husk-conf-');
+    // Containers with a user namespace run as an unprivileged host uid and must reach the bundle.
+    fs.chmodSync(this.base, 0o755);
+    this.root = path.join(this.base, 'state');
+    this.io = path.join(this.base, 'io');
+    fs.mkdirSync(this.root, { mode: 0o700 });
+    fs.mkdirSync(this.io);
+    this.rt = new Runtime(this.root, this.io);
+    this.ids = [];
+    this.pids = new Set();
+    this.cgroupPaths = [];
+    this.hostMounts = [];
+    this.n = 0;
+  }
+
+  /** A fresh container id, remembered for cleanup. */
+  id(tag = 'c') {
+    const id = `hc-${tag}-${crypto.randomBytes(4).toString('hex')}`;
+    this.ids.push(id);
+    return id;
+  }
+
+  /** A scratch path (not created) inside this check's temp dir. */
+  path(...parts) {
+    return path.join(this.base, ...parts);
+  }
+
+  /** Makes a host directory in the scratch dir (mode 0755 unless given). */
+  dir(name, mode = 0o755) {
+    const d = this.path(name);
+    fs.mkdirSync(d, { recursive: true });
+    fs.chmodSync(d, mode);
+    return d;
+  }
+
+  /**
+   * Writes a bundle: config.json from `config`. opts.copy: give the bundle its own writable copy
+   * of the rootfs at bundle/rootfs (root.path becomes "rootfs" unless the config names another
+   * path); opts.files: { "rootfs/relative/path": content } written after the copy.
+   */
+  bundle(config, opts = {}) {
+    const dir = this.dir(`bundle${++this.n}`);
+    const cfg = structuredClone(config);
+    if (opts.copy) {
+      execFileSync('cp', ['-a', ROOTFS, path.join(dir, 'rootfs')]);
+      if (cfg.root && cfg.root.path === ROOTFS) cfg.root = { ...cfg.root, path: 'rootfs', readonly: opts.readonly ?? false };
+    }
+    for (const [rel, content] of Object.entries(opts.files ?? {})) {
+      const p = path.join(dir, rel);
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.writeFileSync(p, content, { mode: 0o755 });
+    }
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
+    return dir;
+  }
+
+  /** create; asserts success. Returns { id, bundle, pid, state }. */
+  async create(config, opts = {}) {
+    const bundle = opts.bundle ?? this.bundle(config, opts);
+    const id = opts.id ?? this.id(opts.tag);
+    const r = await this.rt.create(id, bundle, opts);
+    assert.equal(r.code, 0, `create failed: ${describe(r)}`);
+    const s = await this.rt.state(id);
+    assert.ok(s.state, `state after create failed: ${describe(s)}`);
+    if (s.state.pid) this.pids.add(s.state.pid);
+    return { id, bundle, pid: s.state.pid, state: s.state };
+  }
+
+  /** create + start; asserts success. */
+  async started(config, opts = {}) {
+    const c = await this.create(config, opts);
+    const r = await this.rt.start(c.id);
+    assert.equal(r.code, 0, `start failed: ${describe(r)}`);
+    return c;
+  }
+
+  /** `run` the config with process.args = sh -c script; returns the run's result (never asserts). */
+  async inside(config, script, opts = {}) {
+    const cfg = structuredClone(config);
+    if (script !== null && script !== undefined) cfg.process.args = ['sh', '-c', script];
+    const bundle = opts.bundle ?? this.bundle(cfg, opts);
+    const id = this.id(opts.tag ?? 'run');
+    return this.rt.run(id, bundle, opts);
+  }
+
+  /** Like inside(), but asserts exit 0 and returns stdout. */
+  async insideOk(config, script, opts = {}) {
+    const r = await this.inside(config, script, opts);
+    assert.equal(r.code, 0, `container failed: ${describe(r)}`);
+    return r.stdout;
+  }
+
+  /** Polls `state` until status is `status`; returns the last state (or null). */
+  async waitStatus(id, status, timeout = 5000) {
+    let last = null;
+    await waitFor(async () => {
+      const s = await this.rt.state(id);
+      last = s.state;
+      return last && last.status === status;
+    }, timeout);
+    return last;
+  }
+
+  /** Mounts on the host (for checks of propagation); undone at cleanup. */
+  hostMount(args, target) {
+    execFileSync('mount', [...args, target]);
+    this.hostMounts.push(target);
+  }
+
+  /** Remembers a cgroup path the check asked for, so cleanup can check it is gone. */
+  cgroup(p) {
+    this.cgroupPaths.push(p);
+    return p;
+  }
+
+  async cleanup() {
+    const problems = [];
+    for (const id of this.ids) {
+      const s = await this.rt.state(id).catch(() => ({}));
+      if (s.state?.pid) this.pids.add(s.state.pid);
+      if (s.code === 0) {
+        const d = await this.rt.delete(id, { force: true }).catch((e) => ({ code: -1, stderr: String(e) }));
+        if (d.code !== 0) problems.push(`delete --force ${id} failed: ${d.stderr?.trim()}`);
+      }
+      const after = await this.rt.state(id).catch(() => ({}));
+      if (after.code === 0) problems.push(`container ${id} still exists after delete --force`);
+    }
+    let left = [];
+    try {
+      left = fs.readdirSync(this.root);
+    } catch {}
+    if (left.length) problems.push(`state left in --root: ${left.join(', ')}`);
+    for (const pid of this.pids) {
+      if (!(await waitFor(() => !pidAlive(pid), 3000))) {
+        problems.push(`container process ${pid} still running after delete`);
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+    }
+    for (const target of this.hostMounts.reverse()) {
+      try {
+        execFileSync('umount', ['-l', target], { stdio: 'ignore' });
+      } catch {}
+    }
+    for (const cg of this.cgroupPaths) {
+      // The kernel frees a cgroup a moment after its last task exits.
+      const gone = await waitFor(() => cgroupDirsNamed(cg).length === 0, 2000);
+      const dirs = gone ? [] : cgroupDirsNamed(cg);
+      if (dirs.length) {
+        problems.push(`cgroup left: ${dirs.join(', ')}`);
+        for (const d of dirs.sort((a, b) => b.length - a.length)) {
+          try {
+            fs.rmdirSync(d);
+          } catch {}
+        }
+      }
+    }
+    for (let i = 0; ; i++) {
+      try {
+        fs.rmSync(this.base, { recursive: true, force: true });
+        break;
+      } catch (e) {
+        if (i >= 5) {
+          problems.push(`could not remove ${this.base}: ${e.message}`);
+          break;
+        }
+        await sleep(100);
+      }
+    }
+    const now = listTree(ROOTFS);
+    if (now !== rootfsSnapshot) problems.push(`the shared rootfs ${ROOTFS} changed (a check that writes must use a copy)`);
+    return problems;
+  }
+}
+
+/** Names (with types) of everything under dir, as one string, to spot changes. */
+function listTree(dir) {
+  const out = [];
+  const walk = (d, rel) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const r = rel + '/' + e.name;
+      out.push((e.isDirectory() ? 'd ' : e.isSymbolicLink() ? 'l ' : 'f ') + r);
+      if (e.isDirectory()) walk(path.join(d, e.name), r);
+    }
+  };
+  walk(dir, '');
+  return out.join('\n');
+}
+
+/** Asserts that a runtime call failed (non-zero exit, not a timeout). */
+export function assertFails(r, what) {
+  assert.ok(!r.timedOut, `${what}: timed out: ${describe(r)}`);
+  assert.notEqual(r.code, 0, `${what}: expected an error, but it succeeded: ${describe(r)}`);
+}
+
+export function assertOk(r, what) {
+  assert.equal(r.code, 0, `${what}: ${describe(r)}`);
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// Runs the OCI runtime spec conformance checks against RUNTIME (default /usr/sbin/runc), one
+// test file at a time, prints node:test's report and then one row per checked statement, and
+// writes the rows to results/<runtime>.json. Exits non-zero when a check fails that
+// expected-failures.json does not list for this runtime.
+//
+//   RUNTIME=/usr/sbin/runc node conformance/run.mjs [file-filter ...] [--only REGEX]
+import fs from 'node:fs';
+import path from 'node:path';
+import { run } from 'node:test';
+import { spec } from 'node:test/reporters';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+process.env.RUNTIME ||= '/usr/sbin/runc';
+const RUNTIME = process.env.RUNTIME;
+const NAME = path.basename(RUNTIME);
+
+const argv = process.argv.slice(2);
+const onlyAt = argv.indexOf('--only');
+const only = onlyAt >= 0 ? argv.splice(onlyAt, 2)[1] : null;
+const filters = argv;
+
+const ORDER = ['runtime', 'runtime-linux', 'config', 'config-linux', 'features'];
+const casesDir = path.join(here, 'cases');
+const files = fs
+  .readdirSync(casesDir)
+  .filter((f) => f.endsWith('.test.mjs'))
+  .filter((f) => !filters.length || filters.some((x) => f.includes(x)))
+  .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+  .map((f) => path.join(casesDir, f));
+
+function rank(f) {
+  const i = ORDER.indexOf(f.replace(/\.test\.mjs$/, ''));
+  return i < 0 ? ORDER.length : i;
+}
+
+if (!fs.existsSync(RUNTIME)) {
+  console.error(`conformance: no runtime binary at ${RUNTIME} (set RUNTIME=/path/to/runtime)`);
+  process.exit(2);
+}
+let version = '';
+try {
+  version = execFileSync(RUNTIME, ['--version'], { encoding: 'utf8', timeout: 10000 }).split('\n')[0];
+} catch {}
+console.log(`conformance: ${RUNTIME}${version ? ` (${version})` : ''}, ${files.length} file(s)\n`);
+
+// Make the shared rootfs once, before the test processes start.
+const { ensureSharedRootfs } = await import('./lib/config.mjs');
+ensureSharedRootfs();
+
+const rows = [];
+const stream = run({
+  files,
+  concurrency: 1,
+  ...(only ? { testNamePatterns: [new RegExp(only)] } : {}),
+});
+stream.on('test:pass', (d) => record(d, true));
+stream.on('test:fail', (d) => record(d, false));
+
+function record(d, passed) {
+  if (d.nesting !== 0) return;
+  const m = /^\[([^\]]+)\] (\S+?): (.*)$/.exec(d.name);
+  const row = m ? { id: m[1], ref: m[2].replace(/\\#/g, '#'), title: m[3] } : { id: d.name, ref: '-', title: d.name };
+  row.file = d.file ? path.basename(d.file) : undefined;
+  if (d.skip !== undefined && d.skip !== false) {
+    row.result = 'skip';
+    row.reason = typeof d.skip === 'string' ? d.skip : '';
+  } else if (d.todo !== undefined && d.todo !== false) {
+    row.result = passed ? 'xpass' : 'xfail';
+    row.reason = passed
+      ? `passed, but listed in expected-failures.json (${String(d.todo).replace(/^expected failure on [^:]+: /, '')})`
+      : String(d.todo).replace(/^expected failure on [^:]+: /, '');
+  } else if (passed) {
+    row.result = 'pass';
+  } else {
+    row.result = 'fail';
+    row.reason = firstLine(d.details?.error);
+  }
+  rows.push(row);
+}
+
+function firstLine(err) {
+  if (!err) return '';
+  const e = err.cause ?? err;
+  return String(e.message ?? e)
+    .split('\n')[0]
+    .slice(0, 300);
+}
+
+const reporter = stream.compose(new spec());
+reporter.pipe(process.stdout, { end: false });
+await new Promise((resolve) => reporter.on('end', resolve));
+
+const counts = {};
+for (const r of rows) counts[r.result] = (counts[r.result] ?? 0) + 1;
+const w1 = Math.max(12, ...rows.map((r) => r.id.length));
+const w2 = Math.max(8, ...rows.map((r) => r.ref.length));
+const line = (a, b, c) => `${a.padEnd(w1)} | ${b.padEnd(w2)} | ${c}`;
+console.log(`\nConformance of ${RUNTIME} to the OCI runtime spec v1.3.0\n`);
+console.log(line('statement id', 'spec §section', 'result'));
+console.log(`${'-'.repeat(w1)}-+-${'-'.repeat(w2)}-+-${'-'.repeat(20)}`);
+for (const r of rows) console.log(line(r.id, r.ref, r.result + (r.reason ? ` (${r.reason})` : '')));
+console.log(
+  `\n${rows.length} checks: ` +
+    ['pass', 'fail', 'xfail', 'xpass', 'skip'].map((k) => `${counts[k] ?? 0} ${k}`).join(', ') +
+    `  (xfail: listed for ${NAME} in conformance/expected-failures.json)`,
+);
+
+const resultsDir = path.join(here, 'results');
+fs.mkdirSync(resultsDir, { recursive: true });
+const out = path.join(resultsDir, `${NAME}.json`);
+fs.writeFileSync(
+  out,
+  JSON.stringify({ runtime: RUNTIME, version, spec: 'v1.3.0', date: new Date().toISOString(), counts, results: rows }, null, 2) + '\n',
+);
+console.log(`results written to ${path.relative(process.cwd(), out) || out}`);
+
+const unexpected = rows.filter((r) => r.result === 'fail');
+if (unexpected.length || !rows.length) {
+  console.log(`\n${unexpected.length} unexpected failure(s): ${unexpected.map((r) => r.id).join(', ')}`);
+  process.exitCode = 1;
+}

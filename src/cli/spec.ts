@@ -1,0 +1,25 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { HuskError } from '../errors';
+import { defaultSpec } from '../spec/default-config';
+import type { Verb } from './verb';
+
+export const specVerb: Verb<{ bundle: string; rootless: boolean | string }> = {
+  command: 'spec',
+  describe: 'write a default config.json into the bundle directory',
+  builder: (y) =>
+    y
+      .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'bundle directory' })
+      .option('rootless', { type: 'boolean', default: false, describe: 'a config for a rootless container' }),
+  handler: (a) => {
+    const file = path.join(a.bundle, 'config.json');
+    if (fs.existsSync(file)) throw new HuskError(`${file} exists already: remove it first`);
+    const rootless = String(a.rootless) === 'true';
+    const spec = defaultSpec({ rootless, uid: process.getuid?.(), gid: process.getgid?.() });
+    try {
+      fs.writeFileSync(file, JSON.stringify(spec, null, '\t') + '\n', { mode: 0o666 });
+    } catch (e) {
+      throw new HuskError(`write ${file}: ${(e as Error).message}`);
+    }
+  },
+};

@@ -1,0 +1,60 @@
+// What planning needs to know about the host, read once per call. The only impure input to the
+// planner; unit tests pass hand-made HostFacts (e.g. a pure cgroup v2 layout).
+import fs from 'node:fs';
+
+export interface CgroupHierarchy {
+  mountpoint: string; // e.g. /sys/fs/cgroup/memory
+  controllers: string[]; // e.g. ['memory'] or ['cpu', 'cpuacct'] or ['name=systemd']
+}
+
+export interface HostFacts {
+  cgroupMode: 'v1' | 'v2' | 'hybrid' | 'none';
+  v1: CgroupHierarchy[];
+  unified: string | null; // mountpoint of cgroup2, if any
+  lastCap: number;
+  kcore: boolean;
+  euid: number;
+}
+
+export function parseCgroupMounts(mountinfo: string): Pick<HostFacts, 'cgroupMode' | 'v1' | 'unified'> {
+  const v1: CgroupHierarchy[] = [];
+  let unified: string | null = null;
+  let root: string | null = null;
+  for (const line of mountinfo.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const left = line.slice(0, sep).split(' ');
+    const right = line.slice(sep + 3).split(' ');
+    const mountpoint = left[4].replace(/\\040/g, ' ');
+    const fstype = right[0];
+    if (fstype === 'cgroup2') {
+      unified ??= mountpoint;
+      if (mountpoint === '/sys/fs/cgroup') root = 'cgroup2';
+    } else if (fstype === 'cgroup') {
+      const known = new Set(['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'noatime', 'clone_children']);
+      const controllers = (right[2] ?? '')
+        .split(',')
+        .filter((o) => !known.has(o) && !o.startsWith('release_agent=') && o !== 'xattr');
+      if (!v1.some((h) => h.mountpoint === mountpoint)) v1.push({ mountpoint, controllers });
+    }
+  }
+  const cgroupMode = root === 'cgroup2' ? 'v2' : v1.length && unified ? 'hybrid' : v1.length ? 'v1' : unified ? 'v2' : 'none';
+  return { cgroupMode, v1: cgroupMode === 'v2' ? [] : v1, unified };
+}
+
+function lastCap(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+  } catch {
+    return 40;
+  }
+}
+
+let cached: HostFacts | undefined;
+
+export function probeHost(): HostFacts {
+  if (cached) return cached;
+  const mounts = parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  cached = { ...mounts, lastCap: lastCap(), kcore: fs.existsSync('/proc/kcore'), euid: process.geteuid?.() ?? 0 };
+  return cached;
+}

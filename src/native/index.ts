@@ -1,0 +1,61 @@
+// The only module that loads the addon. Paths are resolved from this file's location, which is
+// dist/ for the bundled CLI and out/native/ for the unit-test build.
+import path from 'node:path';
+import fs from 'node:fs';
+
+export interface SyncMessage {
+  type: number;
+  stage: number;
+  op: number;
+  errno: number;
+  pid: number;
+  text: string;
+  errnoText?: string;
+}
+
+export interface ExitStatus {
+  code: number | null;
+  signal: number | null;
+}
+
+export interface Native {
+  spawn(req: {
+    initPath: string;
+    plan: Buffer;
+    stateDir?: string;
+    consoleSocket?: string;
+    preserveFds?: number;
+  }): { pid: number; syncFd: number };
+  recv(fd: number, timeoutMs: number): SyncMessage | null;
+  reply(fd: number, type: number): void;
+  mkfifo(path: string, mode: number): void;
+  releaseFifo(path: string, pid: number, timeoutMs: number): void;
+  wait(pid: number): Promise<ExitStatus>;
+  reap(pid: number, block?: boolean): ExitStatus | null;
+  flock(fd: number, op: number): boolean;
+}
+
+function findBuildDir(): string {
+  const candidates = [
+    path.join(__dirname, '..', 'build', 'Release'),
+    path.join(__dirname, '..', '..', 'build', 'Release'),
+  ];
+  for (const c of candidates) if (fs.existsSync(path.join(c, 'husk_native.node'))) return c;
+  throw new Error('husk native addon not built: run `npm install` (node-gyp rebuild) in the husk directory');
+}
+
+let cached: Native | undefined;
+let buildDir: string | undefined;
+
+export function native(): Native {
+  if (!cached) {
+    buildDir = findBuildDir();
+    cached = require(path.join(buildDir, 'husk_native.node')) as Native;
+  }
+  return cached;
+}
+
+export function initPath(): string {
+  native();
+  return path.join(buildDir!, 'husk-init');
+}

@@ -1,0 +1,89 @@
+// buildPlan: Spec + host facts → the ordered list of ops husk-init runs, plus what the parent
+// does at each sync stage (cgroups, id maps). Pure: no file is touched here.
+import { HuskError } from '../errors';
+import type { HostFacts } from '../host/probe';
+import type { Spec } from '../spec/types';
+import { planCgroups, type CgroupPlan } from './cgroups';
+import { hostId, planNamespaces, type NamespacePlan } from './namespaces';
+import { op, type Op } from './ops';
+import { planIdentityAndExec, planRlimits } from './process';
+import { planProtections, planRootfs, rootfsPath } from './rootfs';
+
+export interface PlanOptions {
+  id: string;
+  bundle: string;
+  noPivot?: boolean;
+  consoleSocket?: boolean;
+  // exec into an existing container joins its namespaces; not used by create.
+}
+
+export interface LaunchPlan {
+  ops: Op[];
+  rootfs: string;
+  namespaces: NamespacePlan;
+  cgroups: CgroupPlan | null;
+  warnings: string[];
+}
+
+const NAMESPACE_HOSTNAME = 'uts';
+
+export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): LaunchPlan {
+  const warnings: string[] = [];
+  const ns = planNamespaces(spec);
+  if (!ns.has.has('mount')) throw new HuskError('/linux/namespaces: a mount namespace is required for the root filesystem');
+  const cgroups = planCgroups(spec, host, opts.id);
+  const rootfs = rootfsPath(spec, opts.bundle);
+  const linux = spec.linux ?? {};
+  const userNs = ns.has.has('user');
+  const rootUid = hostId(linux.uidMappings, 0);
+  const rootGid = hostId(linux.gidMappings, 0);
+  const ops: Op[] = [];
+
+  // In the first process: cgroup, namespaces, then the fork that makes the container's init.
+  if (cgroups) ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }]));
+  const joinUser = ns.join.filter((o) => o.show.type === 'user');
+  ops.push(...joinUser);
+  if (ns.newUser) ops.push(op('USERNS', '/linux/uidMappings', { uidMap: ns.uidMap, gidMap: ns.gidMap }));
+  ops.push(...ns.join.filter((o) => o.show.type !== 'user'));
+  if (ns.newFlags) ops.push(op('UNSHARE', '/linux/namespaces', { flags: ns.newFlags }, [{ u64: ns.newFlags }]));
+  ops.push(op('FORK_INIT', '/linux/namespaces', {}));
+
+  // In the container's init.
+  ops.push(op('SETSID', '/process', {}));
+  if (spec.process?.oomScoreAdj !== undefined)
+    ops.push(op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: spec.process.oomScoreAdj }, [{ str: String(spec.process.oomScoreAdj) }]));
+  ops.push(
+    ...planRootfs(spec, {
+      bundle: opts.bundle,
+      host,
+      cgroups,
+      cgroupNs: ns.has.has('cgroup'),
+      userNs,
+      noPivot: !!opts.noPivot,
+      rootUid: rootUid < 0 ? 0 : rootUid,
+      rootGid: rootGid < 0 ? 0 : rootGid,
+    }),
+  );
+  if (spec.hostname !== undefined && spec.hostname !== '') {
+    if (!ns.has.has(NAMESPACE_HOSTNAME)) throw new HuskError('/hostname: setting a hostname needs a uts namespace');
+    ops.push(op('HOSTNAME', '/hostname', { hostname: spec.hostname }, [{ str: spec.hostname }]));
+  }
+  if (spec.domainname !== undefined && spec.domainname !== '') {
+    if (!ns.has.has(NAMESPACE_HOSTNAME)) throw new HuskError('/domainname: setting a domainname needs a uts namespace');
+    ops.push(op('DOMAINNAME', '/domainname', { domainname: spec.domainname }, [{ str: spec.domainname }]));
+  }
+  for (const [key, value] of Object.entries(linux.sysctl ?? {}))
+    ops.push(op('SYSCTL', `/linux/sysctl/${key}`, { key, value }, [{ str: key }, { str: value }]));
+  if (spec.process?.terminal) {
+    if (!opts.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
+    ops.push(op('CONSOLE', '/process/terminal', {}));
+  }
+  ops.push(...planProtections(spec));
+  ops.push(...planRlimits(spec));
+  const proc = planIdentityAndExec(spec, { lastCap: host.lastCap, userNs, warnings });
+  ops.push(...proc.beforeStart);
+  ops.push(op('SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
+  ops.push(op('WAIT_START', '/process', {}));
+  ops.push(...proc.afterStart);
+  return { ops, rootfs, namespaces: ns, cgroups, warnings };
+}

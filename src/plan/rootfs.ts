@@ -1,0 +1,151 @@
+// The container's filesystem: propagation, the rootfs bind, mounts[] in order (cgroup mounts
+// per host layout), /dev, pivot_root, and the masked and read-only paths.
+import path from 'node:path';
+import { HuskError } from '../errors';
+import type { HostFacts } from '../host/probe';
+import type { Spec } from '../spec/types';
+import type { CgroupPlan } from './cgroups';
+import { planDevices } from './devices';
+import { MS, PROPAGATION, parseMountOptions } from './mountopts';
+import { op, type Op } from './ops';
+
+export interface RootfsContext {
+  bundle: string;
+  host: HostFacts;
+  cgroups: CgroupPlan | null;
+  cgroupNs: boolean;
+  userNs: boolean;
+  noPivot: boolean;
+  rootUid: number;
+  rootGid: number;
+}
+
+export function rootfsPath(spec: Spec, bundle: string): string {
+  if (!spec.root?.path) throw new HuskError('/root/path: is required on Linux');
+  return path.resolve(bundle, spec.root.path);
+}
+
+function checkDestination(dest: string, from: string): string {
+  if (!dest.startsWith('/')) {
+    // runc accepts relative destinations as relative to /; the spec asks for absolute ones.
+    dest = '/' + dest;
+  }
+  return path.posix.normalize(dest);
+}
+
+function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsContext): Op[] {
+  const ops: Op[] = [];
+  const ro = flags & MS.RDONLY;
+  const base = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
+  if (ctx.host.cgroupMode === 'v2') {
+    const cg = ctx.cgroups;
+    if (ctx.cgroupNs || !cg?.unifiedDir)
+      return [op('MOUNT', from, { type: 'cgroup2', dest }, mountFields(0, 'cgroup2', dest, 'cgroup2', flags, 0, '', 0))];
+    return [
+      op('MOUNT', from, { type: 'bind', source: cg.unifiedDir, dest }, mountFields(1, cg.unifiedDir, dest, '', MS.BIND | MS.REC, 0, '', MS.BIND | flags)),
+    ];
+  }
+  ops.push(
+    op('MOUNT', from, { type: 'tmpfs', dest, note: 'holds the cgroup v1 hierarchies' }, mountFields(0, 'tmpfs', dest, 'tmpfs', base, 0, 'mode=755', 0)),
+  );
+  for (const h of ctx.host.v1) {
+    const name = h.controllers.join(',').replace(/^name=/, '');
+    const sub = path.posix.join(dest, name);
+    const hostDir = ctx.cgroupNs ? '' : path.posix.join(h.mountpoint, ctx.cgroups?.relPath ?? '/');
+    ops.push(
+      op('MOUNT_CGROUP_V1', from, { dest: sub, controllers: h.controllers, bind: hostDir || undefined }, [
+        { str: sub },
+        { str: h.controllers.join(',') },
+        { str: hostDir },
+        { u64: base | ro },
+      ]),
+    );
+    if (h.controllers.length > 1)
+      for (const c of h.controllers)
+        ops.push(op('SYMLINK', from, { target: name, link: path.posix.join(dest, c) }, [{ str: name }, { str: path.posix.join(dest, c) }]));
+  }
+  if (ctx.host.unified && ctx.host.cgroupMode === 'hybrid') {
+    const sub = path.posix.join(dest, 'unified');
+    const dir = ctx.cgroups?.unifiedDir;
+    ops.push(
+      ctx.cgroupNs || !dir
+        ? op('MOUNT', from, { type: 'cgroup2', dest: sub }, mountFields(0, 'cgroup2', sub, 'cgroup2', base | ro, 0, '', 0))
+        : op('MOUNT', from, { type: 'bind', source: dir, dest: sub }, mountFields(1, dir, sub, '', MS.BIND | MS.REC, 0, '', MS.BIND | base | ro)),
+    );
+  }
+  if (ro) ops.push(op('READONLY_PATH', from, { path: dest, remountOnly: true }, [{ str: dest }, { u32: 1 }]));
+  return ops;
+}
+
+function mountFields(kind: number, source: string, dest: string, fstype: string, flags: number, prop: number, data: string, remount: number) {
+  return [
+    { u32: kind },
+    { str: source },
+    { str: dest },
+    { str: fstype },
+    { u64: flags },
+    { u64: prop },
+    { str: data },
+    { u64: remount },
+  ];
+}
+
+export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
+  const ops: Op[] = [];
+  const rootfs = rootfsPath(spec, ctx.bundle);
+  const propName = spec.linux?.rootfsPropagation;
+  let rootProp = MS.SLAVE | MS.REC;
+  if (propName) {
+    if (!(propName in PROPAGATION)) throw new HuskError(`/linux/rootfsPropagation: unknown propagation "${propName}"`);
+    if (PROPAGATION[propName] & MS.PRIVATE) rootProp = PROPAGATION[propName] | MS.REC;
+  }
+  ops.push(op('ROOT_PROPAGATION', '/linux/rootfsPropagation', { flags: rootProp }, [{ u64: rootProp }]));
+  ops.push(op('BIND_ROOTFS', '/root/path', { rootfs }, [{ str: rootfs }]));
+
+  let devIsBind = false;
+  (spec.mounts ?? []).forEach((m, i) => {
+    const from = `/mounts/${i}`;
+    const dest = checkDestination(m.destination, from);
+    const o = parseMountOptions(m.options, from);
+    const type = m.type ?? (o.bind ? 'bind' : '');
+    if (type === 'cgroup') {
+      ops.push(...planCgroupMount(dest, o.flags, from, ctx));
+      return;
+    }
+    const bind = o.bind || type === 'bind';
+    if (bind) {
+      if (!m.source) throw new HuskError(`${from}/source: a bind mount needs a source`);
+      const source = path.resolve(ctx.bundle, m.source);
+      if (dest === '/dev') devIsBind = true;
+      const remountFlags = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+      ops.push(
+        op('MOUNT', from, { type: 'bind', source, dest, flags: o.flags, propagation: o.propagation }, mountFields(1, source, dest, '', o.flags | MS.BIND, o.propagation, '', remountFlags ? MS.BIND | remountFlags : 0)),
+      );
+      return;
+    }
+    if (!type) throw new HuskError(`${from}/type: is required for a mount that is not a bind mount`);
+    ops.push(
+      op('MOUNT', from, { type, source: m.source ?? type, dest, flags: o.flags, data: o.data.join(',') }, mountFields(0, m.source ?? type, dest, type, o.flags, o.propagation, o.data.join(','), 0)),
+    );
+  });
+
+  if (!devIsBind) ops.push(...planDevices(spec, { kcore: ctx.host.kcore, rootUid: ctx.rootUid, rootGid: ctx.rootGid }));
+  ops.push(op('SYMLINK', '/linux/devices (defaults)', { target: 'pts/ptmx', link: '/dev/ptmx' }, [{ str: 'pts/ptmx' }, { str: '/dev/ptmx' }]));
+  ops.push(op('PIVOT_ROOT', '/root/path', { noPivot: ctx.noPivot }, [{ u32: ctx.noPivot ? 1 : 0 }]));
+  if (propName && !(PROPAGATION[propName] & MS.PRIVATE))
+    ops.push(op('PROPAGATION', '/linux/rootfsPropagation', { path: '/', flags: PROPAGATION[propName] }, [{ str: '/' }, { u64: PROPAGATION[propName] }]));
+  return ops;
+}
+
+// After the console is set up: masks and read-only paths, then the read-only root.
+export function planProtections(spec: Spec): Op[] {
+  const ops: Op[] = [];
+  (spec.linux?.maskedPaths ?? []).forEach((p, i) =>
+    ops.push(op('MASK_PATH', `/linux/maskedPaths/${i}`, { path: p }, [{ str: checkDestination(p, '') }])),
+  );
+  (spec.linux?.readonlyPaths ?? []).forEach((p, i) =>
+    ops.push(op('READONLY_PATH', `/linux/readonlyPaths/${i}`, { path: p }, [{ str: checkDestination(p, '') }, { u32: 0 }])),
+  );
+  if (spec.root?.readonly) ops.push(op('READONLY_PATH', '/root/readonly', { path: '/' }, [{ str: '/' }, { u32: 1 }]));
+  return ops;
+}

@@ -1,0 +1,119 @@
+// Doing what the cgroup plan says: make the directories, join the init, write the limits;
+// and on delete, empty and remove them. Every failure names the file, value and errno.
+import fs from 'node:fs';
+import path from 'node:path';
+import { HuskError } from '../errors';
+import type { CgroupPlan, CgroupWrite } from '../plan/cgroups';
+
+function isCpuset(dir: string): boolean {
+  return /\/cpuset(,[^/]*)?\//.test(dir + '/');
+}
+
+// A new v1 cpuset directory starts with no cpus or mems, and nothing can join it until they
+// are copied down from its parent.
+function makeDir(dir: string, made: string[]): void {
+  if (fs.existsSync(dir)) return;
+  const parent = path.dirname(dir);
+  makeDir(parent, made);
+  try {
+    fs.mkdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new HuskError(`create cgroup ${dir}: ${(e as Error).message}`);
+    return;
+  }
+  made.push(dir);
+  if (isCpuset(dir) && fs.existsSync(path.join(parent, 'cpuset.cpus'))) {
+    for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+      const cur = fs.readFileSync(path.join(dir, f), 'utf8').trim();
+      if (cur === '') fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(parent, f), 'utf8').trim());
+    }
+  }
+}
+
+export function createCgroups(plan: CgroupPlan): string[] {
+  const made: string[] = [];
+  try {
+    for (const d of plan.dirs) makeDir(d, made);
+  } catch (e) {
+    removeDirs(made);
+    throw e;
+  }
+  return made;
+}
+
+export function applyWrites(writes: CgroupWrite[]): void {
+  for (const w of writes) {
+    const file = path.join(w.dir, w.file);
+    try {
+      fs.writeFileSync(file, w.value);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'this host has no such cgroup file' : (e as Error).message;
+      throw new HuskError(`${w.from}: write ${JSON.stringify(w.value)} to ${file}: ${why}`);
+    }
+  }
+}
+
+export function joinCgroups(plan: CgroupPlan, pid: number): void {
+  for (const d of plan.dirs) {
+    try {
+      fs.writeFileSync(path.join(d, 'cgroup.procs'), String(pid));
+    } catch (e) {
+      throw new HuskError(`/linux/cgroupsPath: join ${d}: ${(e as Error).message}`);
+    }
+  }
+}
+
+export function cgroupPids(dirs: string[]): number[] {
+  const pids = new Set<number>();
+  for (const d of dirs) {
+    try {
+      for (const l of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l) pids.add(Number(l));
+    } catch {
+      /* gone already */
+    }
+  }
+  return [...pids];
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+// Removes directories deepest first, waiting briefly for killed tasks to leave them; our own
+// parent directories (e.g. /husk) go too once empty, as they were made for us.
+export function removeDirs(dirs: string[]): void {
+  const sorted = [...dirs].sort((a, b) => b.length - a.length);
+  for (const d of sorted) {
+    for (let i = 0; i < 200; i++) {
+      try {
+        fs.rmdirSync(d);
+        break;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code !== 'EBUSY' || i === 199) {
+          if (code === 'ENOTEMPTY') break; // someone else's children below: not ours to remove
+          throw new HuskError(`remove cgroup ${d}: ${(e as Error).message}`);
+        }
+        sleep(5);
+      }
+    }
+  }
+}
+
+export function destroyCgroups(dirs: string[]): void {
+  for (let round = 0; round < 100; round++) {
+    const pids = cgroupPids(dirs);
+    if (!pids.length) break;
+    for (const p of pids) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    sleep(5);
+  }
+  removeDirs(dirs);
+}

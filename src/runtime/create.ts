@@ -1,0 +1,173 @@
+// create: validate and plan first (nothing on disk yet), then claim the id, spawn husk-init
+// and serve its sync stages until it is ready and waiting on the exec fifo.
+import fs from 'node:fs';
+import path from 'node:path';
+import { HuskError } from '../errors';
+import { probeHost } from '../host/probe';
+import { initPath, native, type SyncMessage } from '../native';
+import { buildPlan, type LaunchPlan } from '../plan';
+import { encodePlan } from '../plan/encode';
+import { MSG, STAGE } from '../plan/ops';
+import { loadConfig, SPEC_VERSION } from '../spec/load';
+import type { Spec } from '../spec/types';
+import { checkId } from '../state/id';
+import { startTimeOf } from '../state/status';
+import { writeAtomic, type ContainerRecord } from '../state/store';
+import { applyWrites, createCgroups, destroyCgroups, joinCgroups } from './cgroup';
+import type { RuntimeContext } from './context';
+import { Undo } from './undo';
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+  spec?: Spec; // in-process callers may pass the config instead of a bundle's config.json
+}
+
+const SYNC_TIMEOUT_MS = 60_000;
+
+function describeFailure(plan: LaunchPlan, m: SyncMessage): string {
+  const from = plan.ops[m.op]?.from ?? `op ${m.op}`;
+  return `${from}: ${m.text}${m.errno ? `: ${m.errnoText}` : ''}`;
+}
+
+function writeIdMaps(pid: number, plan: LaunchPlan): void {
+  try {
+    fs.writeFileSync(`/proc/${pid}/uid_map`, plan.namespaces.uidMap);
+  } catch (e) {
+    throw new HuskError(`/linux/uidMappings: write uid_map: ${(e as Error).message}`);
+  }
+  try {
+    fs.writeFileSync(`/proc/${pid}/gid_map`, plan.namespaces.gidMap);
+  } catch (e) {
+    throw new HuskError(`/linux/gidMappings: write gid_map: ${(e as Error).message}`);
+  }
+}
+
+function killQuietly(pid: number): void {
+  if (pid <= 0) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): ContainerRecord {
+  checkId(id);
+  const bundle = path.resolve(opts.bundle);
+  const spec = opts.spec ?? loadConfig(bundle);
+  const host = probeHost();
+  const plan = buildPlan(spec, host, { id, bundle, noPivot: opts.noPivot, consoleSocket: !!opts.consoleSocket });
+  if (!fs.existsSync(plan.rootfs)) throw new HuskError(`/root/path: rootfs ${plan.rootfs} does not exist`);
+  for (const w of plan.warnings) ctx.log.warn(w);
+  const encoded = encodePlan(plan.ops);
+
+  const lock = ctx.store.claim(id);
+  const dir = ctx.store.dir(id);
+  const undo = new Undo();
+  undo.push('remove state directory', () => ctx.store.remove(id));
+  let stage0 = -1;
+  let initPid = -1;
+  let syncFd = -1;
+  try {
+    const rec: ContainerRecord = {
+      ociVersion: SPEC_VERSION,
+      id,
+      pid: 0,
+      startTime: '',
+      bundle,
+      rootfs: plan.rootfs,
+      created: new Date().toISOString(),
+      owner: '',
+      annotations: spec.annotations,
+      cgroupDirs: [],
+      freezerDir: null,
+      namespaces: Object.fromEntries((spec.linux?.namespaces ?? []).map((n) => [n.type, n.path ?? ''])),
+      config: 'config.json',
+    };
+    writeAtomic(path.join(dir, 'config.json'), JSON.stringify(spec));
+    native().mkfifo(path.join(dir, 'exec.fifo'), 0o622);
+    if (plan.cgroups) {
+      const made = createCgroups(plan.cgroups);
+      rec.cgroupDirs = [...new Set([...made, ...plan.cgroups.dirs])];
+      const freezer = plan.cgroups.v1.find((h) => h.controllers.includes('freezer'));
+      rec.freezerDir = freezer
+        ? path.join(freezer.dir, 'freezer.state')
+        : host.cgroupMode === 'v2' && plan.cgroups.unifiedDir
+          ? path.join(plan.cgroups.unifiedDir, 'cgroup.freeze')
+          : null;
+      undo.push('remove cgroups', () => destroyCgroups(rec.cgroupDirs));
+    }
+    // The record exists before any process does, so `delete --force` can clean up after a
+    // create that was killed half-way.
+    ctx.store.write(rec);
+
+    const child = native().spawn({
+      initPath: initPath(),
+      plan: encoded,
+      stateDir: dir,
+      consoleSocket: opts.consoleSocket,
+      preserveFds: opts.preserveFds ?? 0,
+    });
+    stage0 = child.pid;
+    syncFd = child.syncFd;
+    undo.push('stop the container init', () => {
+      killQuietly(initPid);
+      killQuietly(stage0);
+      if (stage0 > 0) native().reap(stage0, true);
+      if (initPid > 0) native().reap(initPid, true);
+    });
+
+    for (;;) {
+      const m = native().recv(syncFd, SYNC_TIMEOUT_MS);
+      if (m === null) throw new HuskError('container init exited during create without saying why');
+      if (m.type === MSG.ERROR) throw new HuskError(describeFailure(plan, m));
+      if (m.type === MSG.PID) {
+        initPid = m.pid;
+        native().reap(stage0, true);
+        stage0 = -1;
+        continue;
+      }
+      if (m.type !== MSG.SYNC) throw new HuskError(`sync: unexpected message type ${m.type}`);
+      if (m.stage === STAGE.CGROUP && plan.cgroups) {
+        joinCgroups(plan.cgroups, stage0);
+        applyWrites(plan.cgroups.writes);
+      } else if (m.stage === STAGE.USERMAP) {
+        writeIdMaps(stage0, plan);
+      } else if (m.stage === STAGE.READY) {
+        const start = startTimeOf(initPid);
+        if (!start) throw new HuskError('container init exited during create');
+        rec.pid = initPid;
+        rec.startTime = start;
+        ctx.store.write(rec);
+        if (opts.pidFile) writePidFile(opts.pidFile, initPid);
+        native().reply(syncFd, MSG.ACK);
+        break;
+      } else {
+        throw new HuskError(`sync: unexpected stage ${m.stage}`);
+      }
+      native().reply(syncFd, MSG.ACK);
+    }
+    undo.clear();
+    return rec;
+  } catch (e) {
+    undo.run((what, err) => ctx.log.warn(`cleanup after failed create: ${what}: ${(err as Error).message}`));
+    throw e;
+  } finally {
+    if (syncFd >= 0) fs.closeSync(syncFd);
+    lock.release();
+  }
+}
+
+export function writePidFile(file: string, pid: number): void {
+  // runc writes the bare pid, no newline, through a temp file in the same directory.
+  const abs = path.resolve(file);
+  try {
+    writeAtomic(abs, String(pid), 0o644);
+  } catch (e) {
+    throw new HuskError(`--pid-file ${abs}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,161 @@
+// start, kill, delete, state and list over the state store.
+import fs from 'node:fs';
+import path from 'node:path';
+import { HuskError } from '../errors';
+import { native } from '../native';
+import type { State, Status } from '../spec/types';
+import { initAlive, statusOf } from '../state/status';
+import type { ContainerRecord } from '../state/store';
+import { cgroupPids, destroyCgroups } from './cgroup';
+import type { RuntimeContext } from './context';
+import { parseSignal } from './signals';
+
+const START_TIMEOUT_MS = 30_000;
+const LOCK_EX_NB = 2 | 4;
+const LOCK_UN = 8;
+
+export interface Loaded {
+  rec: ContainerRecord;
+  status: Status;
+  dir: string;
+}
+
+function creating(dir: string): boolean {
+  // A record without a pid belongs to a create still in progress if its lock is held.
+  let fd = -1;
+  try {
+    fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    const got = native().flock(fd, LOCK_EX_NB);
+    if (got) native().flock(fd, LOCK_UN);
+    return !got;
+  } catch {
+    return false;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}
+
+export function load(ctx: RuntimeContext, id: string): Loaded {
+  const dir = ctx.store.dir(id);
+  const rec = ctx.store.read(id);
+  if (!rec) {
+    if (ctx.store.exists(id)) throw new HuskError(`container ${id} is being created or its state is lost (delete --force removes it)`);
+    throw new HuskError(`container ${id} does not exist`);
+  }
+  const status = rec.pid === 0 ? (creating(dir) ? 'creating' : 'stopped') : statusOf(rec, dir);
+  return { rec, status, dir };
+}
+
+export function state(ctx: RuntimeContext, id: string): State & Record<string, unknown> {
+  const { rec, status } = load(ctx, id);
+  return {
+    ociVersion: rec.ociVersion,
+    id: rec.id,
+    pid: status === 'stopped' ? 0 : rec.pid,
+    status,
+    bundle: rec.bundle,
+    rootfs: rec.rootfs,
+    created: rec.created,
+    owner: rec.owner,
+    ...(rec.annotations ? { annotations: rec.annotations } : {}),
+  };
+}
+
+export function start(ctx: RuntimeContext, id: string): void {
+  const lock = ctx.store.lock(id);
+  try {
+    const { rec, status, dir } = load(ctx, id);
+    if (status !== 'created') throw new HuskError(`cannot start a container that is ${status}, only a created one`);
+    const fifo = path.join(dir, 'exec.fifo');
+    native().releaseFifo(fifo, rec.pid, START_TIMEOUT_MS);
+    fs.rmSync(fifo, { force: true });
+  } finally {
+    lock.release();
+  }
+}
+
+function signalAll(rec: ContainerRecord, sig: number): void {
+  for (const pid of cgroupPids(rec.cgroupDirs)) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+}
+
+export function kill(ctx: RuntimeContext, id: string, signal?: string | number, all = false): void {
+  const sig = parseSignal(signal);
+  const { rec, status } = load(ctx, id);
+  if (status === 'stopped' || status === 'creating') {
+    if (all && status === 'stopped' && cgroupPids(rec.cgroupDirs).length) return signalAll(rec, sig);
+    throw new HuskError(`container ${id} is not running (${status})`);
+  }
+  if (all && rec.cgroupDirs.length) return signalAll(rec, sig);
+  try {
+    process.kill(rec.pid, sig);
+  } catch (e) {
+    throw new HuskError(`kill container ${id} (pid ${rec.pid}): ${(e as Error).message}`);
+  }
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+// Waits for the init to die after SIGKILL; reaps it if it is our own child (in-process use).
+function waitGone(rec: ContainerRecord, timeoutMs = 10_000): void {
+  const until = Date.now() + timeoutMs;
+  while (initAlive(rec) && Date.now() < until) {
+    native().reap(rec.pid, false);
+    sleep(2);
+  }
+  native().reap(rec.pid, false);
+}
+
+function thaw(rec: ContainerRecord): void {
+  if (!rec.freezerDir) return;
+  try {
+    fs.writeFileSync(rec.freezerDir, rec.freezerDir.endsWith('cgroup.freeze') ? '0' : 'THAWED');
+  } catch {
+    /* no freezer: nothing frozen */
+  }
+}
+
+export function destroy(ctx: RuntimeContext, id: string, force = false): void {
+  if (!ctx.store.exists(id)) throw new HuskError(`container ${id} does not exist`);
+  const lock = ctx.store.lock(id);
+  try {
+    const rec = ctx.store.read(id);
+    if (rec) {
+      const status = rec.pid === 0 ? 'stopped' : statusOf(rec, ctx.store.dir(id));
+      if ((status === 'running' || status === 'paused') && !force)
+        throw new HuskError(`cannot delete container ${id} that is not stopped: ${status} (use --force)`);
+      if (rec.pid > 0 && status !== 'stopped') {
+        try {
+          process.kill(rec.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+        if (status === 'paused') thaw(rec);
+        waitGone(rec);
+      }
+      destroyCgroups(rec.cgroupDirs);
+    }
+    ctx.store.remove(id);
+  } finally {
+    lock.release();
+  }
+}
+
+export function list(ctx: RuntimeContext): (State & Record<string, unknown>)[] {
+  const out: (State & Record<string, unknown>)[] = [];
+  for (const id of ctx.store.ids()) {
+    try {
+      out.push(state(ctx, id));
+    } catch {
+      // A container deleted while we listed, or one still being created: skip it.
+    }
+  }
+  return out;
+}

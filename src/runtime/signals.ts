@@ -1,0 +1,19 @@
+// Signal names and numbers as `kill` accepts them: KILL, SIGKILL, 9.
+import os from 'node:os';
+import { HuskError } from '../errors';
+
+export function parseSignal(s: string | number | undefined): number {
+  if (s === undefined || s === '') return os.constants.signals.SIGTERM;
+  const str = String(s).trim();
+  if (/^\d+$/.test(str)) {
+    const n = Number(str);
+    if (n < 1 || n > 64) throw new HuskError(`invalid signal ${str}`);
+    return n;
+  }
+  const name = str.toUpperCase().startsWith('SIG') ? str.toUpperCase() : `SIG${str.toUpperCase()}`;
+  const rt = /^SIGRTMIN(\+(\d+))?$/.exec(name) || /^SIGRTMAX(-(\d+))?$/.exec(name);
+  if (rt) return name.startsWith('SIGRTMIN') ? 34 + Number(rt[2] ?? 0) : 64 - Number(rt[2] ?? 0);
+  const n = (os.constants.signals as Record<string, number>)[name];
+  if (n === undefined) throw new HuskError(`unknown signal "${str}"`);
+  return n;
+}

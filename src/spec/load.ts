@@ -1,0 +1,97 @@
+// Reads and validates config.json. Validators are ajv standalone code generated at build time
+// (scripts/gen-validators.mjs), so no schema is compiled when husk starts.
+import fs from 'node:fs';
+import path from 'node:path';
+import { HuskError } from '../errors';
+import type { Spec } from './types';
+import { locate } from './locate';
+
+export const SPEC_VERSION = '1.3.0';
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+type Validator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
+
+function validators(): { validateConfig: Validator; validateState: Validator; validateFeatures: Validator } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./generated/validators.js');
+}
+
+export function describeError(e: AjvError): { pointer: string; text: string } {
+  let pointer = e.instancePath;
+  let text: string;
+  switch (e.keyword) {
+    case 'required':
+      pointer += '/' + String(e.params.missingProperty);
+      text = 'is required';
+      break;
+    case 'type':
+      text = `must be ${/^[aeiou]/.test(String(e.params.type)) ? 'an' : 'a'} ${e.params.type}`;
+      break;
+    case 'enum':
+      text = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      break;
+    case 'minItems':
+      text = `must have at least ${e.params.limit} item${e.params.limit === 1 ? '' : 's'}`;
+      break;
+    case 'additionalProperties':
+      pointer += '/' + String(e.params.additionalProperty);
+      text = 'is not allowed here';
+      break;
+    case 'pattern':
+      text = `must match ${e.params.pattern}`;
+      break;
+    default:
+      text = e.message ?? e.keyword;
+  }
+  return { pointer, text };
+}
+
+export function validationMessage(file: string, text: string, errors: AjvError[]): string {
+  // ajv reports the deepest error last for nested schemas; prefer errors on the longest path.
+  const best = [...errors].sort((a, b) => b.instancePath.length - a.instancePath.length)[0];
+  const { pointer, text: what } = describeError(best);
+  const at = locate(text, best.instancePath);
+  return `${file}${at ? `:${at.line}` : ''}: ${pointer || '/'}: ${what}`;
+}
+
+export function checkVersion(file: string, version: string): void {
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!m) throw new HuskError(`${file}: /ociVersion: "${version}" is not a version`);
+  if (m[1] !== '1') throw new HuskError(`${file}: /ociVersion: ${version} is not supported (husk implements ${SPEC_VERSION})`);
+}
+
+export function parseConfig(file: string, text: string): Spec {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    const m = /position (\d+)/.exec((e as Error).message);
+    const line = m ? text.slice(0, Number(m[1])).split('\n').length : null;
+    throw new HuskError(`${file}${line ? `:${line}` : ''}: not valid JSON: ${(e as Error).message}`);
+  }
+  const { validateConfig } = validators();
+  if (!validateConfig(data)) throw new HuskError(validationMessage(file, text, validateConfig.errors ?? []));
+  const spec = data as Spec;
+  checkVersion(file, spec.ociVersion);
+  return spec;
+}
+
+export function loadConfig(bundle: string): Spec {
+  const file = path.join(bundle, 'config.json');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new HuskError(
+      code === 'ENOENT' ? `${file}: no such file (is --bundle the bundle directory?)` : `${file}: ${(e as Error).message}`,
+    );
+  }
+  return parseConfig(file, text);
+}

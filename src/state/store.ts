@@ -1,0 +1,125 @@
+// The state store: <root>/<id>/ holds state.json (written whole: temp file + rename, so a
+// reader sees the old or the new file) and exec.fifo; an flock on the directory serialises
+// every husk process that changes one container.
+import fs from 'node:fs';
+import path from 'node:path';
+import { HuskError } from '../errors';
+import { native } from '../native';
+import { checkId } from './id';
+
+export interface ContainerRecord {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  startTime: string; // field 22 of /proc/<pid>/stat: tells our init from a reused pid
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+  cgroupDirs: string[];
+  freezerDir: string | null;
+  namespaces: Record<string, string>; // type -> path given in config ('' when new)
+  config?: string; // path of the config snapshot
+}
+
+const LOCK_EX = 2;
+const LOCK_UN = 8;
+
+export class Store {
+  constructor(public readonly root: string) {}
+
+  dir(id: string): string {
+    return path.join(this.root, checkId(id));
+  }
+
+  ensureRoot(): void {
+    try {
+      fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    } catch (e) {
+      throw new HuskError(`--root ${this.root}: ${(e as Error).message}`);
+    }
+  }
+
+  // Makes the container's directory; fails if the id is taken. Returns a locked handle.
+  claim(id: string): Lock {
+    this.ensureRoot();
+    const dir = this.dir(id);
+    try {
+      fs.mkdirSync(dir, { mode: 0o711 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new HuskError(`container ${id} already exists`);
+      throw new HuskError(`create state directory ${dir}: ${(e as Error).message}`);
+    }
+    return Lock.take(dir);
+  }
+
+  lock(id: string): Lock {
+    const dir = this.dir(id);
+    if (!fs.existsSync(dir)) throw new HuskError(`container ${id} does not exist`);
+    return Lock.take(dir);
+  }
+
+  read(id: string): ContainerRecord | null {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(this.dir(id), 'state.json'), 'utf8')) as ContainerRecord;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new HuskError(`container ${id}: unreadable state: ${(e as Error).message}`);
+    }
+  }
+
+  write(rec: ContainerRecord): void {
+    writeAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
+  }
+
+  exists(id: string): boolean {
+    return fs.existsSync(this.dir(id));
+  }
+
+  remove(id: string): void {
+    fs.rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  ids(): string[] {
+    try {
+      return fs
+        .readdirSync(this.root, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+        .map((d) => d.name)
+        .sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new HuskError(`--root ${this.root}: ${(e as Error).message}`);
+    }
+  }
+}
+
+export class Lock {
+  private constructor(private fd: number) {}
+
+  static take(dir: string): Lock {
+    // O_NOFOLLOW via the 'r' flag on a directory is not offered by Node; lstat first.
+    const st = fs.lstatSync(dir);
+    if (!st.isDirectory()) throw new HuskError(`${dir} is not a directory`);
+    const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+    native().flock(fd, LOCK_EX);
+    return new Lock(fd);
+  }
+
+  release(): void {
+    if (this.fd < 0) return;
+    try {
+      native().flock(this.fd, LOCK_UN);
+    } finally {
+      fs.closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+}
+
+export function writeAtomic(file: string, data: string, mode = 0o600): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, data, { mode });
+  fs.renameSync(tmp, file);
+}
