@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/protocol.h"
+#include "parent/console.h"
 #include "parent/spawn.h"
 
 static Napi::Error errno_error(Napi::Env env, int err, const std::string &what) {
@@ -208,6 +209,25 @@ static Napi::Value Flock(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+static Napi::Value ListenUnix(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = listen_unix(path.c_str());
+  if (fd < 0) throw errno_error(info.Env(), errno, "listen on " + path);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+static Napi::Value AcceptFd(const Napi::CallbackInfo &info) {
+  int lfd = info[0].As<Napi::Number>().Int32Value();
+  int timeout = info[1].As<Napi::Number>().Int32Value();
+  char name[256];
+  int fd = accept_fd(lfd, timeout, name, sizeof name);
+  if (fd < 0) throw errno_error(info.Env(), errno, "receive fd on console socket");
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("fd", fd);
+  o.Set("name", std::string(name));
+  return o;
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("recv", Napi::Function::New(env, Recv));
@@ -215,6 +235,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
   exports.Set("releaseFifo", Napi::Function::New(env, ReleaseFifo));
   exports.Set("wait", Napi::Function::New(env, Wait));
+  exports.Set("listenUnix", Napi::Function::New(env, ListenUnix));
+  exports.Set("acceptFd", Napi::Function::New(env, AcceptFd));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("reap", Napi::Function::New(env, Reap));
   return exports;

@@ -44,9 +44,9 @@ void op_mknod(plan_reader *r) {
     if (fd < 0 || chmod(p, mode & 07777) < 0) die(errno, "chmod device %s", path);
     close(fd);
   } else if (errno == EPERM) {
-    // In a user namespace mknod is refused: bind the host's node of the same number instead.
-    char host[64];
-    snprintf(host, sizeof host, "/dev/%s/%u:%u", S_ISBLK(mode) ? "block" : "char", major(rdev), minor(rdev));
+    // In a user namespace mknod is refused: bind the host's node at the same path instead, as
+    // runc does (before pivot_root the host's /dev is still reachable).
+    const char *host = path;
     int f = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (f < 0) die(errno, "create bind target for device %s", path);
     close(f);

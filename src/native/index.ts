@@ -33,6 +33,8 @@ export interface Native {
   wait(pid: number): Promise<ExitStatus>;
   reap(pid: number, block?: boolean): ExitStatus | null;
   flock(fd: number, op: number): boolean;
+  listenUnix(path: string): number;
+  acceptFd(listenFd: number, timeoutMs: number): { fd: number; name: string };
 }
 
 function findBuildDir(): string {
