@@ -61,6 +61,7 @@ stream.on('test:fail', (d) => record(d, false));
 
 function record(d, passed) {
   if (d.nesting !== 0) return;
+  if (only && d.skip === 'test name does not match pattern') return;
   const m = /^\[([^\]]+)\] (\S+?): (.*)$/.exec(d.name);
   const row = m ? { id: m[1], ref: m[2].replace(/\\#/g, '#'), title: m[3] } : { id: d.name, ref: '-', title: d.name };
   row.file = d.file ? path.basename(d.file) : undefined;
@@ -110,10 +111,12 @@ console.log(
 
 const resultsDir = path.join(here, 'results');
 fs.mkdirSync(resultsDir, { recursive: true });
-const out = path.join(resultsDir, `${NAME}.json`);
+// A run of some of the checks does not replace the record of a full run.
+const partial = filters.length > 0 || only !== null;
+const out = path.join(resultsDir, `${NAME}${partial ? '.partial' : ''}.json`);
 fs.writeFileSync(
   out,
-  JSON.stringify({ runtime: RUNTIME, version, spec: 'v1.3.0', date: new Date().toISOString(), counts, results: rows }, null, 2) + '\n',
+  JSON.stringify({ runtime: RUNTIME, version, spec: 'v1.3.0', date: new Date().toISOString(), partial, counts, results: rows }, null, 2) + '\n',
 );
 console.log(`results written to ${path.relative(process.cwd(), out) || out}`);
 

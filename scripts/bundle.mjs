@@ -17,7 +17,7 @@ const common = {
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  external: ['./generated/validators.js'],
+  external: ['./generated/validators.js', 'yargs/yargs'],
   define: { HUSK_COMMIT: JSON.stringify(commit) },
   logLevel: 'warning',
 };

@@ -75,16 +75,16 @@ export function shConfig(script) {
   return defaultConfig({ args: ['sh', '-c', script] });
 }
 
-/** Sets (or with value undefined, removes) the namespace of `type` in config.linux.namespaces. */
+/** Sets the namespace of `type` in config.linux.namespaces (value: e.g. { path }). */
 export function setNamespace(config, type, value = {}) {
-  const list = config.linux.namespaces.filter((n) => n.type !== type);
-  if (value !== undefined) list.push({ type, ...value });
-  config.linux.namespaces = list;
+  withoutNamespace(config, type).linux.namespaces.push({ type, ...value });
   return config;
 }
 
+/** Removes the namespace of `type` from config.linux.namespaces. */
 export function withoutNamespace(config, type) {
-  return setNamespace(config, type, undefined);
+  config.linux.namespaces = config.linux.namespaces.filter((n) => n.type !== type);
+  return config;
 }
 
 export function readJSON(p) {

@@ -1,11 +1,13 @@
-// husk's command line: runc's verbs and flags. Each verb is a thin file: parse, call the
-// runtime, print. Errors print one line to stderr (and the --log file) and exit non-zero.
-import yargs from 'yargs/yargs';
-import type { Argv } from 'yargs';
+import fs from 'node:fs';
+// husk's command line: runc's verbs and flags. Each verb is a table and a thin handler: parse,
+// call the runtime, print. Errors print one line to stderr (and to the --log file) and exit
+// non-zero.
 import { HuskError } from '../errors';
 import { Logger } from '../log';
 import { makeContext, type RuntimeContext } from '../runtime/context';
-import { VERBS, type GlobalArgs } from './verbs';
+import { fastParse } from './parse';
+import { GLOBAL_OPTIONS, type GlobalArgs, type Verb } from './verb';
+import { VERBS } from './verbs';
 
 declare const HUSK_COMMIT: string | undefined;
 export const VERSION = '0.1.0';
@@ -15,62 +17,76 @@ function versionText(): string {
   return `husk version ${VERSION}\ncommit: ${commit}\nspec: 1.3.0`;
 }
 
-let logger = new Logger();
+let logger: Logger | undefined;
 
 function fail(e: unknown): never {
-  const msg = e instanceof HuskError ? e.message : e instanceof Error ? e.message : String(e);
-  logger.error(msg);
-  process.stderr.write(`husk: ${msg}\n`);
+  const msg = e instanceof Error ? e.message : String(e);
+  logger?.error(msg);
+  fs.writeSync(2, `husk: ${msg}\n`);
   if (!(e instanceof HuskError) && process.env.HUSK_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   process.exit(e instanceof HuskError ? e.exitCode : 1);
 }
 
-export function context(argv: GlobalArgs): RuntimeContext {
+function context(argv: GlobalArgs): RuntimeContext {
   logger = new Logger({ file: argv.log, format: argv['log-format'] === 'json' ? 'json' : 'text', debug: argv.debug });
   return makeContext({ root: argv.root, log: logger });
 }
 
-export async function main(args: string[]): Promise<void> {
-  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
-    process.stdout.write(versionText() + '\n');
-    return;
+async function dispatch(verb: Verb<never>, argv: Record<string, unknown>): Promise<void> {
+  const g = argv as unknown as GlobalArgs;
+  try {
+    const ctx = context(g);
+    if (g['systemd-cgroup'])
+      throw new HuskError('--systemd-cgroup: the systemd cgroup driver is not supported yet (use the cgroupfs driver)');
+    await verb.handler(argv as never, ctx);
+  } catch (e) {
+    fail(e);
   }
-  let y: Argv = yargs(args)
+}
+
+function commandString(v: Verb<never>): string {
+  const ps = v.positionals.map((p) => (p.required ? `<${p.name}${p.variadic ? '..' : ''}>` : `[${p.name}${p.variadic ? '..' : ''}]`));
+  return [v.name, ...ps].join(' ');
+}
+
+// Full yargs: help, and the error message for anything the fast path did not accept.
+async function slowPath(args: string[]): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const yargs = require('yargs/yargs') as typeof import('yargs/yargs');
+  let y = yargs(args)
     .scriptName('husk')
     .usage('husk [global options] <command> [options] <container-id>\n\nAn OCI container runtime, compatible with runc.')
-    .option('root', { type: 'string', default: '/run/husk', describe: 'directory for container state', global: true })
-    .option('log', { type: 'string', describe: 'log file (default: stderr)', global: true })
-    .option('log-format', { type: 'string', choices: ['text', 'json'], default: 'text', global: true })
-    .option('debug', { type: 'boolean', default: false, describe: 'log debug messages', global: true })
-    .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'use systemd for cgroups', global: true })
-    .option('criu', { type: 'string', hidden: true, global: true })
-    .option('rootless', { type: 'string', default: 'auto', describe: 'rootless mode: true, false or auto', global: true })
     .version(false)
     .option('version', { alias: 'v', type: 'boolean', describe: 'print the version' })
     .help('help')
     .alias('help', 'h')
     .strict()
     .demandCommand(1, 'no command given: see husk --help')
-    .fail((msg, err) => {
-      fail(err ?? new HuskError(msg));
-    })
+    .fail((msg, err) => fail(err ?? new HuskError(msg)))
     .wrap(100);
+  for (const [name, o] of Object.entries(GLOBAL_OPTIONS)) y = y.option(name, { ...o, global: true });
   for (const verb of VERBS) {
     y = y.command(
-      verb.command,
+      commandString(verb),
       verb.describe,
-      (b) => verb.builder(b),
-      async (argv) => {
-        try {
-          if ((argv as unknown as GlobalArgs)['systemd-cgroup'])
-            throw new HuskError('--systemd-cgroup: the systemd cgroup driver is not supported yet (use the cgroupfs driver)');
-          await verb.handler(argv as never, context(argv as unknown as GlobalArgs));
-        } catch (e) {
-          fail(e);
-        }
+      (b) => {
+        for (const p of verb.positionals) b = b.positional(p.name, { type: 'string', describe: p.describe });
+        for (const [name, o] of Object.entries(verb.options)) b = b.option(name, o);
+        return b;
       },
+      (argv) => dispatch(verb, argv as Record<string, unknown>),
     );
   }
   const argv = await y.parseAsync();
-  if ((argv as { version?: boolean }).version) process.stdout.write(versionText() + '\n');
+  if ((argv as { version?: boolean }).version) fs.writeSync(1, versionText() + '\n');
+}
+
+export async function main(args: string[]): Promise<void> {
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+    fs.writeSync(1, versionText() + '\n');
+    return;
+  }
+  const fast = fastParse(args, VERBS);
+  if (fast) return dispatch(fast.verb, fast.args);
+  return slowPath(args);
 }

@@ -1,24 +1,17 @@
 import { run } from '../runtime/run';
-import { createOptions, type CreateArgs } from './create';
+import { CREATE_OPTIONS, createOptionsOf, type CreateArgs } from './create';
 import type { Verb } from './verb';
 
 export const runVerb: Verb<CreateArgs & { detach: boolean; keep: boolean }> = {
-  command: 'run <id>',
+  name: 'run',
   describe: 'create and start a container, wait for it and delete it',
-  builder: (y) =>
-    createOptions(y)
-      .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs' })
-      .option('keep', { type: 'boolean', default: false, describe: 'do not delete the container after it exits' }),
+  positionals: [{ name: 'id', describe: 'container id', required: true }],
+  options: {
+    ...CREATE_OPTIONS,
+    detach: { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs' },
+    keep: { type: 'boolean', default: false, describe: 'do not delete the container after it exits' },
+  },
   handler: async (a, ctx) => {
-    const code = await run(ctx, a.id, {
-      bundle: a.bundle,
-      pidFile: a['pid-file'],
-      consoleSocket: a['console-socket'],
-      noPivot: a['no-pivot'],
-      preserveFds: a['preserve-fds'],
-      detach: a.detach,
-      keep: a.keep,
-    });
-    process.exitCode = code;
+    process.exitCode = await run(ctx, a.id, { ...createOptionsOf(a), detach: a.detach, keep: a.keep });
   },
 };

@@ -1,39 +1,38 @@
 // The verbs that take an id and little else: start, state, kill, delete, list.
 import { destroy, kill, list, start, state } from '../runtime/lifecycle';
-import { print, type Verb } from './verb';
+import { print, type Positional, type Verb } from './verb';
+
+const ID: Positional = { name: 'id', describe: 'container id', required: true };
 
 export const startVerb: Verb<{ id: string }> = {
-  command: 'start <id>',
+  name: 'start',
   describe: 'start a created container',
-  builder: (y) => y.positional('id', { type: 'string' }),
+  positionals: [ID],
+  options: {},
   handler: (a, ctx) => start(ctx, a.id),
 };
 
 export const stateVerb: Verb<{ id: string }> = {
-  command: 'state <id>',
+  name: 'state',
   describe: 'print the state of a container as JSON',
-  builder: (y) => y.positional('id', { type: 'string' }),
+  positionals: [ID],
+  options: {},
   handler: (a, ctx) => print(JSON.stringify(state(ctx, a.id), null, 2)),
 };
 
 export const killVerb: Verb<{ id: string; signal?: string; all: boolean }> = {
-  command: 'kill <id> [signal]',
+  name: 'kill',
   describe: 'send a signal (default SIGTERM) to the container init',
-  builder: (y) =>
-    y
-      .positional('id', { type: 'string' })
-      .positional('signal', { type: 'string', describe: 'name (KILL, SIGKILL) or number' })
-      .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'signal every process of the container' }),
+  positionals: [ID, { name: 'signal', describe: 'name (KILL, SIGKILL) or number' }],
+  options: { all: { alias: 'a', type: 'boolean', default: false, describe: 'signal every process of the container' } },
   handler: (a, ctx) => kill(ctx, a.id, a.signal, a.all),
 };
 
 export const deleteVerb: Verb<{ id: string; force: boolean }> = {
-  command: 'delete <id>',
+  name: 'delete',
   describe: 'delete a container and everything it holds',
-  builder: (y) =>
-    y
-      .positional('id', { type: 'string' })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'kill a running container first' }),
+  positionals: [ID],
+  options: { force: { alias: 'f', type: 'boolean', default: false, describe: 'kill a running container first' } },
   handler: (a, ctx) => destroy(ctx, a.id, a.force),
 };
 
@@ -43,12 +42,13 @@ function table(rows: string[][]): string {
 }
 
 export const listVerb: Verb<{ format: string; quiet: boolean }> = {
-  command: 'list',
+  name: 'list',
   describe: 'list containers',
-  builder: (y) =>
-    y
-      .option('format', { alias: 'f', type: 'string', choices: ['table', 'json'], default: 'table' })
-      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only ids' }),
+  positionals: [],
+  options: {
+    format: { alias: 'f', type: 'string', choices: ['table', 'json'], default: 'table', describe: 'output format' },
+    quiet: { alias: 'q', type: 'boolean', default: false, describe: 'print only ids' },
+  },
   handler: (a, ctx) => {
     const all = list(ctx);
     if (a.quiet) return print(all.map((s) => s.id).join('\n'));

@@ -5,12 +5,13 @@ import { defaultSpec } from '../spec/default-config';
 import type { Verb } from './verb';
 
 export const specVerb: Verb<{ bundle: string; rootless: boolean | string }> = {
-  command: 'spec',
+  name: 'spec',
   describe: 'write a default config.json into the bundle directory',
-  builder: (y) =>
-    y
-      .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'bundle directory' })
-      .option('rootless', { type: 'boolean', default: false, describe: 'a config for a rootless container' }),
+  positionals: [],
+  options: {
+    bundle: { alias: 'b', type: 'string', default: '.', describe: 'bundle directory' },
+    rootless: { type: 'boolean', default: false, describe: 'a config for a rootless container' },
+  },
   handler: (a) => {
     const file = path.join(a.bundle, 'config.json');
     if (fs.existsSync(file)) throw new HuskError(`${file} exists already: remove it first`);
