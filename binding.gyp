@@ -23,7 +23,8 @@
         "addon/init/ops_proc.cc",
         "addon/init/ops_creds.cc",
         "addon/init/ops_console.cc",
-        "addon/init/ops_exec.cc"
+        "addon/init/ops_exec.cc",
+        "addon/init/ops_hooks.cc"
       ],
       "cflags_cc": ["-std=c++17", "-Os", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-Wno-missing-field-initializers"],
       "ldflags": ["-static", "-s"]

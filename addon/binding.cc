@@ -86,6 +86,20 @@ static Napi::Value Reply(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// A payload after a header: the state JSON the init hands to in-container hooks.
+static Napi::Value SendData(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<uint8_t> data = info[1].As<Napi::Buffer<uint8_t>>();
+  std::string msg(sizeof(husk_msg), '\0');
+  husk_msg *m = reinterpret_cast<husk_msg *>(&msg[0]);
+  m->type = MSG_DATA;
+  m->pid = (int32_t)data.Length();
+  msg.append(reinterpret_cast<const char *>(data.Data()), data.Length());
+  if (send(fd, msg.data(), msg.size(), MSG_NOSIGNAL) != (ssize_t)msg.size()) throw errno_error(env, errno, "sync: send data");
+  return env.Undefined();
+}
+
 static Napi::Value Mkfifo(const Napi::CallbackInfo &info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
   mode_t mode = info[1].As<Napi::Number>().Uint32Value();
@@ -232,6 +246,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("reply", Napi::Function::New(env, Reply));
+  exports.Set("sendData", Napi::Function::New(env, SendData));
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
   exports.Set("releaseFifo", Napi::Function::New(env, ReleaseFifo));
   exports.Set("wait", Napi::Function::New(env, Wait));

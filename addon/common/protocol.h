@@ -40,7 +40,9 @@ enum husk_op : uint32_t {
   OP_KEEP_CAPS = 31,      // PR_SET_KEEPCAPS 1 so a uid switch keeps the permitted set
   OP_SECCOMP = 32,        // u32 flags, bytes program (struct sock_filter[])
   OP_PERSONALITY = 33,    // u64 persona
-  OP_MOUNT_CGROUP_V1 = 34,// str dest, str options, str hostdir (bind source when no cgroupns)
+  OP_MOUNT_CGROUP_V1 = 34,// str dest, str options, str hostdir, u64 flags
+  OP_FETCH_STATE = 35,    // u32 stage: like OP_SYNC, then the parent sends the state JSON
+  OP_HOOK = 36,           // str path, strv args, strv env, u32 timeout seconds (0: none)
 };
 
 enum husk_stage : uint32_t {
@@ -57,6 +59,7 @@ enum husk_msg_type : uint32_t {
   MSG_ERROR = 3,  // child -> parent: op failed
   MSG_ACK = 16,   // parent -> child: go on
   MSG_ABORT = 17, // parent -> child: give up
+  MSG_DATA = 18,  // parent -> child: a husk_msg header followed by `pid` bytes of payload
 };
 
 struct husk_msg {

@@ -69,5 +69,7 @@ void op_caps_bounding(plan_reader *r);
 void op_caps_set(plan_reader *r);
 void op_seccomp(plan_reader *r);
 void op_lookup_exec(plan_reader *r);
+void op_fetch_state(plan_reader *r);
+void op_hook(plan_reader *r);
 void op_wait_start(plan_reader *r);
 [[noreturn]] void op_exec(plan_reader *r);

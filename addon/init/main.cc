@@ -62,6 +62,8 @@ static void run_op(uint32_t code, plan_reader *r) {
       break;
     }
     case OP_LOOKUP_EXEC: op_lookup_exec(r); break;
+    case OP_FETCH_STATE: op_fetch_state(r); break;
+    case OP_HOOK: op_hook(r); break;
     case OP_WAIT_START: op_wait_start(r); break;
     case OP_EXEC: op_exec(r);
     default: die(EINVAL, "malformed plan: unknown op %u", code);

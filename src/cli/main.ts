@@ -23,12 +23,17 @@ function fail(e: unknown): never {
   const msg = e instanceof Error ? e.message : String(e);
   logger?.error(msg);
   fs.writeSync(2, `husk: ${msg}\n`);
-  if (!(e instanceof HuskError) && process.env.HUSK_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  if (!(e instanceof HuskError) && process.env.HUSK_DEBUG && e instanceof Error)
+    process.stderr.write(`${e.stack}\n`);
   process.exit(e instanceof HuskError ? e.exitCode : 1);
 }
 
 function context(argv: GlobalArgs): RuntimeContext {
-  logger = new Logger({ file: argv.log, format: argv['log-format'] === 'json' ? 'json' : 'text', debug: argv.debug });
+  logger = new Logger({
+    file: argv.log,
+    format: argv['log-format'] === 'json' ? 'json' : 'text',
+    debug: argv.debug,
+  });
   return makeContext({ root: argv.root, log: logger });
 }
 
@@ -37,7 +42,9 @@ async function dispatch(verb: Verb<never>, argv: Record<string, unknown>): Promi
   try {
     const ctx = context(g);
     if (g['systemd-cgroup'])
-      throw new HuskError('--systemd-cgroup: the systemd cgroup driver is not supported yet (use the cgroupfs driver)');
+      throw new HuskError(
+        '--systemd-cgroup: the systemd cgroup driver is not supported yet (use the cgroupfs driver)',
+      );
     await verb.handler(argv as never, ctx);
   } catch (e) {
     fail(e);
@@ -45,7 +52,9 @@ async function dispatch(verb: Verb<never>, argv: Record<string, unknown>): Promi
 }
 
 function commandString(v: Verb<never>): string {
-  const ps = v.positionals.map((p) => (p.required ? `<${p.name}${p.variadic ? '..' : ''}>` : `[${p.name}${p.variadic ? '..' : ''}]`));
+  const ps = v.positionals.map((p) =>
+    p.required ? `<${p.name}${p.variadic ? '..' : ''}>` : `[${p.name}${p.variadic ? '..' : ''}]`,
+  );
   return [v.name, ...ps].join(' ');
 }
 
@@ -55,7 +64,9 @@ async function slowPath(args: string[]): Promise<void> {
   const yargs = require('yargs/yargs') as typeof import('yargs/yargs');
   let y = yargs(args)
     .scriptName('husk')
-    .usage('husk [global options] <command> [options] <container-id>\n\nAn OCI container runtime, compatible with runc.')
+    .usage(
+      'husk [global options] <command> [options] <container-id>\n\nAn OCI container runtime, compatible with runc.',
+    )
     .version(false)
     .option('version', { alias: 'v', type: 'boolean', describe: 'print the version' })
     .help('help')

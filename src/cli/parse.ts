@@ -53,7 +53,11 @@ export function fastParse(argv: string[], verbs: Verb<never>[]): Parsed | null {
   const cfg = parserConfig(options);
   const res = Parser.detailed(rest, {
     ...cfg,
-    configuration: { 'camel-case-expansion': false, 'strip-aliased': false, 'unknown-options-as-args': false },
+    configuration: {
+      'camel-case-expansion': false,
+      'strip-aliased': false,
+      'unknown-options-as-args': false,
+    },
   });
   if (res.error) return null;
   const known = new Set<string>(['_', '--']);

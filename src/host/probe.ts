@@ -31,14 +31,24 @@ export function parseCgroupMounts(mountinfo: string): Pick<HostFacts, 'cgroupMod
       unified ??= mountpoint;
       if (mountpoint === '/sys/fs/cgroup') root = 'cgroup2';
     } else if (fstype === 'cgroup') {
-      const known = new Set(['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'noatime', 'clone_children']);
+      const known = new Set([
+        'rw',
+        'ro',
+        'nosuid',
+        'nodev',
+        'noexec',
+        'relatime',
+        'noatime',
+        'clone_children',
+      ]);
       const controllers = (right[2] ?? '')
         .split(',')
         .filter((o) => !known.has(o) && !o.startsWith('release_agent=') && o !== 'xattr');
       if (!v1.some((h) => h.mountpoint === mountpoint)) v1.push({ mountpoint, controllers });
     }
   }
-  const cgroupMode = root === 'cgroup2' ? 'v2' : v1.length && unified ? 'hybrid' : v1.length ? 'v1' : unified ? 'v2' : 'none';
+  const cgroupMode =
+    root === 'cgroup2' ? 'v2' : v1.length && unified ? 'hybrid' : v1.length ? 'v1' : unified ? 'v2' : 'none';
   return { cgroupMode, v1: cgroupMode === 'v2' ? [] : v1, unified };
 }
 
@@ -55,6 +65,11 @@ let cached: HostFacts | undefined;
 export function probeHost(): HostFacts {
   if (cached) return cached;
   const mounts = parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
-  cached = { ...mounts, lastCap: lastCap(), kcore: fs.existsSync('/proc/kcore'), euid: process.geteuid?.() ?? 0 };
+  cached = {
+    ...mounts,
+    lastCap: lastCap(),
+    kcore: fs.existsSync('/proc/kcore'),
+    euid: process.geteuid?.() ?? 0,
+  };
   return cached;
 }

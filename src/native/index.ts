@@ -28,6 +28,7 @@ export interface Native {
   }): { pid: number; syncFd: number };
   recv(fd: number, timeoutMs: number): SyncMessage | null;
   reply(fd: number, type: number): void;
+  sendData(fd: number, data: Buffer): void;
   mkfifo(path: string, mode: number): void;
   releaseFifo(path: string, pid: number, timeoutMs: number): void;
   wait(pid: number): Promise<ExitStatus>;

@@ -48,7 +48,12 @@ export const CAPABILITIES = [
 const INDEX = new Map<string, number>(CAPABILITIES.map((c, i) => [c, i]));
 
 // Bits of a capability list; names the kernel lacks (beyond lastCap) are dropped and reported.
-export function capMask(names: string[] | undefined, where: string, lastCap: number, dropped: string[]): bigint {
+export function capMask(
+  names: string[] | undefined,
+  where: string,
+  lastCap: number,
+  dropped: string[],
+): bigint {
   let mask = 0n;
   (names ?? []).forEach((name, i) => {
     const bit = INDEX.get(name);

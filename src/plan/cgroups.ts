@@ -24,7 +24,9 @@ export function cgroupRelPath(spec: Spec, id: string): string {
   const p = spec.linux?.cgroupsPath;
   if (!p) return `/husk/${id}`;
   if (/^[^/]*:[^/]*:/.test(p))
-    throw new HuskError(`/linux/cgroupsPath: "${p}" is a systemd path (slice:prefix:name), which needs --systemd-cgroup`);
+    throw new HuskError(
+      `/linux/cgroupsPath: "${p}" is a systemd path (slice:prefix:name), which needs --systemd-cgroup`,
+    );
   const norm = path.posix.normalize('/' + p);
   if (norm === '/') throw new HuskError(`/linux/cgroupsPath: "${p}" is the root cgroup`);
   return norm;
@@ -65,30 +67,55 @@ export function resourceWrites(plan: CgroupPlan, res: Resources | undefined, v2:
   if (!res) return out;
   const put = (controller: string, file: string, value: string | number, from: string) => {
     const dir = v2 ? plan.unifiedDir : controllerDir(plan, controller);
-    if (!dir) throw new HuskError(`${from}: the ${controller} cgroup controller is not available on this host`);
+    if (!dir)
+      throw new HuskError(`${from}: the ${controller} cgroup controller is not available on this host`);
     out.push({ dir, file, value: String(value), from });
   };
   const R = '/linux/resources';
   const m = res.memory;
   if (m) {
-    if (m.limit !== undefined) put('memory', v2 ? 'memory.max' : 'memory.limit_in_bytes', m.limit < 0 && v2 ? 'max' : m.limit, `${R}/memory/limit`);
+    if (m.limit !== undefined)
+      put(
+        'memory',
+        v2 ? 'memory.max' : 'memory.limit_in_bytes',
+        m.limit < 0 && v2 ? 'max' : m.limit,
+        `${R}/memory/limit`,
+      );
     if (m.reservation !== undefined)
-      put('memory', v2 ? 'memory.low' : 'memory.soft_limit_in_bytes', m.reservation, `${R}/memory/reservation`);
+      put(
+        'memory',
+        v2 ? 'memory.low' : 'memory.soft_limit_in_bytes',
+        m.reservation,
+        `${R}/memory/reservation`,
+      );
     if (m.swap !== undefined) {
       if (v2) {
-        const swap = m.swap < 0 ? 'max' : m.limit !== undefined && m.limit >= 0 ? Math.max(0, m.swap - m.limit) : m.swap;
+        const swap =
+          m.swap < 0 ? 'max' : m.limit !== undefined && m.limit >= 0 ? Math.max(0, m.swap - m.limit) : m.swap;
         put('memory', 'memory.swap.max', swap, `${R}/memory/swap`);
       } else put('memory', 'memory.memsw.limit_in_bytes', m.swap, `${R}/memory/swap`);
     }
-    if (m.swappiness !== undefined && !v2) put('memory', 'memory.swappiness', m.swappiness, `${R}/memory/swappiness`);
+    if (m.swappiness !== undefined && !v2)
+      put('memory', 'memory.swappiness', m.swappiness, `${R}/memory/swappiness`);
     if (m.disableOOMKiller && !v2) put('memory', 'memory.oom_control', 1, `${R}/memory/disableOOMKiller`);
   }
   const c = res.cpu;
   if (c) {
-    if (c.shares) put('cpu', v2 ? 'cpu.weight' : 'cpu.shares', v2 ? sharesToWeight(c.shares) : c.shares, `${R}/cpu/shares`);
+    if (c.shares)
+      put(
+        'cpu',
+        v2 ? 'cpu.weight' : 'cpu.shares',
+        v2 ? sharesToWeight(c.shares) : c.shares,
+        `${R}/cpu/shares`,
+      );
     if (v2) {
       if (c.quota !== undefined || c.period !== undefined)
-        put('cpu', 'cpu.max', `${c.quota === undefined || c.quota < 0 ? 'max' : c.quota} ${c.period ?? 100000}`, `${R}/cpu/quota`);
+        put(
+          'cpu',
+          'cpu.max',
+          `${c.quota === undefined || c.quota < 0 ? 'max' : c.quota} ${c.period ?? 100000}`,
+          `${R}/cpu/quota`,
+        );
     } else {
       if (c.period) put('cpu', 'cpu.cfs_period_us', c.period, `${R}/cpu/period`);
       if (c.quota !== undefined && c.quota !== 0) put('cpu', 'cpu.cfs_quota_us', c.quota, `${R}/cpu/quota`);

@@ -41,7 +41,8 @@ export function planDevices(spec: Spec, opts: { kcore: boolean; rootUid: number;
   (spec.linux?.devices ?? []).forEach((d, i) => {
     const from = `/linux/devices/${i}`;
     if (!d.path.startsWith('/dev/')) throw new HuskError(`${from}/path: "${d.path}" must be below /dev`);
-    if (d.path.split('/').includes('..')) throw new HuskError(`${from}/path: "${d.path}" must not contain ".."`);
+    if (d.path.split('/').includes('..'))
+      throw new HuskError(`${from}/path: "${d.path}" must not contain ".."`);
     const type = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
     if (d.type !== 'p' && (d.major === undefined || d.minor === undefined))
       throw new HuskError(`${from}: a "${d.type}" device needs major and minor`);

@@ -4,6 +4,7 @@ import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';
 import { planCgroups, type CgroupPlan } from './cgroups';
+import { checkHooks, hookOps } from './hooks';
 import { hostId, planNamespaces, type NamespacePlan } from './namespaces';
 import { op, type Op } from './ops';
 import { planIdentityAndExec, planRlimits } from './process';
@@ -30,7 +31,8 @@ const NAMESPACE_HOSTNAME = 'uts';
 export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): LaunchPlan {
   const warnings: string[] = [];
   const ns = planNamespaces(spec);
-  if (!ns.has.has('mount')) throw new HuskError('/linux/namespaces: a mount namespace is required for the root filesystem');
+  if (!ns.has.has('mount'))
+    throw new HuskError('/linux/namespaces: a mount namespace is required for the root filesystem');
   const cgroups = planCgroups(spec, host, opts.id);
   const rootfs = rootfsPath(spec, opts.bundle);
   const linux = spec.linux ?? {};
@@ -40,36 +42,55 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const ops: Op[] = [];
 
   // In the first process: cgroup, namespaces, then the fork that makes the container's init.
-  if (cgroups) ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }]));
+  if (cgroups)
+    ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }]));
   const joinUser = ns.join.filter((o) => o.show.type === 'user');
   ops.push(...joinUser);
   if (ns.newUser) ops.push(op('USERNS', '/linux/uidMappings', { uidMap: ns.uidMap, gidMap: ns.gidMap }));
   ops.push(...ns.join.filter((o) => o.show.type !== 'user'));
-  if (ns.newFlags) ops.push(op('UNSHARE', '/linux/namespaces', { flags: ns.newFlags }, [{ u64: ns.newFlags }]));
+  if (ns.newFlags)
+    ops.push(op('UNSHARE', '/linux/namespaces', { flags: ns.newFlags }, [{ u64: ns.newFlags }]));
   ops.push(op('FORK_INIT', '/linux/namespaces', {}));
 
   // In the container's init.
   ops.push(op('SETSID', '/process', {}));
   if (spec.process?.oomScoreAdj !== undefined)
-    ops.push(op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: spec.process.oomScoreAdj }, [{ str: String(spec.process.oomScoreAdj) }]));
-  ops.push(
-    ...planRootfs(spec, {
-      bundle: opts.bundle,
-      host,
-      cgroups,
-      cgroupNs: ns.has.has('cgroup'),
-      userNs,
-      noPivot: !!opts.noPivot,
-      rootUid: rootUid < 0 ? 0 : rootUid,
-      rootGid: rootGid < 0 ? 0 : rootGid,
-    }),
-  );
+    ops.push(
+      op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: spec.process.oomScoreAdj }, [
+        { str: String(spec.process.oomScoreAdj) },
+      ]),
+    );
+  checkHooks(spec);
+  const rootfsOps = planRootfs(spec, {
+    bundle: opts.bundle,
+    host,
+    cgroups,
+    cgroupNs: ns.has.has('cgroup'),
+    userNs,
+    noPivot: !!opts.noPivot,
+    rootUid: rootUid < 0 ? 0 : rootUid,
+    rootGid: rootGid < 0 ? 0 : rootGid,
+  });
+  // Hooks around pivot_root: the runtime's (prestart, createRuntime), then the container's.
+  const beforePivot: Op[] = [];
+  const hooks = spec.hooks ?? {};
+  if (hooks.prestart?.length || hooks.createRuntime?.length)
+    beforePivot.push(op('SYNC', '/hooks/createRuntime', { stage: 'createRuntime' }, [{ u32: 3 }]));
+  if (hooks.createContainer?.length) {
+    beforePivot.push(op('FETCH_STATE', '/hooks/createContainer', { stage: 'createContainer' }, [{ u32: 4 }]));
+    beforePivot.push(...hookOps(spec, 'createContainer'));
+  }
+  const pivotAt = rootfsOps.findIndex((o) => o.op === 'PIVOT_ROOT');
+  rootfsOps.splice(pivotAt, 0, ...beforePivot);
+  ops.push(...rootfsOps);
   if (spec.hostname !== undefined && spec.hostname !== '') {
-    if (!ns.has.has(NAMESPACE_HOSTNAME)) throw new HuskError('/hostname: setting a hostname needs a uts namespace');
+    if (!ns.has.has(NAMESPACE_HOSTNAME))
+      throw new HuskError('/hostname: setting a hostname needs a uts namespace');
     ops.push(op('HOSTNAME', '/hostname', { hostname: spec.hostname }, [{ str: spec.hostname }]));
   }
   if (spec.domainname !== undefined && spec.domainname !== '') {
-    if (!ns.has.has(NAMESPACE_HOSTNAME)) throw new HuskError('/domainname: setting a domainname needs a uts namespace');
+    if (!ns.has.has(NAMESPACE_HOSTNAME))
+      throw new HuskError('/domainname: setting a domainname needs a uts namespace');
     ops.push(op('DOMAINNAME', '/domainname', { domainname: spec.domainname }, [{ str: spec.domainname }]));
   }
   for (const [key, value] of Object.entries(linux.sysctl ?? {}))
@@ -82,8 +103,10 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   ops.push(...planRlimits(spec));
   const proc = planIdentityAndExec(spec, { lastCap: host.lastCap, userNs, warnings });
   ops.push(...proc.beforeStart);
-  ops.push(op('SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
+  const startHooks = hookOps(spec, 'startContainer');
+  ops.push(op(startHooks.length ? 'FETCH_STATE' : 'SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
   ops.push(op('WAIT_START', '/process', {}));
+  ops.push(...startHooks);
   ops.push(...proc.afterStart);
   return { ops, rootfs, namespaces: ns, cgroups, warnings };
 }

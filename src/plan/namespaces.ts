@@ -35,7 +35,8 @@ export function formatIdMap(maps: IdMapping[] | undefined): string {
 // The host id that container id `id` maps to, or the id itself without a user namespace.
 export function hostId(maps: IdMapping[] | undefined, id: number): number {
   if (!maps?.length) return id;
-  for (const m of maps) if (id >= m.containerID && id < m.containerID + m.size) return m.hostID + (id - m.containerID);
+  for (const m of maps)
+    if (id >= m.containerID && id < m.containerID + m.size) return m.hostID + (id - m.containerID);
   return -1;
 }
 
@@ -67,8 +68,10 @@ export function planNamespaces(spec: Spec): NamespacePlan {
   }
   const linux = spec.linux ?? {};
   if (newUser) {
-    if (!linux.uidMappings?.length) throw new HuskError('/linux/uidMappings: a new user namespace needs uid mappings');
-    if (!linux.gidMappings?.length) throw new HuskError('/linux/gidMappings: a new user namespace needs gid mappings');
+    if (!linux.uidMappings?.length)
+      throw new HuskError('/linux/uidMappings: a new user namespace needs uid mappings');
+    if (!linux.gidMappings?.length)
+      throw new HuskError('/linux/gidMappings: a new user namespace needs gid mappings');
   } else if (!has.has('user') && (linux.uidMappings?.length || linux.gidMappings?.length)) {
     throw new HuskError('/linux/uidMappings: id mappings need a user namespace in /linux/namespaces');
   }

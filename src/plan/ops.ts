@@ -34,6 +34,8 @@ export const OP = {
   SECCOMP: 32,
   PERSONALITY: 33,
   MOUNT_CGROUP_V1: 34,
+  FETCH_STATE: 35,
+  HOOK: 36,
 } as const;
 
 export const STAGE = { CGROUP: 1, USERMAP: 2, CREATE_RUNTIME: 3, CREATE_CONTAINER: 4, READY: 10 } as const;

@@ -33,8 +33,13 @@ export function planRlimits(spec: Spec): Op[] {
     if (res === undefined) throw new HuskError(`${from}/type: unknown rlimit "${r.type}"`);
     if (seen.has(r.type)) throw new HuskError(`${from}/type: rlimit "${r.type}" is given twice`);
     seen.add(r.type);
-    if (r.soft > r.hard) throw new HuskError(`${from}: soft limit ${r.soft} is above the hard limit ${r.hard}`);
-    return op('RLIMIT', from, { type: r.type, soft: r.soft, hard: r.hard }, [{ u32: res }, { u64: r.soft }, { u64: r.hard }]);
+    if (r.soft > r.hard)
+      throw new HuskError(`${from}: soft limit ${r.soft} is above the hard limit ${r.hard}`);
+    return op('RLIMIT', from, { type: r.type, soft: r.soft, hard: r.hard }, [
+      { u32: res },
+      { u64: r.soft },
+      { u64: r.hard },
+    ]);
   });
 }
 
@@ -47,25 +52,35 @@ export interface ProcessPlanOptions {
 // Everything from the uid switch to exec. Ordered as runc: bounding set while privileged, keep
 // caps across setuid, final sets, then no_new_privs; the program is looked up before waiting
 // for `start` so a missing binary fails `create`.
-export function planIdentityAndExec(spec: Spec, opts: ProcessPlanOptions): { beforeStart: Op[]; afterStart: Op[] } {
+export function planIdentityAndExec(
+  spec: Spec,
+  opts: ProcessPlanOptions,
+): { beforeStart: Op[]; afterStart: Op[] } {
   const p = spec.process;
   if (!p) throw new HuskError('/process: is required to create a container');
   if (!p.args?.length) throw new HuskError('/process/args: must be a non-empty array of strings');
   if (!p.cwd.startsWith('/')) throw new HuskError(`/process/cwd: "${p.cwd}" must be an absolute path`);
   const caps = p.capabilities ?? {};
   const dropped: string[] = [];
-  const mask = (k: keyof typeof caps) => capMask(caps[k], `/process/capabilities/${k}`, opts.lastCap, dropped);
+  const mask = (k: keyof typeof caps) =>
+    capMask(caps[k], `/process/capabilities/${k}`, opts.lastCap, dropped);
   const bounding = mask('bounding');
   const effective = mask('effective');
   const permitted = mask('permitted');
   const inheritable = mask('inheritable');
   const ambient = mask('ambient');
   if (dropped.length)
-    opts.warnings.push(`capabilities not known to this kernel are ignored: ${[...new Set(dropped)].join(', ')}`);
+    opts.warnings.push(
+      `capabilities not known to this kernel are ignored: ${[...new Set(dropped)].join(', ')}`,
+    );
 
   const before: Op[] = [];
   before.push(op('CHDIR', '/process/cwd', { cwd: p.cwd }, [{ str: p.cwd }]));
-  before.push(op('CAPS_BOUNDING', '/process/capabilities/bounding', { keep: bounding.toString(16) }, [{ u64: bounding }]));
+  before.push(
+    op('CAPS_BOUNDING', '/process/capabilities/bounding', { keep: bounding.toString(16) }, [
+      { u64: bounding },
+    ]),
+  );
   before.push(op('KEEP_CAPS', '/process/user', {}));
   const gids = p.user.additionalGids ?? [];
   before.push(
@@ -84,12 +99,22 @@ export function planIdentityAndExec(spec: Spec, opts: ProcessPlanOptions): { bef
       { u64: ambient },
     ]),
   );
-  if (p.user.umask !== undefined) before.push(op('UMASK', '/process/user/umask', { umask: p.user.umask }, [{ u32: p.user.umask }]));
+  if (p.user.umask !== undefined)
+    before.push(op('UMASK', '/process/user/umask', { umask: p.user.umask }, [{ u32: p.user.umask }]));
   else before.push(op('UMASK', '/process/user/umask', { umask: 0o022 }, [{ u32: 0o022 }]));
   if (p.noNewPrivileges) before.push(op('NO_NEW_PRIVS', '/process/noNewPrivileges', {}));
   const env = p.env ?? [];
-  const pathVar = env.filter((e) => e.startsWith('PATH=')).pop()?.slice(5) ?? DEFAULT_PATH;
-  before.push(op('LOOKUP_EXEC', '/process/args/0', { arg0: p.args[0], PATH: pathVar }, [{ str: p.args[0] }, { str: pathVar }]));
+  const pathVar =
+    env
+      .filter((e) => e.startsWith('PATH='))
+      .pop()
+      ?.slice(5) ?? DEFAULT_PATH;
+  before.push(
+    op('LOOKUP_EXEC', '/process/args/0', { arg0: p.args[0], PATH: pathVar }, [
+      { str: p.args[0] },
+      { str: pathVar },
+    ]),
+  );
 
   const after: Op[] = [op('EXEC', '/process/args', { args: p.args, env }, [{ strv: p.args }, { strv: env }])];
   return { beforeStart: before, afterStart: after };

@@ -40,13 +40,30 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
   if (ctx.host.cgroupMode === 'v2') {
     const cg = ctx.cgroups;
     if (ctx.cgroupNs || !cg?.unifiedDir)
-      return [op('MOUNT', from, { type: 'cgroup2', dest }, mountFields(0, 'cgroup2', dest, 'cgroup2', flags, 0, '', 0))];
+      return [
+        op(
+          'MOUNT',
+          from,
+          { type: 'cgroup2', dest },
+          mountFields(0, 'cgroup2', dest, 'cgroup2', flags, 0, '', 0),
+        ),
+      ];
     return [
-      op('MOUNT', from, { type: 'bind', source: cg.unifiedDir, dest }, mountFields(1, cg.unifiedDir, dest, '', MS.BIND | MS.REC, 0, '', MS.BIND | flags)),
+      op(
+        'MOUNT',
+        from,
+        { type: 'bind', source: cg.unifiedDir, dest },
+        mountFields(1, cg.unifiedDir, dest, '', MS.BIND | MS.REC, 0, '', MS.BIND | flags),
+      ),
     ];
   }
   ops.push(
-    op('MOUNT', from, { type: 'tmpfs', dest, note: 'holds the cgroup v1 hierarchies' }, mountFields(0, 'tmpfs', dest, 'tmpfs', base, 0, 'mode=755', 0)),
+    op(
+      'MOUNT',
+      from,
+      { type: 'tmpfs', dest, note: 'holds the cgroup v1 hierarchies' },
+      mountFields(0, 'tmpfs', dest, 'tmpfs', base, 0, 'mode=755', 0),
+    ),
   );
   for (const h of ctx.host.v1) {
     const name = h.controllers.join(',').replace(/^name=/, '');
@@ -62,22 +79,46 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
     );
     if (h.controllers.length > 1)
       for (const c of h.controllers)
-        ops.push(op('SYMLINK', from, { target: name, link: path.posix.join(dest, c) }, [{ str: name }, { str: path.posix.join(dest, c) }]));
+        ops.push(
+          op('SYMLINK', from, { target: name, link: path.posix.join(dest, c) }, [
+            { str: name },
+            { str: path.posix.join(dest, c) },
+          ]),
+        );
   }
   if (ctx.host.unified && ctx.host.cgroupMode === 'hybrid') {
     const sub = path.posix.join(dest, 'unified');
     const dir = ctx.cgroups?.unifiedDir;
     ops.push(
       ctx.cgroupNs || !dir
-        ? op('MOUNT', from, { type: 'cgroup2', dest: sub }, mountFields(0, 'cgroup2', sub, 'cgroup2', base | ro, 0, '', 0))
-        : op('MOUNT', from, { type: 'bind', source: dir, dest: sub }, mountFields(1, dir, sub, '', MS.BIND | MS.REC, 0, '', MS.BIND | base | ro)),
+        ? op(
+            'MOUNT',
+            from,
+            { type: 'cgroup2', dest: sub },
+            mountFields(0, 'cgroup2', sub, 'cgroup2', base | ro, 0, '', 0),
+          )
+        : op(
+            'MOUNT',
+            from,
+            { type: 'bind', source: dir, dest: sub },
+            mountFields(1, dir, sub, '', MS.BIND | MS.REC, 0, '', MS.BIND | base | ro),
+          ),
     );
   }
   if (ro) ops.push(op('READONLY_PATH', from, { path: dest, remountOnly: true }, [{ str: dest }, { u32: 1 }]));
   return ops;
 }
 
-function mountFields(kind: number, source: string, dest: string, fstype: string, flags: number, prop: number, data: string, remount: number) {
+function mountFields(
+  kind: number,
+  source: string,
+  dest: string,
+  fstype: string,
+  flags: number,
+  prop: number,
+  data: string,
+  remount: number,
+) {
   return [
     { u32: kind },
     { str: source },
@@ -96,7 +137,8 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
   const propName = spec.linux?.rootfsPropagation;
   let rootProp = MS.SLAVE | MS.REC;
   if (propName) {
-    if (!(propName in PROPAGATION)) throw new HuskError(`/linux/rootfsPropagation: unknown propagation "${propName}"`);
+    if (!(propName in PROPAGATION))
+      throw new HuskError(`/linux/rootfsPropagation: unknown propagation "${propName}"`);
     if (PROPAGATION[propName] & MS.PRIVATE) rootProp = PROPAGATION[propName] | MS.REC;
   }
   ops.push(op('ROOT_PROPAGATION', '/linux/rootfsPropagation', { flags: rootProp }, [{ u64: rootProp }]));
@@ -119,21 +161,51 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
       if (dest === '/dev') devIsBind = true;
       const remountFlags = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
       ops.push(
-        op('MOUNT', from, { type: 'bind', source, dest, flags: o.flags, propagation: o.propagation }, mountFields(1, source, dest, '', o.flags | MS.BIND, o.propagation, '', remountFlags ? MS.BIND | remountFlags : 0)),
+        op(
+          'MOUNT',
+          from,
+          { type: 'bind', source, dest, flags: o.flags, propagation: o.propagation },
+          mountFields(
+            1,
+            source,
+            dest,
+            '',
+            o.flags | MS.BIND,
+            o.propagation,
+            '',
+            remountFlags ? MS.BIND | remountFlags : 0,
+          ),
+        ),
       );
       return;
     }
     if (!type) throw new HuskError(`${from}/type: is required for a mount that is not a bind mount`);
     ops.push(
-      op('MOUNT', from, { type, source: m.source ?? type, dest, flags: o.flags, data: o.data.join(',') }, mountFields(0, m.source ?? type, dest, type, o.flags, o.propagation, o.data.join(','), 0)),
+      op(
+        'MOUNT',
+        from,
+        { type, source: m.source ?? type, dest, flags: o.flags, data: o.data.join(',') },
+        mountFields(0, m.source ?? type, dest, type, o.flags, o.propagation, o.data.join(','), 0),
+      ),
     );
   });
 
-  if (!devIsBind) ops.push(...planDevices(spec, { kcore: ctx.host.kcore, rootUid: ctx.rootUid, rootGid: ctx.rootGid }));
-  ops.push(op('SYMLINK', '/linux/devices (defaults)', { target: 'pts/ptmx', link: '/dev/ptmx' }, [{ str: 'pts/ptmx' }, { str: '/dev/ptmx' }]));
+  if (!devIsBind)
+    ops.push(...planDevices(spec, { kcore: ctx.host.kcore, rootUid: ctx.rootUid, rootGid: ctx.rootGid }));
+  ops.push(
+    op('SYMLINK', '/linux/devices (defaults)', { target: 'pts/ptmx', link: '/dev/ptmx' }, [
+      { str: 'pts/ptmx' },
+      { str: '/dev/ptmx' },
+    ]),
+  );
   ops.push(op('PIVOT_ROOT', '/root/path', { noPivot: ctx.noPivot }, [{ u32: ctx.noPivot ? 1 : 0 }]));
   if (propName && !(PROPAGATION[propName] & MS.PRIVATE))
-    ops.push(op('PROPAGATION', '/linux/rootfsPropagation', { path: '/', flags: PROPAGATION[propName] }, [{ str: '/' }, { u64: PROPAGATION[propName] }]));
+    ops.push(
+      op('PROPAGATION', '/linux/rootfsPropagation', { path: '/', flags: PROPAGATION[propName] }, [
+        { str: '/' },
+        { u64: PROPAGATION[propName] },
+      ]),
+    );
   return ops;
 }
 
@@ -144,8 +216,14 @@ export function planProtections(spec: Spec): Op[] {
     ops.push(op('MASK_PATH', `/linux/maskedPaths/${i}`, { path: p }, [{ str: checkDestination(p, '') }])),
   );
   (spec.linux?.readonlyPaths ?? []).forEach((p, i) =>
-    ops.push(op('READONLY_PATH', `/linux/readonlyPaths/${i}`, { path: p }, [{ str: checkDestination(p, '') }, { u32: 0 }])),
+    ops.push(
+      op('READONLY_PATH', `/linux/readonlyPaths/${i}`, { path: p }, [
+        { str: checkDestination(p, '') },
+        { u32: 0 },
+      ]),
+    ),
   );
-  if (spec.root?.readonly) ops.push(op('READONLY_PATH', '/root/readonly', { path: '/' }, [{ str: '/' }, { u32: 1 }]));
+  if (spec.root?.readonly)
+    ops.push(op('READONLY_PATH', '/root/readonly', { path: '/' }, [{ str: '/' }, { u32: 1 }]));
   return ops;
 }

@@ -18,14 +18,16 @@ function makeDir(dir: string, made: string[]): void {
   try {
     fs.mkdirSync(dir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new HuskError(`create cgroup ${dir}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+      throw new HuskError(`create cgroup ${dir}: ${(e as Error).message}`);
     return;
   }
   made.push(dir);
   if (isCpuset(dir) && fs.existsSync(path.join(parent, 'cpuset.cpus'))) {
     for (const f of ['cpuset.cpus', 'cpuset.mems']) {
       const cur = fs.readFileSync(path.join(dir, f), 'utf8').trim();
-      if (cur === '') fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(parent, f), 'utf8').trim());
+      if (cur === '')
+        fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(parent, f), 'utf8').trim());
     }
   }
 }
@@ -68,7 +70,8 @@ export function cgroupPids(dirs: string[]): number[] {
   const pids = new Set<number>();
   for (const d of dirs) {
     try {
-      for (const l of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) if (l) pids.add(Number(l));
+      for (const l of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n'))
+        if (l) pids.add(Number(l));
     } catch {
       /* gone already */
     }

@@ -15,6 +15,7 @@ import { startTimeOf } from '../state/status';
 import { writeAtomic, type ContainerRecord } from '../state/store';
 import { applyWrites, createCgroups, destroyCgroups, joinCgroups } from './cgroup';
 import type { RuntimeContext } from './context';
+import { runHooksOrFail } from './hooks';
 import { Undo } from './undo';
 
 export interface CreateOptions {
@@ -60,7 +61,12 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
   const bundle = path.resolve(opts.bundle);
   const spec = opts.spec ?? loadConfig(bundle);
   const host = probeHost();
-  const plan = buildPlan(spec, host, { id, bundle, noPivot: opts.noPivot, consoleSocket: !!opts.consoleSocket });
+  const plan = buildPlan(spec, host, {
+    id,
+    bundle,
+    noPivot: opts.noPivot,
+    consoleSocket: !!opts.consoleSocket,
+  });
   if (!fs.existsSync(plan.rootfs)) throw new HuskError(`/root/path: rootfs ${plan.rootfs} does not exist`);
   for (const w of plan.warnings) ctx.log.warn(w);
   const encoded = encodePlan(plan.ops);
@@ -132,11 +138,27 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
         continue;
       }
       if (m.type !== MSG.SYNC) throw new HuskError(`sync: unexpected message type ${m.type}`);
+      const withData = plan.ops[m.op]?.op === 'FETCH_STATE';
+      const ociState = (status: 'creating' | 'created') => ({
+        ociVersion: SPEC_VERSION,
+        id,
+        status,
+        pid: initPid,
+        bundle,
+        ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      });
       if (m.stage === STAGE.CGROUP && plan.cgroups) {
         joinCgroups(plan.cgroups, stage0);
         applyWrites(plan.cgroups.writes);
       } else if (m.stage === STAGE.USERMAP) {
         writeIdMaps(stage0, plan);
+      } else if (m.stage === STAGE.CREATE_RUNTIME) {
+        runHooksOrFail(spec.hooks, 'prestart', ociState('creating'));
+        runHooksOrFail(spec.hooks, 'createRuntime', ociState('creating'));
+      } else if (m.stage === STAGE.CREATE_CONTAINER) {
+        native().reply(syncFd, MSG.ACK);
+        native().sendData(syncFd, Buffer.from(JSON.stringify(ociState('creating'))));
+        continue;
       } else if (m.stage === STAGE.READY) {
         const start = startTimeOf(initPid);
         if (!start) throw new HuskError('container init exited during create');
@@ -145,6 +167,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
         ctx.store.write(rec);
         if (opts.pidFile) writePidFile(opts.pidFile, initPid);
         native().reply(syncFd, MSG.ACK);
+        if (withData) native().sendData(syncFd, Buffer.from(JSON.stringify(ociState('created'))));
         break;
       } else {
         throw new HuskError(`sync: unexpected stage ${m.stage}`);

@@ -8,7 +8,9 @@ import { initAlive, statusOf } from '../state/status';
 import type { ContainerRecord } from '../state/store';
 import { cgroupPids, destroyCgroups } from './cgroup';
 import type { RuntimeContext } from './context';
+import { runHooksWarn } from './hooks';
 import { parseSignal } from './signals';
+import type { Spec } from '../spec/types';
 
 const START_TIMEOUT_MS = 30_000;
 const LOCK_EX_NB = 2 | 4;
@@ -39,11 +41,33 @@ export function load(ctx: RuntimeContext, id: string): Loaded {
   const dir = ctx.store.dir(id);
   const rec = ctx.store.read(id);
   if (!rec) {
-    if (ctx.store.exists(id)) throw new HuskError(`container ${id} is being created or its state is lost (delete --force removes it)`);
+    if (ctx.store.exists(id))
+      throw new HuskError(
+        `container ${id} is being created or its state is lost (delete --force removes it)`,
+      );
     throw new HuskError(`container ${id} does not exist`);
   }
   const status = rec.pid === 0 ? (creating(dir) ? 'creating' : 'stopped') : statusOf(rec, dir);
   return { rec, status, dir };
+}
+
+function savedSpec(dir: string): Spec | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Spec;
+  } catch {
+    return null;
+  }
+}
+
+function ociState(rec: ContainerRecord, status: Status): State {
+  return {
+    ociVersion: rec.ociVersion,
+    id: rec.id,
+    status,
+    pid: status === 'stopped' ? 0 : rec.pid,
+    bundle: rec.bundle,
+    ...(rec.annotations ? { annotations: rec.annotations } : {}),
+  };
 }
 
 export function state(ctx: RuntimeContext, id: string): State & Record<string, unknown> {
@@ -65,10 +89,14 @@ export function start(ctx: RuntimeContext, id: string): void {
   const lock = ctx.store.lock(id);
   try {
     const { rec, status, dir } = load(ctx, id);
-    if (status !== 'created') throw new HuskError(`cannot start a container that is ${status}, only a created one`);
+    if (status !== 'created')
+      throw new HuskError(`cannot start a container that is ${status}, only a created one`);
     const fifo = path.join(dir, 'exec.fifo');
     native().releaseFifo(fifo, rec.pid, START_TIMEOUT_MS);
     fs.rmSync(fifo, { force: true });
+    const spec = savedSpec(dir);
+    if (spec?.hooks?.poststart?.length)
+      runHooksWarn(spec.hooks, 'poststart', ociState(rec, 'running'), ctx.log);
   } finally {
     lock.release();
   }
@@ -141,6 +169,10 @@ export function destroy(ctx: RuntimeContext, id: string, force = false): void {
         waitGone(rec);
       }
       destroyCgroups(rec.cgroupDirs);
+      const spec = savedSpec(ctx.store.dir(id));
+      // poststop runs for containers that got as far as having a process.
+      if (rec.pid > 0 && spec?.hooks?.poststop?.length)
+        runHooksWarn(spec.hooks, 'poststop', ociState(rec, 'stopped'), ctx.log);
     }
     ctx.store.remove(id);
   } finally {

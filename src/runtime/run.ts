@@ -11,7 +11,16 @@ export interface RunOptions extends CreateOptions {
   keep?: boolean;
 }
 
-const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+const FORWARDED: NodeJS.Signals[] = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+  'SIGCONT',
+];
 
 export function exitCodeOf(s: ExitStatus): number {
   if (s.signal !== null) return 128 + s.signal;

@@ -63,7 +63,10 @@ export function validationMessage(file: string, text: string, errors: AjvError[]
 export function checkVersion(file: string, version: string): void {
   const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
   if (!m) throw new HuskError(`${file}: /ociVersion: "${version}" is not a version`);
-  if (m[1] !== '1') throw new HuskError(`${file}: /ociVersion: ${version} is not supported (husk implements ${SPEC_VERSION})`);
+  if (m[1] !== '1')
+    throw new HuskError(
+      `${file}: /ociVersion: ${version} is not supported (husk implements ${SPEC_VERSION})`,
+    );
 }
 
 export function parseConfig(file: string, text: string): Spec {
@@ -90,7 +93,9 @@ export function loadConfig(bundle: string): Spec {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new HuskError(
-      code === 'ENOENT' ? `${file}: no such file (is --bundle the bundle directory?)` : `${file}: ${(e as Error).message}`,
+      code === 'ENOENT'
+        ? `${file}: no such file (is --bundle the bundle directory?)`
+        : `${file}: ${(e as Error).message}`,
     );
   }
   return parseConfig(file, text);

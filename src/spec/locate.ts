@@ -1,7 +1,13 @@
 // Finds where a JSON pointer's value starts in the source text, to point an error at a line.
 // Only used after validation failed, so it costs nothing on the normal path.
 export function locate(text: string, pointer: string): { line: number; column: number } | null {
-  const want = pointer === '' ? [] : pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const want =
+    pointer === ''
+      ? []
+      : pointer
+          .split('/')
+          .slice(1)
+          .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let i = 0;
   const ws = () => {
     while (i < text.length && /\s/.test(text[i])) i++;
@@ -11,7 +17,8 @@ export function locate(text: string, pointer: string): { line: number; column: n
     i++;
     while (i < text.length && text[i] !== '"') {
       if (text[i] === '\\') {
-        out += text[i + 1] === 'u' ? String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16)) : text[i + 1];
+        out +=
+          text[i + 1] === 'u' ? String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16)) : text[i + 1];
         i += text[i + 1] === 'u' ? 6 : 2;
       } else out += text[i++];
     }

@@ -7,6 +7,8 @@ export function checkId(id: unknown): string {
   if (typeof id !== 'string' || id === '') throw new HuskError('container id must not be empty');
   if (id.length > 1024) throw new HuskError('container id is longer than 1024 characters');
   if (id === '.' || id === '..' || !ID.test(id))
-    throw new HuskError(`invalid container id "${id.replace(/[\0-\x1f]/g, '?')}": use only letters, digits and _ + . -`);
+    throw new HuskError(
+      `invalid container id "${id.replace(/[\0-\x1f]/g, '?')}": use only letters, digits and _ + . -`,
+    );
   return id;
 }

@@ -48,7 +48,8 @@ export class Store {
     try {
       fs.mkdirSync(dir, { mode: 0o711 });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new HuskError(`container ${id} already exists`);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new HuskError(`container ${id} already exists`);
       throw new HuskError(`create state directory ${dir}: ${(e as Error).message}`);
     }
     return Lock.take(dir);
