@@ -24,7 +24,7 @@ enum husk_op : uint32_t {
   OP_DOMAINNAME = 15,     // str
   OP_SYSCTL = 16,         // str key, str value
   OP_RLIMIT = 17,         // u32 resource, u64 soft, u64 hard
-  OP_CONSOLE = 18,        // make a pty in the container, send the master, make it our tty
+  OP_CONSOLE = 18,        // u32 bind /dev/console: make a pty in the container, send the master, make it our tty
   OP_SETSID = 19,
   OP_CREDS = 20,          // u32 uid, u32 gid, u32 ngroups, u32 groups[], u32 keep_groups
   OP_CAPS_BOUNDING = 21,  // u64 keep mask (bits not in it are dropped from the bounding set)

@@ -36,7 +36,8 @@ static void send_fd(int sock, int fd, const char *name) {
   if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) die(errno, "send the pty master to the console socket");
 }
 
-void op_console(plan_reader *) {
+void op_console(plan_reader *r) {
+  uint32_t bind_console = rd_u32(r);
   if (g.console_fd < 0) die(EINVAL, "process.terminal needs --console-socket");
   int ptmx_path = open_in_root("/dev/pts/ptmx", CREATE_NONE, 0);
   if (ptmx_path < 0) die(errno, "open /dev/pts/ptmx (is devpts mounted at /dev/pts?)");
@@ -61,7 +62,7 @@ void op_console(plan_reader *) {
   g.console_fd = -1;
 
   // /dev/console is the slave, bound onto a file made inside the rootfs.
-  int cons = open_in_root("/dev/console", CREATE_FILE, 0600);
+  int cons = bind_console ? open_in_root("/dev/console", CREATE_FILE, 0600) : -1;
   if (cons >= 0) {
     char tgt[64], src[64];
     snprintf(tgt, sizeof tgt, "/proc/self/fd/%d", cons);

@@ -27,6 +27,11 @@ static int openat2_in_root(int root, const char *path, int flags) {
 }
 
 int open_in_root(const char *path, int create, mode_t mode) {
+  // A process joining a container (exec) has the container's root as "/" after setns(mnt).
+  if (g.root_fd < 0) {
+    g.root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (g.root_fd < 0) return -1;
+  }
   int fd = openat2_in_root(g.root_fd, path, O_PATH);
   if (fd >= 0 || errno != ENOENT || create == CREATE_NONE) return fd;
 

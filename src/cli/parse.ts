@@ -48,7 +48,25 @@ export function fastParse(argv: string[], verbs: Verb<never>[]): Parsed | null {
   const verb = verbs.find((v) => v.name === argv[i]);
   if (!verb) return null;
   const options = { ...GLOBAL_OPTIONS, ...verb.options };
-  const rest = [...argv.slice(0, i), ...argv.slice(i + 1)];
+  // Global options before the verb are parsed with the verb's own.
+  let rest = [...argv.slice(0, i), ...argv.slice(i + 1)];
+  let tail: string[] = [];
+  if (verb.haltAtNonOption) {
+    // exec: options end at the first positional; the command's own flags are not ours.
+    const byName = new Map<string, Options>();
+    for (const [name, o] of Object.entries(options)) {
+      byName.set(name, o);
+      for (const a of o.alias ? (Array.isArray(o.alias) ? o.alias : [o.alias]) : []) byName.set(a, o);
+    }
+    let j = 0;
+    for (; j < rest.length; j++) {
+      const a = rest[j];
+      if (a === '--' || !a.startsWith('-') || a === '-') break;
+      if (!a.includes('=') && takesValue(byName.get(a.replace(/^--?/, '')))) j++;
+    }
+    tail = rest.slice(rest[j] === '--' ? j + 1 : j);
+    rest = rest.slice(0, j);
+  }
   if (rest.some((a) => a === '--help' || a === '-h')) return null;
   const cfg = parserConfig(options);
   const res = Parser.detailed(rest, {
@@ -71,9 +89,9 @@ export function fastParse(argv: string[], verbs: Verb<never>[]): Parsed | null {
     const v = args[name];
     if (o.choices && v !== undefined && !(o.choices as unknown[]).includes(v)) return null;
     if (o.type === 'number' && v !== undefined && Number.isNaN(v)) return null;
-    if (Array.isArray(v) && o.type !== 'array') return null; // a flag given twice: let yargs judge
+    if (Array.isArray(v) && !verb.repeatable?.includes(name)) return null; // given twice: let yargs judge
   }
-  const words = (args._ as (string | number)[]).map(String);
+  const words = [...(args._ as (string | number)[]).map(String), ...tail];
   const required = verb.positionals.filter((p) => p.required).length;
   const variadic = verb.positionals.some((p) => p.variadic);
   if (words.length < required || (!variadic && words.length > verb.positionals.length)) return null;

@@ -25,6 +25,10 @@ export interface Verb<A = Record<string, unknown>> {
   describe: string;
   positionals: Positional[];
   options: Record<string, Options>;
+  // Options end at the first positional (exec: the command's own flags are not ours).
+  haltAtNonOption?: boolean;
+  // Options that may be given more than once (collected into an array).
+  repeatable?: string[];
   handler: (argv: A & GlobalArgs, ctx: RuntimeContext) => Promise<void> | void;
 }
 

@@ -1,4 +1,5 @@
 import { createVerb } from './create';
+import { execVerb } from './exec';
 import { runVerb } from './run';
 import { deleteVerb, killVerb, listVerb, startVerb, stateVerb } from './simple';
 import { specVerb } from './spec';
@@ -13,6 +14,7 @@ export const VERBS: Verb<never>[] = [
   killVerb,
   deleteVerb,
   runVerb,
+  execVerb,
   listVerb,
   specVerb,
 ] as Verb<never>[];

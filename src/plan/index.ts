@@ -97,11 +97,11 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
     ops.push(op('SYSCTL', `/linux/sysctl/${key}`, { key, value }, [{ str: key }, { str: value }]));
   if (spec.process?.terminal) {
     if (!opts.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
-    ops.push(op('CONSOLE', '/process/terminal', {}));
+    ops.push(op('CONSOLE', '/process/terminal', { bindConsole: true }, [{ u32: 1 }]));
   }
   ops.push(...planProtections(spec));
-  ops.push(...planRlimits(spec));
-  const proc = planIdentityAndExec(spec, { lastCap: host.lastCap, userNs, warnings });
+  ops.push(...planRlimits(spec.process));
+  const proc = planIdentityAndExec(spec.process, { lastCap: host.lastCap, userNs, warnings });
   ops.push(...proc.beforeStart);
   const startHooks = hookOps(spec, 'startContainer');
   ops.push(op(startHooks.length ? 'FETCH_STATE' : 'SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));

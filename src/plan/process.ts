@@ -1,6 +1,6 @@
 // The container process: session and terminal, rlimits, identity, capabilities, cwd, and exec.
 import { HuskError } from '../errors';
-import type { Spec } from '../spec/types';
+import type { Process } from '../spec/types';
 import { capMask } from './caps';
 import { op, type Op } from './ops';
 
@@ -25,9 +25,9 @@ export const RLIMITS: Record<string, number> = {
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export function planRlimits(spec: Spec): Op[] {
+export function planRlimits(p: Process | undefined): Op[] {
   const seen = new Set<string>();
-  return (spec.process?.rlimits ?? []).map((r, i) => {
+  return (p?.rlimits ?? []).map((r, i) => {
     const from = `/process/rlimits/${i}`;
     const res = RLIMITS[r.type];
     if (res === undefined) throw new HuskError(`${from}/type: unknown rlimit "${r.type}"`);
@@ -53,10 +53,9 @@ export interface ProcessPlanOptions {
 // caps across setuid, final sets, then no_new_privs; the program is looked up before waiting
 // for `start` so a missing binary fails `create`.
 export function planIdentityAndExec(
-  spec: Spec,
+  p: Process | undefined,
   opts: ProcessPlanOptions,
 ): { beforeStart: Op[]; afterStart: Op[] } {
-  const p = spec.process;
   if (!p) throw new HuskError('/process: is required to create a container');
   if (!p.args?.length) throw new HuskError('/process/args: must be a non-empty array of strings');
   if (!p.cwd.startsWith('/')) throw new HuskError(`/process/cwd: "${p.cwd}" must be an absolute path`);

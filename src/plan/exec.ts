@@ -1,0 +1,62 @@
+// The plan of a process joining a running container (exec): its cgroups, every namespace of
+// the container's init (user first, mount last), a fork into the pid namespace, then the same
+// identity and exec steps as the init.
+import { HuskError } from '../errors';
+import type { HostFacts } from '../host/probe';
+import type { Process } from '../spec/types';
+import { CLONE, type NsType } from './namespaces';
+import { op, type Op } from './ops';
+import { planIdentityAndExec, planRlimits } from './process';
+
+const PROC_NAME: Record<NsType, string> = {
+  user: 'user',
+  ipc: 'ipc',
+  uts: 'uts',
+  network: 'net',
+  pid: 'pid',
+  cgroup: 'cgroup',
+  time: 'time',
+  mount: 'mnt',
+};
+
+const JOIN_ORDER: NsType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+
+export interface ExecPlanInput {
+  initPid: number;
+  namespaces: string[]; // the container's namespace types
+  joinCgroups: boolean;
+  process: Process;
+  consoleSocket: boolean;
+}
+
+export function buildExecPlan(input: ExecPlanInput, host: HostFacts): { ops: Op[]; warnings: string[] } {
+  const warnings: string[] = [];
+  const ops: Op[] = [];
+  if (input.joinCgroups) ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup' }, [{ u32: 1 }]));
+  for (const t of JOIN_ORDER) {
+    if (!input.namespaces.includes(t)) continue;
+    const path = `/proc/${input.initPid}/ns/${PROC_NAME[t]}`;
+    ops.push(op('SETNS', '/linux/namespaces', { type: t, path }, [{ u32: CLONE[t] }, { str: path }]));
+  }
+  ops.push(op('FORK_INIT', '/linux/namespaces', {}));
+  const p = input.process;
+  if (p.terminal) {
+    if (!input.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
+    ops.push(op('SETSID', '/process', {}));
+    ops.push(op('CONSOLE', '/process/terminal', { bindConsole: false }, [{ u32: 0 }]));
+  }
+  if (p.oomScoreAdj !== undefined)
+    ops.push(
+      op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: p.oomScoreAdj }, [{ str: String(p.oomScoreAdj) }]),
+    );
+  ops.push(...planRlimits(p));
+  const ident = planIdentityAndExec(p, {
+    lastCap: host.lastCap,
+    userNs: input.namespaces.includes('user'),
+    warnings,
+  });
+  ops.push(...ident.beforeStart);
+  ops.push(op('SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
+  ops.push(...ident.afterStart);
+  return { ops, warnings };
+}

@@ -1,0 +1,119 @@
+// exec: run another process in a container, joining everything its init is in. In the
+// foreground the exit status is ours; --detach returns once the process runs.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { HuskError } from '../errors';
+import { probeHost } from '../host/probe';
+import { initPath, native } from '../native';
+import { buildExecPlan } from '../plan/exec';
+import { encodePlan } from '../plan/encode';
+import { MSG, STAGE } from '../plan/ops';
+import type { Process } from '../spec/types';
+import type { RuntimeContext } from './context';
+import { writePidFile } from './create';
+import { load } from './lifecycle';
+import { exitCodeOf } from './run';
+
+export interface ExecOptions {
+  process: Process;
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  ignorePaused?: boolean;
+}
+
+const FORWARDED: NodeJS.Signals[] = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+];
+
+// Leaf directories only: the record also lists parents husk made and must remove later.
+function leaves(dirs: string[]): string[] {
+  return dirs.filter((d) => !dirs.some((o) => o !== d && o.startsWith(d + '/')));
+}
+
+export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
+  const { rec, status } = load(ctx, id);
+  if (status === 'paused' && !opts.ignorePaused)
+    throw new HuskError(`container ${id} is paused (use --ignore-paused)`);
+  if (status !== 'running' && status !== 'created' && status !== 'paused')
+    throw new HuskError(`cannot exec in container ${id}: it is ${status}`);
+  const cgroupDirs = leaves(rec.cgroupDirs);
+  const plan = buildExecPlan(
+    {
+      initPid: rec.pid,
+      namespaces: Object.keys(rec.namespaces),
+      joinCgroups: cgroupDirs.length > 0,
+      process: opts.process,
+      consoleSocket: !!opts.consoleSocket,
+    },
+    probeHost(),
+  );
+  for (const w of plan.warnings) ctx.log.warn(w);
+  const child = native().spawn({
+    initPath: initPath(),
+    plan: encodePlan(plan.ops),
+    consoleSocket: opts.consoleSocket,
+    preserveFds: opts.preserveFds ?? 0,
+  });
+  let pid = -1;
+  let stage0 = child.pid;
+  try {
+    for (;;) {
+      const m = native().recv(child.syncFd, 60_000);
+      if (m === null) throw new HuskError('exec: the process exited before it was set up');
+      if (m.type === MSG.ERROR) {
+        const from = plan.ops[m.op]?.from ?? `op ${m.op}`;
+        throw new HuskError(`exec: ${from}: ${m.text}${m.errno ? `: ${m.errnoText}` : ''}`);
+      }
+      if (m.type === MSG.PID) {
+        pid = m.pid;
+        native().reap(stage0, true);
+        stage0 = -1;
+        continue;
+      }
+      if (m.stage === STAGE.CGROUP) {
+        for (const d of cgroupDirs) fs.writeFileSync(path.join(d, 'cgroup.procs'), String(stage0));
+      } else if (m.stage === STAGE.READY) {
+        if (opts.pidFile) writePidFile(opts.pidFile, pid);
+        native().reply(child.syncFd, MSG.ACK);
+        break;
+      }
+      native().reply(child.syncFd, MSG.ACK);
+    }
+  } catch (e) {
+    for (const p of [stage0, pid])
+      if (p > 0) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+        native().reap(p, true);
+      }
+    throw e;
+  } finally {
+    fs.closeSync(child.syncFd);
+  }
+  if (opts.detach) return 0;
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, os.constants.signals[sig]);
+    } catch {
+      /* exited */
+    }
+  };
+  for (const s of FORWARDED) process.on(s, forward);
+  try {
+    return exitCodeOf(await native().wait(pid));
+  } finally {
+    for (const s of FORWARDED) process.off(s, forward);
+  }
+}
