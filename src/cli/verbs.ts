@@ -1,5 +1,6 @@
 import { createVerb } from './create';
 import { execVerb } from './exec';
+import { featuresVerb, pauseVerb, psVerb, resumeVerb } from './more';
 import { runVerb } from './run';
 import { deleteVerb, killVerb, listVerb, startVerb, stateVerb } from './simple';
 import { specVerb } from './spec';
@@ -15,6 +16,10 @@ export const VERBS: Verb<never>[] = [
   deleteVerb,
   runVerb,
   execVerb,
+  pauseVerb,
+  resumeVerb,
+  psVerb,
+  featuresVerb,
   listVerb,
   specVerb,
 ] as Verb<never>[];

@@ -77,6 +77,11 @@ export const PROPAGATION: Record<string, number> = {
 // Options runc accepts that change how husk mounts rather than what mount(2) gets.
 const HANDLED_ELSEWHERE = new Set(['tmpcopyup', 'idmap', 'ridmap']);
 
+// Every option name husk gives a meaning to (for `husk features`).
+export function knownMountOptions(): string[] {
+  return [...Object.keys(SET), ...Object.keys(CLEAR), ...Object.keys(PROPAGATION), ...HANDLED_ELSEWHERE].sort();
+}
+
 export interface ParsedOptions {
   flags: number;
   propagation: number;

@@ -66,6 +66,12 @@ export function joinCgroups(plan: CgroupPlan, pid: number): void {
   }
 }
 
+// The container's own directories, without the parents husk made for it (which the record
+// also lists, to remove them later).
+export function leaves(dirs: string[]): string[] {
+  return dirs.filter((d) => !dirs.some((o) => o !== d && o.startsWith(d + '/')));
+}
+
 export function cgroupPids(dirs: string[]): number[] {
   const pids = new Set<number>();
   for (const d of dirs) {

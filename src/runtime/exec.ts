@@ -11,6 +11,7 @@ import { encodePlan } from '../plan/encode';
 import { MSG, STAGE } from '../plan/ops';
 import type { Process } from '../spec/types';
 import type { RuntimeContext } from './context';
+import { leaves } from './cgroup';
 import { writePidFile } from './create';
 import { load } from './lifecycle';
 import { exitCodeOf } from './run';
@@ -33,11 +34,6 @@ const FORWARDED: NodeJS.Signals[] = [
   'SIGUSR2',
   'SIGWINCH',
 ];
-
-// Leaf directories only: the record also lists parents husk made and must remove later.
-function leaves(dirs: string[]): string[] {
-  return dirs.filter((d) => !dirs.some((o) => o !== d && o.startsWith(d + '/')));
-}
 
 export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
   const { rec, status } = load(ctx, id);

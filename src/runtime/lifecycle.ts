@@ -6,7 +6,7 @@ import { native } from '../native';
 import type { State, Status } from '../spec/types';
 import { initAlive, statusOf } from '../state/status';
 import type { ContainerRecord } from '../state/store';
-import { cgroupPids, destroyCgroups } from './cgroup';
+import { cgroupPids, destroyCgroups, leaves } from './cgroup';
 import type { RuntimeContext } from './context';
 import { runHooksWarn } from './hooks';
 import { parseSignal } from './signals';
@@ -103,7 +103,7 @@ export function start(ctx: RuntimeContext, id: string): void {
 }
 
 function signalAll(rec: ContainerRecord, sig: number): void {
-  for (const pid of cgroupPids(rec.cgroupDirs)) {
+  for (const pid of cgroupPids(leaves(rec.cgroupDirs))) {
     try {
       process.kill(pid, sig);
     } catch {

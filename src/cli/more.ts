@@ -1,0 +1,54 @@
+// pause, resume, ps, features.
+import { execFileSync } from 'node:child_process';
+import { HuskError } from '../errors';
+import { cgroupPids, leaves } from '../runtime/cgroup';
+import { pause, resume } from '../runtime/freezer';
+import { load } from '../runtime/lifecycle';
+import { features } from '../runtime/features';
+import { print, type Positional, type Verb } from './verb';
+
+const ID: Positional = { name: 'id', describe: 'container id', required: true };
+
+export const pauseVerb: Verb<{ id: string }> = {
+  name: 'pause',
+  describe: 'freeze every process of a container',
+  positionals: [ID],
+  options: {},
+  handler: (a, ctx) => pause(ctx, a.id),
+};
+
+export const resumeVerb: Verb<{ id: string }> = {
+  name: 'resume',
+  describe: 'thaw a paused container',
+  positionals: [ID],
+  options: {},
+  handler: (a, ctx) => resume(ctx, a.id),
+};
+
+export const psVerb: Verb<{ id: string; format: string; 'ps-args': string[] }> = {
+  name: 'ps',
+  describe: 'list the processes of a container (json: their host pids)',
+  positionals: [ID, { name: 'ps-args', describe: 'options for ps(1)', variadic: true }],
+  haltAtNonOption: true,
+  options: { format: { alias: 'f', type: 'string', choices: ['table', 'json'], default: 'table', describe: 'output format' } },
+  handler: (a, ctx) => {
+    const { rec, status } = load(ctx, a.id);
+    if (status === 'stopped') throw new HuskError(`container ${a.id} is not running`);
+    const pids = cgroupPids(leaves(rec.cgroupDirs)).sort((x, y) => x - y);
+    if (a.format === 'json') return print(JSON.stringify(pids));
+    const args = a['ps-args'].length ? a['ps-args'] : ['-ef'];
+    const out = execFileSync('ps', args, { encoding: 'utf8' }).split('\n');
+    const pidCol = out[0].trim().split(/\s+/).indexOf('PID');
+    if (pidCol < 0) throw new HuskError(`ps ${args.join(' ')}: no PID column in its output`);
+    const want = new Set(pids.map(String));
+    print([out[0], ...out.slice(1).filter((l) => want.has(l.trim().split(/\s+/)[pidCol]))].join('\n'));
+  },
+};
+
+export const featuresVerb: Verb = {
+  name: 'features',
+  describe: 'print what this runtime supports (runtime-spec features.md)',
+  positionals: [],
+  options: {},
+  handler: () => print(JSON.stringify(features(), null, 2)),
+};

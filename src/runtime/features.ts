@@ -1,0 +1,28 @@
+// `features`: what this build of husk implements on this host (runtime-spec features.md).
+// Only what works is listed; seccomp, AppArmor, SELinux and the systemd driver say false
+// until they do.
+import { probeHost } from '../host/probe';
+import { CAPABILITIES } from '../plan/caps';
+import { knownMountOptions } from '../plan/mountopts';
+import { SPEC_VERSION } from '../spec/load';
+
+export function features(): Record<string, unknown> {
+  const host = probeHost();
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: SPEC_VERSION,
+    hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
+    mountOptions: knownMountOptions(),
+    linux: {
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
+      capabilities: CAPABILITIES.slice(0, host.lastCap + 1),
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      seccomp: { enabled: false },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+      intelRdt: { enabled: false },
+      mountExtensions: { idmap: { enabled: false } },
+    },
+    annotations: { 'org.opencontainers.runc.checkpoint.enabled': 'false' },
+  };
+}
