@@ -96,12 +96,13 @@ export const execVerb: Verb<ExecArgs> = {
     'process-label': { type: 'string', describe: 'SELinux label' },
   },
   handler: async (a, ctx) => {
-    let proc: Process;
-    if (a.process) proc = processFile(a.process);
-    else {
-      const spec = JSON.parse(fs.readFileSync(path.join(ctx.store.dir(a.id), 'config.json'), 'utf8')) as Spec;
-      proc = fromFlags(a, spec.process!);
+    let spec: Spec;
+    try {
+      spec = JSON.parse(fs.readFileSync(path.join(ctx.store.dir(a.id), 'config.json'), 'utf8')) as Spec;
+    } catch {
+      throw new HuskError(`container ${a.id} does not exist`);
     }
+    const proc = a.process ? processFile(a.process) : fromFlags(a, spec.process!);
     process.exitCode = await exec(ctx, a.id, {
       process: proc,
       detach: a.detach,
@@ -109,6 +110,7 @@ export const execVerb: Verb<ExecArgs> = {
       consoleSocket: a['console-socket'],
       preserveFds: a['preserve-fds'],
       ignorePaused: a['ignore-paused'],
+      seccomp: spec.linux?.seccomp,
     });
   },
 };

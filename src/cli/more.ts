@@ -30,7 +30,15 @@ export const psVerb: Verb<{ id: string; format: string; 'ps-args': string[] }> =
   describe: 'list the processes of a container (json: their host pids)',
   positionals: [ID, { name: 'ps-args', describe: 'options for ps(1)', variadic: true }],
   haltAtNonOption: true,
-  options: { format: { alias: 'f', type: 'string', choices: ['table', 'json'], default: 'table', describe: 'output format' } },
+  options: {
+    format: {
+      alias: 'f',
+      type: 'string',
+      choices: ['table', 'json'],
+      default: 'table',
+      describe: 'output format',
+    },
+  },
   handler: (a, ctx) => {
     const { rec, status } = load(ctx, a.id);
     if (status === 'stopped') throw new HuskError(`container ${a.id} is not running`);

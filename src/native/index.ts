@@ -34,6 +34,12 @@ export interface Native {
   wait(pid: number): Promise<ExitStatus>;
   reap(pid: number, block?: boolean): ExitStatus | null;
   flock(fd: number, op: number): boolean;
+  compileSeccomp(req: {
+    defaultAction: number;
+    arches: string[];
+    rules: { name: string; action: number; conds: { index: number; op: number; a: bigint; b: bigint }[] }[];
+  }): { bpf: Buffer; unknown: string[] };
+  seccompVersion(): string;
   listenUnix(path: string): number;
   acceptFd(listenFd: number, timeoutMs: number): { fd: number; name: string };
 }

@@ -7,6 +7,8 @@ import type { Process } from '../spec/types';
 import { CLONE, type NsType } from './namespaces';
 import { op, type Op } from './ops';
 import { planIdentityAndExec, planRlimits } from './process';
+import { placeSeccomp, planSeccomp, type SeccompRequest } from './seccomp';
+import type { Seccomp } from '../spec/types';
 
 const PROC_NAME: Record<NsType, string> = {
   user: 'user',
@@ -27,9 +29,13 @@ export interface ExecPlanInput {
   joinCgroups: boolean;
   process: Process;
   consoleSocket: boolean;
+  seccomp?: Seccomp; // the container's filter applies to every process in it
 }
 
-export function buildExecPlan(input: ExecPlanInput, host: HostFacts): { ops: Op[]; warnings: string[] } {
+export function buildExecPlan(
+  input: ExecPlanInput,
+  host: HostFacts,
+): { ops: Op[]; warnings: string[]; seccomp: SeccompRequest | null } {
   const warnings: string[] = [];
   const ops: Op[] = [];
   if (input.joinCgroups) ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup' }, [{ u32: 1 }]));
@@ -55,8 +61,10 @@ export function buildExecPlan(input: ExecPlanInput, host: HostFacts): { ops: Op[
     userNs: input.namespaces.includes('user'),
     warnings,
   });
+  const seccomp = planSeccomp(input.seccomp);
+  placeSeccomp(ident, seccomp, !!p.noNewPrivileges);
   ops.push(...ident.beforeStart);
   ops.push(op('SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
   ops.push(...ident.afterStart);
-  return { ops, warnings };
+  return { ops, warnings, seccomp };
 }

@@ -8,6 +8,9 @@ import { checkHooks, hookOps } from './hooks';
 import { hostId, planNamespaces, type NamespacePlan } from './namespaces';
 import { op, type Op } from './ops';
 import { planIdentityAndExec, planRlimits } from './process';
+import { placeSeccomp, planSeccomp, type SeccompRequest } from './seccomp';
+
+export { setSeccompProgram } from './seccomp';
 import { planProtections, planRootfs, rootfsPath } from './rootfs';
 
 export interface PlanOptions {
@@ -23,6 +26,8 @@ export interface LaunchPlan {
   rootfs: string;
   namespaces: NamespacePlan;
   cgroups: CgroupPlan | null;
+  // Compiled by the runtime (libseccomp, in the addon) into the SECCOMP op's program.
+  seccomp: SeccompRequest | null;
   warnings: string[];
 }
 
@@ -102,11 +107,13 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   ops.push(...planProtections(spec));
   ops.push(...planRlimits(spec.process));
   const proc = planIdentityAndExec(spec.process, { lastCap: host.lastCap, userNs, warnings });
+  const seccomp = planSeccomp(linux.seccomp);
+  placeSeccomp(proc, seccomp, !!spec.process?.noNewPrivileges);
   ops.push(...proc.beforeStart);
   const startHooks = hookOps(spec, 'startContainer');
   ops.push(op(startHooks.length ? 'FETCH_STATE' : 'SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
   ops.push(op('WAIT_START', '/process', {}));
   ops.push(...startHooks);
   ops.push(...proc.afterStart);
-  return { ops, rootfs, namespaces: ns, cgroups, warnings };
+  return { ops, rootfs, namespaces: ns, cgroups, seccomp, warnings };
 }

@@ -79,7 +79,12 @@ const HANDLED_ELSEWHERE = new Set(['tmpcopyup', 'idmap', 'ridmap']);
 
 // Every option name husk gives a meaning to (for `husk features`).
 export function knownMountOptions(): string[] {
-  return [...Object.keys(SET), ...Object.keys(CLEAR), ...Object.keys(PROPAGATION), ...HANDLED_ELSEWHERE].sort();
+  return [
+    ...Object.keys(SET),
+    ...Object.keys(CLEAR),
+    ...Object.keys(PROPAGATION),
+    ...HANDLED_ELSEWHERE,
+  ].sort();
 }
 
 export interface ParsedOptions {

@@ -16,6 +16,7 @@ import { writeAtomic, type ContainerRecord } from '../state/store';
 import { applyWrites, createCgroups, destroyCgroups, joinCgroups } from './cgroup';
 import type { RuntimeContext } from './context';
 import { runHooksOrFail } from './hooks';
+import { compileInto } from './seccomp';
 import { Undo } from './undo';
 
 export interface CreateOptions {
@@ -69,6 +70,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
   });
   if (!fs.existsSync(plan.rootfs)) throw new HuskError(`/root/path: rootfs ${plan.rootfs} does not exist`);
   for (const w of plan.warnings) ctx.log.warn(w);
+  compileInto(plan.ops, plan.seccomp, ctx.log, ctx.store.root);
   const encoded = encodePlan(plan.ops);
 
   const lock = ctx.store.claim(id);

@@ -9,11 +9,12 @@ import { initPath, native } from '../native';
 import { buildExecPlan } from '../plan/exec';
 import { encodePlan } from '../plan/encode';
 import { MSG, STAGE } from '../plan/ops';
-import type { Process } from '../spec/types';
+import type { Process, Seccomp } from '../spec/types';
 import type { RuntimeContext } from './context';
 import { leaves } from './cgroup';
 import { writePidFile } from './create';
 import { load } from './lifecycle';
+import { compileInto } from './seccomp';
 import { exitCodeOf } from './run';
 
 export interface ExecOptions {
@@ -23,6 +24,7 @@ export interface ExecOptions {
   consoleSocket?: string;
   preserveFds?: number;
   ignorePaused?: boolean;
+  seccomp?: Seccomp;
 }
 
 const FORWARDED: NodeJS.Signals[] = [
@@ -49,10 +51,12 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
       joinCgroups: cgroupDirs.length > 0,
       process: opts.process,
       consoleSocket: !!opts.consoleSocket,
+      seccomp: opts.seccomp,
     },
     probeHost(),
   );
   for (const w of plan.warnings) ctx.log.warn(w);
+  compileInto(plan.ops, plan.seccomp, ctx.log, ctx.store.root);
   const child = native().spawn({
     initPath: initPath(),
     plan: encodePlan(plan.ops),

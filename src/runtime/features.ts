@@ -1,10 +1,11 @@
 // `features`: what this build of husk implements on this host (runtime-spec features.md).
-// Only what works is listed; seccomp, AppArmor, SELinux and the systemd driver say false
-// until they do.
+// Only what works is listed; AppArmor, SELinux and the systemd driver say false until they do.
 import { probeHost } from '../host/probe';
 import { CAPABILITIES } from '../plan/caps';
 import { knownMountOptions } from '../plan/mountopts';
 import { SPEC_VERSION } from '../spec/load';
+import { native } from '../native';
+import { SECCOMP_ACTIONS, SECCOMP_ARCHES, SECCOMP_FLAGS, SECCOMP_OPS } from '../plan/seccomp';
 
 export function features(): Record<string, unknown> {
   const host = probeHost();
@@ -17,7 +18,14 @@ export function features(): Record<string, unknown> {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
       capabilities: CAPABILITIES.slice(0, host.lastCap + 1),
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
-      seccomp: { enabled: false },
+      seccomp: {
+        enabled: native().seccompVersion() !== '',
+        actions: [...SECCOMP_ACTIONS],
+        operators: [...SECCOMP_OPS],
+        archs: [...SECCOMP_ARCHES],
+        knownFlags: [...SECCOMP_FLAGS],
+        supportedFlags: [...SECCOMP_FLAGS].filter((f) => f !== 'SECCOMP_FILTER_FLAG_TSYNC'),
+      },
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },

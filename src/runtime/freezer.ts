@@ -16,7 +16,9 @@ function setFrozen(file: string, frozen: boolean): void {
     try {
       fs.writeFileSync(file, want);
       const now = v2
-        ? fs.readFileSync(file.replace(/cgroup\.freeze$/, 'cgroup.events'), 'utf8').includes(`frozen ${frozen ? 1 : 0}`)
+        ? fs
+            .readFileSync(file.replace(/cgroup\.freeze$/, 'cgroup.events'), 'utf8')
+            .includes(`frozen ${frozen ? 1 : 0}`)
         : fs.readFileSync(file, 'utf8').trim() === want;
       if (now) return;
     } catch (e) {
@@ -31,7 +33,8 @@ export function pause(ctx: RuntimeContext, id: string): void {
   const lock = ctx.store.lock(id);
   try {
     const { rec, status } = load(ctx, id);
-    if (status !== 'running' && status !== 'created') throw new HuskError(`container ${id} is ${status}, not running`);
+    if (status !== 'running' && status !== 'created')
+      throw new HuskError(`container ${id} is ${status}, not running`);
     if (!rec.freezerDir) throw new HuskError(`container ${id} has no freezer cgroup: cannot pause it`);
     setFrozen(rec.freezerDir, true);
   } finally {
