@@ -4,6 +4,7 @@ import { featuresVerb, pauseVerb, psVerb, resumeVerb } from './more';
 import { runVerb } from './run';
 import { deleteVerb, killVerb, listVerb, startVerb, stateVerb } from './simple';
 import { specVerb } from './spec';
+import { updateVerb } from './update';
 import type { Verb } from './verb';
 
 export type { GlobalArgs } from './verb';
@@ -20,6 +21,7 @@ export const VERBS: Verb<never>[] = [
   resumeVerb,
   psVerb,
   featuresVerb,
+  updateVerb,
   listVerb,
   specVerb,
 ] as Verb<never>[];

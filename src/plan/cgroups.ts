@@ -81,14 +81,12 @@ export function resourceWrites(plan: CgroupPlan, res: Resources | undefined, v2:
         m.limit < 0 && v2 ? 'max' : m.limit,
         `${R}/memory/limit`,
       );
-    if (m.reservation !== undefined)
-      put(
-        'memory',
-        v2 ? 'memory.low' : 'memory.soft_limit_in_bytes',
-        m.reservation,
-        `${R}/memory/reservation`,
-      );
-    if (m.swap !== undefined) {
+    if (m.reservation !== undefined && m.reservation !== 0) {
+      const low = m.reservation < 0 && v2 ? 'max' : m.reservation;
+      put('memory', v2 ? 'memory.low' : 'memory.soft_limit_in_bytes', low, `${R}/memory/reservation`);
+    }
+    // swap 0 means "not set", as in runc (v1 also refuses memsw below the memory limit).
+    if (m.swap !== undefined && m.swap !== 0) {
       if (v2) {
         const swap =
           m.swap < 0 ? 'max' : m.limit !== undefined && m.limit >= 0 ? Math.max(0, m.swap - m.limit) : m.swap;
@@ -109,13 +107,12 @@ export function resourceWrites(plan: CgroupPlan, res: Resources | undefined, v2:
         `${R}/cpu/shares`,
       );
     if (v2) {
-      if (c.quota !== undefined || c.period !== undefined)
-        put(
-          'cpu',
-          'cpu.max',
-          `${c.quota === undefined || c.quota < 0 ? 'max' : c.quota} ${c.period ?? 100000}`,
-          `${R}/cpu/quota`,
-        );
+      // quota 0 means "not set", as on v1 and in runc; the kernel refuses "0 <period>".
+      const quota = c.quota === 0 ? undefined : c.quota;
+      if (quota !== undefined || c.period) {
+        const max = quota === undefined || quota < 0 ? 'max' : quota;
+        put('cpu', 'cpu.max', `${max} ${c.period || 100000}`, `${R}/cpu/quota`);
+      }
     } else {
       if (c.period) put('cpu', 'cpu.cfs_period_us', c.period, `${R}/cpu/period`);
       if (c.quota !== undefined && c.quota !== 0) put('cpu', 'cpu.cfs_quota_us', c.quota, `${R}/cpu/quota`);

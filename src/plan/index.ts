@@ -39,6 +39,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   if (!ns.has.has('mount'))
     throw new HuskError('/linux/namespaces: a mount namespace is required for the root filesystem');
   const cgroups = planCgroups(spec, host, opts.id);
+  if (cgroups && host.cgroupMode === 'v2' && spec.linux?.resources?.devices?.length)
+    warnings.push('cgroup v2: linux.resources.devices is not enforced yet (husk has no eBPF device filter)');
   const rootfs = rootfsPath(spec, opts.bundle);
   const linux = spec.linux ?? {};
   const userNs = ns.has.has('user');
@@ -49,10 +51,10 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   // In the first process: cgroup, namespaces, then the fork that makes the container's init.
   if (cgroups)
     ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }]));
-  const joinUser = ns.join.filter((o) => o.show.type === 'user');
-  ops.push(...joinUser);
+  // Join every namespace given by path while still the host's root (a namespace owned by the
+  // host cannot be joined from a new user namespace), then make the new user namespace, as runc.
+  ops.push(...ns.join);
   if (ns.newUser) ops.push(op('USERNS', '/linux/uidMappings', { uidMap: ns.uidMap, gidMap: ns.gidMap }));
-  ops.push(...ns.join.filter((o) => o.show.type !== 'user'));
   if (ns.newFlags)
     ops.push(op('UNSHARE', '/linux/namespaces', { flags: ns.newFlags }, [{ u64: ns.newFlags }]));
   ops.push(op('FORK_INIT', '/linux/namespaces', {}));

@@ -100,9 +100,9 @@ export function parseMountOptions(options: string[] = [], where = '/mounts'): Pa
   let propagation = 0;
   const data: string[] = [];
   options.forEach((opt, i) => {
-    if (opt in SET) flags |= SET[opt];
-    else if (opt in CLEAR) flags &= ~CLEAR[opt];
-    else if (opt in PROPAGATION) propagation = PROPAGATION[opt];
+    if (Object.hasOwn(SET, opt)) flags |= SET[opt];
+    else if (Object.hasOwn(CLEAR, opt)) flags &= ~CLEAR[opt];
+    else if (Object.hasOwn(PROPAGATION, opt)) propagation = PROPAGATION[opt];
     else if (HANDLED_ELSEWHERE.has(opt)) return;
     else if (/^r(ro|rw|nosuid|suid|nodev|dev|noexec|exec|atime|noatime)$/.test(opt))
       throw new HuskError(`${where}/options/${i}: recursive mount attribute "${opt}" is not supported yet`);

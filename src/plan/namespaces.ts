@@ -49,7 +49,8 @@ export function planNamespaces(spec: Spec): NamespacePlan {
   const byType = new Map<NsType, { path: string; from: string }>();
   list.forEach((ns, i) => {
     const from = `/linux/namespaces/${i}`;
-    if (!(ns.type in CLONE)) throw new HuskError(`${from}/type: unknown namespace type "${ns.type}"`);
+    if (!Object.hasOwn(CLONE, ns.type))
+      throw new HuskError(`${from}/type: unknown namespace type "${ns.type}"`);
     if (seen.has(ns.type)) throw new HuskError(`${from}/type: namespace "${ns.type}" is listed twice`);
     seen.add(ns.type);
     const type = ns.type as NsType;

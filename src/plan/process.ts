@@ -23,13 +23,15 @@ export const RLIMITS: Record<string, number> = {
   RLIMIT_RTTIME: 15,
 };
 
+const hex = (v: bigint) => '0x' + v.toString(16);
+
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export function planRlimits(p: Process | undefined): Op[] {
   const seen = new Set<string>();
   return (p?.rlimits ?? []).map((r, i) => {
     const from = `/process/rlimits/${i}`;
-    const res = RLIMITS[r.type];
+    const res = Object.hasOwn(RLIMITS, r.type) ? RLIMITS[r.type] : undefined;
     if (res === undefined) throw new HuskError(`${from}/type: unknown rlimit "${r.type}"`);
     if (seen.has(r.type)) throw new HuskError(`${from}/type: rlimit "${r.type}" is given twice`);
     seen.add(r.type);
@@ -91,12 +93,17 @@ export function planIdentityAndExec(
     ]),
   );
   before.push(
-    op('CAPS_SET', '/process/capabilities', { effective, permitted, inheritable, ambient }, [
-      { u64: effective },
-      { u64: permitted },
-      { u64: inheritable },
-      { u64: ambient },
-    ]),
+    op(
+      'CAPS_SET',
+      '/process/capabilities',
+      {
+        effective: hex(effective),
+        permitted: hex(permitted),
+        inheritable: hex(inheritable),
+        ambient: hex(ambient),
+      },
+      [{ u64: effective }, { u64: permitted }, { u64: inheritable }, { u64: ambient }],
+    ),
   );
   if (p.user.umask !== undefined)
     before.push(op('UMASK', '/process/user/umask', { umask: p.user.umask }, [{ u32: p.user.umask }]));

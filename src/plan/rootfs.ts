@@ -30,7 +30,8 @@ function checkDestination(dest: string, from: string): string {
     // runc accepts relative destinations as relative to /; the spec asks for absolute ones.
     dest = '/' + dest;
   }
-  return path.posix.normalize(dest);
+  const norm = path.posix.normalize(dest);
+  return norm.length > 1 ? norm.replace(/\/+$/, '') : norm;
 }
 
 function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsContext): Op[] {
@@ -137,7 +138,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
   const propName = spec.linux?.rootfsPropagation;
   let rootProp = MS.SLAVE | MS.REC;
   if (propName) {
-    if (!(propName in PROPAGATION))
+    if (!Object.hasOwn(PROPAGATION, propName))
       throw new HuskError(`/linux/rootfsPropagation: unknown propagation "${propName}"`);
     if (PROPAGATION[propName] & MS.PRIVATE) rootProp = PROPAGATION[propName] | MS.REC;
   }

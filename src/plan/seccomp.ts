@@ -73,7 +73,7 @@ export interface SeccompRequest {
 
 function action(name: string, ret: number | undefined, where: string): number {
   if (name === 'SCMP_ACT_NOTIFY') throw new HuskError(`${where}: SCMP_ACT_NOTIFY is not supported yet`);
-  const f = ACTIONS[name];
+  const f = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined;
   if (!f) throw new HuskError(`${where}: unknown seccomp action "${name}"`);
   return f(ret ?? EPERM) >>> 0;
 }
@@ -88,7 +88,7 @@ export function planSeccomp(sc: Seccomp | undefined): SeccompRequest | null {
   const defaultAction = action(sc.defaultAction, sc.defaultErrnoRet, `${W}/defaultAction`);
   let flags = 0;
   (sc.flags ?? []).forEach((f, i) => {
-    if (!(f in FLAGS)) throw new HuskError(`${W}/flags/${i}: unknown seccomp flag "${f}"`);
+    if (!Object.hasOwn(FLAGS, f)) throw new HuskError(`${W}/flags/${i}: unknown seccomp flag "${f}"`);
     flags |= FLAGS[f];
   });
   const rules: SeccompRequest['rules'] = [];
@@ -98,7 +98,7 @@ export function planSeccomp(sc: Seccomp | undefined): SeccompRequest | null {
     // libseccomp refuses a rule whose action is the default one; it would change nothing.
     if (act === defaultAction) return;
     const conds = (s.args ?? []).map((c, j) => {
-      const op = OPS[c.op];
+      const op = Object.hasOwn(OPS, c.op) ? OPS[c.op] : undefined;
       if (!op) throw new HuskError(`${where}/args/${j}/op: unknown comparison "${c.op}"`);
       if (c.index > 5) throw new HuskError(`${where}/args/${j}/index: syscalls have 6 arguments (0-5)`);
       return { index: c.index, op, a: BigInt(c.value), b: BigInt(c.valueTwo ?? 0) };

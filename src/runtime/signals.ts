@@ -12,8 +12,13 @@ export function parseSignal(s: string | number | undefined): number {
   }
   const name = str.toUpperCase().startsWith('SIG') ? str.toUpperCase() : `SIG${str.toUpperCase()}`;
   const rt = /^SIGRTMIN(\+(\d+))?$/.exec(name) || /^SIGRTMAX(-(\d+))?$/.exec(name);
-  if (rt) return name.startsWith('SIGRTMIN') ? 34 + Number(rt[2] ?? 0) : 64 - Number(rt[2] ?? 0);
-  const n = (os.constants.signals as Record<string, number>)[name];
+  if (rt) {
+    const n = name.startsWith('SIGRTMIN') ? 34 + Number(rt[2] ?? 0) : 64 - Number(rt[2] ?? 0);
+    if (n < 34 || n > 64) throw new HuskError(`signal ${str} is outside SIGRTMIN..SIGRTMAX`);
+    return n;
+  }
+  const signals = os.constants.signals as Record<string, number>;
+  const n = Object.hasOwn(signals, name) ? signals[name] : undefined;
   if (n === undefined) throw new HuskError(`unknown signal "${str}"`);
   return n;
 }

@@ -14,7 +14,7 @@ export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: numb
       args: ['sh'],
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'],
       cwd: '/',
-      capabilities: { bounding: CAPS, effective: CAPS, permitted: CAPS },
+      capabilities: { bounding: [...CAPS], effective: [...CAPS], permitted: [...CAPS] },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
       noNewPrivileges: true,
     },

@@ -1,5 +1,7 @@
 // Finds where a JSON pointer's value starts in the source text, to point an error at a line.
 // Only used after validation failed, so it costs nothing on the normal path.
+const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f' };
+
 export function locate(text: string, pointer: string): { line: number; column: number } | null {
   const want =
     pointer === ''
@@ -17,9 +19,10 @@ export function locate(text: string, pointer: string): { line: number; column: n
     i++;
     while (i < text.length && text[i] !== '"') {
       if (text[i] === '\\') {
-        out +=
-          text[i + 1] === 'u' ? String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16)) : text[i + 1];
-        i += text[i + 1] === 'u' ? 6 : 2;
+        const c = text[i + 1];
+        if (c === 'u') out += String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16));
+        else out += ESCAPES[c] ?? c;
+        i += c === 'u' ? 6 : 2;
       } else out += text[i++];
     }
     i++;

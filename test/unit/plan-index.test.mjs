@@ -1,0 +1,335 @@
+// src/plan/index.ts buildPlan: the stage order of the whole launch plan, its errors, and every
+// engine-written fixture planned on v1, v2 and hybrid hosts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  load,
+  hostV1,
+  hostV2,
+  hostHybrid,
+  hostNone,
+  fixtures,
+  throwsHusk,
+  names,
+  clone,
+} from './helpers.mjs';
+
+const { buildPlan } = load('plan/index.js');
+const { defaultSpec } = load('spec/default-config.js');
+
+const OPTS = { id: 'c1', bundle: '/b', consoleSocket: true };
+
+// Runs of one op collapse to "OPxN" so an order assertion reads like the plan.
+function collapse(ops) {
+  const out = [];
+  for (const n of names(ops)) {
+    const last = out.at(-1);
+    const m = last && /^(\w+?)(?:x(\d+))?$/.exec(last);
+    if (m && m[1] === n) out[out.length - 1] = `${n}x${Number(m[2] ?? 1) + 1}`;
+    else out.push(n);
+  }
+  return out;
+}
+
+function fullSpec(extraLinux = {}, extra = {}) {
+  return {
+    ociVersion: '1.3.0',
+    root: { path: 'rootfs' },
+    hostname: 'box',
+    domainname: 'example.org',
+    process: {
+      terminal: true,
+      user: { uid: 0, gid: 0 },
+      args: ['sh'],
+      cwd: '/',
+      noNewPrivileges: true,
+      oomScoreAdj: -500,
+      rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1048576, hard: 1048576 }],
+    },
+    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+    linux: {
+      namespaces: [
+        { type: 'pid' },
+        { type: 'network', path: '/run/netns/n1' },
+        { type: 'ipc' },
+        { type: 'uts' },
+        { type: 'mount' },
+        { type: 'user', path: '/proc/42/ns/user' },
+      ],
+      sysctl: { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '8192' },
+      maskedPaths: ['/proc/kcore'],
+      readonlyPaths: ['/proc/sys'],
+      ...extraLinux,
+    },
+    ...extra,
+  };
+}
+
+const ROOTFS_PART = ['ROOT_PROPAGATION', 'BIND_ROOTFS', 'MOUNT', 'MKNODx6', 'SYMLINKx6', 'PIVOT_ROOT'];
+const TAIL = [
+  'HOSTNAME',
+  'DOMAINNAME',
+  'SYSCTLx2',
+  'CONSOLE',
+  'MASK_PATH',
+  'READONLY_PATH',
+  'RLIMIT',
+  'CHDIR',
+  'CAPS_BOUNDING',
+  'KEEP_CAPS',
+  'CREDS',
+  'CAPS_SET',
+  'UMASK',
+  'NO_NEW_PRIVS',
+  'LOOKUP_EXEC',
+  'SYNC',
+  'WAIT_START',
+  'EXEC',
+];
+
+test('stage order, joined user namespace: cgroup sync, setns user, other setns, unshare, fork, ... exec', () => {
+  const plan = buildPlan(fullSpec(), hostV2(), OPTS);
+  assert.deepEqual(collapse(plan.ops), [
+    'SYNC',
+    'SETNSx2',
+    'UNSHARE',
+    'FORK_INIT',
+    'SETSID',
+    'OOM_SCORE_ADJ',
+    ...ROOTFS_PART,
+    ...TAIL,
+  ]);
+  assert.deepEqual(
+    plan.ops.filter((o) => o.op === 'SETNS').map((o) => o.show.type),
+    ['user', 'network'],
+  );
+  assert.equal(plan.ops[0].show.stage, 'cgroup');
+  assert.deepEqual(plan.ops[0].fields, [{ u32: 1 }]);
+  assert.deepEqual(plan.ops[0].show.dirs, ['/sys/fs/cgroup/husk/c1']);
+  const ready = plan.ops.at(-3);
+  assert.equal(ready.show.stage, 'ready');
+  assert.deepEqual(ready.fields, [{ u32: 10 }]);
+  assert.deepEqual(plan.ops.find((o) => o.op === 'UNSHARE').fields, [
+    { u64: 0x20000000 | 0x08000000 | 0x04000000 | 0x00020000 },
+  ]);
+  assert.deepEqual(plan.ops.find((o) => o.op === 'OOM_SCORE_ADJ').fields, [{ str: '-500' }]);
+  assert.deepEqual(plan.ops.find((o) => o.op === 'HOSTNAME').fields, [{ str: 'box' }]);
+  assert.deepEqual(plan.ops.find((o) => o.op === 'DOMAINNAME').fields, [{ str: 'example.org' }]);
+  assert.deepEqual(
+    plan.ops.filter((o) => o.op === 'SYSCTL').map((o) => [o.from, o.fields]),
+    [
+      ['/linux/sysctl/net.ipv4.ip_forward', [{ str: 'net.ipv4.ip_forward' }, { str: '1' }]],
+      ['/linux/sysctl/kernel.msgmax', [{ str: 'kernel.msgmax' }, { str: '8192' }]],
+    ],
+  );
+  assert.deepEqual(plan.ops.find((o) => o.op === 'RLIMIT').fields, [
+    { u32: 7 },
+    { u64: 1048576 },
+    { u64: 1048576 },
+  ]);
+  assert.equal(plan.rootfs, '/b/rootfs');
+  assert.equal(plan.cgroups.relPath, '/husk/c1');
+  assert.deepEqual(plan.warnings, []);
+});
+
+const NEW_USER = {
+  namespaces: [
+    { type: 'pid' },
+    { type: 'network', path: '/run/netns/n1' },
+    { type: 'uts' },
+    { type: 'mount' },
+    { type: 'user' },
+  ],
+  uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+  gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+};
+
+test('stage order, new user namespace: every setns by path first, then USERNS, then unshare', () => {
+  const plan = buildPlan(fullSpec(NEW_USER), hostV2(), OPTS);
+  assert.deepEqual(collapse(plan.ops).slice(0, 6), [
+    'SYNC',
+    'SETNS',
+    'USERNS',
+    'UNSHARE',
+    'FORK_INIT',
+    'SETSID',
+  ]);
+  const userns = plan.ops.find((o) => o.op === 'USERNS');
+  assert.deepEqual(userns.show, { uidMap: '0 100000 65536\n', gidMap: '0 100000 65536\n' });
+  assert.equal(plan.namespaces.newUser, true);
+  assert.equal(plan.ops.find((o) => o.op === 'UNSHARE').fields[0].u64 & 0x10000000, 0);
+});
+
+test('with a new user namespace, namespaces given by path are joined before the user namespace is made', () => {
+  const ops = names(buildPlan(fullSpec(NEW_USER), hostV2(), OPTS).ops);
+  assert.ok(ops.indexOf('SETNS') < ops.indexOf('USERNS'), ops.slice(0, 5).join(' '));
+});
+
+test('without host cgroups there is no cgroup sync; OOM score only when asked', () => {
+  const spec = fullSpec();
+  delete spec.process.oomScoreAdj;
+  const plan = buildPlan(spec, hostNone(), OPTS);
+  assert.equal(plan.cgroups, null);
+  assert.deepEqual(collapse(plan.ops).slice(0, 5), [
+    'SETNSx2',
+    'UNSHARE',
+    'FORK_INIT',
+    'SETSID',
+    'ROOT_PROPAGATION',
+  ]);
+  assert.equal(plan.ops.filter((o) => o.op === 'SYNC').length, 1, 'only the ready sync');
+});
+
+test('no new namespaces besides joined ones: no UNSHARE op', () => {
+  const spec = fullSpec({ namespaces: [{ type: 'mount', path: '/proc/1/ns/mnt' }] });
+  delete spec.hostname;
+  delete spec.domainname;
+  const ops = names(buildPlan(spec, hostV2(), OPTS).ops);
+  assert.ok(!ops.includes('UNSHARE'));
+  assert.deepEqual(ops.slice(0, 3), ['SYNC', 'SETNS', 'FORK_INIT']);
+});
+
+test('buildPlan errors', () => {
+  throwsHusk(
+    () => buildPlan(fullSpec({ namespaces: [{ type: 'pid' }, { type: 'uts' }] }), hostV2(), OPTS),
+    /^\/linux\/namespaces: a mount namespace is required/,
+  );
+  throwsHusk(
+    () => buildPlan(fullSpec({ namespaces: [{ type: 'mount' }] }), hostV2(), OPTS),
+    /^\/hostname: setting a hostname needs a uts namespace/,
+  );
+  throwsHusk(
+    () => buildPlan(fullSpec({ namespaces: [{ type: 'mount' }] }, { hostname: '' }), hostV2(), OPTS),
+    /^\/domainname: setting a domainname needs a uts namespace/,
+  );
+  throwsHusk(
+    () => buildPlan(fullSpec(), hostV2(), { ...OPTS, consoleSocket: false }),
+    /^\/process\/terminal: a terminal needs --console-socket/,
+  );
+  throwsHusk(() => buildPlan(fullSpec(), hostV2(), { id: 'c1', bundle: '/b' }), /--console-socket/);
+  throwsHusk(
+    () => buildPlan(fullSpec({}, { root: undefined }), hostV2(), OPTS),
+    /^\/root\/path: is required/,
+  );
+  throwsHusk(() => buildPlan(fullSpec({ cgroupsPath: 'a:b:c' }), hostV2(), OPTS), /^\/linux\/cgroupsPath: /);
+});
+
+test('an empty hostname needs no uts namespace; no terminal needs no console socket', () => {
+  const spec = fullSpec({ namespaces: [{ type: 'mount' }] }, { hostname: '', domainname: '' });
+  spec.process.terminal = false;
+  const ops = names(buildPlan(spec, hostV2(), { id: 'c1', bundle: '/b' }).ops);
+  assert.ok(!ops.includes('HOSTNAME') && !ops.includes('DOMAINNAME') && !ops.includes('CONSOLE'));
+});
+
+test('warnings from planning reach the plan', () => {
+  const spec = fullSpec();
+  spec.process.capabilities = { bounding: ['CAP_BPF', 'CAP_KILL'] };
+  assert.deepEqual(buildPlan(spec, hostV2({ lastCap: 40 }), OPTS).warnings, []);
+  const { warnings } = buildPlan(spec, hostV2({ lastCap: 37 }), OPTS);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /CAP_BPF/);
+});
+
+test('hooks run by husk-init: createRuntime sync and createContainer before pivot_root, startContainer after start', () => {
+  const spec = fullSpec(
+    {},
+    {
+      hooks: {
+        createRuntime: [{ path: '/bin/true' }],
+        createContainer: [{ path: '/bin/cc', args: ['cc', '-x'], env: ['A=1'], timeout: 5 }],
+        startContainer: [{ path: '/bin/sc' }],
+      },
+    },
+  );
+  const ops = buildPlan(spec, hostV2(), OPTS).ops;
+  const pivot = ops.findIndex((o) => o.op === 'PIVOT_ROOT');
+  assert.deepEqual(
+    ops.slice(pivot - 3, pivot + 1).map((o) => `${o.op} ${o.show.stage ?? o.show.path ?? ''}`.trim()),
+    ['SYNC createRuntime', 'FETCH_STATE createContainer', 'HOOK /bin/cc', 'PIVOT_ROOT'],
+  );
+  assert.deepEqual(ops[pivot - 1].fields, [
+    { str: '/bin/cc' },
+    { strv: ['cc', '-x'] },
+    { strv: ['A=1'] },
+    { u32: 5 },
+  ]);
+  assert.deepEqual(names(ops.slice(-4)), ['FETCH_STATE', 'WAIT_START', 'HOOK', 'EXEC']);
+  assert.deepEqual(ops.at(-4).fields, [{ u32: 10 }]);
+  throwsHusk(
+    () => buildPlan(fullSpec({}, { hooks: { poststop: [{ path: 'rel' }] } }), hostV2(), OPTS),
+    /^\/hooks\/poststop\/0\/path: "rel" must be absolute/,
+  );
+  throwsHusk(
+    () => buildPlan(fullSpec({}, { hooks: { prestart: [{ path: '/x', timeout: 0 }] } }), hostV2(), OPTS),
+    /^\/hooks\/prestart\/0\/timeout: /,
+  );
+});
+
+// --- fixtures on every layout -----------------------------------------------------------------
+
+const BEFORE_FORK = new Set(['SYNC', 'SETNS', 'USERNS', 'UNSHARE']);
+
+for (const { name, spec } of fixtures()) {
+  for (const [layout, mkHost] of Object.entries({ v1: hostV1, v2: hostV2, hybrid: hostHybrid })) {
+    test(`${name} builds a plan on ${layout}`, () => {
+      const plan = buildPlan(clone(spec), mkHost(), OPTS);
+      const ops = names(plan.ops);
+      const fork = ops.indexOf('FORK_INIT');
+      assert.ok(fork > 0);
+      assert.ok(
+        ops.slice(0, fork).every((n) => BEFORE_FORK.has(n)),
+        ops.slice(0, fork).join(' '),
+      );
+      assert.equal(plan.ops[0].show.stage, 'cgroup');
+      assert.equal(ops[fork + 1], 'SETSID');
+      assert.equal(ops.filter((n) => n === 'PIVOT_ROOT').length, 1);
+      assert.equal(ops.filter((n) => n === 'BIND_ROOTFS').length, 1);
+      assert.deepEqual(ops.slice(-3), ['SYNC', 'WAIT_START', 'EXEC']);
+      assert.ok(ops.indexOf('LOOKUP_EXEC') < ops.indexOf('WAIT_START'));
+      assert.ok(ops.indexOf('PIVOT_ROOT') < ops.indexOf('CHDIR'));
+      assert.equal(plan.rootfs, spec.root.path);
+      assert.deepEqual(plan.ops.at(-1).fields[0], { strv: spec.process.args });
+      assert.equal(ops.includes('HOSTNAME'), !!spec.hostname);
+      assert.equal(ops.includes('CONSOLE'), !!spec.process.terminal);
+      assert.equal(ops.filter((n) => n === 'RLIMIT').length, spec.process.rlimits.length);
+      const cgMount = spec.mounts.some((m) => m.type === 'cgroup');
+      assert.equal(ops.includes('MOUNT_CGROUP_V1'), cgMount && layout !== 'v2');
+      assert.equal(
+        ops.includes('USERNS'),
+        spec.linux.namespaces.some((n) => n.type === 'user' && !n.path),
+      );
+      assert.equal(plan.cgroups.relPath, spec.linux.cgroupsPath ?? '/husk/c1');
+    });
+  }
+}
+
+test('the default spec and its rootless variant build plans on every layout', () => {
+  for (const mk of [hostV1, hostV2, hostHybrid]) {
+    for (const spec of [defaultSpec(), defaultSpec({ rootless: true })]) {
+      const plan = buildPlan(spec, mk(), OPTS);
+      assert.equal(plan.ops.at(-1).op, 'EXEC');
+    }
+  }
+});
+
+test('every op can be printed as JSON (husk plan, --debug)', () => {
+  const plan = buildPlan(defaultSpec(), hostV2(), OPTS);
+  for (const o of plan.ops) assert.doesNotThrow(() => JSON.stringify(o.show), o.op);
+});
+
+test('a seccomp profile is not silently ignored', () => {
+  const spec = fullSpec({
+    seccomp: {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      syscalls: [{ names: ['getcwd'], action: 'SCMP_ACT_ALLOW' }],
+    },
+  });
+  let plan;
+  try {
+    plan = buildPlan(spec, hostV2(), OPTS);
+  } catch (e) {
+    assert.match(e.message, /seccomp/);
+    return;
+  }
+  assert.ok(plan.ops.some((o) => o.op === 'SECCOMP') || plan.warnings.some((w) => /seccomp/i.test(w)));
+});
