@@ -64,6 +64,12 @@ static void run_op(uint32_t code, plan_reader *r) {
     case OP_LOOKUP_EXEC: op_lookup_exec(r); break;
     case OP_FETCH_STATE: op_fetch_state(r); break;
     case OP_HOOK: op_hook(r); break;
+    case OP_SESSION_KEYRING: {
+      const char *name = rd_str(r);
+      // KEYCTL_JOIN_SESSION_KEYRING; kernels without keys (ENOSYS) are fine, as in runc.
+      if (syscall(SYS_keyctl, 1, name) < 0 && errno != ENOSYS && errno != EPERM) die(errno, "join session keyring %s", name);
+      break;
+    }
     case OP_WAIT_START: op_wait_start(r); break;
     case OP_EXEC: op_exec(r);
     default: die(EINVAL, "malformed plan: unknown op %u", code);

@@ -9,6 +9,7 @@ export interface CreateArgs {
   'console-socket'?: string;
   'no-pivot': boolean;
   'preserve-fds': number;
+  'no-new-keyring': boolean;
 }
 
 export const CREATE_OPTIONS: Record<string, Options> = {
@@ -27,6 +28,7 @@ export function createOptionsOf(a: CreateArgs) {
     consoleSocket: a['console-socket'],
     noPivot: a['no-pivot'],
     preserveFds: a['preserve-fds'],
+    noNewKeyring: a['no-new-keyring'],
   };
 }
 

@@ -67,6 +67,7 @@ async function slowPath(args: string[]): Promise<void> {
     .usage(
       'husk [global options] <command> [options] <container-id>\n\nAn OCI container runtime, compatible with runc.',
     )
+    .parserConfiguration({ 'boolean-negation': false })
     .version(false)
     .option('version', { alias: 'v', type: 'boolean', describe: 'print the version' })
     .help('help')

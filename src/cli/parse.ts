@@ -75,6 +75,8 @@ export function fastParse(argv: string[], verbs: Verb<never>[]): Parsed | null {
       'camel-case-expansion': false,
       'strip-aliased': false,
       'unknown-options-as-args': false,
+      // runc's flags are named --no-pivot, --no-new-keyring: not negations of other flags.
+      'boolean-negation': false,
     },
   });
   if (res.error) return null;

@@ -18,6 +18,7 @@ export interface PlanOptions {
   bundle: string;
   noPivot?: boolean;
   consoleSocket?: boolean;
+  noNewKeyring?: boolean;
   // exec into an existing container joins its namespaces; not used by create.
 }
 
@@ -61,6 +62,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
 
   // In the container's init.
   ops.push(op('SETSID', '/process', {}));
+  if (!opts.noNewKeyring)
+    ops.push(op('SESSION_KEYRING', '/process', { name: `_ses.${opts.id}` }, [{ str: `_ses.${opts.id}` }]));
   if (spec.process?.oomScoreAdj !== undefined)
     ops.push(
       op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: spec.process.oomScoreAdj }, [

@@ -36,6 +36,7 @@ export const OP = {
   MOUNT_CGROUP_V1: 34,
   FETCH_STATE: 35,
   HOOK: 36,
+  SESSION_KEYRING: 37,
 } as const;
 
 export const STAGE = { CGROUP: 1, USERMAP: 2, CREATE_RUNTIME: 3, CREATE_CONTAINER: 4, READY: 10 } as const;

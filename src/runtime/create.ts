@@ -25,6 +25,7 @@ export interface CreateOptions {
   consoleSocket?: string;
   noPivot?: boolean;
   preserveFds?: number;
+  noNewKeyring?: boolean;
   spec?: Spec; // in-process callers may pass the config instead of a bundle's config.json
 }
 
@@ -67,6 +68,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     bundle,
     noPivot: opts.noPivot,
     consoleSocket: !!opts.consoleSocket,
+    noNewKeyring: opts.noNewKeyring,
   });
   if (!fs.existsSync(plan.rootfs)) throw new HuskError(`/root/path: rootfs ${plan.rootfs} does not exist`);
   for (const w of plan.warnings) ctx.log.warn(w);
