@@ -43,6 +43,9 @@ enum husk_op : uint32_t {
   OP_MOUNT_CGROUP_V1 = 34,// str dest, str options, str hostdir, u64 flags
   OP_FETCH_STATE = 35,    // u32 stage: like OP_SYNC, then the parent sends the state JSON
   OP_HOOK = 36,           // str path, strv args, strv env, u32 timeout seconds (0: none)
+  OP_IOPRIO = 38,         // u32 value (class << 13 | level)
+  OP_SCHEDULER = 39,      // u32 policy, u64 flags, i32 nice (u32), u32 priority, u64 runtime, deadline, period
+  OP_PROC_WRITE = 40,     // str path under the container's /proc, str value (LSM exec labels)
   OP_SESSION_KEYRING = 37,// str name: join a new session keyring, so containers do not share the caller's
 };
 

@@ -40,6 +40,9 @@ static void run_op(uint32_t code, plan_reader *r) {
     case OP_RLIMIT: op_rlimit(r); break;
     case OP_OOM_SCORE_ADJ: op_oom_score_adj(r); break;
     case OP_PERSONALITY: op_personality(r); break;
+    case OP_IOPRIO: op_ioprio(r); break;
+    case OP_PROC_WRITE: op_proc_write(r); break;
+    case OP_SCHEDULER: op_scheduler(r); break;
     case OP_CONSOLE: op_console(r); break;
     case OP_SETSID:
       if (setsid() < 0) die(errno, "setsid");

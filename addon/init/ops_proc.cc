@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <linux/magic.h>
 #include "init.h"
 
@@ -65,4 +66,39 @@ void op_rlimit(plan_reader *r) {
 void op_personality(plan_reader *r) {
   uint64_t persona = rd_u64(r);
   if (personality((unsigned long)persona) < 0) die(errno, "personality 0x%llx", (unsigned long long)persona);
+}
+
+void op_ioprio(plan_reader *r) {
+  uint32_t value = rd_u32(r);
+  // ioprio_set(IOPRIO_WHO_PROCESS, 0 = ourselves, value)
+  if (syscall(SYS_ioprio_set, 1, 0, (int)value) < 0) die(errno, "ioprio_set class %u level %u", value >> 13, value & 7);
+}
+
+// struct sched_attr, first version (48 bytes): what sched_setattr takes on every kernel that has it.
+struct sched_attr_v0 {
+  uint32_t size, policy;
+  uint64_t flags;
+  int32_t nice;
+  uint32_t priority;
+  uint64_t runtime, deadline, period;
+};
+
+void op_scheduler(plan_reader *r) {
+  sched_attr_v0 a;
+  memset(&a, 0, sizeof a);
+  a.size = sizeof a;
+  a.policy = rd_u32(r);
+  a.flags = rd_u64(r);
+  a.nice = (int32_t)rd_u32(r);
+  a.priority = rd_u32(r);
+  a.runtime = rd_u64(r);
+  a.deadline = rd_u64(r);
+  a.period = rd_u64(r);
+  if (syscall(SYS_sched_setattr, 0, &a, 0) < 0) die(errno, "sched_setattr policy %u", a.policy);
+}
+
+void op_proc_write(plan_reader *r) {
+  const char *path = rd_str(r);
+  const char *value = rd_str(r);
+  write_proc(path, value, "procfs");
 }

@@ -14,6 +14,8 @@ export interface HostFacts {
   lastCap: number;
   kcore: boolean;
   euid: number;
+  apparmor: boolean;
+  selinux: boolean;
 }
 
 export function parseCgroupMounts(mountinfo: string): Pick<HostFacts, 'cgroupMode' | 'v1' | 'unified'> {
@@ -60,6 +62,14 @@ function lastCap(): number {
   }
 }
 
+function readFlag(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 let cached: HostFacts | undefined;
 
 export function probeHost(): HostFacts {
@@ -70,6 +80,8 @@ export function probeHost(): HostFacts {
     lastCap: lastCap(),
     kcore: fs.existsSync('/proc/kcore'),
     euid: process.geteuid?.() ?? 0,
+    apparmor: readFlag('/sys/module/apparmor/parameters/enabled') === 'Y',
+    selinux: fs.existsSync('/sys/fs/selinux/enforce'),
   };
   return cached;
 }

@@ -7,6 +7,8 @@ import type { Process } from '../spec/types';
 import { CLONE, type NsType } from './namespaces';
 import { op, type Op } from './ops';
 import { planIdentityAndExec, planRlimits } from './process';
+import { planLsm } from './lsm';
+import { planScheduling } from './scheduling';
 import { placeSeccomp, planSeccomp, type SeccompRequest } from './seccomp';
 import type { Seccomp } from '../spec/types';
 
@@ -56,6 +58,7 @@ export function buildExecPlan(
       op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: p.oomScoreAdj }, [{ str: String(p.oomScoreAdj) }]),
     );
   ops.push(...planRlimits(p));
+  ops.push(...planScheduling(p));
   const ident = planIdentityAndExec(p, {
     lastCap: host.lastCap,
     userNs: input.namespaces.includes('user'),
@@ -65,6 +68,7 @@ export function buildExecPlan(
   placeSeccomp(ident, seccomp, !!p.noNewPrivileges);
   ops.push(...ident.beforeStart);
   ops.push(op('SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
+  ident.afterStart.splice(ident.afterStart.length - 1, 0, ...planLsm(p, null, host));
   ops.push(...ident.afterStart);
   return { ops, warnings, seccomp };
 }

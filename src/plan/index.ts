@@ -5,7 +5,10 @@ import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';
 import { planCgroups, type CgroupPlan } from './cgroups';
 import { checkHooks, hookOps } from './hooks';
+import { planLsm } from './lsm';
 import { hostId, planNamespaces, type NamespacePlan } from './namespaces';
+import { planPersonality, planScheduling } from './scheduling';
+import { planSysctls } from './sysctl';
 import { op, type Op } from './ops';
 import { planIdentityAndExec, planRlimits } from './process';
 import { placeSeccomp, planSeccomp, type SeccompRequest } from './seccomp';
@@ -103,14 +106,16 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
       throw new HuskError('/domainname: setting a domainname needs a uts namespace');
     ops.push(op('DOMAINNAME', '/domainname', { domainname: spec.domainname }, [{ str: spec.domainname }]));
   }
-  for (const [key, value] of Object.entries(linux.sysctl ?? {}))
-    ops.push(op('SYSCTL', `/linux/sysctl/${key}`, { key, value }, [{ str: key }, { str: value }]));
+  ops.push(...planSysctls(linux.sysctl, ns.has));
   if (spec.process?.terminal) {
     if (!opts.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
     ops.push(op('CONSOLE', '/process/terminal', { bindConsole: true }, [{ u32: 1 }]));
   }
   ops.push(...planProtections(spec));
   ops.push(...planRlimits(spec.process));
+  ops.push(...planScheduling(spec.process));
+  ops.push(...planPersonality(spec));
+  const lsm = planLsm(spec.process, spec, host);
   const proc = planIdentityAndExec(spec.process, { lastCap: host.lastCap, userNs, warnings });
   const seccomp = planSeccomp(linux.seccomp);
   placeSeccomp(proc, seccomp, !!spec.process?.noNewPrivileges);
@@ -119,6 +124,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   ops.push(op(startHooks.length ? 'FETCH_STATE' : 'SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
   ops.push(op('WAIT_START', '/process', {}));
   ops.push(...startHooks);
+  proc.afterStart.splice(proc.afterStart.length - 1, 0, ...lsm);
   ops.push(...proc.afterStart);
   return { ops, rootfs, namespaces: ns, cgroups, seccomp, warnings };
 }

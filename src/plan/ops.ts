@@ -37,6 +37,9 @@ export const OP = {
   FETCH_STATE: 35,
   HOOK: 36,
   SESSION_KEYRING: 37,
+  IOPRIO: 38,
+  SCHEDULER: 39,
+  PROC_WRITE: 40,
 } as const;
 
 export const STAGE = { CGROUP: 1, USERMAP: 2, CREATE_RUNTIME: 3, CREATE_CONTAINER: 4, READY: 10 } as const;

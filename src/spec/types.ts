@@ -51,6 +51,16 @@ export interface Process {
   apparmorProfile?: string;
   oomScoreAdj?: number;
   selinuxLabel?: string;
+  ioPriority?: { class: string; priority?: number };
+  scheduler?: {
+    policy: string;
+    nice?: number;
+    priority?: number;
+    flags?: string[];
+    runtime?: number;
+    deadline?: number;
+    period?: number;
+  };
 }
 
 export interface Hook {

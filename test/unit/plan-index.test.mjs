@@ -56,7 +56,8 @@ function fullSpec(extraLinux = {}, extra = {}) {
         { type: 'mount' },
         { type: 'user', path: '/proc/42/ns/user' },
       ],
-      sysctl: { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '8192' },
+      // sysctls need their namespaces: only with the default namespace list.
+      ...(extraLinux.namespaces ? {} : { sysctl: { 'net.ipv4.ip_forward': '1', 'kernel.msgmax': '8192' } }),
       maskedPaths: ['/proc/kcore'],
       readonlyPaths: ['/proc/sys'],
       ...extraLinux,
@@ -95,6 +96,7 @@ test('stage order, joined user namespace: cgroup sync, setns user, other setns, 
     'UNSHARE',
     'FORK_INIT',
     'SETSID',
+    'SESSION_KEYRING',
     'OOM_SCORE_ADJ',
     ...ROOTFS_PART,
     ...TAIL,
@@ -175,7 +177,7 @@ test('without host cgroups there is no cgroup sync; OOM score only when asked', 
     'UNSHARE',
     'FORK_INIT',
     'SETSID',
-    'ROOT_PROPAGATION',
+    'SESSION_KEYRING',
   ]);
   assert.equal(plan.ops.filter((o) => o.op === 'SYNC').length, 1, 'only the ready sync');
 });
