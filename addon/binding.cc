@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -277,6 +278,16 @@ static Napi::Value CompileSeccomp(const Napi::CallbackInfo &info) {
   return out;
 }
 
+static Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = (unsigned short)info[1].As<Napi::Number>().Uint32Value();
+  ws.ws_col = (unsigned short)info[2].As<Napi::Number>().Uint32Value();
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) throw errno_error(info.Env(), errno, "set the terminal size");
+  return info.Env().Undefined();
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("recv", Napi::Function::New(env, Recv));
@@ -291,6 +302,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("seccompVersion", Napi::Function::New(env, [](const Napi::CallbackInfo &info) -> Napi::Value {
     return Napi::String::New(info.Env(), seccomp_lib_version());
   }));
+  exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("reap", Napi::Function::New(env, Reap));
   return exports;

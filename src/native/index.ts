@@ -41,6 +41,7 @@ export interface Native {
   }): { bpf: Buffer; unknown: string[] };
   seccompVersion(): string;
   listenUnix(path: string): number;
+  setWinsize(fd: number, rows: number, cols: number): void;
   acceptFd(listenFd: number, timeoutMs: number): { fd: number; name: string };
 }
 

@@ -5,6 +5,9 @@ import { native, type ExitStatus } from '../native';
 import type { RuntimeContext } from './context';
 import { create, type CreateOptions } from './create';
 import { destroy, start } from './lifecycle';
+import { loadConfig } from '../spec/load';
+import { listenForConsole, relay, type ConsoleReceiver } from './tty';
+import path from 'node:path';
 
 export interface RunOptions extends CreateOptions {
   detach?: boolean;
@@ -28,7 +31,20 @@ export function exitCodeOf(s: ExitStatus): number {
 }
 
 export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Promise<number> {
-  const rec = create(ctx, id, opts);
+  const spec = opts.spec ?? loadConfig(path.resolve(opts.bundle));
+  let receiver: ConsoleReceiver | null = null;
+  if (spec.process?.terminal && !opts.consoleSocket && !opts.detach) receiver = listenForConsole();
+  let rec;
+  let master = -1;
+  try {
+    rec = create(ctx, id, { ...opts, spec, consoleSocket: receiver?.socket ?? opts.consoleSocket });
+    if (receiver) master = receiver.take();
+  } catch (e) {
+    if (master < 0 && rec) destroy(ctx, id, true);
+    throw e;
+  } finally {
+    receiver?.close();
+  }
   try {
     start(ctx, id);
   } catch (e) {
@@ -44,11 +60,16 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     }
   };
   for (const s of FORWARDED) process.on(s, forward);
+  const tty = master >= 0 ? relay(master, spec.process?.consoleSize) : null;
   let status: ExitStatus;
   try {
     status = await native().wait(rec.pid);
+    // The rest of the output, up to a moment: a process the container left behind may keep
+    // the pty open.
+    if (tty) await Promise.race([tty.done, new Promise((r) => setTimeout(r, 500))]);
   } finally {
     for (const s of FORWARDED) process.off(s, forward);
+    tty?.stop();
   }
   if (!opts.keep) destroy(ctx, id, true);
   return exitCodeOf(status);
