@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/protocol.h"
+#include "parent/bpf.h"
 #include "parent/console.h"
 #include "parent/seccomp.h"
 #include "parent/spawn.h"
@@ -288,6 +289,20 @@ static Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+static Napi::Value AttachDeviceProgram(const Napi::CallbackInfo &info) {
+  std::string dir = info[0].As<Napi::String>().Utf8Value();
+  Napi::Buffer<uint8_t> prog = info[1].As<Napi::Buffer<uint8_t>>();
+  static char log[16384];
+  log[0] = '\0';
+  int rc = attach_device_program(dir.c_str(), prog.Data(), prog.Length(), log, sizeof log);
+  if (rc < 0) {
+    std::string what = "attach the device program to " + dir;
+    if (log[0]) what += " (verifier: " + std::string(log).substr(0, 400) + ")";
+    throw errno_error(info.Env(), -rc, what);
+  }
+  return info.Env().Undefined();
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("recv", Napi::Function::New(env, Recv));
@@ -303,6 +318,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
     return Napi::String::New(info.Env(), seccomp_lib_version());
   }));
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
+  exports.Set("attachDeviceProgram", Napi::Function::New(env, AttachDeviceProgram));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("reap", Napi::Function::New(env, Reap));
   return exports;

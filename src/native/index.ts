@@ -42,6 +42,7 @@ export interface Native {
   seccompVersion(): string;
   listenUnix(path: string): number;
   setWinsize(fd: number, rows: number, cols: number): void;
+  attachDeviceProgram(cgroupDir: string, program: Buffer): void;
   acceptFd(listenFd: number, timeoutMs: number): { fd: number; name: string };
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { DeviceRule, Resources, Spec } from '../spec/types';
+import { deviceProgram, encodeProgram } from './devices-bpf';
 
 export interface CgroupWrite {
   dir: string;
@@ -18,6 +19,8 @@ export interface CgroupPlan {
   v1: { mountpoint: string; controllers: string[]; dir: string }[];
   unifiedDir: string | null;
   writes: CgroupWrite[];
+  // cgroup v2: the device rules as an eBPF program for the container's directory.
+  devicesProgram: Buffer | null;
 }
 
 export function cgroupRelPath(spec: Spec, id: string): string {
@@ -45,6 +48,11 @@ const DEFAULT_DEVICE_RULES: DeviceRule[] = [
   { allow: true, type: 'c', major: 136, access: 'rwm' },
   { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },
 ];
+
+export function devicesProgramFor(rules: DeviceRule[] | undefined): Buffer | null {
+  if (!rules?.length) return null;
+  return encodeProgram(deviceProgram([...rules, ...DEFAULT_DEVICE_RULES]));
+}
 
 function deviceRule(r: DeviceRule): string {
   const num = (n: number | undefined) => (n === undefined || n < 0 ? '*' : String(n));
@@ -145,7 +153,10 @@ export function planCgroups(spec: Spec, host: HostFacts, id: string): CgroupPlan
     v1,
     unifiedDir,
     writes: [],
+    devicesProgram: null,
   };
-  plan.writes = resourceWrites(plan, spec.linux?.resources, host.cgroupMode === 'v2');
+  const v2 = host.cgroupMode === 'v2';
+  plan.writes = resourceWrites(plan, spec.linux?.resources, v2);
+  plan.devicesProgram = v2 ? devicesProgramFor(spec.linux?.resources?.devices) : null;
   return plan;
 }

@@ -43,8 +43,6 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   if (!ns.has.has('mount'))
     throw new HuskError('/linux/namespaces: a mount namespace is required for the root filesystem');
   const cgroups = planCgroups(spec, host, opts.id);
-  if (cgroups && host.cgroupMode === 'v2' && spec.linux?.resources?.devices?.length)
-    warnings.push('cgroup v2: linux.resources.devices is not enforced yet (husk has no eBPF device filter)');
   const rootfs = rootfsPath(spec, opts.bundle);
   const linux = spec.linux ?? {};
   const userNs = ns.has.has('user');

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HuskError } from '../errors';
 import type { CgroupPlan, CgroupWrite } from '../plan/cgroups';
+import { native } from '../native';
 
 function isCpuset(dir: string): boolean {
   return /\/cpuset(,[^/]*)?\//.test(dir + '/');
@@ -53,6 +54,17 @@ export function applyWrites(writes: CgroupWrite[]): void {
       const why = code === 'ENOENT' ? 'this host has no such cgroup file' : (e as Error).message;
       throw new HuskError(`${w.from}: write ${JSON.stringify(w.value)} to ${file}: ${why}`);
     }
+  }
+}
+
+// cgroup v2's device rules: an eBPF program on the container's directory, before any of its
+// processes joins.
+export function attachDevices(plan: CgroupPlan): void {
+  if (!plan.devicesProgram || !plan.unifiedDir) return;
+  try {
+    native().attachDeviceProgram(plan.unifiedDir, plan.devicesProgram);
+  } catch (e) {
+    throw new HuskError(`/linux/resources/devices: ${(e as Error).message}`);
   }
 }
 

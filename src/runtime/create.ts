@@ -13,7 +13,7 @@ import type { Spec } from '../spec/types';
 import { checkId } from '../state/id';
 import { startTimeOf } from '../state/status';
 import { writeAtomic, type ContainerRecord } from '../state/store';
-import { applyWrites, createCgroups, destroyCgroups, joinCgroups } from './cgroup';
+import { applyWrites, attachDevices, createCgroups, destroyCgroups, joinCgroups } from './cgroup';
 import type { RuntimeContext } from './context';
 import { runHooksOrFail } from './hooks';
 import { compileInto } from './seccomp';
@@ -152,6 +152,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
         ...(spec.annotations ? { annotations: spec.annotations } : {}),
       });
       if (m.stage === STAGE.CGROUP && plan.cgroups) {
+        attachDevices(plan.cgroups);
         joinCgroups(plan.cgroups, stage0);
         applyWrites(plan.cgroups.writes);
       } else if (m.stage === STAGE.USERMAP) {

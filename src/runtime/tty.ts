@@ -36,7 +36,10 @@ export function listenForConsole(): ConsoleReceiver {
 }
 
 // Relays until the container's side of the pty is gone; resolves when the output is drained.
-export function relay(master: number, size?: { height: number; width: number }): { done: Promise<void>; stop(): void } {
+export function relay(
+  master: number,
+  size?: { height: number; width: number },
+): { done: Promise<void>; stop(): void } {
   const stdin = process.stdin;
   const resize = () => {
     const rows = process.stdout.rows ?? size?.height;
