@@ -19,8 +19,12 @@ void op_setns(plan_reader *r) {
 
 void op_userns(plan_reader *) {
   if (unshare(CLONE_NEWUSER) < 0) die(errno, "unshare user namespace");
-  // The parent writes our uid_map/gid_map from outside, as only it can for several ranges.
+  // The parent writes our uid_map/gid_map from outside, as only it can for several ranges. An
+  // unprivileged parent can open /proc/<pid>/*_map only while we are dumpable (non-dumpable
+  // makes those files root's): for that moment only, as runc's nsexec does.
+  if (geteuid() != 0) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   sync_stage(STAGE_USERMAP);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (setresgid(0, 0, 0) < 0) die(errno, "setresgid(0) in the new user namespace");
   if (setresuid(0, 0, 0) < 0) die(errno, "setresuid(0) in the new user namespace");
   // Becoming uid 0 in the namespace makes us dumpable again; stay closed to the container.

@@ -1,5 +1,4 @@
 // pause, resume, ps, features.
-import { execFileSync } from 'node:child_process';
 import { HuskError } from '../errors';
 import { cgroupPids, leaves } from '../runtime/cgroup';
 import { pause, resume } from '../runtime/freezer';
@@ -45,6 +44,7 @@ export const psVerb: Verb<{ id: string; format: string; 'ps-args': string[] }> =
     const pids = cgroupPids(leaves(rec.cgroupDirs)).sort((x, y) => x - y);
     if (a.format === 'json') return print(JSON.stringify(pids));
     const args = a['ps-args'].length ? a['ps-args'] : ['-ef'];
+    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
     const out = execFileSync('ps', args, { encoding: 'utf8' }).split('\n');
     const pidCol = out[0].trim().split(/\s+/).indexOf('PID');
     if (pidCol < 0) throw new HuskError(`ps ${args.join(' ')}: no PID column in its output`);

@@ -5,7 +5,7 @@ import type { Options } from 'yargs';
 import type { RuntimeContext } from '../runtime/context';
 
 export interface GlobalArgs {
-  root: string;
+  root?: string;
   log?: string;
   'log-format': string;
   debug: boolean;
@@ -33,7 +33,10 @@ export interface Verb<A = Record<string, unknown>> {
 }
 
 export const GLOBAL_OPTIONS: Record<string, Options> = {
-  root: { type: 'string', default: '/run/husk', describe: 'directory for container state' },
+  root: {
+    type: 'string',
+    describe: 'directory for container state (default /run/husk; $XDG_RUNTIME_DIR/husk for non-root)',
+  },
   log: { type: 'string', describe: 'log file (default: stderr)' },
   'log-format': { type: 'string', choices: ['text', 'json'], default: 'text', describe: 'log format' },
   debug: { type: 'boolean', default: false, describe: 'log debug messages' },

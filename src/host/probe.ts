@@ -14,6 +14,7 @@ export interface HostFacts {
   lastCap: number;
   kcore: boolean;
   euid: number;
+  egid: number;
   apparmor: boolean;
   selinux: boolean;
 }
@@ -80,6 +81,7 @@ export function probeHost(): HostFacts {
     lastCap: lastCap(),
     kcore: fs.existsSync('/proc/kcore'),
     euid: process.geteuid?.() ?? 0,
+    egid: process.getegid?.() ?? 0,
     apparmor: readFlag('/sys/module/apparmor/parameters/enabled') === 'Y',
     selinux: fs.existsSync('/sys/fs/selinux/enforce'),
   };

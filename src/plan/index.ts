@@ -114,7 +114,15 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   ops.push(...planScheduling(spec.process));
   ops.push(...planPersonality(spec));
   const lsm = planLsm(spec.process, spec, host);
-  const proc = planIdentityAndExec(spec.process, { lastCap: host.lastCap, userNs, warnings });
+  const gm = linux.gidMappings ?? [];
+  const setgroupsDenied =
+    host.euid !== 0 && ns.newUser && gm.length === 1 && gm[0].size === 1 && gm[0].hostID === host.egid;
+  const proc = planIdentityAndExec(spec.process, {
+    lastCap: host.lastCap,
+    userNs,
+    setgroupsDenied,
+    warnings,
+  });
   const seccomp = planSeccomp(linux.seccomp);
   placeSeccomp(proc, seccomp, !!spec.process?.noNewPrivileges);
   ops.push(...proc.beforeStart);

@@ -48,6 +48,9 @@ export function planRlimits(p: Process | undefined): Op[] {
 export interface ProcessPlanOptions {
   lastCap: number;
   userNs: boolean;
+  // A user namespace whose gid map an unprivileged user wrote: the kernel requires setgroups
+  // "deny" first, so the process keeps the groups it has (none to add).
+  setgroupsDenied?: boolean;
   warnings: string[];
 }
 
@@ -84,12 +87,16 @@ export function planIdentityAndExec(
   );
   before.push(op('KEEP_CAPS', '/process/user', {}));
   const gids = p.user.additionalGids ?? [];
+  if (opts.setgroupsDenied && gids.length)
+    throw new HuskError(
+      '/process/user/additionalGids: cannot be set in a rootless container with a single gid mapping',
+    );
   before.push(
     op('CREDS', '/process/user', { uid: p.user.uid, gid: p.user.gid, additionalGids: gids }, [
       { u32: p.user.uid },
       { u32: p.user.gid },
       { u32v: gids },
-      { u32: 1 },
+      { u32: opts.setgroupsDenied ? 0 : 1 },
     ]),
   );
   before.push(

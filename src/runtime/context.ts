@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { HuskError } from '../errors';
 // What every runtime operation needs: the state store, the logger, the host facts.
 import { Logger } from '../log';
 import { Store } from '../state/store';
@@ -7,8 +10,17 @@ export interface RuntimeContext {
   log: Logger;
 }
 
+// runc's rule: root's state is under /run; anyone else's under their XDG_RUNTIME_DIR.
 export function defaultRoot(): string {
-  return '/run/husk';
+  const euid = process.geteuid?.() ?? 0;
+  if (euid === 0) return '/run/husk';
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  if (xdg) return path.join(xdg, 'husk');
+  const fallback = `/run/user/${euid}`;
+  if (fs.existsSync(fallback)) return path.join(fallback, 'husk');
+  throw new HuskError(
+    'no --root given and XDG_RUNTIME_DIR is not set: give --root DIR (a directory you can write)',
+  );
 }
 
 export function makeContext(opts: { root?: string; log?: Logger } = {}): RuntimeContext {

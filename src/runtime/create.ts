@@ -36,17 +36,34 @@ function describeFailure(plan: LaunchPlan, m: SyncMessage): string {
   return `${from}: ${m.text}${m.errno ? `: ${m.errnoText}` : ''}`;
 }
 
+// Root writes the maps itself. Anyone else may write only a single mapping of their own id
+// (after setgroups "deny"); anything more goes through the setuid newuidmap/newgidmap helpers
+// with /etc/subuid and /etc/subgid, as runc does.
 function writeIdMaps(pid: number, plan: LaunchPlan): void {
-  try {
-    fs.writeFileSync(`/proc/${pid}/uid_map`, plan.namespaces.uidMap);
-  } catch (e) {
-    throw new HuskError(`/linux/uidMappings: write uid_map: ${(e as Error).message}`);
-  }
-  try {
-    fs.writeFileSync(`/proc/${pid}/gid_map`, plan.namespaces.gidMap);
-  } catch (e) {
-    throw new HuskError(`/linux/gidMappings: write gid_map: ${(e as Error).message}`);
-  }
+  const root = (process.geteuid?.() ?? 0) === 0;
+  const write = (kind: 'uid' | 'gid', map: string, where: string) => {
+    const lines = map.trim().split('\n');
+    const own = kind === 'uid' ? process.geteuid?.() : process.getegid?.();
+    const single =
+      lines.length === 1 && lines[0].split(' ')[1] === String(own) && lines[0].split(' ')[2] === '1';
+    try {
+      if (root || single) {
+        if (!root && kind === 'gid') fs.writeFileSync(`/proc/${pid}/setgroups`, 'deny');
+        fs.writeFileSync(`/proc/${pid}/${kind}_map`, map);
+      } else {
+        const args = [String(pid), ...lines.flatMap((l) => l.split(' '))];
+        const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+        const r = spawnSync(`new${kind}map`, args, { encoding: 'utf8' });
+        if (r.error) throw new Error(`new${kind}map: ${r.error.message} (install the uidmap package)`);
+        if (r.status !== 0)
+          throw new Error(`new${kind}map ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.status}`}`);
+      }
+    } catch (e) {
+      throw new HuskError(`${where}: write ${kind}_map: ${(e as Error).message}`);
+    }
+  };
+  write('uid', plan.namespaces.uidMap, '/linux/uidMappings');
+  write('gid', plan.namespaces.gidMap, '/linux/gidMappings');
 }
 
 function killQuietly(pid: number): void {
@@ -100,6 +117,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     };
     writeAtomic(path.join(dir, 'config.json'), JSON.stringify(spec));
     native().mkfifo(path.join(dir, 'exec.fifo'), 0o622);
+    if (plan.cgroups && !usableCgroups(plan, ctx)) plan.cgroups = null;
     if (plan.cgroups) {
       const made = createCgroups(plan.cgroups);
       rec.cgroupDirs = [...new Set([...made, ...plan.cgroups.dirs])];
@@ -151,10 +169,12 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
         bundle,
         ...(spec.annotations ? { annotations: spec.annotations } : {}),
       });
-      if (m.stage === STAGE.CGROUP && plan.cgroups) {
-        attachDevices(plan.cgroups);
-        joinCgroups(plan.cgroups, stage0);
-        applyWrites(plan.cgroups.writes);
+      if (m.stage === STAGE.CGROUP) {
+        if (plan.cgroups) {
+          attachDevices(plan.cgroups);
+          joinCgroups(plan.cgroups, stage0);
+          applyWrites(plan.cgroups.writes);
+        }
       } else if (m.stage === STAGE.USERMAP) {
         writeIdMaps(stage0, plan);
       } else if (m.stage === STAGE.CREATE_RUNTIME) {
@@ -188,6 +208,33 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     if (syncFd >= 0) fs.closeSync(syncFd);
     lock.release();
   }
+}
+
+// Without root, cgroups are used only where they were delegated to us (as runc rootless):
+// otherwise the container runs without its own cgroups, with a warning, unless the config
+// asks for limits, which would then be silently missing: that is an error.
+function usableCgroups(plan: LaunchPlan, ctx: RuntimeContext): boolean {
+  if ((process.geteuid?.() ?? 0) === 0 || !plan.cgroups) return true;
+  const writable = plan.cgroups.dirs.every((d) => {
+    let p = d;
+    while (!fs.existsSync(p)) p = path.dirname(p);
+    try {
+      fs.accessSync(p, fs.constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (writable) return true;
+  const limits = plan.cgroups.writes.length > 0 || !!plan.cgroups.devicesProgram;
+  if (limits)
+    throw new HuskError(
+      `${plan.cgroups.writes[0]?.from ?? '/linux/resources'}: resource limits need cgroups, and ${plan.cgroups.dirs[0]} is not delegated to this user`,
+    );
+  ctx.log.warn(
+    `rootless: no delegated cgroup at ${plan.cgroups.dirs[0]}: the container runs without cgroups of its own`,
+  );
+  return false;
 }
 
 export function writePidFile(file: string, pid: number): void {

@@ -1,6 +1,5 @@
 // The hooks the runtime runs in its own namespaces: prestart and createRuntime during create,
 // poststart after start, poststop after delete. Each gets the container's state on stdin.
-import { spawnSync } from 'node:child_process';
 import { HuskError } from '../errors';
 import type { Logger } from '../log';
 import type { Hook, Hooks, State } from '../spec/types';
@@ -18,6 +17,8 @@ function envObject(env: string[] | undefined): Record<string, string> {
 
 function runHook(h: Hook, where: string, state: State): string | null {
   const args = h.args ?? [h.path];
+  // Loaded here, not at the top: most calls run no hook and should not pay for child_process.
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(h.path, args.slice(1), {
     argv0: args[0] ?? h.path,
     env: envObject(h.env),

@@ -3,7 +3,6 @@
 // <root>/.cache/seccomp by a hash of everything that decides the output (the normalised rules,
 // libseccomp's version, the kernel and the architecture). Syscall names libseccomp does not
 // know are skipped with a log line, as runc does.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +19,8 @@ interface Cached {
 }
 
 function cacheKey(req: SeccompRequest): string {
-  const h = crypto.createHash('sha256');
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  const h = createHash('sha256');
   h.update(JSON.stringify(req, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
   h.update(`\0${native().seccompVersion()}\0${os.release()}\0${process.arch}`);
   return h.digest('hex');
