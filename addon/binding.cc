@@ -120,13 +120,15 @@ static Napi::Value ReleaseFifo(const Napi::CallbackInfo &info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
   int pid = info[1].As<Napi::Number>().Int32Value();
   int timeout = info[2].As<Napi::Number>().Int32Value();
-  int fifo = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fifo < 0) throw errno_error(env, errno, "open exec fifo " + path);
+  // The pidfd first: once the fifo is open the init may exec, exit and be reaped by the
+  // engine's subreaper before we look, which is a successful start, not a dead init.
   int pfd = pidfd_open(pid);
-  if (pfd < 0) {
+  if (pfd < 0) throw errno_error(env, errno, "container init is gone");
+  int fifo = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fifo < 0) {
     int e = errno;
-    close(fifo);
-    throw errno_error(env, e, "container init is gone");
+    close(pfd);
+    throw errno_error(env, e, "open exec fifo " + path);
   }
   struct pollfd p[2] = {{fifo, POLLIN, 0}, {pfd, POLLIN, 0}};
   for (;;) {

@@ -67,7 +67,11 @@ async function slowPath(args: string[]): Promise<void> {
     .usage(
       'husk [global options] <command> [options] <container-id>\n\nAn OCI container runtime, compatible with runc.',
     )
-    .parserConfiguration({ 'boolean-negation': false })
+    .parserConfiguration({
+      'boolean-negation': false,
+      'parse-numbers': false,
+      'parse-positional-numbers': false,
+    })
     .version(false)
     .option('version', { alias: 'v', type: 'boolean', describe: 'print the version' })
     .help('help')
@@ -93,8 +97,20 @@ async function slowPath(args: string[]): Promise<void> {
   if ((argv as { version?: boolean }).version) fs.writeSync(1, versionText() + '\n');
 }
 
+// `husk [global options] --version`, as runc accepts it after --root and the like.
+function asksVersion(args: string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--version' || a === '-v') return true;
+    const name = a.replace(/^--?/, '').split('=')[0];
+    if (!a.startsWith('-') || !(name in GLOBAL_OPTIONS)) return false;
+    if (GLOBAL_OPTIONS[name].type !== 'boolean' && !a.includes('=')) i++;
+  }
+  return false;
+}
+
 export async function main(args: string[]): Promise<void> {
-  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+  if (asksVersion(args)) {
     fs.writeSync(1, versionText() + '\n');
     return;
   }

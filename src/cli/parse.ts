@@ -77,6 +77,9 @@ export function fastParse(argv: string[], verbs: Verb<never>[]): Parsed | null {
       'unknown-options-as-args': false,
       // runc's flags are named --no-pivot, --no-new-keyring: not negations of other flags.
       'boolean-negation': false,
+      // Ids and signals are words: "0x1F" is a container, "0x9" is not SIGKILL.
+      'parse-numbers': false,
+      'parse-positional-numbers': false,
     },
   });
   if (res.error) return null;

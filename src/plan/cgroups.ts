@@ -49,9 +49,25 @@ const DEFAULT_DEVICE_RULES: DeviceRule[] = [
   { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },
 ];
 
-export function devicesProgramFor(rules: DeviceRule[] | undefined): Buffer | null {
+export function devicesProgramFor(
+  rules: DeviceRule[] | undefined,
+  extraAllowed: DeviceRule[] = [],
+): Buffer | null {
   if (!rules?.length) return null;
-  return encodeProgram(deviceProgram([...rules, ...DEFAULT_DEVICE_RULES]));
+  return encodeProgram(deviceProgram([...rules, ...DEFAULT_DEVICE_RULES, ...extraAllowed]));
+}
+
+// The nodes linux.devices asks for are usable in the container, as runc allows them.
+export function configuredDeviceRules(spec: Spec): DeviceRule[] {
+  return (spec.linux?.devices ?? [])
+    .filter((d) => d.type !== 'p')
+    .map((d) => ({
+      allow: true,
+      type: d.type === 'u' ? 'c' : d.type,
+      major: d.major,
+      minor: d.minor,
+      access: 'rwm',
+    }));
 }
 
 function deviceRule(r: DeviceRule): string {
@@ -70,7 +86,12 @@ export function sharesToWeight(shares: number): number {
   return Math.floor(1 + ((shares - 2) * 9999) / 262142);
 }
 
-export function resourceWrites(plan: CgroupPlan, res: Resources | undefined, v2: boolean): CgroupWrite[] {
+export function resourceWrites(
+  plan: CgroupPlan,
+  res: Resources | undefined,
+  v2: boolean,
+  extraAllowed?: DeviceRule[],
+): CgroupWrite[] {
   const out: CgroupWrite[] = [];
   if (!res) return out;
   const put = (controller: string, file: string, value: string | number, from: string) => {
@@ -133,7 +154,7 @@ export function resourceWrites(plan: CgroupPlan, res: Resources | undefined, v2:
   if (res.pids && res.pids.limit !== undefined)
     put('pids', 'pids.max', res.pids.limit > 0 ? res.pids.limit : 'max', `${R}/pids/limit`);
   if (res.devices?.length && !v2) {
-    const rules = [...res.devices, ...DEFAULT_DEVICE_RULES];
+    const rules = [...res.devices, ...DEFAULT_DEVICE_RULES, ...(extraAllowed ?? [])];
     rules.forEach((r, i) => {
       const from = i < res.devices!.length ? `${R}/devices/${i}` : `${R}/devices (defaults)`;
       put('devices', r.allow ? 'devices.allow' : 'devices.deny', deviceRule(r), from);
@@ -156,7 +177,8 @@ export function planCgroups(spec: Spec, host: HostFacts, id: string): CgroupPlan
     devicesProgram: null,
   };
   const v2 = host.cgroupMode === 'v2';
-  plan.writes = resourceWrites(plan, spec.linux?.resources, v2);
-  plan.devicesProgram = v2 ? devicesProgramFor(spec.linux?.resources?.devices) : null;
+  const extra = configuredDeviceRules(spec);
+  plan.writes = resourceWrites(plan, spec.linux?.resources, v2, extra);
+  plan.devicesProgram = v2 ? devicesProgramFor(spec.linux?.resources?.devices, extra) : null;
   return plan;
 }

@@ -133,13 +133,23 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     // create that was killed half-way.
     ctx.store.write(rec);
 
-    const child = native().spawn({
-      initPath: initPath(),
-      plan: encoded,
-      stateDir: dir,
-      consoleSocket: opts.consoleSocket,
-      preserveFds: opts.preserveFds ?? 0,
-    });
+    let child: { pid: number; syncFd: number };
+    try {
+      child = native().spawn({
+        initPath: initPath(),
+        plan: encoded,
+        stateDir: dir,
+        consoleSocket: opts.consoleSocket,
+        preserveFds: opts.preserveFds ?? 0,
+      });
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (msg.startsWith('connect to the console socket'))
+        throw new HuskError(
+          `--console-socket ${opts.consoleSocket}: ${msg.replace('connect to the console socket', 'connect')}`,
+        );
+      throw new HuskError(`start the container init: ${msg}`);
+    }
     stage0 = child.pid;
     syncFd = child.syncFd;
     undo.push('stop the container init', () => {

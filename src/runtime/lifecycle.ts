@@ -4,6 +4,7 @@ import path from 'node:path';
 import { HuskError } from '../errors';
 import { native } from '../native';
 import type { State, Status } from '../spec/types';
+import { checkId } from '../state/id';
 import { initAlive, statusOf } from '../state/status';
 import type { ContainerRecord } from '../state/store';
 import { cgroupPids, destroyCgroups, leaves } from './cgroup';
@@ -151,7 +152,12 @@ function thaw(rec: ContainerRecord): void {
 }
 
 export function destroy(ctx: RuntimeContext, id: string, force = false): void {
-  if (!ctx.store.exists(id)) throw new HuskError(`container ${id} does not exist`);
+  if (!ctx.store.exists(id)) {
+    // containerd and docker call `delete --force` after every `delete`; runc says nothing then.
+    checkId(id);
+    if (force) return;
+    throw new HuskError(`container ${id} does not exist`);
+  }
   const lock = ctx.store.lock(id);
   try {
     const rec = ctx.store.read(id);

@@ -30,6 +30,15 @@ export function exitCodeOf(s: ExitStatus): number {
   return s.code ?? 255;
 }
 
+function startOrDestroy(ctx: RuntimeContext, id: string): void {
+  try {
+    start(ctx, id);
+  } catch (e) {
+    destroy(ctx, id, true);
+    throw e;
+  }
+}
+
 export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Promise<number> {
   const spec = opts.spec ?? loadConfig(path.resolve(opts.bundle));
   let receiver: ConsoleReceiver | null = null;
@@ -45,13 +54,11 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
   } finally {
     receiver?.close();
   }
-  try {
-    start(ctx, id);
-  } catch (e) {
-    destroy(ctx, id, true);
-    throw e;
+  if (opts.detach) {
+    startOrDestroy(ctx, id);
+    return 0;
   }
-  if (opts.detach) return 0;
+  // Handlers first: a signal that arrives while the container starts is still forwarded.
   const forward = (sig: NodeJS.Signals) => {
     try {
       process.kill(rec.pid, os.constants.signals[sig]);
@@ -60,6 +67,12 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     }
   };
   for (const s of FORWARDED) process.on(s, forward);
+  try {
+    startOrDestroy(ctx, id);
+  } catch (e) {
+    for (const s of FORWARDED) process.off(s, forward);
+    throw e;
+  }
   const tty = master >= 0 ? relay(master, spec.process?.consoleSize) : null;
   let status: ExitStatus;
   try {

@@ -5,7 +5,8 @@ const ID = /^[A-Za-z0-9_+.-]+$/;
 
 export function checkId(id: unknown): string {
   if (typeof id !== 'string' || id === '') throw new HuskError('container id must not be empty');
-  if (id.length > 1024) throw new HuskError('container id is longer than 1024 characters');
+  // The id names a directory: NAME_MAX is the real limit.
+  if (id.length > 255) throw new HuskError('container id is longer than 255 characters');
   // A leading dot is refused too: --root keeps husk's own files (.cache) under such names.
   if (id.startsWith('.') || !ID.test(id))
     throw new HuskError(
