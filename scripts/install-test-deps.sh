@@ -1,0 +1,41 @@
+#!/bin/sh
+# Installs what the tests need: the container engines test/engines/ drives: podman (with conmon),
+# containerd (ctr + io.containerd.runc.v2 shim) and docker.io (dockerd 20.10), plus the tools the
+# tests use (runc as the reference runtime, busybox-static for the image, bsdutils for `script`).
+# Idempotent and quiet: does nothing when everything is already there. Needs root and apt.
+set -eu
+
+PKGS="podman conmon containerd docker.io runc busybox-static bsdutils uidmap"
+
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/install-test-deps.sh: not root, skipping engine installs" >&2
+  exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "scripts/install-test-deps.sh: no apt-get, skipping engine installs" >&2
+  exit 0
+fi
+
+missing=""
+for p in $PKGS; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+export DEBIAN_FRONTEND=noninteractive
+# Do not let the packages' postinst start the system's containerd/docker services; the tests start
+# their own daemons on private sockets and directories.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  made_policy=1
+fi
+trap '[ "$made_policy" = 1 ] && rm -f "$policy"' EXIT
+
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

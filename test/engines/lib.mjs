@@ -1,0 +1,274 @@
+// Helpers for the engine tests: run commands with timeouts, the logging runtime wrappers, the
+// call log parser, private containerd/dockerd daemons, and host cleanup (mounts, cgroups,
+// processes, paths the engines create outside their configured directories).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+/**
+ * Runs a command without a shell: run(cmd, args, { timeout, input, env, cwd }) →
+ * Promise<{ code, signal, stdout, stderr, timedOut, cmd }>. stdin is /dev/null unless `input`
+ * is given. A command still running after `timeout` ms is killed with SIGKILL.
+ */
+export function run(cmd, args, opts = {}) {
+  const timeout = opts.timeout ?? 20_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeout);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut, cmd: [cmd, ...args].join(' ') });
+    });
+  });
+}
+
+/** A one-paragraph description of a command's result, for assertion messages. */
+export function describeResult(r) {
+  const parts = [
+    `$ ${r.cmd}`,
+    `exit ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}${r.timedOut ? ' TIMED OUT' : ''}`,
+  ];
+  if (r.stdout.trim()) parts.push(`stdout: ${r.stdout.trim().slice(-2000)}`);
+  if (r.stderr.trim()) parts.push(`stderr: ${r.stderr.trim().slice(-2000)}`);
+  return parts.join('\n');
+}
+
+/** Polls `fn` (async, truthy when done) every `every` ms until `timeout` ms have passed. */
+export async function waitFor(fn, { timeout = 15_000, every = 100, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await sleep(every);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The logging wrapper: what ENGINES.md was made with. It appends "[pid] cwd=… argv: …" before
+// and "[pid] rc=N" after each call (plus the last line of the runtime's --log file when the call
+// failed: containerd and docker show only that line) and passes everything else through
+// untouched: stdio, fds, environment, cwd. The runtime runs as the wrapper's child so that its
+// exit code can be logged.
+
+export function writeWrapper(file, real, log) {
+  const q = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
+  fs.writeFileSync(
+    file,
+    `#!/bin/sh
+# Logs each runtime call to ${log} and runs ${real}. Written by test/engines.
+LOG=${q(log)}
+prev= ; rlog=
+for a in "$@"; do [ "$prev" = --log ] && rlog=$a; prev=$a; done
+printf '[%s] cwd=%s argv: %s\\n' "$$" "$(pwd)" "$*" >>"$LOG"
+${q(real)} "$@"
+rc=$?
+if [ "$rc" -ne 0 ] && [ -n "$rlog" ] && [ -s "$rlog" ]; then
+  printf '[%s] log: %s\\n' "$$" "$(tail -n 1 "$rlog")" >>"$LOG"
+fi
+printf '[%s] rc=%s\\n' "$$" "$rc" >>"$LOG"
+exit "$rc"
+`,
+    { mode: 0o755 },
+  );
+}
+
+export function logSize(log) {
+  try {
+    return fs.statSync(log).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The calls logged since byte `from`: [{ pid, cwd, argv, rc (null while running), log }]. */
+export function callsSince(log, from) {
+  let text = '';
+  try {
+    const fd = fs.openSync(log, 'r');
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.max(0, size - from));
+    fs.readSync(fd, buf, 0, buf.length, from);
+    fs.closeSync(fd);
+    text = buf.toString('utf8');
+  } catch {
+    return [];
+  }
+  const byPid = new Map();
+  const calls = [];
+  for (const line of text.split('\n')) {
+    const m = /^\[(\d+)\] (cwd=(.*?) argv: (.*)|rc=(\d+)|log: (.*))$/.exec(line);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (m[3] !== undefined) {
+      const c = { pid, cwd: m[3], argv: m[4], rc: null, log: null };
+      byPid.set(pid, c);
+      calls.push(c);
+    } else if (byPid.has(pid)) {
+      if (m[5] !== undefined) byPid.get(pid).rc = Number(m[5]);
+      else byPid.get(pid).log = m[6];
+    }
+  }
+  return calls;
+}
+
+export function formatCall(c) {
+  return `${c.argv}  (cwd ${c.cwd}) → exit ${c.rc ?? '?'}${c.log ? `; log.json: ${c.log}` : ''}`;
+}
+
+/** The runtime verb of a logged call: the first argument that is not a global flag. */
+export function verbOf(c) {
+  const a = c.argv.split(' ');
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === '--root' || a[i] === '--log' || a[i] === '--log-format' || a[i] === '--criu') i++;
+    else if (!a[i].startsWith('-')) return a[i];
+  }
+  return '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Daemons
+
+/** Starts a daemon whose output goes to `logFile`; returns { child, pid, exited }. */
+export function startDaemon(cmd, args, logFile) {
+  const fd = fs.openSync(logFile, 'a');
+  const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  child.on('error', () => {});
+  return { child, pid: child.pid, exited, logFile };
+}
+
+/** SIGTERM, then SIGKILL after `grace` ms; resolves when the daemon has exited. */
+export async function stopDaemon(d, grace = 15_000) {
+  if (!d || d.child.exitCode !== null || d.child.signalCode !== null) return;
+  d.child.kill('SIGTERM');
+  const t = setTimeout(() => d.child.kill('SIGKILL'), grace);
+  await d.exited;
+  clearTimeout(t);
+}
+
+export function tail(file, n = 20) {
+  try {
+    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-n).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host cleanup
+
+/** Processes whose command line mentions `needle` (ours: the needle is a private temp dir). */
+export function pidsMentioning(needle) {
+  const out = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      if (cmd.includes(needle)) out.push(Number(e));
+    } catch {}
+  }
+  return out;
+}
+
+/** Mount points at or under `dir`, deepest first. */
+export function mountsUnder(dir) {
+  const unesc = (s) => s.replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  const points = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => unesc(l.split(' ')[4]))
+    .filter((p) => p === dir || p.startsWith(dir + '/'));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+export function unmountUnder(dir) {
+  for (let round = 0; round < 3; round++) {
+    const points = mountsUnder(dir);
+    if (!points.length) return;
+    for (const p of points) spawnSync('umount', ['-l', p], { stdio: 'ignore' });
+  }
+}
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** Every cgroup directory (all v1 hierarchies and the unified one), as a Set of paths. */
+export function cgroupDirs() {
+  const out = new Set();
+  const walk = (d, depth) => {
+    if (depth > 6) return;
+    let entries;
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const p = path.join(d, e.name);
+      out.add(p);
+      walk(p, depth + 1);
+    }
+  };
+  walk(CGROUP_ROOT, 0);
+  return out;
+}
+
+/**
+ * rmdir (deepest first) the cgroup directories that are not in `before` and whose path below
+ * the hierarchy starts with one of `prefixes` (the parents the engines use: other suites may be
+ * making cgroups at the same time); returns the ones that could not be removed.
+ */
+export function removeNewCgroups(before, prefixes) {
+  const ours = (d) => {
+    const rel = path.relative(CGROUP_ROOT, d).split('/');
+    // v1: <hierarchy>/<prefix>…; v2 (unified or the only hierarchy): <prefix>…
+    return prefixes.some((p) => rel[0] === p || rel[1] === p);
+  };
+  const fresh = [...cgroupDirs()]
+    .filter((d) => !before.has(d) && ours(d))
+    .sort((a, b) => b.length - a.length);
+  const left = [];
+  for (const d of fresh) {
+    try {
+      fs.rmdirSync(d);
+    } catch {
+      left.push(d);
+    }
+  }
+  return left;
+}
+
+/** Which of `paths` exist now. */
+export function existing(paths) {
+  return new Set(paths.filter((p) => fs.existsSync(p)));
+}
