@@ -118,20 +118,27 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     writeAtomic(path.join(dir, 'config.json'), JSON.stringify(spec));
     native().mkfifo(path.join(dir, 'exec.fifo'), 0o622);
     if (plan.cgroups && !usableCgroups(plan, ctx)) plan.cgroups = null;
-    if (plan.cgroups) {
-      const made = createCgroups(plan.cgroups);
-      rec.cgroupDirs = [...new Set([...made, ...plan.cgroups.dirs])];
-      const freezer = plan.cgroups.v1.find((h) => h.controllers.includes('freezer'));
+    // The record is written before anything it names exists, and again once the cgroups do,
+    // so `delete --force` can clean up after a create killed at any point.
+    const cg = plan.cgroups;
+    if (cg) {
+      rec.cgroupDirs = [...cg.dirs];
+      const freezer = cg.v1.find((h) => h.controllers.includes('freezer'));
       rec.freezerDir = freezer
         ? path.join(freezer.dir, 'freezer.state')
-        : host.cgroupMode === 'v2' && plan.cgroups.unifiedDir
-          ? path.join(plan.cgroups.unifiedDir, 'cgroup.freeze')
+        : host.cgroupMode === 'v2' && cg.unifiedDir
+          ? path.join(cg.unifiedDir, 'cgroup.freeze')
           : null;
-      undo.push('remove cgroups', () => destroyCgroups(rec.cgroupDirs));
     }
-    // The record exists before any process does, so `delete --force` can clean up after a
-    // create that was killed half-way.
     ctx.store.write(rec);
+    crashPoint('after-record');
+    if (cg) {
+      undo.push('remove cgroups', () => destroyCgroups(rec.cgroupDirs));
+      const made = createCgroups(cg);
+      rec.cgroupDirs = [...new Set([...made, ...cg.dirs])];
+      ctx.store.write(rec);
+      crashPoint('after-cgroups');
+    }
 
     let child: { pid: number; syncFd: number };
     try {
@@ -152,6 +159,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     }
     stage0 = child.pid;
     syncFd = child.syncFd;
+    crashPoint('after-spawn');
     undo.push('stop the container init', () => {
       killQuietly(initPid);
       killQuietly(stage0);
@@ -167,6 +175,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
         initPid = m.pid;
         native().reap(stage0, true);
         stage0 = -1;
+        crashPoint('after-fork');
         continue;
       }
       if (m.type !== MSG.SYNC) throw new HuskError(`sync: unexpected message type ${m.type}`);
@@ -195,11 +204,13 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
         native().sendData(syncFd, Buffer.from(JSON.stringify(ociState('creating'))));
         continue;
       } else if (m.stage === STAGE.READY) {
+        crashPoint('at-ready');
         const start = startTimeOf(initPid);
         if (!start) throw new HuskError('container init exited during create');
         rec.pid = initPid;
         rec.startTime = start;
         ctx.store.write(rec);
+        crashPoint('after-state');
         if (opts.pidFile) writePidFile(opts.pidFile, initPid);
         native().reply(syncFd, MSG.ACK);
         if (withData) native().sendData(syncFd, Buffer.from(JSON.stringify(ociState('created'))));
@@ -245,6 +256,12 @@ function usableCgroups(plan: LaunchPlan, ctx: RuntimeContext): boolean {
     `rootless: no delegated cgroup at ${plan.cgroups.dirs[0]}: the container runs without cgroups of its own`,
   );
   return false;
+}
+
+// For the crash-recovery tests only: HUSK_INTERNAL_CRASH_AT=<point> makes create die by
+// SIGKILL there, as an engine killing a hung runtime would.
+function crashPoint(name: string): void {
+  if (process.env.HUSK_INTERNAL_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
 }
 
 export function writePidFile(file: string, pid: number): void {
