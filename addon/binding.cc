@@ -35,7 +35,7 @@ static Napi::Value Spawn(const Napi::CallbackInfo &info) {
   req.init_path = o.Get("initPath").As<Napi::String>().Utf8Value();
   req.plan = plan.Data();
   req.plan_len = plan.Length();
-  if (o.Has("stateDir") && o.Get("stateDir").IsString()) req.state_dir = o.Get("stateDir").As<Napi::String>().Utf8Value();
+  if (o.Has("fifo") && o.Get("fifo").IsString()) req.fifo = o.Get("fifo").As<Napi::String>().Utf8Value();
   if (o.Has("consoleSocket") && o.Get("consoleSocket").IsString())
     req.console_socket = o.Get("consoleSocket").As<Napi::String>().Utf8Value();
   req.preserve_fds = o.Has("preserveFds") ? o.Get("preserveFds").As<Napi::Number>().Int32Value() : 0;
@@ -111,54 +111,21 @@ static Napi::Value Mkfifo(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-static int pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
-
-// `start`: open the fifo's read end, which unblocks the init's open for writing, and wait for
-// its byte; a pidfd in the same poll notices an init that died instead of hanging.
+// `start`: one byte into the exec fifo. The init holds its read end, so an open that finds
+// no reader (ENXIO) means the init is gone; otherwise the byte is in the pipe and the init
+// goes on to exec whenever it is scheduled.
 static Napi::Value ReleaseFifo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  int pid = info[1].As<Napi::Number>().Int32Value();
-  int timeout = info[2].As<Napi::Number>().Int32Value();
-  // The pidfd first: once the fifo is open the init may exec, exit and be reaped by the
-  // engine's subreaper before we look, which is a successful start, not a dead init.
-  int pfd = pidfd_open(pid);
-  if (pfd < 0) throw errno_error(env, errno, "container init is gone");
-  int fifo = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fifo < 0) {
-    int e = errno;
-    close(pfd);
-    throw errno_error(env, e, "open exec fifo " + path);
+  int fd = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENXIO) throw errno_error(env, ESRCH, "container init is gone");
+    throw errno_error(env, errno, "open exec fifo " + path);
   }
-  struct pollfd p[2] = {{fifo, POLLIN, 0}, {pfd, POLLIN, 0}};
-  for (;;) {
-    int n = poll(p, 2, timeout);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = n == 0 ? ETIMEDOUT : errno;
-      close(fifo);
-      close(pfd);
-      throw errno_error(env, e, "wait for the container init on the exec fifo");
-    }
-    char b;
-    ssize_t got = read(fifo, &b, 1);
-    if (got == 1) break;
-    if (p[1].revents) {
-      close(fifo);
-      close(pfd);
-      throw errno_error(env, ESRCH, "container init exited before start");
-    }
-    if (got < 0 && errno != EAGAIN) {
-      int e = errno;
-      close(fifo);
-      close(pfd);
-      throw errno_error(env, e, "read exec fifo");
-    }
-    // POLLHUP without data: no writer yet; wait a little and poll again.
-    if (p[0].revents & POLLHUP) usleep(1000);
-  }
-  close(fifo);
-  close(pfd);
+  ssize_t n = write(fd, "0", 1);
+  int e = errno;
+  close(fd);
+  if (n != 1) throw errno_error(env, e, "write exec fifo " + path);
   return env.Undefined();
 }
 

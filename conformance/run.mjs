@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the OCI runtime spec conformance checks against RUNTIME (default /usr/sbin/runc), one
+// Runs the OCI runtime spec conformance checks against RUNTIME (default: husk's own bin/husk), one
 // test file at a time, prints node:test's report and then one row per checked statement, and
 // writes the rows to results/<runtime>.json. Exits non-zero when a check fails that
 // expected-failures.json does not list for this runtime.
@@ -13,7 +13,8 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-process.env.RUNTIME ||= '/usr/sbin/runc';
+// The project's own runtime by default; RUNTIME=/usr/sbin/runc judges runc the same way.
+process.env.RUNTIME ||= path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'husk');
 const RUNTIME = process.env.RUNTIME;
 const NAME = path.basename(RUNTIME);
 
@@ -22,7 +23,7 @@ const onlyAt = argv.indexOf('--only');
 const only = onlyAt >= 0 ? argv.splice(onlyAt, 2)[1] : null;
 const filters = argv;
 
-const ORDER = ['runtime', 'runtime-linux', 'config', 'config-linux', 'features'];
+const ORDER = ['runtime', 'runtime-linux', 'config', 'config-hooks', 'config-linux', 'features'];
 const casesDir = path.join(here, 'cases');
 const files = fs
   .readdirSync(casesDir)
@@ -46,9 +47,26 @@ try {
 } catch {}
 console.log(`conformance: ${RUNTIME}${version ? ` (${version})` : ''}, ${files.length} file(s)\n`);
 
-// Make the shared rootfs once, before the test processes start.
-const { ensureSharedRootfs } = await import('./lib/config.mjs');
-ensureSharedRootfs();
+// A runtime that hangs would make every check wait for its timeouts: ask it once first.
+{
+  const { spawnSync } = await import('node:child_process');
+  const root = fs.mkdtempSync('/tmp/husk-conf-');
+  const probe = spawnSync(RUNTIME, ['--root', root, 'state', 'hc-preflight'], {
+    timeout: 10000,
+    stdio: 'ignore',
+  });
+  fs.rmSync(root, { recursive: true, force: true });
+  if (probe.error || probe.signal) {
+    console.error(
+      `conformance: \`${RUNTIME} state\` did not answer within 10 s (${probe.error?.message ?? probe.signal}); not running the checks`,
+    );
+    process.exit(2);
+  }
+}
+
+// Make the shared rootfs anew, before the test processes start.
+const { freshSharedRootfs } = await import('./lib/config.mjs');
+freshSharedRootfs();
 
 const rows = [];
 const stream = run({
@@ -63,7 +81,9 @@ function record(d, passed) {
   if (d.nesting !== 0) return;
   if (only && d.skip === 'test name does not match pattern') return;
   const m = /^\[([^\]]+)\] (\S+?): (.*)$/.exec(d.name);
-  const row = m ? { id: m[1], ref: m[2].replace(/\\#/g, '#'), title: m[3] } : { id: d.name, ref: '-', title: d.name };
+  const row = m
+    ? { id: m[1], ref: m[2].replace(/\\#/g, '#'), title: m[3] }
+    : { id: d.name, ref: '-', title: d.name };
   row.file = d.file ? path.basename(d.file) : undefined;
   if (d.skip !== undefined && d.skip !== false) {
     row.result = 'skip';
@@ -116,7 +136,19 @@ const partial = filters.length > 0 || only !== null;
 const out = path.join(resultsDir, `${NAME}${partial ? '.partial' : ''}.json`);
 fs.writeFileSync(
   out,
-  JSON.stringify({ runtime: RUNTIME, version, spec: 'v1.3.0', date: new Date().toISOString(), partial, counts, results: rows }, null, 2) + '\n',
+  JSON.stringify(
+    {
+      runtime: RUNTIME,
+      version,
+      spec: 'v1.3.0',
+      date: new Date().toISOString(),
+      partial,
+      counts,
+      results: rows,
+    },
+    null,
+    2,
+  ) + '\n',
 );
 console.log(`results written to ${path.relative(process.cwd(), out) || out}`);
 

@@ -77,4 +77,4 @@ struct husk_msg {
 static_assert(sizeof(struct husk_msg) == 512, "fixed message size");
 
 // Fds husk-init finds at start: base = 3 + preserved fds. -1 slots are closed.
-enum husk_fd_slot { FD_SYNC = 0, FD_PLAN = 1, FD_STATEDIR = 2, FD_CONSOLE = 3, FD_SLOTS = 4 };
+enum husk_fd_slot { FD_SYNC = 0, FD_PLAN = 1, FD_FIFO = 2, FD_CONSOLE = 3, FD_SLOTS = 4 };

@@ -21,8 +21,9 @@ const uint8_t *rd_bytes(plan_reader *r, uint32_t *len);
 struct init_ctx {
   int base_fd;
   int sync_fd;
-  int statedir_fd;
   int console_fd;
+  int proc_fd;            // the host's procfs, opened first thing: how we name our own fds
+  int fifo_fd;            // read end of the exec fifo (start writes to it)
   int root_fd;            // O_PATH fd of the rootfs mount (before pivot_root)
   const char *rootfs;     // host path of the rootfs
   bool pivoted;
@@ -41,6 +42,13 @@ void sync_stage(uint32_t stage);
 enum create_kind { CREATE_NONE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
 int open_in_root(const char *path, int create, mode_t mode);
 void fd_path(int fd, char *buf, size_t len);
+// A path that names our fd `fd`, for calls that take paths (mount, chmod): "self/fd/N"
+// relative to the host procfs handle, which becomes the working directory. Never the
+// container's /proc, which a config or a container process may have covered.
+const char *fdpath(int fd, char *buf, size_t len);
+// Opens a file of the host procfs handle (e.g. "self/oom_score_adj", "sys/net/...").
+int proc_open(const char *rel, int flags);
+void close_proc(void);
 
 // one per concern
 void op_setns(plan_reader *r);

@@ -11,11 +11,13 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "init.h"
 
-init_ctx g = {-1, -1, -1, -1, -1, nullptr, false, 0, {0}};
+init_ctx g = {-1, -1, -1, -1, -1, -1, nullptr, false, 0, {0}};
 
 static void run_op(uint32_t code, plan_reader *r) {
   switch (code) {
@@ -58,6 +60,9 @@ static void run_op(uint32_t code, plan_reader *r) {
     case OP_UMASK: umask((mode_t)rd_u32(r)); break;
     case OP_CHDIR: {
       const char *cwd = rd_str(r);
+      // Nothing after this names an fd or writes procfs: the host procfs handle goes before
+      // anything of the container's can run next to us.
+      close_proc();
       if (chdir(cwd) < 0) die(errno, "chdir to cwd %s", cwd);
       // A cwd reached through a leaked host fd lies outside our root (CVE-2024-21626).
       char buf[4096];
@@ -101,13 +106,19 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   int base = atoi(argv[1]);
   g.sync_fd = base + FD_SYNC;
-  g.statedir_fd = base + FD_STATEDIR;
+  g.fifo_fd = base + FD_FIFO;
   g.console_fd = base + FD_CONSOLE;
   int plan_fd = base + FD_PLAN;
   // Whatever else the caller left open (containerd's shim leaves its socket) is not ours.
   syscall(SYS_close_range, base + FD_SLOTS, ~0U, 0);
   if (fcntl(g.console_fd, F_GETFD) < 0) g.console_fd = -1;
-  if (fcntl(g.statedir_fd, F_GETFD) < 0) g.statedir_fd = -1;
+  if (fcntl(g.fifo_fd, F_GETFD) < 0) g.fifo_fd = -1;
+  // The host's procfs, before any namespace or mount changes: every later reference to our own
+  // fds and every procfs write goes through it (see fdpath in safe_path.cc).
+  g.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  struct statfs pfs;
+  if (g.proc_fd < 0 || fstatfs(g.proc_fd, &pfs) < 0 || pfs.f_type != PROC_SUPER_MAGIC)
+    die(EPERM, "/proc of the runtime is not procfs");
   for (int fd = base; fd < base + FD_SLOTS; fd++)
     if (fd != plan_fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
 

@@ -42,8 +42,7 @@ void op_console(plan_reader *r) {
   int ptmx_path = open_in_root("/dev/pts/ptmx", CREATE_NONE, 0);
   if (ptmx_path < 0) die(errno, "open /dev/pts/ptmx (is devpts mounted at /dev/pts?)");
   char p[64];
-  snprintf(p, sizeof p, "/proc/self/fd/%d", ptmx_path);
-  int master = open(p, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int master = open(fdpath(ptmx_path, p, sizeof p), O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) die(errno, "open /dev/pts/ptmx");
   close(ptmx_path);
   struct statfs sf;
@@ -65,8 +64,8 @@ void op_console(plan_reader *r) {
   int cons = bind_console ? open_in_root("/dev/console", CREATE_FILE, 0600) : -1;
   if (cons >= 0) {
     char tgt[64], src[64];
-    snprintf(tgt, sizeof tgt, "/proc/self/fd/%d", cons);
-    snprintf(src, sizeof src, "/proc/self/fd/%d", slave);
+    fdpath(cons, tgt, sizeof tgt);
+    fdpath(slave, src, sizeof src);
     if (mount(src, tgt, nullptr, MS_BIND, nullptr) < 0) die(errno, "bind pty %u on /dev/console", n);
     close(cons);
   }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,16 +37,22 @@ void op_lookup_exec(plan_reader *r) {
 }
 
 void op_wait_start(plan_reader *) {
-  // Opening the fifo for writing blocks until `start` opens it for reading. The state dir fd
-  // was opened by the parent outside the container, so no container path is involved.
-  int fd;
-  do fd = openat(g.statedir_fd, "exec.fifo", O_WRONLY | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) die(errno, "open exec fifo");
-  if (write(fd, "0", 1) != 1) die(errno, "write exec fifo");
-  close(fd);
-  close(g.statedir_fd);
-  g.statedir_fd = -1;
+  // The read end of the exec fifo, opened by the runtime: `start` writes one byte. No writer
+  // has been attached yet, so poll waits (no POLLHUP) until start opens the fifo.
+  if (g.fifo_fd < 0) die(EBADF, "no exec fifo");
+  struct pollfd p = {g.fifo_fd, POLLIN, 0};
+  for (;;) {
+    int n = poll(&p, 1, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die(errno, "wait on the exec fifo");
+    char b;
+    ssize_t got = read(g.fifo_fd, &b, 1);
+    if (got == 1) break;
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    die(got < 0 ? errno : EPIPE, "exec fifo closed without a start");
+  }
+  close(g.fifo_fd);
+  g.fifo_fd = -1;
 }
 
 void op_exec(plan_reader *r) {

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include "init.h"
 
-static void proc_fd(int fd, char *buf, size_t len) { snprintf(buf, len, "/proc/self/fd/%d", fd); }
+static void proc_fd(int fd, char *buf, size_t len) { fdpath(fd, buf, len); }
 
 // An fd opened before a mount still names the mountpoint underneath; reopen the path so later
 // changes (remount, propagation) apply to the new mount on top.

@@ -18,41 +18,32 @@ void op_hostname(plan_reader *r, bool domain) {
   if (rc < 0) die(errno, "set %s %s", domain ? "domainname" : "hostname", name);
 }
 
-// Writes into the container's procfs go through an fd checked to be on procfs, so a mount the
-// container made over /proc/sys cannot redirect them (CVE-2025-52881 class).
-static void write_proc(const char *path, const char *value, const char *what) {
-  int fd = open_in_root(path, CREATE_NONE, 0);
-  if (fd < 0) die(errno, "%s: open %s", what, path);
-  struct statfs sf;
-  if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) die(EPERM, "%s: %s is not on procfs", what, path);
-  char p[64];
-  snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-  int w = open(p, O_WRONLY | O_CLOEXEC);
-  if (w < 0) die(errno, "%s: open %s for writing", what, path);
+// procfs writes go through the host procfs handle opened before any namespace or mount
+// change, so no mount the container controls (over /proc, /proc/self or a /proc/sys file) can
+// redirect them (CVE-2025-52881 class). Sysctl files act on the writer's namespaces, which
+// are the container's by now.
+static void write_proc(const char *rel, const char *value, const char *what) {
+  int w = proc_open(rel, O_WRONLY);
+  if (w < 0) die(errno, "%s: open /proc/%s", what, rel);
   size_t len = strlen(value);
-  if (write(w, value, len) != (ssize_t)len) die(errno, "%s: write %s to %s", what, value, path);
+  if (write(w, value, len) != (ssize_t)len) die(errno, "%s: write %s to /proc/%s", what, value, rel);
   close(w);
-  close(fd);
 }
 
 void op_sysctl(plan_reader *r) {
   const char *key = rd_str(r);
   const char *value = rd_str(r);
   char path[PATH_MAX];
-  int n = snprintf(path, sizeof path, "/proc/sys/%s", key);
+  int n = snprintf(path, sizeof path, "sys/%s", key);
   if (n >= (int)sizeof path) die(ENAMETOOLONG, "sysctl %s", key);
-  for (char *c = path + 10; *c; c++)
+  for (char *c = path + 4; *c; c++)
     if (*c == '.') *c = '/';
   write_proc(path, value, "sysctl");
 }
 
 void op_oom_score_adj(plan_reader *r) {
   const char *value = rd_str(r);
-  // Before pivot_root /proc is the host's procfs, where "self" is still this process.
-  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-  size_t len = strlen(value);
-  if (fd < 0 || write(fd, value, len) != (ssize_t)len) die(errno, "set oom_score_adj %s", value);
-  close(fd);
+  write_proc("self/oom_score_adj", value, "oom_score_adj");
 }
 
 void op_rlimit(plan_reader *r) {
@@ -100,5 +91,6 @@ void op_scheduler(plan_reader *r) {
 void op_proc_write(plan_reader *r) {
   const char *path = rd_str(r);
   const char *value = rd_str(r);
-  write_proc(path, value, "procfs");
+  if (strncmp(path, "/proc/", 6) != 0) die(EINVAL, "malformed plan: procfs path %s", path);
+  write_proc(path + 6, value, "procfs");
 }

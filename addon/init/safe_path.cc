@@ -76,7 +76,33 @@ int open_in_root(const char *path, int create, mode_t mode) {
 
 void fd_path(int fd, char *buf, size_t len) {
   char link[64];
-  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  ssize_t n = readlink(link, buf, len - 1);
+  snprintf(link, sizeof link, "self/fd/%d", fd);
+  ssize_t n = g.proc_fd >= 0 ? readlinkat(g.proc_fd, link, buf, len - 1) : -1;
   buf[n < 0 ? 0 : n] = '\0';
+}
+
+const char *fdpath(int fd, char *buf, size_t len) {
+  if (g.proc_fd < 0) die(EBADF, "internal: procfs handle used after it was closed");
+  if (fchdir(g.proc_fd) < 0) die(errno, "chdir to the procfs handle");
+  snprintf(buf, len, "self/fd/%d", fd);
+  return buf;
+}
+
+int proc_open(const char *rel, int flags) {
+  if (g.proc_fd < 0) {
+    errno = EBADF;
+    return -1;
+  }
+  // "self" is procfs's own link; nothing below may lead off the procfs mount.
+  if (strncmp(rel, "self/", 5) == 0) return openat(g.proc_fd, rel, flags | O_NOFOLLOW | O_CLOEXEC);
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)flags | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
+  return (int)syscall(SYS_openat2, g.proc_fd, rel, &how, sizeof how);
+}
+
+void close_proc(void) {
+  if (g.proc_fd >= 0) close(g.proc_fd);
+  g.proc_fd = -1;
 }

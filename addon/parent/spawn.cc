@@ -133,11 +133,12 @@ int spawn_init(const spawn_request &req, spawn_result *out, const char **what) {
     *what = "write the plan to a memfd";
     goto fail;
   }
-  if (!req.state_dir.empty()) {
-    slots[FD_STATEDIR] = open(req.state_dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (slots[FD_STATEDIR] < 0) {
+  if (!req.fifo.empty()) {
+    // Only the fifo's read end: the waiting init holds nothing that leads to the state dir.
+    slots[FD_FIFO] = open(req.fifo.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (slots[FD_FIFO] < 0) {
       err = -errno;
-      *what = "open the state directory";
+      *what = "open the exec fifo";
       goto fail;
     }
   }

@@ -7,7 +7,7 @@ struct spawn_request {
   std::string init_path;     // husk-init on the host; copied into a sealed memfd before exec
   const uint8_t *plan;
   size_t plan_len;
-  std::string state_dir;     // opened O_PATH for the exec fifo; empty: none
+  std::string fifo;          // the exec fifo: its read end goes to the init; empty: none
   std::string console_socket;// connected here, the fd goes to the init; empty: none
   int preserve_fds;          // fds 3 .. 3+n-1 of this process go to the container as they are
 };

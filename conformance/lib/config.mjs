@@ -14,6 +14,12 @@ export function ensureSharedRootfs() {
   return ensureRootfs(ROOTFS);
 }
 
+/** Makes the shared rootfs anew, so that a runtime that wrote to it in an earlier run leaves no trace. */
+export function freshSharedRootfs() {
+  fs.rmSync(ROOTFS, { recursive: true, force: true });
+  return ensureRootfs(ROOTFS);
+}
+
 export const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
@@ -39,15 +45,30 @@ export function defaultConfig({ args = ['sh', '-c', 'true'] } = {}) {
     hostname: 'conformance',
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc' },
-      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      {
+        destination: '/dev',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+      },
       {
         destination: '/dev/pts',
         type: 'devpts',
         source: 'devpts',
         options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
       },
-      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+      {
+        destination: '/dev/shm',
+        type: 'tmpfs',
+        source: 'shm',
+        options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+      },
+      {
+        destination: '/dev/mqueue',
+        type: 'mqueue',
+        source: 'mqueue',
+        options: ['nosuid', 'noexec', 'nodev'],
+      },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     ],
     linux: {
@@ -69,6 +90,22 @@ export function defaultConfig({ args = ['sh', '-c', 'true'] } = {}) {
     },
   };
 }
+
+/** A tmpfs mount entry. */
+export const tmpfs = (destination, options) => ({
+  destination,
+  type: 'tmpfs',
+  source: 'tmpfs',
+  ...(options ? { options } : {}),
+});
+
+/** A bind mount entry. */
+export const bind = (source, destination, options = ['bind']) => ({
+  destination,
+  type: 'none',
+  source,
+  options,
+});
 
 /** A default config whose process is `sh -c script`. */
 export function shConfig(script) {

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Runtime, RUNTIME, RUNTIME_NAME, describe } from './runtime.mjs';
 import { ROOTFS, ensureSharedRootfs, readJSON } from './config.mjs';
-import { pidAlive, waitFor, cgroupDirsNamed, sleep } from './host.mjs';
+import { pidAlive, waitFor, cgroupDirsNamed, cgroupDirsWithNames, sleep, readOr } from './host.mjs';
 
 export { RUNTIME, RUNTIME_NAME, describe };
 
@@ -37,7 +37,10 @@ export function check(id, ref, title, fn, opts = {}) {
   const name = `[${id}] ${ref}: ${title}`;
   test(
     name,
-    { todo: known ? `expected failure on ${RUNTIME_NAME}: ${known}` : undefined, timeout: opts.timeout ?? 60000 },
+    {
+      todo: known ? `expected failure on ${RUNTIME_NAME}: ${known}` : undefined,
+      timeout: opts.timeout ?? 60000,
+    },
     async (t) => {
       if (!fs.existsSync(RUNTIME)) return t.skip(`no runtime at ${RUNTIME}`);
       const env = new Env();
@@ -49,7 +52,8 @@ export function check(id, ref, title, fn, opts = {}) {
       }
       const problems = await env.cleanup();
       if (failure) {
-        if (problems.length && failure instanceof Error) failure.message += `\n(and cleanup found: ${problems.join('; ')})`;
+        if (problems.length && failure instanceof Error)
+          failure.message += `\n(and cleanup found: ${problems.join('; ')})`;
         throw failure;
       }
       if (problems.length) assert.fail(`left behind: ${problems.join('; ')}`);
@@ -104,7 +108,8 @@ export class Env {
     const cfg = structuredClone(config);
     if (opts.copy) {
       execFileSync('cp', ['-a', ROOTFS, path.join(dir, 'rootfs')]);
-      if (cfg.root && cfg.root.path === ROOTFS) cfg.root = { ...cfg.root, path: 'rootfs', readonly: opts.readonly ?? false };
+      if (cfg.root && cfg.root.path === ROOTFS)
+        cfg.root = { ...cfg.root, path: 'rootfs', readonly: opts.readonly ?? false };
     }
     for (const [rel, content] of Object.entries(opts.files ?? {})) {
       const p = path.join(dir, rel);
@@ -149,6 +154,17 @@ export class Env {
     const r = await this.inside(config, script, opts);
     assert.equal(r.code, 0, `container failed: ${describe(r)}`);
     return r.stdout;
+  }
+
+  /**
+   * Asserts that the config is refused: create fails, or (for a runtime that only finds out
+   * later) create succeeds and start fails.
+   */
+  async createOrStartFails(config, what, opts = {}) {
+    const id = this.id();
+    const r = await this.rt.create(id, opts.bundle ?? this.bundle(config, opts));
+    if (r.code !== 0) return;
+    assertFails(await this.rt.start(id), `${what} (create succeeded, so start)`);
   }
 
   /** Polls `state` until status is `status`; returns the last state (or null). */
@@ -204,17 +220,32 @@ export class Env {
         execFileSync('umount', ['-l', target], { stdio: 'ignore' });
       } catch {}
     }
-    for (const cg of this.cgroupPaths) {
-      // The kernel frees a cgroup a moment after its last task exits.
-      const gone = await waitFor(() => cgroupDirsNamed(cg).length === 0, 2000);
-      const dirs = gone ? [] : cgroupDirsNamed(cg);
-      if (dirs.length) {
-        problems.push(`cgroup left: ${dirs.join(', ')}`);
-        for (const d of dirs.sort((a, b) => b.length - a.length)) {
+    // Cgroups: the cgroupsPath a check asked for, and any cgroup named after one of its ids
+    // (where a runtime puts a container without cgroupsPath). The kernel frees a cgroup a moment
+    // after its last task exits.
+    const names = new Set(this.ids.filter((id) => !id.includes('/')));
+    const leftCgroups = () => [
+      ...this.cgroupPaths.flatMap((cg) => cgroupDirsNamed(cg)),
+      ...cgroupDirsWithNames(names),
+    ];
+    if (!(await waitFor(() => leftCgroups().length === 0, 2000))) {
+      const dirs = leftCgroups();
+      problems.push(`cgroups left: ${dirs.join(', ')}`);
+      for (const d of dirs.sort((a, b) => b.length - a.length)) {
+        for (const pid of (readOr(`${d}/cgroup.procs`, '') ?? '').split('\n').filter(Boolean)) {
+          problems.push(`process ${pid} left in ${d}`);
           try {
-            fs.rmdirSync(d);
+            process.kill(Number(pid), 'SIGKILL');
           } catch {}
         }
+        await waitFor(() => {
+          try {
+            fs.rmdirSync(d);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 1000);
       }
     }
     for (let i = 0; ; i++) {
@@ -230,7 +261,8 @@ export class Env {
       }
     }
     const now = listTree(ROOTFS);
-    if (now !== rootfsSnapshot) problems.push(`the shared rootfs ${ROOTFS} changed (a check that writes must use a copy)`);
+    if (now !== rootfsSnapshot)
+      problems.push(`the shared rootfs ${ROOTFS} changed (a check that writes must use a copy)`);
     return problems;
   }
 }

@@ -113,7 +113,8 @@ export function cgroupDirOf(pid, controller) {
   const m2 = mounts.find((x) => x.fstype === 'cgroup2');
   if (v2 && m2) {
     const ctrls = readOr(`${m2.mountpoint}/cgroup.controllers`, '').split(/\s+/);
-    if (ctrls.includes(controller)) return { version: 2, dir: m2.mountpoint + relativeTo(m2.root, v2.path), path: v2.path };
+    if (ctrls.includes(controller))
+      return { version: 2, dir: m2.mountpoint + relativeTo(m2.root, v2.path), path: v2.path };
   }
   return null;
 }
@@ -130,6 +131,31 @@ export function cgroupDirsNamed(cgPath) {
     .filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2')
     .map((m) => m.mountpoint + cgPath)
     .filter((d) => fs.existsSync(d));
+}
+
+/**
+ * Cgroup directories (in every hierarchy, up to `depth` levels down) whose name is in `names`:
+ * where a runtime's default cgroup for a container id would be.
+ */
+export function cgroupDirsWithNames(names, depth = 5) {
+  const found = [];
+  const walk = (dir, level) => {
+    let entries = [];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const p = dir + '/' + e.name;
+      if (names.has(e.name)) found.push(p);
+      if (level < depth) walk(p, level + 1);
+    }
+  };
+  const mounts = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  for (const m of mounts) if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') walk(m.mountpoint, 1);
+  return found;
 }
 
 export function readOr(p, dflt = null) {
@@ -195,8 +221,8 @@ export function capMask(names) {
   return m.toString(16).padStart(16, '0');
 }
 
-/** The capabilities this kernel knows (cap_last_cap), as names. */
-export function kernelCaps() {
-  const last = Number(readOr('/proc/sys/kernel/cap_last_cap', String(CAPS.length - 1)));
-  return CAPS.slice(0, Math.min(last, CAPS.length - 1) + 1);
+/** The capabilities in this process's bounding set: the most a runtime started from here can grant. */
+export function heldCaps() {
+  const bnd = BigInt('0x' + parseStatus(fs.readFileSync('/proc/self/status', 'utf8')).CapBnd);
+  return CAPS.filter((_, bit) => (bnd >> BigInt(bit)) & 1n);
 }

@@ -45,6 +45,8 @@ export class Runtime {
           cwd: opts.cwd ?? this.ioDir,
           env: opts.env ?? process.env,
           stdio: ['ignore', outFd, errFd],
+          // Its own process group, so that a timeout can end the runtime and whatever it forked.
+          detached: true,
         });
       } finally {
         fs.closeSync(outFd);
@@ -53,7 +55,11 @@ export class Runtime {
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
-        child.kill('SIGKILL');
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
       }, timeout);
       child.on('error', (e) => {
         clearTimeout(timer);

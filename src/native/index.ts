@@ -22,7 +22,7 @@ export interface Native {
   spawn(req: {
     initPath: string;
     plan: Buffer;
-    stateDir?: string;
+    fifo?: string;
     consoleSocket?: string;
     preserveFds?: number;
   }): { pid: number; syncFd: number };
@@ -30,7 +30,7 @@ export interface Native {
   reply(fd: number, type: number): void;
   sendData(fd: number, data: Buffer): void;
   mkfifo(path: string, mode: number): void;
-  releaseFifo(path: string, pid: number, timeoutMs: number): void;
+  releaseFifo(path: string): void;
   wait(pid: number): Promise<ExitStatus>;
   reap(pid: number, block?: boolean): ExitStatus | null;
   flock(fd: number, op: number): boolean;

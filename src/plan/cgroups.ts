@@ -153,6 +153,14 @@ export function resourceWrites(
   }
   if (res.pids && res.pids.limit !== undefined)
     put('pids', 'pids.max', res.pids.limit > 0 ? res.pids.limit : 'max', `${R}/pids/limit`);
+  // unified: raw cgroup v2 files, written as given, into the container's v2 directory.
+  for (const [key, value] of Object.entries(res.unified ?? {})) {
+    const from = `${R}/unified/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    if (!/^[a-z0-9_]+\.[a-z0-9_.]+$/.test(key))
+      throw new HuskError(`${from}: "${key}" is not a cgroup v2 file name`);
+    if (!plan.unifiedDir) throw new HuskError(`${from}: this host has no cgroup v2 hierarchy`);
+    out.push({ dir: plan.unifiedDir, file: key, value, from });
+  }
   if (res.devices?.length && !v2) {
     const rules = [...res.devices, ...DEFAULT_DEVICE_RULES, ...(extraAllowed ?? [])];
     rules.forEach((r, i) => {

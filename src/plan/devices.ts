@@ -40,7 +40,7 @@ export function planDevices(spec: Spec, opts: { kcore: boolean; rootUid: number;
   }
   (spec.linux?.devices ?? []).forEach((d, i) => {
     const from = `/linux/devices/${i}`;
-    if (!d.path.startsWith('/dev/')) throw new HuskError(`${from}/path: "${d.path}" must be below /dev`);
+    if (!d.path.startsWith('/')) throw new HuskError(`${from}/path: "${d.path}" must be absolute`);
     if (d.path.split('/').includes('..'))
       throw new HuskError(`${from}/path: "${d.path}" must not contain ".."`);
     const type = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;

@@ -40,6 +40,12 @@ export function buildExecPlan(
 ): { ops: Op[]; warnings: string[]; seccomp: SeccompRequest | null } {
   const warnings: string[] = [];
   const ops: Op[] = [];
+  const p = input.process;
+  // Before joining anything: written through the host's procfs, inherited by the process.
+  if (p.oomScoreAdj !== undefined)
+    ops.push(
+      op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: p.oomScoreAdj }, [{ str: String(p.oomScoreAdj) }]),
+    );
   if (input.joinCgroups) ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup' }, [{ u32: 1 }]));
   for (const t of JOIN_ORDER) {
     if (!input.namespaces.includes(t)) continue;
@@ -47,16 +53,11 @@ export function buildExecPlan(
     ops.push(op('SETNS', '/linux/namespaces', { type: t, path }, [{ u32: CLONE[t] }, { str: path }]));
   }
   ops.push(op('FORK_INIT', '/linux/namespaces', {}));
-  const p = input.process;
   if (p.terminal) {
     if (!input.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
     ops.push(op('SETSID', '/process', {}));
     ops.push(op('CONSOLE', '/process/terminal', { bindConsole: false }, [{ u32: 0 }]));
   }
-  if (p.oomScoreAdj !== undefined)
-    ops.push(
-      op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: p.oomScoreAdj }, [{ str: String(p.oomScoreAdj) }]),
-    );
   ops.push(...planRlimits(p));
   ops.push(...planScheduling(p));
   const ident = planIdentityAndExec(p, {
@@ -68,7 +69,7 @@ export function buildExecPlan(
   placeSeccomp(ident, seccomp, !!p.noNewPrivileges);
   ops.push(...ident.beforeStart);
   ops.push(op('SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
-  ident.afterStart.splice(ident.afterStart.length - 1, 0, ...planLsm(p, null, host));
+  ident.beforeStart.unshift(...planLsm(p, null, host));
   ops.push(...ident.afterStart);
   return { ops, warnings, seccomp };
 }

@@ -50,7 +50,14 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const rootGid = hostId(linux.gidMappings, 0);
   const ops: Op[] = [];
 
-  // In the first process: cgroup, namespaces, then the fork that makes the container's init.
+  // In the first process: oom score (lowering it needs the host's privileges, so before any
+  // user namespace), cgroup, namespaces, then the fork that makes the container's init.
+  if (spec.process?.oomScoreAdj !== undefined)
+    ops.push(
+      op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: spec.process.oomScoreAdj }, [
+        { str: String(spec.process.oomScoreAdj) },
+      ]),
+    );
   if (cgroups)
     ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }]));
   // Join every namespace given by path while still the host's root (a namespace owned by the
@@ -65,12 +72,6 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   ops.push(op('SETSID', '/process', {}));
   if (!opts.noNewKeyring)
     ops.push(op('SESSION_KEYRING', '/process', { name: `_ses.${opts.id}` }, [{ str: `_ses.${opts.id}` }]));
-  if (spec.process?.oomScoreAdj !== undefined)
-    ops.push(
-      op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: spec.process.oomScoreAdj }, [
-        { str: String(spec.process.oomScoreAdj) },
-      ]),
-    );
   checkHooks(spec);
   const rootfsOps = planRootfs(spec, {
     bundle: opts.bundle,
@@ -130,7 +131,9 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   ops.push(op(startHooks.length ? 'FETCH_STATE' : 'SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
   ops.push(op('WAIT_START', '/process', {}));
   ops.push(...startHooks);
-  proc.afterStart.splice(proc.afterStart.length - 1, 0, ...lsm);
+  // LSM exec labels are written before the cwd change, which closes husk-init's procfs handle;
+  // they take effect at the next execve.
+  proc.beforeStart.unshift(...lsm);
   ops.push(...proc.afterStart);
   return { ops, rootfs, namespaces: ns, cgroups, seccomp, warnings };
 }

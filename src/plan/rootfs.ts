@@ -34,6 +34,32 @@ function checkDestination(dest: string, from: string): string {
   return norm.length > 1 ? norm.replace(/\/+$/, '') : norm;
 }
 
+// Files under /proc that may be mounted over (what lxcfs provides), as runc allows; any other
+// mount under /proc could hide or redirect what the masks and the runtime's procfs writes rely on.
+const PROC_OVERLAYS = new Set([
+  '/proc/cpuinfo',
+  '/proc/diskstats',
+  '/proc/meminfo',
+  '/proc/stat',
+  '/proc/swaps',
+  '/proc/uptime',
+  '/proc/loadavg',
+  '/proc/slabinfo',
+  '/proc/sys/kernel/ns_last_pid',
+]);
+
+function checkProcMount(dest: string, type: string, from: string): void {
+  if (dest === '/proc') {
+    if (type !== 'proc')
+      throw new HuskError(`${from}: only a proc filesystem may be mounted at /proc (got ${type || 'bind'})`);
+    return;
+  }
+  if (dest.startsWith('/proc/') && !PROC_OVERLAYS.has(dest))
+    throw new HuskError(
+      `${from}/destination: ${dest} is under /proc, where only lxcfs-style files may be mounted`,
+    );
+}
+
 function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsContext): Op[] {
   const ops: Op[] = [];
   const ro = flags & MS.RDONLY;
@@ -151,6 +177,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
     const dest = checkDestination(m.destination, from);
     const o = parseMountOptions(m.options, from);
     const type = m.type ?? (o.bind ? 'bind' : '');
+    checkProcMount(dest, o.bind ? 'bind' : type, from);
     if (type === 'cgroup') {
       ops.push(...planCgroupMount(dest, o.flags, from, ctx));
       return;

@@ -89,7 +89,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
   });
   if (!fs.existsSync(plan.rootfs)) throw new HuskError(`/root/path: rootfs ${plan.rootfs} does not exist`);
   for (const w of plan.warnings) ctx.log.warn(w);
-  compileInto(plan.ops, plan.seccomp, ctx.log, ctx.store.root);
+  compileInto(plan.ops, plan.seccomp, ctx.log);
   const encoded = encodePlan(plan.ops);
 
   const lock = ctx.store.claim(id);
@@ -145,7 +145,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
       child = native().spawn({
         initPath: initPath(),
         plan: encoded,
-        stateDir: dir,
+        fifo: path.join(dir, 'exec.fifo'),
         consoleSocket: opts.consoleSocket,
         preserveFds: opts.preserveFds ?? 0,
       });

@@ -56,7 +56,7 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
     probeHost(),
   );
   for (const w of plan.warnings) ctx.log.warn(w);
-  compileInto(plan.ops, plan.seccomp, ctx.log, ctx.store.root);
+  compileInto(plan.ops, plan.seccomp, ctx.log);
   const child = native().spawn({
     initPath: initPath(),
     plan: encodePlan(plan.ops),

@@ -27,6 +27,9 @@ function runHook(h: Hook, where: string, state: State): string | null {
     killSignal: 'SIGKILL',
     stdio: ['pipe', 'inherit', 'pipe'],
   });
+  // A hook need not read its stdin: the state it did not take is no failure.
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'EPIPE' && r.status !== null)
+    r.error = undefined;
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
     if (code === 'ETIMEDOUT')

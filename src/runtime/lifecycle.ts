@@ -10,10 +10,11 @@ import type { ContainerRecord } from '../state/store';
 import { cgroupPids, destroyCgroups, leaves } from './cgroup';
 import type { RuntimeContext } from './context';
 import { runHooksWarn } from './hooks';
+import { planCgroups } from '../plan/cgroups';
+import { probeHost } from '../host/probe';
 import { parseSignal } from './signals';
 import type { Spec } from '../spec/types';
 
-const START_TIMEOUT_MS = 30_000;
 const LOCK_EX_NB = 2 | 4;
 const LOCK_UN = 8;
 
@@ -53,10 +54,14 @@ export function load(ctx: RuntimeContext, id: string): Loaded {
 }
 
 function savedSpec(dir: string): Spec | null {
+  let fd = -1;
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Spec;
+    fd = fs.openSync(path.join(dir, 'config.json'), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    return JSON.parse(fs.readFileSync(fd, 'utf8')) as Spec;
   } catch {
     return null;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
   }
 }
 
@@ -93,7 +98,7 @@ export function start(ctx: RuntimeContext, id: string): void {
     if (status !== 'created')
       throw new HuskError(`cannot start a container that is ${status}, only a created one`);
     const fifo = path.join(dir, 'exec.fifo');
-    native().releaseFifo(fifo, rec.pid, START_TIMEOUT_MS);
+    native().releaseFifo(fifo);
     fs.rmSync(fifo, { force: true });
     const spec = savedSpec(dir);
     if (spec?.hooks?.poststart?.length)
@@ -160,7 +165,14 @@ export function destroy(ctx: RuntimeContext, id: string, force = false): void {
   }
   const lock = ctx.store.lock(id);
   try {
-    const rec = ctx.store.read(id);
+    let rec: ContainerRecord | null;
+    try {
+      rec = ctx.store.read(id);
+    } catch (e) {
+      // A state that cannot be read (or is a symlink, never followed) is removed only by force.
+      if (!force) throw e;
+      rec = null;
+    }
     if (rec) {
       const status = rec.pid === 0 ? 'stopped' : statusOf(rec, ctx.store.dir(id));
       if ((status === 'running' || status === 'paused') && !force)
@@ -179,6 +191,17 @@ export function destroy(ctx: RuntimeContext, id: string, force = false): void {
       // poststop runs for containers that got as far as having a process.
       if (rec.pid > 0 && spec?.hooks?.poststop?.length)
         runHooksWarn(spec.hooks, 'poststop', ociState(rec, 'stopped'), ctx.log);
+    } else {
+      // No readable record: the container's cgroups are where its config (or the default)
+      // put them; a forced delete must not leave them, nor their processes.
+      const spec = savedSpec(ctx.store.dir(id)) ?? ({} as Spec);
+      let dirs: string[] = [];
+      try {
+        dirs = planCgroups(spec, probeHost(), id)?.dirs ?? [];
+      } catch {
+        dirs = planCgroups({} as Spec, probeHost(), id)?.dirs ?? [];
+      }
+      destroyCgroups(dirs.filter((d) => fs.existsSync(d)));
     }
     ctx.store.remove(id);
   } finally {

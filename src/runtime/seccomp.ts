@@ -1,6 +1,6 @@
 // Compiles the planned seccomp filter with libseccomp (in the addon) and puts the program in
 // the plan. Compiling docker's default profile takes ~10 ms here, so programs are cached under
-// <root>/.cache/seccomp by a hash of everything that decides the output (the normalised rules,
+// a cache directory by a hash of everything that decides the output (the normalised rules,
 // libseccomp's version, the kernel and the architecture). Syscall names libseccomp does not
 // know are skipped with a log line, as runc does.
 import fs from 'node:fs';
@@ -26,9 +26,18 @@ function cacheKey(req: SeccompRequest): string {
   return h.digest('hex');
 }
 
-export function compileInto(ops: Op[], req: SeccompRequest | null, log: Logger, root?: string): void {
+// Outside --root, which holds containers only: /var/cache for root, the user's cache dir else.
+function cacheDir(): string | null {
+  if ((process.geteuid?.() ?? 0) === 0) return '/var/cache/husk/seccomp';
+  const base =
+    process.env.XDG_CACHE_HOME || (process.env.HOME ? path.join(process.env.HOME, '.cache') : null);
+  return base ? path.join(base, 'husk', 'seccomp') : null;
+}
+
+export function compileInto(ops: Op[], req: SeccompRequest | null, log: Logger): void {
   if (!req) return;
-  const file = root ? path.join(root, '.cache', 'seccomp', cacheKey(req)) : null;
+  const dir = cacheDir();
+  const file = dir ? path.join(dir, cacheKey(req)) : null;
   let out: { bpf: Buffer; unknown: string[] } | null = null;
   if (file) {
     try {

@@ -17,7 +17,19 @@ interface AjvError {
 
 type Validator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
 
-function validators(): { validateConfig: Validator; validateState: Validator; validateFeatures: Validator } {
+type Validators = { validateConfig: Validator; validateState: Validator; validateFeatures: Validator };
+
+declare global {
+  // Set by bin/husk: loads a file with the V8 code cache the build wrote beside it.
+  var __huskLoadCached: ((file: string) => unknown) | undefined;
+}
+
+function validators(): Validators {
+  const load = globalThis.__huskLoadCached;
+  if (load) {
+    const file = require('node:path').join(__dirname, 'generated', 'validators.js');
+    if (require('node:fs').existsSync(file)) return load(file) as Validators;
+  }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('./generated/validators.js');
 }

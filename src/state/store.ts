@@ -57,16 +57,29 @@ export class Store {
 
   lock(id: string): Lock {
     const dir = this.dir(id);
-    if (!fs.existsSync(dir)) throw new HuskError(`container ${id} does not exist`);
+    if (!this.exists(id)) throw new HuskError(`container ${id} does not exist`);
     return Lock.take(dir);
   }
 
+  // Neither the container's directory nor state.json is followed through a symlink: --root
+  // is the only place husk reads state from.
   read(id: string): ContainerRecord | null {
+    if (!this.exists(id)) return null;
+    let fd = -1;
     try {
-      return JSON.parse(fs.readFileSync(path.join(this.dir(id), 'state.json'), 'utf8')) as ContainerRecord;
+      fd = fs.openSync(
+        path.join(this.dir(id), 'state.json'),
+        fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW,
+      );
+      return JSON.parse(fs.readFileSync(fd, 'utf8')) as ContainerRecord;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return null;
+      if (code === 'ELOOP')
+        throw new HuskError(`container ${id}: state.json is a symlink, which husk never follows`);
       throw new HuskError(`container ${id}: unreadable state: ${(e as Error).message}`);
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
     }
   }
 
@@ -75,7 +88,14 @@ export class Store {
   }
 
   exists(id: string): boolean {
-    return fs.existsSync(this.dir(id));
+    try {
+      if (!fs.lstatSync(this.dir(id)).isDirectory())
+        throw new HuskError(`${this.dir(id)} is not a directory (a symlink is never followed)`);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
   }
 
   remove(id: string): void {

@@ -306,13 +306,14 @@ describe('bad bundles and config.json', { skip: SKIP }, () => {
     );
   });
 
-  test('a device node outside /dev', async (t) => {
+  test('a device where the image has a file: refused, the file kept', async (t) => {
     await createFails(
       t,
       (c) => {
-        c.linux.devices = [{ path: '/etc/evil', type: 'c', major: 1, minor: 3 }];
+        c.linux.devices = [{ path: '/etc/passwd', type: 'c', major: 1, minor: 3 }];
       },
-      '/linux/devices/0/path: "/etc/evil" must be below /dev',
+      '/linux/devices/0: device /etc/passwd: a different file is already there',
+      { copyRootfs: true },
     );
   });
 

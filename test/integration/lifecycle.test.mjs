@@ -741,8 +741,6 @@ describe('the lifecycle from outside', { skip: SKIP }, () => {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
     });
     await waitFor(() => run.output().stdout.includes('ready'), 'the container to trap TERM');
-    // husk run installs its forwarding handlers only after `start` returns: give it a moment
-    // (the race itself is the next test).
     await sleep(500);
     run.child.kill('SIGTERM');
     const r = await run.done;
@@ -761,8 +759,12 @@ describe('the lifecycle from outside', { skip: SKIP }, () => {
       e.defer(() => {
         if (run.child.exitCode === null) run.child.kill('SIGKILL');
       });
+      let sent = false;
       run.child.stdout.on('data', () => {
-        if (run.output().stdout.includes('ready')) run.child.kill('SIGTERM');
+        if (!sent && run.output().stdout.includes('ready')) {
+          sent = true; // once: later output (got-TERM) must not send another
+          run.child.kill('SIGTERM');
+        }
       });
       const r = await run.done;
       assert.equal(r.code, 7, `attempt ${i}: ${show(r)}`);

@@ -88,16 +88,16 @@ const TAIL = [
   'EXEC',
 ];
 
-test('stage order, joined user namespace: cgroup sync, setns user, other setns, unshare, fork, ... exec', () => {
+test('stage order, joined user namespace: oom score, cgroup sync, setns user, other setns, unshare, fork, ... exec', () => {
   const plan = buildPlan(fullSpec(), hostV2(), OPTS);
   assert.deepEqual(collapse(plan.ops), [
+    'OOM_SCORE_ADJ',
     'SYNC',
     'SETNSx2',
     'UNSHARE',
     'FORK_INIT',
     'SETSID',
     'SESSION_KEYRING',
-    'OOM_SCORE_ADJ',
     ...ROOTFS_PART,
     ...TAIL,
   ]);
@@ -105,9 +105,9 @@ test('stage order, joined user namespace: cgroup sync, setns user, other setns, 
     plan.ops.filter((o) => o.op === 'SETNS').map((o) => o.show.type),
     ['user', 'network'],
   );
-  assert.equal(plan.ops[0].show.stage, 'cgroup');
-  assert.deepEqual(plan.ops[0].fields, [{ u32: 1 }]);
-  assert.deepEqual(plan.ops[0].show.dirs, ['/sys/fs/cgroup/husk/c1']);
+  assert.equal(plan.ops[1].show.stage, 'cgroup');
+  assert.deepEqual(plan.ops[1].fields, [{ u32: 1 }]);
+  assert.deepEqual(plan.ops[1].show.dirs, ['/sys/fs/cgroup/husk/c1']);
   const ready = plan.ops.at(-3);
   assert.equal(ready.show.stage, 'ready');
   assert.deepEqual(ready.fields, [{ u32: 10 }]);
@@ -148,7 +148,8 @@ const NEW_USER = {
 
 test('stage order, new user namespace: every setns by path first, then USERNS, then unshare', () => {
   const plan = buildPlan(fullSpec(NEW_USER), hostV2(), OPTS);
-  assert.deepEqual(collapse(plan.ops).slice(0, 6), [
+  assert.deepEqual(collapse(plan.ops).slice(0, 7), [
+    'OOM_SCORE_ADJ',
     'SYNC',
     'SETNS',
     'USERNS',
@@ -188,7 +189,7 @@ test('no new namespaces besides joined ones: no UNSHARE op', () => {
   delete spec.domainname;
   const ops = names(buildPlan(spec, hostV2(), OPTS).ops);
   assert.ok(!ops.includes('UNSHARE'));
-  assert.deepEqual(ops.slice(0, 3), ['SYNC', 'SETNS', 'FORK_INIT']);
+  assert.deepEqual(ops.slice(0, 4), ['OOM_SCORE_ADJ', 'SYNC', 'SETNS', 'FORK_INIT']);
 });
 
 test('buildPlan errors', () => {
@@ -269,7 +270,7 @@ test('hooks run by husk-init: createRuntime sync and createContainer before pivo
 
 // --- fixtures on every layout -----------------------------------------------------------------
 
-const BEFORE_FORK = new Set(['SYNC', 'SETNS', 'USERNS', 'UNSHARE']);
+const BEFORE_FORK = new Set(['OOM_SCORE_ADJ', 'SYNC', 'SETNS', 'USERNS', 'UNSHARE']);
 
 for (const { name, spec } of fixtures()) {
   for (const [layout, mkHost] of Object.entries({ v1: hostV1, v2: hostV2, hybrid: hostHybrid })) {
@@ -282,7 +283,7 @@ for (const { name, spec } of fixtures()) {
         ops.slice(0, fork).every((n) => BEFORE_FORK.has(n)),
         ops.slice(0, fork).join(' '),
       );
-      assert.equal(plan.ops[0].show.stage, 'cgroup');
+      assert.equal(plan.ops.find((o) => o.op === 'SYNC').show.stage, 'cgroup');
       assert.equal(ops[fork + 1], 'SETSID');
       assert.equal(ops.filter((n) => n === 'PIVOT_ROOT').length, 1);
       assert.equal(ops.filter((n) => n === 'BIND_ROOTFS').length, 1);

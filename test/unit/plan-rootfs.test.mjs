@@ -592,15 +592,12 @@ test('device path validation names the entry', () => {
   const dev = (d) => ({ linux: { devices: [{ path: '/dev/ok', type: 'c', major: 1, minor: 1 }, d] } });
   throwsHusk(
     () => planDevices(dev({ path: 'dev/null', type: 'c', major: 1, minor: 3 }), devOpts),
-    /^\/linux\/devices\/1\/path: "dev\/null" must be below \/dev/,
+    /^\/linux\/devices\/1\/path: "dev\/null" must be absolute/,
   );
-  throwsHusk(
-    () => planDevices(dev({ path: '/etc/passwd', type: 'c', major: 1, minor: 3 }), devOpts),
-    /^\/linux\/devices\/1\/path: .* must be below \/dev/,
-  );
-  throwsHusk(
-    () => planDevices(dev({ path: '/dev', type: 'c', major: 1, minor: 3 }), devOpts),
-    /^\/linux\/devices\/1\/path: .* must be below \/dev/,
+  // Outside /dev is the spec's to allow; a file already there is refused when the node is made.
+  assert.equal(
+    planDevices(dev({ path: '/etc/passwd', type: 'c', major: 1, minor: 3 }), devOpts).length > 0,
+    true,
   );
   throwsHusk(
     () => planDevices(dev({ path: '/dev/../etc/shadow', type: 'c', major: 1, minor: 3 }), devOpts),

@@ -1,0 +1,567 @@
+// Config fuzzing: seeded mutations of real engines' config.json files (shared fixtures), each run
+// with `husk run`. husk must either run the container (exit 0) or refuse it cleanly: exit 1, one
+// `husk: ` line on stderr, no JS stack trace, no native fault, no hang. Either way nothing may be
+// left behind: state directory, cgroup, mount or process.
+//
+// QUICK (default): 300 configs. HUSK_STRESS=full: 5000. HUSK_FUZZ_SEED=<n> replays a seed;
+// HUSK_FUZZ_COUNT=<n> overrides the count. Failing configs are saved under
+// /tmp/husk-test-fuzz-failures/ (config.json + what happened), and their paths printed.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { SKIP, copyRootfs, env, makeBundle, show, sleep } from '../lib/harness.mjs';
+import {
+  FULL,
+  MODE,
+  cgroupDirsAt,
+  entriesOf,
+  errorOf,
+  faultIn,
+  huskCgroupsWith,
+  huskP,
+  mountinfoLines,
+  pool,
+  processesMentioning,
+  stderrLines,
+  table,
+  uncleanIn,
+} from './lib.mjs';
+
+const FIXTURES = '/work/shared/fixtures/configs';
+const FAILURES = '/tmp/husk-test-fuzz-failures';
+const COUNT = Number(process.env.HUSK_FUZZ_COUNT) || (FULL ? 5000 : 300);
+const SEED = process.env.HUSK_FUZZ_SEED
+  ? Number(process.env.HUSK_FUZZ_SEED) >>> 0
+  : crypto.randomBytes(4).readUInt32LE(0);
+const PARALLEL = 2;
+const RUN_TIMEOUT_MS = 20_000;
+
+// mulberry32: a small seeded PRNG, so a seed replays the same configs.
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Base configs: the fixtures made runnable here
+
+// Bind mounts of files in the fixtures (the rest are directories: /dev/shm, /sys).
+const HOST_SOURCES = ['/sys', '/proc', '/dev'];
+const FILE_DESTINATIONS = new Set(['/etc/resolv.conf', '/etc/hostname', '/etc/hosts', '/run/.containerenv']);
+
+/**
+ * A fixture config adapted to this host: root.path the busybox copy, bind sources existing test
+ * files, process.args /bin/true, no terminal, rlimits capped (no CAP_SYS_RESOURCE here), hooks
+ * that exist, the cgroup path under /husk/ with the container id.
+ */
+function adapt(config, { rootfs, files, id }) {
+  const c = structuredClone(config);
+  c.root = { ...(c.root ?? {}), path: rootfs };
+  c.process.args = ['/bin/true'];
+  c.process.terminal = false;
+  if (Array.isArray(c.process.rlimits))
+    c.process.rlimits = c.process.rlimits
+      .filter((r) => !['RLIMIT_NOFILE', 'RLIMIT_NPROC'].includes(r.type) || r.hard <= 1024)
+      .map((r) => ({ ...r }));
+  for (const m of c.mounts ?? []) {
+    const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+    // Sources of this host's own (as runc's rootless spec binds /sys) stay as they are.
+    if (!bind || (typeof m.source === 'string' && HOST_SOURCES.includes(m.source))) continue;
+    m.source = FILE_DESTINATIONS.has(m.destination) ? files.file : files.dir;
+  }
+  // A hook that reads its stdin: one that does not (/bin/true) trips a husk bug (EPIPE, see the
+  // todo test below), which is not what the fuzzing is after.
+  for (const hooks of Object.values(c.hooks ?? {}))
+    for (const h of hooks) {
+      h.path = '/bin/cat';
+      h.args = ['cat'];
+    }
+  if (c.linux) c.linux.cgroupsPath = `/husk/${id}`;
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutations
+
+const HUGE = [2 ** 53, 2 ** 63, 2 ** 64, 1e21, 1e308, Number.MAX_SAFE_INTEGER + 2, 4294967296, 4294967295];
+const NEGATIVE = [-1, -2, -4096, -(2 ** 31), -(2 ** 63), -0.5, -1e21];
+const ODD_STRINGS = [
+  '',
+  ' ',
+  '\u0000',
+  'a\u0000b',
+  '/\u0000/',
+  '\u00e9t\u00e9',
+  '\u{1F600}',
+  '\u202e\u2066',
+  '\ud800',
+  '\uffff',
+  '%s%n%x',
+  '$(true)',
+  '-1',
+  '0x10',
+  'NaN',
+  'null',
+  'true',
+];
+
+function pick(rnd, a) {
+  return a[Math.floor(rnd() * a.length)];
+}
+
+function randomString(rnd) {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:=,';
+  const n = 1 + Math.floor(rnd() * 24);
+  let s = '';
+  for (let i = 0; i < n; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+  return s;
+}
+
+function longString(rnd) {
+  const n = pick(rnd, [256, 4097, 65_537, 1_000_000]);
+  return pick(rnd, ['a', '/', 'é', '\u{1F600}', 'ab/']).repeat(n).slice(0, n);
+}
+
+/** Every path (array of keys) into a JSON value, the root excluded. */
+function pathsOf(v, prefix = [], out = []) {
+  if (Array.isArray(v))
+    v.forEach((x, i) => {
+      out.push([...prefix, i]);
+      pathsOf(x, [...prefix, i], out);
+    });
+  else if (v && typeof v === 'object')
+    for (const k of Object.keys(v)) {
+      out.push([...prefix, k]);
+      pathsOf(v[k], [...prefix, k], out);
+    }
+  return out;
+}
+
+function getAt(v, p) {
+  return p.reduce((o, k) => o[k], v);
+}
+
+const jsonPointer = (p) => '/' + p.map((k) => String(k).replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+
+// A random value of another type than v.
+function otherType(rnd, v) {
+  const kinds = ['string', 'number', 'boolean', 'null', 'array', 'object'].filter((k) =>
+    k === 'array'
+      ? !Array.isArray(v)
+      : k === 'null'
+        ? v !== null
+        : k === 'object'
+          ? typeof v !== 'object' || v === null || Array.isArray(v)
+          : typeof v !== k,
+  );
+  const k = pick(rnd, kinds);
+  switch (k) {
+    case 'string':
+      return typeof v === 'number' ? String(v) : randomString(rnd);
+    case 'number':
+      return typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : Math.floor(rnd() * 1000);
+    case 'boolean':
+      return rnd() < 0.5;
+    case 'null':
+      return null;
+    case 'array':
+      return v === null || typeof v !== 'object' ? [v] : Object.values(v);
+    default:
+      return Array.isArray(v) ? Object.fromEntries(v.map((x, i) => [String(i), x])) : { value: v };
+  }
+}
+
+const MUTATIONS = {
+  'delete key'(rnd, c, paths) {
+    const p = pick(rnd, paths);
+    const parent = getAt(c, p.slice(0, -1));
+    const k = p[p.length - 1];
+    if (Array.isArray(parent)) parent.splice(k, 1);
+    else delete parent[k];
+    return `delete ${jsonPointer(p)}`;
+  },
+  'change type'(rnd, c, paths) {
+    const p = pick(rnd, paths);
+    const parent = getAt(c, p.slice(0, -1));
+    const k = p[p.length - 1];
+    const v = otherType(rnd, parent[k]);
+    parent[k] = v;
+    return `retype ${jsonPointer(p)} = ${brief(v)}`;
+  },
+  'random value'(rnd, c, paths) {
+    const p = pick(rnd, paths);
+    const parent = getAt(c, p.slice(0, -1));
+    const k = p[p.length - 1];
+    const v = pick(rnd, [
+      () => randomString(rnd),
+      () => Math.floor(rnd() * 2 ** 16),
+      () => pick(rnd, HUGE),
+      () => pick(rnd, NEGATIVE),
+      () => [],
+      () => ({}),
+      () => 0,
+      () => rnd() * 10,
+    ])();
+    parent[k] = v;
+    return `set ${jsonPointer(p)} = ${brief(v)}`;
+  },
+  'duplicate array entry'(rnd, c, paths) {
+    const arrays = paths.filter((p) => Array.isArray(getAt(c, p)) && getAt(c, p).length);
+    if (!arrays.length) return null;
+    const p = pick(rnd, arrays);
+    const a = getAt(c, p);
+    const i = Math.floor(rnd() * a.length);
+    const times = pick(rnd, [1, 1, 2, 50]);
+    for (let n = 0; n < times; n++) a.splice(i, 0, structuredClone(a[i]));
+    return `duplicate ${jsonPointer([...p, i])} x${times}`;
+  },
+  'odd string'(rnd, c, paths) {
+    const strings = paths.filter((p) => typeof getAt(c, p) === 'string');
+    const p = pick(rnd, strings);
+    const parent = getAt(c, p.slice(0, -1));
+    const k = p[p.length - 1];
+    const odd = pick(rnd, ODD_STRINGS);
+    const how = pick(rnd, ['replace', 'append', 'prepend', 'insert']);
+    const s = parent[k];
+    const at = Math.floor(rnd() * (s.length + 1));
+    parent[k] =
+      how === 'replace'
+        ? odd
+        : how === 'append'
+          ? s + odd
+          : how === 'prepend'
+            ? odd + s
+            : s.slice(0, at) + odd + s.slice(at);
+    return `${how} ${brief(odd)} in ${jsonPointer(p)}`;
+  },
+  'long string'(rnd, c, paths) {
+    const strings = paths.filter((p) => typeof getAt(c, p) === 'string');
+    const p = pick(rnd, strings);
+    const parent = getAt(c, p.slice(0, -1));
+    const k = p[p.length - 1];
+    const long = longString(rnd);
+    parent[k] = rnd() < 0.5 ? long : parent[k] + long;
+    return `long string (${long.length} x ${brief(long[0])}) in ${jsonPointer(p)}`;
+  },
+};
+
+function brief(v) {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 40)}…(${s.length} chars)` : s;
+}
+
+/** Applies 1–3 random mutations; returns the descriptions. */
+function mutate(rnd, c) {
+  const applied = [];
+  const n = 1 + Math.floor(rnd() * 3);
+  for (let tries = 0; applied.length < n && tries < 20; tries++) {
+    const paths = pathsOf(c);
+    if (!paths.length) break;
+    const name = pick(rnd, Object.keys(MUTATIONS));
+    const what = MUTATIONS[name](rnd, c, paths);
+    if (what) applied.push(what);
+  }
+  return applied;
+}
+
+// Failures of husk's that a todo test below pins down: counted and listed, not failed on again.
+const KNOWN_BUGS = [
+  {
+    re: /husk-init: sync: send: Operation not permitted/,
+    bug: 'known husk bug: seccomp loaded before husk-init\'s last sync send (todo test "a seccomp profile that denies sendto")',
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+// What a run may leave behind
+
+function cgroupPathOf(c) {
+  const p = c?.linux?.cgroupsPath;
+  if (typeof p !== 'string' || !p || /^[^/]*:[^/]*:/.test(p)) return null;
+  const norm = path.posix.normalize('/' + p);
+  return norm === '/' ? null : norm;
+}
+
+describe(`fuzz (${MODE})`, { skip: SKIP }, () => {
+  test(
+    `${COUNT} mutated engine configs under husk run: ran or refused cleanly, nothing left`,
+    {
+      timeout: FULL ? 4 * 3_600_000 : 600_000,
+    },
+    async (t) => {
+      const e = env(t);
+      t.diagnostic(`seed ${SEED} (replay: HUSK_FUZZ_SEED=${SEED} HUSK_FUZZ_COUNT=${COUNT})`);
+      console.log(`# fuzz seed ${SEED}`);
+      const work = e.tmpdir('husk-test-stress-fuzz-');
+      const rootfs = copyRootfs(path.join(work, 'rootfs'));
+      const files = { dir: path.join(work, 'bind-dir'), file: path.join(work, 'bind-file') };
+      fs.mkdirSync(files.dir);
+      fs.writeFileSync(files.file, 'husk fuzz bind source\n');
+      const fixtures = fs
+        .readdirSync(FIXTURES)
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .map((f) => ({ name: f, config: JSON.parse(fs.readFileSync(path.join(FIXTURES, f), 'utf8')) }));
+      assert.ok(fixtures.length > 0, `no configs in ${FIXTURES}`);
+
+      const counts = {
+        ran: 0,
+        containerFailed: 0,
+        refused: 0,
+        crashed: 0,
+        leaked: 0,
+        notReproduced: 0,
+        knownBug: 0,
+      };
+      const knownBugs = [];
+      const notReproduced = [];
+      const containerFailures = [];
+      const crashes = [];
+      const leaks = [];
+      const refusals = new Map();
+      const baseOutcomes = [];
+      const opts = { root: e.root, marker: e.marker, cwd: e.root, timeout: RUN_TIMEOUT_MS };
+
+      const save = (i, kind, c, mutations, r, extra = '') => {
+        fs.mkdirSync(FAILURES, { recursive: true });
+        const base = path.join(FAILURES, `seed${SEED}-${i}-${kind}`);
+        fs.writeFileSync(`${base}.json`, typeof c === 'string' ? c : JSON.stringify(c, null, 2));
+        fs.writeFileSync(
+          `${base}.txt`,
+          `seed ${SEED}, config ${i} (${kind})\nmutations:\n  ${mutations.join('\n  ')}\n${show(r)}\n${extra}`,
+        );
+        return `${base}.json`;
+      };
+
+      const cases = Array.from({ length: COUNT }, (_, i) => i);
+      await pool(cases, PARALLEL, async (i) => {
+        // Each config has its own PRNG stream, so a failure replays alone (same seed and index).
+        const rnd = prng((SEED ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0);
+        const fixture = fixtures[i % fixtures.length];
+        const id = `${e.marker}-f${i}`;
+        let c = adapt(fixture.config, { rootfs, files, id });
+        // The first config of each fixture runs unmutated: the bases themselves must run.
+        const mutations = i < fixtures.length ? [] : mutate(rnd, c);
+        const bundle = path.join(work, `b${i}`);
+        fs.mkdirSync(bundle);
+        let text;
+        try {
+          text = JSON.stringify(c, null, 1);
+        } catch (err) {
+          text = `{"broken": ${JSON.stringify(String(err))}}`;
+        }
+        fs.writeFileSync(path.join(bundle, 'config.json'), text);
+        const cgPath = cgroupPathOf(c);
+        const what = `${fixture.name}: ${mutations.join('; ') || 'unmutated'}`;
+
+        // One husk run, then what it left (cleaned up, so the config can run again).
+        const attempt = async () => {
+          const cgBefore = cgPath ? cgroupDirsAt(cgPath) : [];
+          const r = await huskP(['run', '--bundle', bundle, id], opts);
+          const left = [];
+          if (fs.existsSync(path.join(e.root, id))) left.push(`state dir ${path.join(e.root, id)}`);
+          for (const d of huskCgroupsWith(id)) left.push(`cgroup ${d}`);
+          if (cgPath)
+            for (const d of cgroupDirsAt(cgPath))
+              if (!cgBefore.includes(d) && !left.includes(`cgroup ${d}`)) left.push(`cgroup ${d}`);
+          for (const l of mountinfoLines()) if (l.includes(id) || l.includes(work)) left.push(`mount ${l}`);
+          for (const p of processesMentioning([id], [bundle]))
+            if (!p.zombie) left.push(`process ${p.pid} (${p.exe}: ${p.cmdline})`);
+          if (left.length) {
+            await huskP(['delete', '--force', id], opts);
+            for (const d of left.filter((l) => l.startsWith('cgroup ')).map((l) => l.slice(7)))
+              try {
+                fs.rmdirSync(d);
+              } catch {
+                /* the harness's cleanup reports what is left */
+              }
+          }
+          const lines = stderrLines(r);
+          // The container ran and exited non-zero on its own (a mutation that, say, drops
+          // mprotect from the seccomp allow-list): husk passes the status on, says nothing itself.
+          const containerFailed = !faultIn(r) && r.code !== 0 && lines.errors.length === 0;
+          return { r, left, lines, containerFailed, unclean: containerFailed ? null : uncleanIn(r) };
+        };
+
+        let a = await attempt();
+        if (a.unclean || a.left.length) {
+          // Once more: other engineers rebuild husk on this machine, and a run that straddles a
+          // rebuild (husk-init and the addon from different sources) fails in ways no config
+          // causes. A failure that does not come back is reported, not counted.
+          await sleep(1000);
+          const again = await attempt();
+          if (!again.unclean && !again.left.length) {
+            counts.notReproduced++;
+            notReproduced.push(
+              `${what}\n    → first run: ${a.unclean ?? `left ${a.left.join('; ')}`}: ${a.r.stderr.trim().replace(/\n/g, ' | ').slice(0, 300)}\n    saved: ${save(i, 'once', text, mutations, a.r)}`,
+            );
+            a = again;
+          }
+        }
+        const { r, lines, unclean, containerFailed, left } = a;
+        if (i < fixtures.length)
+          baseOutcomes.push([fixture.name, r.code, r.code === 0 ? 'ran' : errorOf(r).slice(0, 80)]);
+        const known = unclean && KNOWN_BUGS.find((k) => k.re.test(r.stderr));
+        if (known) {
+          counts.knownBug++;
+          knownBugs.push(`${what}\n    → ${known.bug}\n    saved: ${save(i, 'known', text, mutations, r)}`);
+        } else if (unclean) {
+          counts.crashed++;
+          crashes.push(
+            `${what}\n    → ${unclean}: ${lines.errors[0] ?? r.stderr.slice(0, 300).replace(/\n/g, ' | ')}\n    saved: ${save(i, 'crash', text, mutations, r)}`,
+          );
+        } else if (r.code === 0) counts.ran++;
+        else if (containerFailed) {
+          counts.containerFailed++;
+          containerFailures.push(`${what} → exit ${r.code}`);
+        } else {
+          counts.refused++;
+          const k = errorOf(r)
+            .replace(/^\/\S*config\.json:\d+: /, '')
+            .replaceAll(id, 'ID')
+            .replace(/\d+/g, 'N')
+            .replace(/"[^"]*"/g, '"…"')
+            .slice(0, 70);
+          refusals.set(k, (refusals.get(k) ?? 0) + 1);
+        }
+        if (left.length) {
+          counts.leaked++;
+          leaks.push(
+            `${what}\n    → left ${left.join('; ')}\n    saved: ${save(i, 'leak', text, mutations, r, left.join('\n'))}`,
+          );
+        }
+        fs.rmSync(bundle, { recursive: true, force: true });
+      });
+
+      for (const [name, code, what] of baseOutcomes) t.diagnostic(`base ${name}: exit ${code}: ${what}`);
+      t.diagnostic(
+        `configs: ${COUNT}; ran ${counts.ran} (+ ${counts.containerFailed} whose container ran and exited non-zero), refused ${counts.refused}, crashed ${counts.crashed}, leaked ${counts.leaked}; known husk bugs (todo tests below) ${counts.knownBug}; failed once but not again: ${counts.notReproduced}`,
+      );
+      for (const c of containerFailures.slice(0, 5)) t.diagnostic(`container exited non-zero: ${c}`);
+      const top = [...refusals].sort((a, b) => b[1] - a[1]).slice(0, 15);
+      for (const l of table(top, ['refusal (top 15)', 'count']).split('\n')) t.diagnostic(l);
+      for (const c of crashes) t.diagnostic(`CRASH ${c}`);
+      for (const l of leaks) t.diagnostic(`LEAK ${l}`);
+      for (const l of notReproduced) t.diagnostic(`ONCE ${l}`);
+      for (const l of knownBugs) t.diagnostic(`KNOWN ${l}`);
+      if (crashes.length || leaks.length || notReproduced.length)
+        console.log(`# fuzz failures saved under ${FAILURES}`);
+
+      assert.equal(
+        counts.crashed,
+        0,
+        `${counts.crashed} config(s) crashed husk:\n${crashes.slice(0, 10).join('\n')}`,
+      );
+      assert.equal(
+        counts.leaked,
+        0,
+        `${counts.leaked} config(s) left things behind:\n${leaks.slice(0, 10).join('\n')}`,
+      );
+      assert.ok(counts.ran > 0, 'no config ran at all');
+      // husk keeps its seccomp cache in --root/.cache (not a container): only containers count.
+      assert.deepEqual(
+        entriesOf(e.root).filter((n) => !n.startsWith('.')),
+        [],
+      );
+      fs.rmSync(path.join(e.root, '.cache'), { recursive: true, force: true });
+      await e.assertClean();
+    },
+  );
+
+  // husk bug (found by the fuzzing, on dockerd's config with its hook pointed at /bin/true): a hook
+  // that exits without reading the state husk writes to its stdin makes spawnSync fail with
+  // EPIPE, and create fails: "husk: /hooks/prestart/0: hook /bin/true: spawnSync /bin/true EPIPE".
+  // Whether the hook exits before husk's write is a race, lost about half the time on a loaded
+  // machine; runc (Go's os/exec) ignores EPIPE on a hook's stdin.
+  test(
+    'a hook that does not read its stdin (/bin/true) does not fail the container',
+    { todo: 'husk bug: hooks that exit without reading stdin fail with "spawnSync <hook> EPIPE"' },
+    async (t) => {
+      const e = env(t);
+      const hook = { path: '/bin/true', args: ['true'] };
+      const b = makeBundle(t, (c) => {
+        c.process.args = ['/bin/true'];
+        c.hooks = { prestart: Array(8).fill(hook), createRuntime: Array(8).fill(hook) };
+      });
+      const opts = { root: e.root, marker: e.marker, cwd: e.root, timeout: 60_000 };
+      const results = await pool(
+        Array.from({ length: FULL ? 64 : 16 }, (_, i) => i),
+        4,
+        (i) => huskP(['run', '--bundle', b.dir, e.id(`hook${i}`)], opts),
+      );
+      const failed = results.filter((r) => r.code !== 0);
+      t.diagnostic(`${results.length} runs with 16 /bin/true hooks each: ${failed.length} failed`);
+      for (const r of failed) assert.equal(uncleanIn(r), null, show(r));
+      assert.deepEqual(
+        failed.map((r) => errorOf(r)),
+        [],
+        'runs failed because a hook did not read its stdin',
+      );
+      await e.assertClean();
+    },
+  );
+
+  // husk bug: a NUL byte in a config string is caught only by the plan encoder, whose error
+  // names no JSON path ("husk: string contains a NUL byte: \"a\u0000b\""), unlike every other
+  // config error ("/process/args/0: ...").
+  const NUL_FIELDS = [
+    ['/process/args/0', (c) => (c.process.args = ['/bin/tr\u0000ue'])],
+    ['/process/env/0', (c) => (c.process.env[0] = 'A=b\u0000c')],
+    ['/process/cwd', (c) => (c.process.cwd = '/\u0000')],
+    ['/hostname', (c) => (c.hostname = 'a\u0000b')],
+    ['/mounts/0/destination', (c) => (c.mounts[0].destination = '/pr\u0000oc')],
+    ['/linux/maskedPaths/0', (c) => (c.linux.maskedPaths = ['/a\u0000b'])],
+  ];
+  for (const [pointer, set] of NUL_FIELDS)
+    test(
+      `a NUL byte in ${pointer} is refused with its JSON path`,
+      { todo: 'husk bug: "string contains a NUL byte" errors name no JSON path' },
+      async (t) => {
+        const e = env(t);
+        const b = makeBundle(t, (c) => {
+          set(c);
+        });
+        const r = e.husk(['run', '--bundle', b.dir, e.id('nul')]);
+        assert.equal(uncleanIn(r), null, show(r));
+        assert.equal(r.code, 1, show(r));
+        assert.ok(errorOf(r).includes(pointer), `the error does not name ${pointer}: ${errorOf(r)}`);
+        await e.assertClean();
+      },
+    );
+
+  // husk bug (found by the fuzzing: dockerd's seccomp profile with "sendto" dropped from its
+  // allow-list): without noNewPrivileges husk-init installs the seccomp filter before its last
+  // sync messages to husk, so a profile that denies sendto kills the create: "husk-init: sync:
+  // send: Operation not permitted" and "husk: container init exited during create without saying
+  // why" (two lines, no cause). runc tells its parent it is ready before it loads the filter, and
+  // runs such a container.
+  test(
+    'a seccomp profile that denies sendto (noNewPrivileges false) still lets the container run',
+    {
+      todo: 'husk bug: seccomp is loaded before husk-init\'s last sync send: "sync: send: Operation not permitted"',
+    },
+    async (t) => {
+      const e = env(t);
+      const b = makeBundle(t, (c) => {
+        c.process.args = ['/bin/true'];
+        c.process.noNewPrivileges = false;
+        c.linux.seccomp = {
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: [{ names: ['sendto'], action: 'SCMP_ACT_ERRNO' }],
+        };
+      });
+      const r = e.husk(['run', '--bundle', b.dir, e.id('sendto')]);
+      assert.equal(uncleanIn(r), null, show(r));
+      assert.equal(r.code, 0, show(r));
+      await e.assertClean();
+    },
+  );
+});

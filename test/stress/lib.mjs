@@ -1,0 +1,332 @@
+// Shared helpers for husk's stress suites (soak, concurrency, crash, fuzz): an async husk runner
+// whose output goes to files (a container that outlives husk keeps pipes open), a bounded pool,
+// checks of husk's error output, and host snapshots (mounts, cgroups, processes, memory).
+//
+// QUICK mode is the default; HUSK_STRESS=full runs the issue's sizes.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CGROUP_ROOT, HUSK, show } from '../lib/harness.mjs';
+
+export const FULL = process.env.HUSK_STRESS === 'full';
+export const MODE = FULL ? 'full' : 'quick';
+
+// ---------------------------------------------------------------------------------------------
+// Running husk asynchronously
+
+function scratchFd() {
+  const dir = fs.mkdtempSync('/tmp/husk-test-stress-io-');
+  const fd = fs.openSync(path.join(dir, 'out'), 'w+');
+  fs.rmSync(dir, { recursive: true, force: true });
+  return fd;
+}
+
+function drain(fd) {
+  const size = fs.fstatSync(fd).size;
+  const buf = Buffer.alloc(size);
+  let off = 0;
+  while (off < size) {
+    const n = fs.readSync(fd, buf, off, size - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  fs.closeSync(fd);
+  return buf.subarray(0, off).toString('utf8');
+}
+
+function spawnOnce(args, opts, out, err) {
+  return new Promise((resolve) => {
+    const child = spawn(HUSK, args, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...(opts.marker ? { HUSK_TEST_MARKER: opts.marker } : {}), ...(opts.env ?? {}) },
+      stdio: ['ignore', out, err],
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeout ?? 30_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      resolve({ error });
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, timedOut, pid: child.pid });
+    });
+  });
+}
+
+/**
+ * Runs husk without blocking the event loop: huskP(args, { root, marker, env, cwd, timeout }) →
+ * Promise<{ code, signal, stdout, stderr, timedOut, ms }>. stdout and stderr go to unlinked files.
+ */
+export async function huskP(args, opts = {}) {
+  const argv = [...(opts.root ? ['--root', opts.root] : []), ...args];
+  const t0 = Date.now();
+  for (let i = 0; ; i++) {
+    const out = scratchFd();
+    const err = scratchFd();
+    let r;
+    try {
+      r = await spawnOnce(argv, opts, out, err);
+    } finally {
+      r = { ...r, stdout: drain(out), stderr: drain(err) };
+    }
+    // ETXTBSY: bin/husk is being rewritten by a concurrent build; try again shortly.
+    if (r.error?.code === 'ETXTBSY' && i < 20) {
+      await new Promise((res) => setTimeout(res, 100));
+      continue;
+    }
+    if (r.error) throw r.error;
+    return { ...r, ms: Date.now() - t0 };
+  }
+}
+
+/** Runs fn(item, index) over items with at most `limit` at once; resolves to the results. */
+export async function pool(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      results[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// husk's output
+
+const STACK = [
+  /^\s+at .+/m, // a stack frame
+  /\b(TypeError|ReferenceError|RangeError|SyntaxError|EvalError|URIError|AggregateError)\b/,
+  /^(Uncaught )?Error: .*\n\s+at /m,
+  /node:internal\//,
+  /\b(Segmentation fault|Aborted|core dumped|terminate called|Assertion .* failed)\b/,
+];
+
+/** Why husk's output is not clean (a stack trace, a native fault), or null. */
+export function faultIn(r) {
+  if (r.signal) return `husk died of ${r.signal}`;
+  if (r.timedOut) return 'husk timed out';
+  for (const re of STACK) if (re.test(r.stderr) || re.test(r.stdout)) return `stack trace or fault (${re})`;
+  return null;
+}
+
+const WARNING = /^time="[^"]*" level=(warning|info|debug) msg=/;
+
+/** The error lines (`husk: ...`) on stderr, and any line that is neither that nor a log line. */
+export function stderrLines(r) {
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  return {
+    errors: lines.filter((l) => l.startsWith('husk: ')),
+    warnings: lines.filter((l) => WARNING.test(l)),
+    other: lines.filter((l) => !l.startsWith('husk: ') && !WARNING.test(l)),
+  };
+}
+
+/**
+ * Why a husk result is not a clean success or a clean failure (exit 1, exactly one `husk: ` line,
+ * nothing else but log lines), or null.
+ */
+export function uncleanIn(r) {
+  const fault = faultIn(r);
+  if (fault) return fault;
+  if (r.code === 0) return null;
+  const l = stderrLines(r);
+  if (r.code !== 1) return `exit ${r.code}`;
+  if (l.errors.length !== 1) return `${l.errors.length} "husk: " lines on stderr`;
+  if (l.other.length) return `unexpected stderr lines: ${l.other.slice(0, 3).join(' | ')}`;
+  return null;
+}
+
+/** The `husk: ...` message of a failed result, without the prefix (or the whole stderr). */
+export function errorOf(r) {
+  const l = stderrLines(r);
+  return (l.errors[0] ?? r.stderr.trim()).replace(/^husk: /, '');
+}
+
+export function assertOk(r, what) {
+  assert.equal(r.code, 0, `${what}: ${show(r)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The host
+
+export function readProc(pid, file) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function link(p) {
+  try {
+    return fs.readlinkSync(p);
+  } catch {
+    return null;
+  }
+}
+
+export function allPids() {
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((p) => p !== process.pid);
+}
+
+/** { state, ppid, start } of a process from /proc/<pid>/stat (start in clock ticks since boot). */
+export function statOf(pid) {
+  const s = readProc(pid, 'stat');
+  if (!s) return null;
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return { state: f[0], ppid: Number(f[1]), start: Number(f[19]) };
+}
+
+// USER_HZ is 100 on every Linux this runs on.
+export function ticksNow() {
+  return Math.floor(Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
+}
+
+/**
+ * Processes (zombies included, flagged) that mention any of `needles` in their cmdline, environ
+ * or cgroup, or whose cwd or root is inside one of `dirs`.
+ */
+export function processesMentioning(needles, dirs = []) {
+  const out = [];
+  const inDirs = (p) => p !== null && dirs.some((d) => p === d || p.startsWith(d + '/'));
+  for (const pid of allPids()) {
+    const cmdline = (readProc(pid, 'cmdline') ?? '').replace(/\0/g, ' ').trim();
+    const environ = readProc(pid, 'environ') ?? '';
+    const cgroup = readProc(pid, 'cgroup') ?? '';
+    const hit =
+      needles.some((n) => cmdline.includes(n) || environ.includes(n) || cgroup.includes(n)) ||
+      inDirs(link(`/proc/${pid}/cwd`)) ||
+      inDirs(link(`/proc/${pid}/root`));
+    if (!hit) continue;
+    const st = statOf(pid);
+    if (!st) continue;
+    out.push({ pid, zombie: st.state === 'Z', ppid: st.ppid, exe: link(`/proc/${pid}/exe`) ?? '?', cmdline });
+  }
+  return out;
+}
+
+/** Live processes whose /proc/<pid>/cgroup names `fragment` (e.g. `husk/<id>`). */
+export function processesInCgroup(fragment) {
+  return allPids().filter((p) => {
+    const cg = readProc(p, 'cgroup');
+    const st = statOf(p);
+    return cg && st && st.state !== 'Z' && cg.includes(fragment);
+  });
+}
+
+/** husk-init processes (run from their sealed memfd) started at or after `sinceTicks`. */
+export function memfdInitsSince(sinceTicks) {
+  const out = [];
+  for (const pid of allPids()) {
+    if (!(link(`/proc/${pid}/exe`) ?? '').startsWith('/memfd:husk-init')) continue;
+    const st = statOf(pid);
+    if (st && st.start >= sinceTicks && st.state !== 'Z') out.push({ pid, ...st });
+  }
+  return out;
+}
+
+/** Zombies whose parent is this process. */
+export function ownZombies() {
+  return allPids().filter((p) => {
+    const st = statOf(p);
+    return st && st.state === 'Z' && st.ppid === process.pid;
+  });
+}
+
+export function mountinfoLines() {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean);
+}
+
+/** Lines of `after` that were not in `before` (as a multiset). */
+export function newLines(before, after) {
+  const count = new Map();
+  for (const l of before) count.set(l, (count.get(l) ?? 0) + 1);
+  const out = [];
+  for (const l of after) {
+    const n = count.get(l) ?? 0;
+    if (n > 0) count.set(l, n - 1);
+    else out.push(l);
+  }
+  return out;
+}
+
+/** Mount points (field 5) of mountinfo lines. */
+export const mountPointOf = (line) => line.split(' ')[4];
+
+export function cgroupHierarchies() {
+  try {
+    return fs.readdirSync(CGROUP_ROOT).filter((h) => {
+      try {
+        return fs.statSync(path.join(CGROUP_ROOT, h)).isDirectory();
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return [];
+  }
+}
+
+/** Cgroup directories under /sys/fs/cgroup/<h>/husk/ whose name contains `fragment`. */
+export function huskCgroupsWith(fragment) {
+  const out = [];
+  for (const h of cgroupHierarchies()) {
+    let names = [];
+    try {
+      names = fs.readdirSync(path.join(CGROUP_ROOT, h, 'husk'));
+    } catch {
+      continue;
+    }
+    for (const n of names) if (n.includes(fragment)) out.push(path.join(CGROUP_ROOT, h, 'husk', n));
+  }
+  return out;
+}
+
+/** Cgroup directories /sys/fs/cgroup/<h>/<rel> that exist. */
+export function cgroupDirsAt(rel) {
+  return cgroupHierarchies()
+    .map((h) => path.join(CGROUP_ROOT, h, rel))
+    .filter((d) => {
+      try {
+        return fs.statSync(d).isDirectory();
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** MemAvailable in bytes. */
+export function memAvailable() {
+  const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+  return Number(m[1]) * 1024;
+}
+
+export const MiB = 1024 * 1024;
+
+export function entriesOf(dir) {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** A fixed-width text table for t.diagnostic. */
+export function table(rows, header) {
+  const all = [header, ...rows].map((r) => r.map((c) => String(c)));
+  const w = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  return all.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ')).join('\n');
+}
