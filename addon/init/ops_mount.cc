@@ -118,8 +118,14 @@ void op_pivot_root(plan_reader *r) {
     if (mount(".", "/", nullptr, MS_MOVE, nullptr) < 0) die(errno, "move rootfs %s to /", g.rootfs);
     if (chroot(".") < 0) die(errno, "chroot to rootfs");
   } else {
-    // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the rootfs.
+    // pivot_root(".", ".") stacks the old root on the new one. The old root is made a slave
+    // (from a cwd inside it: "." alone would name the new root and turn every container mount
+    // private) so detaching it cannot propagate to the host, then detached.
+    int old_root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (old_root < 0) die(errno, "open the old root");
     if (syscall(SYS_pivot_root, ".", ".") < 0) die(errno, "pivot_root to %s", g.rootfs);
+    if (fchdir(old_root) < 0) die(errno, "chdir to the old root");
+    close(old_root);
     if (mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) die(errno, "make old root a slave");
     if (umount2(".", MNT_DETACH) < 0) die(errno, "detach the old root");
   }

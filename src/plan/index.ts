@@ -40,6 +40,9 @@ const NAMESPACE_HOSTNAME = 'uts';
 export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): LaunchPlan {
   const warnings: string[] = [];
   const ns = planNamespaces(spec);
+  // Not silently ignored: husk has no resctrl support, so a config asking for it is refused.
+  if ((spec.linux as Record<string, unknown> | undefined)?.intelRdt)
+    throw new HuskError('/linux/intelRdt: Intel RDT (resctrl) is not supported by husk');
   if (!ns.has.has('mount'))
     throw new HuskError('/linux/namespaces: a mount namespace is required for the root filesystem');
   const cgroups = planCgroups(spec, host, opts.id);

@@ -33,6 +33,16 @@ function makeDir(dir: string, made: string[]): void {
   }
 }
 
+// The directories createCgroups would make now: what the container owns and delete removes
+// (a cgroupsPath that existed before is the caller's, not ours to remove).
+export function missingDirs(plan: CgroupPlan): string[] {
+  const out: string[] = [];
+  for (const d of plan.dirs) {
+    for (let p = d; !fs.existsSync(p) && !out.includes(p); p = path.dirname(p)) out.push(p);
+  }
+  return out;
+}
+
 export function createCgroups(plan: CgroupPlan): string[] {
   const made: string[] = [];
   try {
@@ -123,7 +133,8 @@ export function removeDirs(dirs: string[]): void {
   }
 }
 
-export function destroyCgroups(dirs: string[]): void {
+// Kills what is left in the container's cgroups, then removes the directories husk made.
+export function destroyCgroups(dirs: string[], made: string[] = dirs): void {
   for (let round = 0; round < 100; round++) {
     const pids = cgroupPids(dirs);
     if (!pids.length) break;
@@ -136,5 +147,5 @@ export function destroyCgroups(dirs: string[]): void {
     }
     sleep(5);
   }
-  removeDirs(dirs);
+  removeDirs(made);
 }

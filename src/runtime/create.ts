@@ -13,9 +13,16 @@ import type { Spec } from '../spec/types';
 import { checkId } from '../state/id';
 import { startTimeOf } from '../state/status';
 import { writeAtomic, type ContainerRecord } from '../state/store';
-import { applyWrites, attachDevices, createCgroups, destroyCgroups, joinCgroups } from './cgroup';
+import {
+  applyWrites,
+  attachDevices,
+  createCgroups,
+  destroyCgroups,
+  joinCgroups,
+  missingDirs,
+} from './cgroup';
 import type { RuntimeContext } from './context';
-import { runHooksOrFail } from './hooks';
+import { runHooksOrFail, runHooksWarn } from './hooks';
 import { compileInto } from './seccomp';
 import { Undo } from './undo';
 
@@ -123,6 +130,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     const cg = plan.cgroups;
     if (cg) {
       rec.cgroupDirs = [...cg.dirs];
+      rec.cgroupMade = missingDirs(cg);
       const freezer = cg.v1.find((h) => h.controllers.includes('freezer'));
       rec.freezerDir = freezer
         ? path.join(freezer.dir, 'freezer.state')
@@ -133,10 +141,8 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     ctx.store.write(rec);
     crashPoint('after-record');
     if (cg) {
-      undo.push('remove cgroups', () => destroyCgroups(rec.cgroupDirs));
-      const made = createCgroups(cg);
-      rec.cgroupDirs = [...new Set([...made, ...cg.dirs])];
-      ctx.store.write(rec);
+      undo.push('remove cgroups', () => destroyCgroups(rec.cgroupDirs, rec.cgroupMade));
+      createCgroups(cg);
       crashPoint('after-cgroups');
     }
 
@@ -224,6 +230,16 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     return rec;
   } catch (e) {
     undo.run((what, err) => ctx.log.warn(`cleanup after failed create: ${what}: ${(err as Error).message}`));
+    // A failed prestart, createRuntime or createContainer hook stops the container and goes on
+    // to the poststop hooks (runtime.md, lifecycle).
+    const hookFailed = /^\/hooks\/(prestart|createRuntime|createContainer)\//.test((e as Error).message);
+    if (hookFailed && spec.hooks?.poststop?.length)
+      runHooksWarn(
+        spec.hooks,
+        'poststop',
+        { ociVersion: SPEC_VERSION, id, status: 'stopped', bundle, pid: 0 },
+        ctx.log,
+      );
     throw e;
   } finally {
     if (syncFd >= 0) fs.closeSync(syncFd);

@@ -91,6 +91,27 @@ export function state(ctx: RuntimeContext, id: string): State & Record<string, u
   };
 }
 
+// Until /proc/<pid>/exe is no longer husk-init: the program runs (or the init died).
+function awaitProgram(rec: ContainerRecord, spec: Spec): void {
+  const limit = (spec.hooks?.startContainer ?? []).reduce((n, h) => n + (h.timeout ?? 30), 0) * 1000 + 5000;
+  const until = Date.now() + limit;
+  while (Date.now() < until) {
+    if (!initAlive(rec))
+      throw new HuskError(
+        "a startContainer hook failed: the container stopped (its stderr has the hook's error)",
+      );
+    let exe = '';
+    try {
+      exe = fs.readlinkSync(`/proc/${rec.pid}/exe`);
+    } catch {
+      /* exiting */
+    }
+    if (exe && !exe.startsWith('/memfd:husk-init')) return;
+    sleep(2);
+  }
+  throw new HuskError('startContainer hooks did not finish within their timeouts');
+}
+
 export function start(ctx: RuntimeContext, id: string): void {
   const lock = ctx.store.lock(id);
   try {
@@ -101,6 +122,9 @@ export function start(ctx: RuntimeContext, id: string): void {
     native().releaseFifo(fifo);
     fs.rmSync(fifo, { force: true });
     const spec = savedSpec(dir);
+    // startContainer hooks run in the init after this point; their failure stops the container
+    // and must fail `start` (the spec), so start waits until the init has exec'd the program.
+    if (spec?.hooks?.startContainer?.length) awaitProgram(rec, spec);
     if (spec?.hooks?.poststart?.length)
       runHooksWarn(spec.hooks, 'poststart', ociState(rec, 'running'), ctx.log);
   } finally {
@@ -186,7 +210,7 @@ export function destroy(ctx: RuntimeContext, id: string, force = false): void {
         if (status === 'paused') thaw(rec);
         waitGone(rec);
       }
-      destroyCgroups(rec.cgroupDirs);
+      destroyCgroups(rec.cgroupDirs, rec.cgroupMade ?? rec.cgroupDirs);
       const spec = savedSpec(ctx.store.dir(id));
       // poststop runs for containers that got as far as having a process.
       if (rec.pid > 0 && spec?.hooks?.poststop?.length)

@@ -17,7 +17,8 @@ export interface ContainerRecord {
   created: string;
   owner: string;
   annotations?: Record<string, string>;
-  cgroupDirs: string[];
+  cgroupDirs: string[]; // the container's own cgroup directories
+  cgroupMade?: string[]; // those and their parents that husk made, removed by delete
   freezerDir: string | null;
   namespaces: Record<string, string>; // type -> path given in config ('' when new)
   config?: string; // path of the config snapshot

@@ -207,12 +207,15 @@ describe(`concurrency (${MODE})`, { skip: SKIP }, () => {
     },
   );
 
-  // husk bug: `create` makes <root>/<id> and only then opens and flocks it, and `delete` checks the
-  // directory exists and only then lstat()s/opens it. A `delete --force` that takes the lock in
-  // create's window removes the directory under the create, which then fails with a raw
-  // "ENOENT: ... open '<root>/<id>/config.json.<pid>.tmp'"; and a `delete --force` whose directory
-  // another delete removed first fails with "ENOENT: ... lstat/open '<root>/<id>'" instead of
-  // succeeding as --force does for a missing container.
+  // husk bug: Store.claim() makes <root>/<id> and only then opens and flocks it (Lock.take), and
+  // Store.lock() checks the directory exists and only then lstat()s, opens and flocks it. So:
+  // - a `delete --force` that takes the lock in create's window removes the directory under the
+  //   create, which then fails with a raw "husk: ENOENT: no such file or directory, open
+  //   '<root>/<id>/config.json.<pid>.tmp'" (or "open '<root>/<id>'");
+  // - a `delete --force` whose directory another delete removed between its exists() check and its
+  //   lock fails with "container <id> does not exist" or "ENOENT: ... lstat '<root>/<id>'",
+  //   though --force on a missing container succeeds (as runc). `start`/`kill` likewise report raw
+  //   ENOENTs in the race test above.
   test(
     'create racing delete --force: deletes always succeed, creates succeed or say "already exists"',
     {
