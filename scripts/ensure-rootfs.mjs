@@ -17,7 +17,8 @@ function findStaticBusybox() {
     if (!fs.existsSync(p)) continue;
     // A dynamically linked busybox would need the host's libc inside the rootfs.
     const head = fs.readFileSync(p).subarray(0, 4096);
-    if (!head.includes(Buffer.from('/lib64/ld-linux')) && !head.includes(Buffer.from('/lib/ld-linux'))) return p;
+    if (!head.includes(Buffer.from('/lib64/ld-linux')) && !head.includes(Buffer.from('/lib/ld-linux')))
+      return p;
   }
   return null;
 }
@@ -28,12 +29,28 @@ export function ensureRootfs(dir = defaultDir) {
   const bb = findStaticBusybox();
   if (!bb) {
     throw new Error(
-      'no static busybox found (looked at ' + CANDIDATES.join(', ') + '): install it with `apt-get install busybox-static`',
+      'no static busybox found (looked at ' +
+        CANDIDATES.join(', ') +
+        '): install it with `apt-get install busybox-static`',
     );
   }
   const tmp = dir + '.tmp-' + process.pid;
   fs.rmSync(tmp, { recursive: true, force: true });
-  for (const d of ['bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'home', 'usr/bin', 'usr/sbin', 'var', 'run'])
+  for (const d of [
+    'bin',
+    'sbin',
+    'etc',
+    'proc',
+    'sys',
+    'dev',
+    'tmp',
+    'root',
+    'home',
+    'usr/bin',
+    'usr/sbin',
+    'var',
+    'run',
+  ])
     fs.mkdirSync(path.join(tmp, d), { recursive: true });
   fs.chmodSync(path.join(tmp, 'tmp'), 0o1777);
   fs.copyFileSync(bb, path.join(tmp, 'bin', 'busybox'));
@@ -45,7 +62,10 @@ export function ensureRootfs(dir = defaultDir) {
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     fs.symlinkSync('/bin/busybox', dest);
   }
-  fs.writeFileSync(path.join(tmp, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+  fs.writeFileSync(
+    path.join(tmp, 'etc', 'passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
+  );
   fs.writeFileSync(path.join(tmp, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
   fs.writeFileSync(path.join(tmp, 'etc', 'hostname'), 'husk\n');
   fs.writeFileSync(path.join(tmp, '.husk-rootfs'), `made from ${bb}\n`);
