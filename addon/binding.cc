@@ -39,6 +39,11 @@ static Napi::Value Spawn(const Napi::CallbackInfo &info) {
   if (o.Has("consoleSocket") && o.Get("consoleSocket").IsString())
     req.console_socket = o.Get("consoleSocket").As<Napi::String>().Utf8Value();
   req.preserve_fds = o.Has("preserveFds") ? o.Get("preserveFds").As<Napi::Number>().Int32Value() : 0;
+  if (o.Has("stdio") && o.Get("stdio").IsArray()) {
+    Napi::Array a = o.Get("stdio").As<Napi::Array>();
+    for (uint32_t i = 0; i < 3 && i < a.Length(); i++)
+      if (a.Get(i).IsNumber()) req.stdio[i] = a.Get(i).As<Napi::Number>().Int32Value();
+  }
   spawn_result res;
   const char *what = "spawn";
   int rc = spawn_init(req, &res, &what);

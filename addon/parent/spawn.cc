@@ -100,6 +100,7 @@ static int connect_unix(const std::string &path) {
 int spawn_init(const spawn_request &req, spawn_result *out, const char **what) {
   int slots[FD_SLOTS] = {-1, -1, -1, -1};
   int high[FD_SLOTS] = {-1, -1, -1, -1};
+  int high_stdio[3] = {-1, -1, -1};
   int parent_sock = -1;
   int err = 0;
   int exe = -1;
@@ -161,10 +162,22 @@ int spawn_init(const spawn_request &req, spawn_result *out, const char **what) {
     }
   }
 
+  for (int i = 0; i < 3; i++) {
+    if (req.stdio[i] < 0) continue;
+    high_stdio[i] = fcntl(req.stdio[i], F_DUPFD_CLOEXEC, base + FD_SLOTS + 16);
+    if (high_stdio[i] < 0) {
+      err = -errno;
+      *what = "dup the stdio fds for the init";
+      goto fail;
+    }
+  }
+
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid = vfork();
   if (pid == 0) {
+    for (int i = 0; i < 3; i++)
+      if (high_stdio[i] >= 0 && dup3(high_stdio[i], i, 0) < 0) _exit(126);
     for (int i = 0; i < FD_SLOTS; i++) {
       if (high[i] >= 0) {
         if (dup3(high[i], base + i, 0) < 0) _exit(126);
@@ -187,6 +200,8 @@ int spawn_init(const spawn_request &req, spawn_result *out, const char **what) {
     if (slots[i] >= 0) close(slots[i]);
     if (high[i] >= 0) close(high[i]);
   }
+  for (int i = 0; i < 3; i++)
+    if (high_stdio[i] >= 0) close(high_stdio[i]);
   out->pid = pid;
   out->sync_fd = parent_sock;
   return 0;
@@ -196,6 +211,8 @@ fail:
     if (slots[i] >= 0) close(slots[i]);
     if (high[i] >= 0) close(high[i]);
   }
+  for (int i = 0; i < 3; i++)
+    if (high_stdio[i] >= 0) close(high_stdio[i]);
   if (parent_sock >= 0) close(parent_sock);
   return err;
 }

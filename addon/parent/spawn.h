@@ -10,6 +10,7 @@ struct spawn_request {
   std::string fifo;          // the exec fifo: its read end goes to the init; empty: none
   std::string console_socket;// connected here, the fd goes to the init; empty: none
   int preserve_fds;          // fds 3 .. 3+n-1 of this process go to the container as they are
+  int stdio[3] = {-1, -1, -1};  // the container's 0, 1, 2 (-1: this process's own)
 };
 
 struct spawn_result {

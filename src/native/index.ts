@@ -25,6 +25,7 @@ export interface Native {
     fifo?: string;
     consoleSocket?: string;
     preserveFds?: number;
+    stdio?: (number | null)[];
   }): { pid: number; syncFd: number };
   recv(fd: number, timeoutMs: number): SyncMessage | null;
   reply(fd: number, type: number): void;

@@ -33,6 +33,8 @@ export interface CreateOptions {
   noPivot?: boolean;
   preserveFds?: number;
   noNewKeyring?: boolean;
+  // In-process callers: the container's stdin, stdout, stderr as fds (default: ours).
+  stdio?: (number | null)[];
   spec?: Spec; // in-process callers may pass the config instead of a bundle's config.json
 }
 
@@ -154,6 +156,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
         fifo: path.join(dir, 'exec.fifo'),
         consoleSocket: opts.consoleSocket,
         preserveFds: opts.preserveFds ?? 0,
+        stdio: opts.stdio,
       });
     } catch (e) {
       const msg = (e as Error).message;
