@@ -11,6 +11,7 @@ export interface HostFacts {
   cgroupMode: 'v1' | 'v2' | 'hybrid' | 'none';
   v1: CgroupHierarchy[];
   unified: string | null; // mountpoint of cgroup2, if any
+  unifiedControllers?: string[]; // the controllers cgroup2 has (on hybrid hosts, often hugetlb only)
   lastCap: number;
   kcore: boolean;
   euid: number;
@@ -82,6 +83,9 @@ export function probeHost(): HostFacts {
     kcore: fs.existsSync('/proc/kcore'),
     euid: process.geteuid?.() ?? 0,
     egid: process.getegid?.() ?? 0,
+    unifiedControllers: mounts.unified
+      ? readFlag(`${mounts.unified}/cgroup.controllers`).split(/\s+/).filter(Boolean)
+      : [],
     apparmor: readFlag('/sys/module/apparmor/parameters/enabled') === 'Y',
     selinux: fs.existsSync('/sys/fs/selinux/enforce'),
   };

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
-import type { DeviceRule, Resources, Spec } from '../spec/types';
+import type { DeviceRule, Resources, Spec, ThrottleDevice } from '../spec/types';
 import { deviceProgram, encodeProgram } from './devices-bpf';
 
 export interface CgroupWrite {
@@ -11,6 +11,7 @@ export interface CgroupWrite {
   file: string;
   value: string;
   from: string;
+  alt?: string; // written instead when `file` does not exist (blkio.bfq.weight for blkio.weight)
 }
 
 export interface CgroupPlan {
@@ -18,6 +19,7 @@ export interface CgroupPlan {
   dirs: string[]; // every directory the container joins, v1 ones first
   v1: { mountpoint: string; controllers: string[]; dir: string }[];
   unifiedDir: string | null;
+  unifiedControllers: string[];
   writes: CgroupWrite[];
   // cgroup v2: the device rules as an eBPF program for the container's directory.
   devicesProgram: Buffer | null;
@@ -84,6 +86,65 @@ function controllerDir(plan: CgroupPlan, controller: string): string | null {
 export function sharesToWeight(shares: number): number {
   if (shares === 0) return 0;
   return Math.floor(1 + ((shares - 2) * 9999) / 262142);
+}
+
+// blkio (v1) and io (v2): weights and per-device throttles. Weight 0 means "not set".
+function blockIOWrites(
+  res: Resources,
+  v2: boolean,
+  put: (controller: string, file: string, value: string | number, from: string) => void,
+  out: CgroupWrite[],
+): void {
+  const b = res.blockIO;
+  const W = '/linux/resources/blockIO';
+  if (!b) return;
+  // blkio weights are 10..1000, io.weight 1..10000 (the spec's conversion, as runc).
+  const v2Weight = (w: number) => Math.floor(1 + ((w - 10) * 9999) / 990);
+  if (b.weight) {
+    put(
+      'blkio',
+      v2 ? 'io.weight' : 'blkio.weight',
+      v2 ? `default ${v2Weight(b.weight)}` : b.weight,
+      `${W}/weight`,
+    );
+    // Kernels without CFQ have only BFQ's weight file, which takes the v1 scale; runc does the same.
+    out.at(-1)!.alt = v2 ? 'io.bfq.weight' : 'blkio.bfq.weight';
+  }
+  if (b.leafWeight) {
+    if (v2) throw new HuskError(`${W}/leafWeight: cgroup v2 has no leaf weight`);
+    put('blkio', 'blkio.leaf_weight', b.leafWeight, `${W}/leafWeight`);
+  }
+  for (const [i, d] of (b.weightDevice ?? []).entries()) {
+    if (d.weight)
+      put(
+        'blkio',
+        v2 ? 'io.weight' : 'blkio.weight_device',
+        `${d.major}:${d.minor} ${v2 ? v2Weight(d.weight) : d.weight}`,
+        `${W}/weightDevice/${i}`,
+      );
+    if (d.leafWeight && !v2)
+      put(
+        'blkio',
+        'blkio.leaf_weight_device',
+        `${d.major}:${d.minor} ${d.leafWeight}`,
+        `${W}/weightDevice/${i}`,
+      );
+  }
+  const throttles: [keyof NonNullable<Resources['blockIO']>, string, string][] = [
+    ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device', 'rbps'],
+    ['throttleWriteBpsDevice', 'blkio.throttle.write_bps_device', 'wbps'],
+    ['throttleReadIOPSDevice', 'blkio.throttle.read_iops_device', 'riops'],
+    ['throttleWriteIOPSDevice', 'blkio.throttle.write_iops_device', 'wiops'],
+  ];
+  for (const [key, v1file, v2key] of throttles) {
+    for (const [i, d] of ((b[key] as ThrottleDevice[] | undefined) ?? []).entries())
+      put(
+        'blkio',
+        v2 ? 'io.max' : v1file,
+        v2 ? `${d.major}:${d.minor} ${v2key}=${d.rate}` : `${d.major}:${d.minor} ${d.rate}`,
+        `${W}/${key}/${i}`,
+      );
+  }
 }
 
 export function resourceWrites(
@@ -153,6 +214,42 @@ export function resourceWrites(
   }
   if (res.pids && res.pids.limit !== undefined)
     put('pids', 'pids.max', res.pids.limit > 0 ? res.pids.limit : 'max', `${R}/pids/limit`);
+  if (m) {
+    // Kernel memory limits exist on v1 only (and only on kernels that still have them);
+    // cgroup v2 has none, and runc ignores them there too.
+    if (m.kernel && !v2) put('memory', 'memory.kmem.limit_in_bytes', m.kernel, `${R}/memory/kernel`);
+    if (m.kernelTCP && !v2)
+      put('memory', 'memory.kmem.tcp.limit_in_bytes', m.kernelTCP, `${R}/memory/kernelTCP`);
+    if (m.useHierarchy !== undefined && !v2)
+      put('memory', 'memory.use_hierarchy', m.useHierarchy ? 1 : 0, `${R}/memory/useHierarchy`);
+  }
+  if (c?.burst !== undefined)
+    put('cpu', v2 ? 'cpu.max.burst' : 'cpu.cfs_burst_us', c.burst, `${R}/cpu/burst`);
+  if (c?.idle !== undefined) put('cpu', 'cpu.idle', c.idle, `${R}/cpu/idle`);
+  blockIOWrites(res, v2, put, out);
+  // A hybrid host may keep hugetlb in its cgroup2 hierarchy only (this kind of machine does).
+  const hugeV2 = v2 || (!controllerDir(plan, 'hugetlb') && plan.unifiedControllers.includes('hugetlb'));
+  for (const [i, h] of (res.hugepageLimits ?? []).entries()) {
+    const from = `${R}/hugepageLimits/${i}`;
+    if (hugeV2 && plan.unifiedDir)
+      out.push({ dir: plan.unifiedDir, file: `hugetlb.${h.pageSize}.max`, value: String(h.limit), from });
+    else put('hugetlb', `hugetlb.${h.pageSize}.limit_in_bytes`, h.limit, from);
+  }
+  if (res.network?.classID !== undefined) {
+    if (v2) throw new HuskError(`${R}/network/classID: cgroup v2 has no net_cls controller`);
+    put('net_cls', 'net_cls.classid', res.network.classID, `${R}/network/classID`);
+  }
+  for (const [i, p] of (res.network?.priorities ?? []).entries()) {
+    if (v2) throw new HuskError(`${R}/network/priorities: cgroup v2 has no net_prio controller`);
+    put('net_prio', 'net_prio.ifpriomap', `${p.name} ${p.priority}`, `${R}/network/priorities/${i}`);
+  }
+  for (const [dev, l] of Object.entries(res.rdma ?? {})) {
+    const parts = [
+      l.hcaHandles !== undefined ? `hca_handle=${l.hcaHandles}` : '',
+      l.hcaObjects !== undefined ? `hca_object=${l.hcaObjects}` : '',
+    ];
+    put('rdma', 'rdma.max', `${dev} ${parts.filter(Boolean).join(' ')}`, `${R}/rdma/${dev}`);
+  }
   // unified: raw cgroup v2 files, written as given, into the container's v2 directory.
   for (const [key, value] of Object.entries(res.unified ?? {})) {
     const from = `${R}/unified/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
@@ -181,6 +278,7 @@ export function planCgroups(spec: Spec, host: HostFacts, id: string): CgroupPlan
     dirs: [...v1.map((h) => h.dir), ...(unifiedDir ? [unifiedDir] : [])],
     v1,
     unifiedDir,
+    unifiedControllers: host.unifiedControllers ?? [],
     writes: [],
     devicesProgram: null,
   };

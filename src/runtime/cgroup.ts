@@ -24,6 +24,7 @@ function makeDir(dir: string, made: string[]): void {
     return;
   }
   made.push(dir);
+  enableControllers(parent);
   if (isCpuset(dir) && fs.existsSync(path.join(parent, 'cpuset.cpus'))) {
     for (const f of ['cpuset.cpus', 'cpuset.mems']) {
       const cur = fs.readFileSync(path.join(dir, f), 'utf8').trim();
@@ -35,6 +36,30 @@ function makeDir(dir: string, made: string[]): void {
 
 // The directories createCgroups would make now: what the container owns and delete removes
 // (a cgroupsPath that existed before is the caller's, not ours to remove).
+// cgroup v2: a child gets only the controllers its parent passes down in
+// cgroup.subtree_control; pass down every one the parent has, as runc does.
+function enableControllers(parent: string): void {
+  // Never the hierarchy's root: that is the host's configuration, not ours to change.
+  if (fs.statSync(parent).dev !== fs.statSync(path.dirname(parent)).dev) return;
+  let available: string[];
+  try {
+    available = fs
+      .readFileSync(path.join(parent, 'cgroup.controllers'), 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
+  } catch {
+    return; // v1: no such file
+  }
+  for (const c of available) {
+    try {
+      fs.writeFileSync(path.join(parent, 'cgroup.subtree_control'), `+${c}`);
+    } catch {
+      /* e.g. a controller the parent may not delegate: its limits fail later, naming the file */
+    }
+  }
+}
+
 export function missingDirs(plan: CgroupPlan): string[] {
   const out: string[] = [];
   for (const d of plan.dirs) {
@@ -56,7 +81,11 @@ export function createCgroups(plan: CgroupPlan): string[] {
 
 export function applyWrites(writes: CgroupWrite[]): void {
   for (const w of writes) {
-    const file = path.join(w.dir, w.file);
+    let file = path.join(w.dir, w.file);
+    if (w.alt && !fs.existsSync(file)) file = path.join(w.dir, w.alt);
+    // Writing a file cgroupfs lacks fails with EACCES, which would hide the real cause.
+    if (!fs.existsSync(file))
+      throw new HuskError(`${w.from}: this host has no ${path.basename(file)} in ${w.dir}`);
     try {
       fs.writeFileSync(file, w.value);
     } catch (e) {

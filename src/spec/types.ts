@@ -102,6 +102,12 @@ export interface DeviceRule {
   access?: string;
 }
 
+export interface ThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
 export interface Resources {
   devices?: DeviceRule[];
   memory?: {
@@ -127,7 +133,15 @@ export interface Resources {
     idle?: number;
   };
   pids?: { limit: number };
-  blockIO?: Record<string, unknown>;
+  blockIO?: {
+    weight?: number;
+    leafWeight?: number;
+    weightDevice?: { major: number; minor: number; weight?: number; leafWeight?: number }[];
+    throttleReadBpsDevice?: ThrottleDevice[];
+    throttleWriteBpsDevice?: ThrottleDevice[];
+    throttleReadIOPSDevice?: ThrottleDevice[];
+    throttleWriteIOPSDevice?: ThrottleDevice[];
+  };
   hugepageLimits?: { pageSize: string; limit: number }[];
   network?: { classID?: number; priorities?: { name: string; priority: number }[] };
   rdma?: Record<string, { hcaHandles?: number; hcaObjects?: number }>;
