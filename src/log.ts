@@ -1,6 +1,6 @@
 // --log / --log-format as runc: text lines or JSON lines {"level","msg","time"}. Engines show
 // the last error line of the log file, so the real cause must be logged as the error.
-import fs from 'node:fs';
+import fs = require('node:fs');
 
 export type Level = 'debug' | 'info' | 'warning' | 'error';
 

@@ -1,7 +1,7 @@
 // exec: the process comes from --process (a JSON process object, as engines send it) or from
 // the container's own config with the command and flags laid over it, as runc does.
-import fs from 'node:fs';
-import path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { HuskError } from '../errors';
 import { exec } from '../runtime/exec';
 import type { Process, Spec } from '../spec/types';

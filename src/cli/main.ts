@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import fs = require('node:fs');
 // husk's command line: runc's verbs and flags. Each verb is a table and a thin handler: parse,
 // call the runtime, print. Errors print one line to stderr (and to the --log file) and exit
 // non-zero.

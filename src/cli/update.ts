@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import fs = require('node:fs');
 import { HuskError } from '../errors';
 import { parseBytes, update } from '../runtime/update';
 import type { Resources } from '../spec/types';

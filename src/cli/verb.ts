@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import fs = require('node:fs');
 // A verb is a table (positionals, options in yargs' own format) plus a handler. The same
 // table drives full yargs (help, error messages) and the fast path (yargs' parser alone).
 import type { Options } from 'yargs';

@@ -1,6 +1,6 @@
 // What planning needs to know about the host, read once per call. The only impure input to the
 // planner; unit tests pass hand-made HostFacts (e.g. a pure cgroup v2 layout).
-import fs from 'node:fs';
+import fs = require('node:fs');
 
 export interface CgroupHierarchy {
   mountpoint: string; // e.g. /sys/fs/cgroup/memory

@@ -1,7 +1,7 @@
 // The only module that loads the addon. Paths are resolved from this file's location, which is
 // dist/ for the bundled CLI and out/native/ for the unit-test build.
-import path from 'node:path';
-import fs from 'node:fs';
+import path = require('node:path');
+import fs = require('node:fs');
 
 export interface SyncMessage {
   type: number;

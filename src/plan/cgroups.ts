@@ -1,6 +1,6 @@
 // Where the container's cgroups are and what to write in them, per host layout. Pure: the
 // runtime creates the directories and does the writes (src/runtime/cgroup.ts).
-import path from 'node:path';
+import path = require('node:path');
 import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { DeviceRule, Resources, Spec, ThrottleDevice } from '../spec/types';

@@ -1,6 +1,6 @@
 // The container's filesystem: propagation, the rootfs bind, mounts[] in order (cgroup mounts
 // per host layout), /dev, pivot_root, and the masked and read-only paths.
-import path from 'node:path';
+import path = require('node:path');
 import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';

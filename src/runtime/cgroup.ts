@@ -1,7 +1,7 @@
 // Doing what the cgroup plan says: make the directories, join the init, write the limits;
 // and on delete, empty and remove them. Every failure names the file, value and errno.
-import fs from 'node:fs';
-import path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { HuskError } from '../errors';
 import type { CgroupPlan, CgroupWrite } from '../plan/cgroups';
 import { native } from '../native';

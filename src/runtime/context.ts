@@ -1,5 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { HuskError } from '../errors';
 // What every runtime operation needs: the state store, the logger, the host facts.
 import { Logger } from '../log';

@@ -1,7 +1,7 @@
 // create: validate and plan first (nothing on disk yet), then claim the id, spawn husk-init
 // and serve its sync stages until it is ready and waiting on the exec fifo.
-import fs from 'node:fs';
-import path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { HuskError } from '../errors';
 import { probeHost } from '../host/probe';
 import { initPath, native, type SyncMessage } from '../native';

@@ -1,8 +1,8 @@
 // exec: run another process in a container, joining everything its init is in. In the
 // foreground the exit status is ours; --detach returns once the process runs.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import { HuskError } from '../errors';
 import { probeHost } from '../host/probe';
 import { initPath, native } from '../native';

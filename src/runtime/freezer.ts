@@ -1,6 +1,6 @@
 // pause/resume through the freezer: v1 freezer.state, v2 cgroup.freeze. Waits until the
 // kernel reports the state reached, as runc does.
-import fs from 'node:fs';
+import fs = require('node:fs');
 import { HuskError } from '../errors';
 import type { RuntimeContext } from './context';
 import { load } from './lifecycle';

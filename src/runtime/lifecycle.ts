@@ -1,6 +1,6 @@
 // start, kill, delete, state and list over the state store.
-import fs from 'node:fs';
-import path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { HuskError } from '../errors';
 import { native } from '../native';
 import type { State, Status } from '../spec/types';

@@ -1,13 +1,13 @@
 // run = create + start + wait (+ delete). The init is our child (husk-init forks it with
 // CLONE_PARENT), so we wait for it directly, off the main thread, and forward signals to it.
-import os from 'node:os';
+import os = require('node:os');
 import { native, type ExitStatus } from '../native';
 import type { RuntimeContext } from './context';
 import { create, type CreateOptions } from './create';
 import { destroy, start } from './lifecycle';
 import { loadConfig } from '../spec/load';
 import { listenForConsole, relay, type ConsoleReceiver } from './tty';
-import path from 'node:path';
+import path = require('node:path');
 
 export interface RunOptions extends CreateOptions {
   detach?: boolean;

@@ -3,9 +3,9 @@
 // a cache directory by a hash of everything that decides the output (the normalised rules,
 // libseccomp's version, the kernel and the architecture). Syscall names libseccomp does not
 // know are skipped with a log line, as runc does.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import { HuskError } from '../errors';
 import type { Logger } from '../log';
 import { native } from '../native';

@@ -1,5 +1,5 @@
 // Signal names and numbers as `kill` accepts them: KILL, SIGKILL, 9.
-import os from 'node:os';
+import os = require('node:os');
 import { HuskError } from '../errors';
 
 export function parseSignal(s: string | number | undefined): number {

@@ -1,8 +1,8 @@
 // `run` with process.terminal and no --console-socket: husk plays the engine's part, receives
 // the pty master itself and relays its own terminal to it (raw mode, window size, SIGWINCH).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import { native } from '../native';
 
 export interface ConsoleReceiver {

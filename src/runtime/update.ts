@@ -1,8 +1,8 @@
 // update: new resource limits for a live container. The saved config is the base; the new
 // values are merged in, planned like at create and written, and the config is saved again so
 // a later update or `events` sees them.
-import fs from 'node:fs';
-import path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { HuskError } from '../errors';
 import { probeHost } from '../host/probe';
 import { planCgroups } from '../plan/cgroups';

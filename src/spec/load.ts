@@ -1,7 +1,7 @@
 // Reads and validates config.json. Validators are ajv standalone code generated at build time
 // (scripts/gen-validators.mjs), so no schema is compiled when husk starts.
-import fs from 'node:fs';
-import path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { HuskError } from '../errors';
 import type { Spec } from './types';
 import { locate } from './locate';

@@ -1,7 +1,7 @@
 // A container's status is derived, never stored: its init alive (same pid and start time),
 // the exec fifo still there (not started), the freezer (paused).
-import fs from 'node:fs';
-import path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Status } from '../spec/types';
 import type { ContainerRecord } from './store';
 

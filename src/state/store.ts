@@ -1,8 +1,8 @@
 // The state store: <root>/<id>/ holds state.json (written whole: temp file + rename, so a
 // reader sees the old or the new file) and exec.fifo; an flock on the directory serialises
 // every husk process that changes one container.
-import fs from 'node:fs';
-import path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { HuskError } from '../errors';
 import { native } from '../native';
 import { checkId } from './id';
