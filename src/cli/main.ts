@@ -5,7 +5,7 @@ import fs = require('node:fs');
 import { HuskError } from '../errors';
 import { Logger } from '../log';
 import { makeContext, type RuntimeContext } from '../runtime/context';
-import { fastParse } from './parse';
+import { fastParse, joinDashValues } from './parse';
 import { GLOBAL_OPTIONS, type GlobalArgs, type Verb } from './verb';
 import { VERBS } from './verbs';
 
@@ -114,6 +114,7 @@ export async function main(args: string[]): Promise<void> {
     fs.writeSync(1, versionText() + '\n');
     return;
   }
+  args = joinDashValues(args, VERBS);
   const fast = fastParse(args, VERBS);
   if (fast) return dispatch(fast.verb, fast.args);
   return slowPath(args);

@@ -1,9 +1,10 @@
-// pause, resume, ps, features.
+// pause, resume, ps, features, events.
 import { HuskError } from '../errors';
 import { cgroupPids, leaves } from '../runtime/cgroup';
 import { pause, resume } from '../runtime/freezer';
 import { load } from '../runtime/lifecycle';
 import { features } from '../runtime/features';
+import { events } from '../runtime/events';
 import { print, type Positional, type Verb } from './verb';
 
 const ID: Positional = { name: 'id', describe: 'container id', required: true };
@@ -59,4 +60,22 @@ export const featuresVerb: Verb = {
   positionals: [],
   options: {},
   handler: () => print(JSON.stringify(features(), null, 2)),
+};
+
+export const eventsVerb: Verb<{ id: string; stats: boolean; interval: string }> = {
+  name: 'events',
+  describe: 'stream the stats (and OOM events) of a container as JSON lines',
+  positionals: [ID],
+  options: {
+    stats: { type: 'boolean', default: false, describe: 'print one stats event and exit' },
+    interval: { type: 'string', default: '5s', describe: 'time between stats events (e.g. 5s, 500ms)' },
+  },
+  handler: async (a, ctx) => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(a.interval);
+    if (!m) throw new HuskError(`--interval ${a.interval}: expected a duration like 5s or 500ms`);
+    const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60000 : 1000);
+    await events(ctx, a.id, { stats: a.stats, intervalMs: Math.max(ms, 10) }, (e) =>
+      print(JSON.stringify(e)),
+    );
+  },
 };

@@ -33,6 +33,35 @@ function takesValue(o: Options | undefined): boolean {
   return !!o && o.type !== 'boolean';
 }
 
+// "--resources -" (containerd's stdin form): yargs reads a lone "-" as a word, not as the
+// option's value; "--resources=-" says the same without the ambiguity.
+export function joinDashValues(argv: string[], verbs: Verb<never>[]): string[] {
+  const takes = new Set<string>();
+  for (const o of [GLOBAL_OPTIONS, ...verbs.map((v) => v.options)])
+    for (const [name, spec] of Object.entries(o))
+      if (spec.type !== 'boolean') {
+        takes.add(name.length === 1 ? `-${name}` : `--${name}`);
+        for (const a of spec.alias ? (Array.isArray(spec.alias) ? spec.alias : [spec.alias]) : [])
+          takes.add(a.length === 1 ? `-${a}` : `--${a}`);
+      }
+  const out: string[] = [];
+  let verb: Verb<never> | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    // exec's command is not ours to touch: stop at the first word after the verb.
+    if (verb?.haltAtNonOption && !a.startsWith('-')) return [...out, ...argv.slice(i)];
+    if (!verb && !a.startsWith('-')) verb = verbs.find((v) => v.name === a);
+    if (takes.has(a) && argv[i + 1] === '-') {
+      out.push(`${a}=-`);
+      i++;
+    } else {
+      out.push(a);
+      if (takes.has(a) && !a.includes('=')) out.push(argv[++i]);
+    }
+  }
+  return out.filter((x) => x !== undefined);
+}
+
 export function fastParse(argv: string[], verbs: Verb<never>[]): Parsed | null {
   // Find the verb: the first word that is not a global option or its value.
   let i = 0;

@@ -1,6 +1,6 @@
 import { createVerb } from './create';
 import { execVerb } from './exec';
-import { featuresVerb, pauseVerb, psVerb, resumeVerb } from './more';
+import { eventsVerb, featuresVerb, pauseVerb, psVerb, resumeVerb } from './more';
 import { runVerb } from './run';
 import { deleteVerb, killVerb, listVerb, startVerb, stateVerb } from './simple';
 import { specVerb } from './spec';
@@ -22,6 +22,7 @@ export const VERBS: Verb<never>[] = [
   psVerb,
   featuresVerb,
   updateVerb,
+  eventsVerb,
   listVerb,
   specVerb,
 ] as Verb<never>[];
