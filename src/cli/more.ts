@@ -5,9 +5,7 @@ import { pause, resume } from '../runtime/freezer';
 import { load } from '../runtime/lifecycle';
 import { features } from '../runtime/features';
 import { events } from '../runtime/events';
-import { print, type Positional, type Verb } from './verb';
-
-const ID: Positional = { name: 'id', describe: 'container id', required: true };
+import { ID, print, type Verb } from './verb';
 
 export const pauseVerb: Verb<{ id: string }> = {
   name: 'pause',

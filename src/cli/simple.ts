@@ -1,8 +1,6 @@
 // The verbs that take an id and little else: start, state, kill, delete, list.
 import { destroy, kill, list, start, state } from '../runtime/lifecycle';
-import { print, type Positional, type Verb } from './verb';
-
-const ID: Positional = { name: 'id', describe: 'container id', required: true };
+import { ID, print, type Verb } from './verb';
 
 export const startVerb: Verb<{ id: string }> = {
   name: 'start',

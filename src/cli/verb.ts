@@ -32,6 +32,8 @@ export interface Verb<A = Record<string, unknown>> {
   handler: (argv: A & GlobalArgs, ctx: RuntimeContext) => Promise<void> | void;
 }
 
+export const ID: Positional = { name: 'id', describe: 'container id', required: true };
+
 export const GLOBAL_OPTIONS: Record<string, Options> = {
   root: {
     type: 'string',

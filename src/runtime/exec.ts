@@ -1,7 +1,6 @@
 // exec: run another process in a container, joining everything its init is in. In the
 // foreground the exit status is ours; --detach returns once the process runs.
 import fs = require('node:fs');
-import os = require('node:os');
 import path = require('node:path');
 import { HuskError } from '../errors';
 import { probeHost } from '../host/probe';
@@ -16,6 +15,7 @@ import { writePidFile } from './create';
 import { load } from './lifecycle';
 import { compileInto } from './seccomp';
 import { exitCodeOf } from './run';
+import { forwardSignals } from './signals';
 
 export interface ExecOptions {
   process: Process;
@@ -26,16 +26,6 @@ export interface ExecOptions {
   ignorePaused?: boolean;
   seccomp?: Seccomp;
 }
-
-const FORWARDED: NodeJS.Signals[] = [
-  'SIGTERM',
-  'SIGINT',
-  'SIGHUP',
-  'SIGQUIT',
-  'SIGUSR1',
-  'SIGUSR2',
-  'SIGWINCH',
-];
 
 export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
   const { rec, status } = load(ctx, id);
@@ -103,17 +93,10 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
     fs.closeSync(child.syncFd);
   }
   if (opts.detach) return 0;
-  const forward = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(pid, os.constants.signals[sig]);
-    } catch {
-      /* exited */
-    }
-  };
-  for (const s of FORWARDED) process.on(s, forward);
+  const stop = forwardSignals(pid);
   try {
     return exitCodeOf(await native().wait(pid));
   } finally {
-    for (const s of FORWARDED) process.off(s, forward);
+    stop();
   }
 }

@@ -1,10 +1,10 @@
 // run = create + start + wait (+ delete). The init is our child (husk-init forks it with
 // CLONE_PARENT), so we wait for it directly, off the main thread, and forward signals to it.
-import os = require('node:os');
 import { native, type ExitStatus } from '../native';
 import type { RuntimeContext } from './context';
 import { create, type CreateOptions } from './create';
 import { destroy, start } from './lifecycle';
+import { forwardSignals } from './signals';
 import { loadConfig } from '../spec/load';
 import { listenForConsole, relay, type ConsoleReceiver } from './tty';
 import path = require('node:path');
@@ -13,17 +13,6 @@ export interface RunOptions extends CreateOptions {
   detach?: boolean;
   keep?: boolean;
 }
-
-const FORWARDED: NodeJS.Signals[] = [
-  'SIGTERM',
-  'SIGINT',
-  'SIGHUP',
-  'SIGQUIT',
-  'SIGUSR1',
-  'SIGUSR2',
-  'SIGWINCH',
-  'SIGCONT',
-];
 
 export function exitCodeOf(s: ExitStatus): number {
   if (s.signal !== null) return 128 + s.signal;
@@ -59,18 +48,11 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     return 0;
   }
   // Handlers first: a signal that arrives while the container starts is still forwarded.
-  const forward = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(rec.pid, os.constants.signals[sig]);
-    } catch {
-      /* already exited */
-    }
-  };
-  for (const s of FORWARDED) process.on(s, forward);
+  const stopForwarding = forwardSignals(rec.pid);
   try {
     startOrDestroy(ctx, id);
   } catch (e) {
-    for (const s of FORWARDED) process.off(s, forward);
+    stopForwarding();
     throw e;
   }
   const tty = master >= 0 ? relay(master, spec.process?.consoleSize) : null;
@@ -81,7 +63,7 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     // the pty open.
     if (tty) await Promise.race([tty.done, new Promise((r) => setTimeout(r, 500))]);
   } finally {
-    for (const s of FORWARDED) process.off(s, forward);
+    stopForwarding();
     tty?.stop();
   }
   if (!opts.keep) destroy(ctx, id, true);

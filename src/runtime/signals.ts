@@ -22,3 +22,30 @@ export function parseSignal(s: string | number | undefined): number {
   if (n === undefined) throw new HuskError(`unknown signal "${str}"`);
   return n;
 }
+
+const FORWARDED: NodeJS.Signals[] = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+  'SIGCONT',
+];
+
+// While husk waits for a process of the container (run, exec in the foreground), the signals
+// it gets are the process's. Returns the function that stops forwarding.
+export function forwardSignals(pid: number): () => void {
+  const forward = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, os.constants.signals[sig]);
+    } catch {
+      /* exited meanwhile */
+    }
+  };
+  for (const s of FORWARDED) process.on(s, forward);
+  return () => {
+    for (const s of FORWARDED) process.off(s, forward);
+  };
+}
