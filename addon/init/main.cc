@@ -101,6 +101,9 @@ int main(int argc, char **argv) {
   // The runtime blocked every signal around vfork and Node ignores SIGPIPE: none of that is
   // the container's.
   for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+  // A write to a socket the runtime closed must fail with EPIPE, not kill us; op_exec puts the
+  // default back for the container's program.
+  signal(SIGPIPE, SIG_IGN);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <unistd.h>
 #include "init.h"
 
@@ -61,6 +62,7 @@ void op_exec(plan_reader *r) {
   char **envp = rd_strv(r, &envc);
   if (argc == 0) die(EINVAL, "no process args");
   const char *path = g.exec_path[0] ? g.exec_path : argv[0];
+  signal(SIGPIPE, SIG_DFL);  // ignored signals stay ignored across execve
   execve(path, argv, envp);
   die(errno, "exec %s", path);
 }

@@ -47,14 +47,14 @@ void op_hook(plan_reader *r) {
   pid_t pid = fork();
   if (pid < 0) die(errno, "hook %s: fork", path);
   if (pid == 0) {
+    signal(SIGPIPE, SIG_DFL);
     dup2(pipefd[0], 0);
     char *fallback[] = {(char *)path, nullptr};
     execve(path, argc ? argv : fallback, envp);
     _exit(127);
   }
   close(pipefd[0]);
-  // A hook that does not read its stdin must not block us: ignore EPIPE.
-  signal(SIGPIPE, SIG_IGN);
+  // A hook that does not read its stdin is no failure: SIGPIPE is ignored in husk-init.
   if (state_json) {
     size_t off = 0;
     while (off < state_len) {
@@ -64,7 +64,6 @@ void op_hook(plan_reader *r) {
     }
   }
   close(pipefd[1]);
-  signal(SIGPIPE, SIG_DFL);
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   int status = 0;

@@ -15,14 +15,16 @@ void send_msg(uint32_t type, uint32_t stage, int32_t pid) {
   m.stage = stage;
   m.op = g.op_index;
   m.pid = pid;
-  if (send(g.sync_fd, &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m) die(errno, "sync: send");
+  // write/read, not send/recv: a seccomp profile loaded early (without no_new_privs) may allow
+  // only the plainest calls, and runc's init needs no more than these either.
+  if (write(g.sync_fd, &m, sizeof m) != (ssize_t)sizeof m) die(errno, "sync: send");
 }
 
 void sync_stage(uint32_t stage) {
   send_msg(MSG_SYNC, stage, 0);
   husk_msg reply;
   ssize_t n;
-  do n = recv(g.sync_fd, &reply, sizeof reply, 0);
+  do n = read(g.sync_fd, &reply, sizeof reply);
   while (n < 0 && errno == EINTR);
   if (n != (ssize_t)sizeof reply) _exit(1);  // the parent is gone: nothing to report to
   if (reply.type != MSG_ACK) _exit(1);
@@ -38,7 +40,7 @@ void die(int err, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(m.text, sizeof m.text, fmt, ap);
   va_end(ap);
-  if (g.sync_fd < 0 || send(g.sync_fd, &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m) {
+  if (g.sync_fd < 0 || write(g.sync_fd, &m, sizeof m) != (ssize_t)sizeof m) {
     // Nobody listens any more (after `start`): the container's stderr is the only place left.
     dprintf(2, "husk-init: %s%s%s\n", m.text, err ? ": " : "", err ? strerror(err) : "");
   }

@@ -1,5 +1,6 @@
 // Lays a plan out as the flat buffer husk-init reads (addon/init/plan_reader.cc): magic,
 // flags, op count, then per op: code, body length, body of 4-byte aligned fields.
+import { HuskError } from '../errors';
 import { OP, type Field, type Op } from './ops';
 
 const MAGIC = Buffer.from('HUSKPLN1', 'ascii');
@@ -35,6 +36,14 @@ export function encodePlan(ops: Op[]): Buffer {
     at += pad(len + 1);
   };
   for (const o of ops) {
+    try {
+      o.fields.forEach((f) => {
+        if ('str' in f && f.str.includes('\0')) throw new Error('contains a NUL byte');
+        if ('strv' in f && f.strv.some((x) => x.includes('\0'))) throw new Error('contains a NUL byte');
+      });
+    } catch (e) {
+      throw new HuskError(`${o.from}: ${(e as Error).message}`);
+    }
     u32(OP[o.op]);
     const lenAt = at;
     u32(0);

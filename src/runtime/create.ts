@@ -36,6 +36,8 @@ export interface CreateOptions {
   // In-process callers: the container's stdin, stdout, stderr as fds (default: ours).
   stdio?: (number | null)[];
   spec?: Spec; // in-process callers may pass the config instead of a bundle's config.json
+  // run: keep the sync socket to learn whether the exec after `start` failed (see run.ts).
+  keepSync?: (fd: number) => void;
 }
 
 const SYNC_TIMEOUT_MS = 60_000;
@@ -230,6 +232,10 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
       native().reply(syncFd, MSG.ACK);
     }
     undo.clear();
+    if (opts.keepSync) {
+      opts.keepSync(syncFd);
+      syncFd = -1;
+    }
     return rec;
   } catch (e) {
     undo.run((what, err) => ctx.log.warn(`cleanup after failed create: ${what}: ${(err as Error).message}`));

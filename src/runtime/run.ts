@@ -5,6 +5,10 @@ import type { RuntimeContext } from './context';
 import { create, type CreateOptions } from './create';
 import { destroy, start } from './lifecycle';
 import { forwardSignals } from './signals';
+import fs = require('node:fs');
+import { HuskError } from '../errors';
+import { MSG } from '../plan/ops';
+import type { Spec } from '../spec/types';
 import { loadConfig } from '../spec/load';
 import { listenForConsole, relay, type ConsoleReceiver } from './tty';
 import path = require('node:path');
@@ -17,6 +21,19 @@ export interface RunOptions extends CreateOptions {
 export function exitCodeOf(s: ExitStatus): number {
   if (s.signal !== null) return 128 + s.signal;
   return s.code ?? 255;
+}
+
+function execOutcome(syncFd: number, spec: Spec): string | null {
+  const hooks = (spec.hooks?.startContainer ?? []).reduce((n, h) => n + (h.timeout ?? 30), 0);
+  try {
+    const m = native().recv(syncFd, (hooks + 10) * 1000);
+    if (m && m.type === MSG.ERROR) return `${m.text}${m.errno ? `: ${m.errnoText}` : ''}`;
+    return null;
+  } catch {
+    return null; // no word within the time: the program runs
+  } finally {
+    fs.closeSync(syncFd);
+  }
 }
 
 function startOrDestroy(ctx: RuntimeContext, id: string): void {
@@ -34,8 +51,14 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
   if (spec.process?.terminal && !opts.consoleSocket && !opts.detach) receiver = listenForConsole();
   let rec;
   let master = -1;
+  let syncFd = -1;
   try {
-    rec = create(ctx, id, { ...opts, spec, consoleSocket: receiver?.socket ?? opts.consoleSocket });
+    rec = create(ctx, id, {
+      ...opts,
+      spec,
+      consoleSocket: receiver?.socket ?? opts.consoleSocket,
+      keepSync: opts.detach ? undefined : (fd) => (syncFd = fd),
+    });
     if (receiver) master = receiver.take();
   } catch (e) {
     if (master < 0 && rec) destroy(ctx, id, true);
@@ -54,6 +77,16 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
   } catch (e) {
     stopForwarding();
     throw e;
+  }
+  if (syncFd >= 0) {
+    // The init's end of the sync socket closes at a successful exec; a failed exec (or a failed
+    // startContainer hook) is reported on it instead: the real cause, as one husk line.
+    const failure = execOutcome(syncFd, spec);
+    if (failure) {
+      stopForwarding();
+      destroy(ctx, id, true);
+      throw new HuskError(failure);
+    }
   }
   const tty = master >= 0 ? relay(master, spec.process?.consoleSize) : null;
   let status: ExitStatus;

@@ -53,7 +53,14 @@ export class Store {
         throw new HuskError(`container ${id} already exists`);
       throw new HuskError(`create state directory ${dir}: ${(e as Error).message}`);
     }
-    return Lock.take(dir);
+    const lock = Lock.take(dir);
+    // A `delete --force` may have removed the directory between our mkdir and our lock; the id
+    // is free again then, so claim it anew rather than fill a directory that is gone.
+    if (lock.removed()) {
+      lock.release();
+      return this.claim(id);
+    }
+    return lock;
   }
 
   lock(id: string): Lock {
@@ -129,6 +136,10 @@ export class Lock {
     return new Lock(fd);
   }
 
+  removed(): boolean {
+    return fs.fstatSync(this.fd).nlink === 0;
+  }
+
   release(): void {
     if (this.fd < 0) return;
     try {
@@ -142,6 +153,11 @@ export class Lock {
 
 export function writeAtomic(file: string, data: string, mode = 0o600): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, data, { mode });
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, data, { mode });
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new HuskError(`write ${file}: ${(e as Error).message}`);
+  }
 }
