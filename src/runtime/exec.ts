@@ -16,6 +16,8 @@ import { load } from './lifecycle';
 import { compileInto } from './seccomp';
 import { exitCodeOf } from './run';
 import { forwardSignals } from './signals';
+import { listenForConsole, relay, type ConsoleReceiver } from './tty';
+import type { ContainerRecord } from '../state/store';
 
 export interface ExecOptions {
   process: Process;
@@ -34,6 +36,28 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
   if (status !== 'running' && status !== 'created' && status !== 'paused')
     throw new HuskError(`cannot exec in container ${id}: it is ${status}`);
   const cgroupDirs = leaves(rec.cgroupDirs);
+  // `exec -t` in the foreground without a console socket: husk relays its own terminal.
+  const receiver = opts.process.terminal && !opts.consoleSocket && !opts.detach ? listenForConsole() : null;
+  try {
+    return await execWith(
+      ctx,
+      rec,
+      cgroupDirs,
+      { ...opts, consoleSocket: receiver?.socket ?? opts.consoleSocket },
+      receiver,
+    );
+  } finally {
+    receiver?.close();
+  }
+}
+
+async function execWith(
+  ctx: RuntimeContext,
+  rec: ContainerRecord,
+  cgroupDirs: string[],
+  opts: ExecOptions,
+  receiver: ConsoleReceiver | null,
+): Promise<number> {
   const plan = buildExecPlan(
     {
       initPid: rec.pid,
@@ -93,10 +117,14 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
     fs.closeSync(child.syncFd);
   }
   if (opts.detach) return 0;
+  const tty = receiver ? relay(receiver.take(), opts.process.consoleSize) : null;
   const stop = forwardSignals(pid);
   try {
-    return exitCodeOf(await native().wait(pid));
+    const status = await native().wait(pid);
+    if (tty) await Promise.race([tty.done, new Promise((r) => setTimeout(r, 500))]);
+    return exitCodeOf(status);
   } finally {
     stop();
+    tty?.stop();
   }
 }
