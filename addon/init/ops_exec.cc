@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
+#include <sys/select.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,9 +41,13 @@ void op_wait_start(plan_reader *) {
   // The read end of the exec fifo, opened by the runtime: `start` writes one byte. No writer
   // has been attached yet, so poll waits (no POLLHUP) until start opens the fifo.
   if (g.fifo_fd < 0) die(EBADF, "no exec fifo");
-  struct pollfd p = {g.fifo_fd, POLLIN, 0};
+  // select, not poll: poll refuses more fds than RLIMIT_NOFILE, which a config may set to 0.
+  if (g.fifo_fd >= FD_SETSIZE) die(EBADF, "exec fifo fd %d is too high for select", g.fifo_fd);
   for (;;) {
-    int n = poll(&p, 1, -1);
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(g.fifo_fd, &rd);
+    int n = select(g.fifo_fd + 1, &rd, nullptr, nullptr, nullptr);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) die(errno, "wait on the exec fifo");
     char b;

@@ -117,6 +117,13 @@ export function planIdentityAndExec(
   else before.push(op('UMASK', '/process/user/umask', { umask: 0o022 }, [{ u32: 0o022 }]));
   if (p.noNewPrivileges) before.push(op('NO_NEW_PRIVS', '/process/noNewPrivileges', {}));
   const env = p.env ?? [];
+  // Named here, not by the encoder: one op carries both lists.
+  p.args.forEach((a, i) => {
+    if (a.includes('\0')) throw new HuskError(`/process/args/${i}: contains a NUL byte`);
+  });
+  env.forEach((e, i) => {
+    if (e.includes('\0')) throw new HuskError(`/process/env/${i}: contains a NUL byte`);
+  });
   const pathVar =
     env
       .filter((e) => e.startsWith('PATH='))

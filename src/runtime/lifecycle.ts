@@ -187,7 +187,14 @@ export function destroy(ctx: RuntimeContext, id: string, force = false): void {
     if (force) return;
     throw new HuskError(`container ${id} does not exist`);
   }
-  const lock = ctx.store.lock(id);
+  let lock;
+  try {
+    lock = ctx.store.lock(id);
+  } catch (e) {
+    // Removed by a delete that raced us: gone is what --force wanted.
+    if (force && !ctx.store.exists(id)) return;
+    throw e;
+  }
   try {
     let rec: ContainerRecord | null;
     try {

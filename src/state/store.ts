@@ -129,9 +129,16 @@ export class Lock {
 
   static take(dir: string): Lock {
     // O_NOFOLLOW via the 'r' flag on a directory is not offered by Node; lstat first.
-    const st = fs.lstatSync(dir);
-    if (!st.isDirectory()) throw new HuskError(`${dir} is not a directory`);
-    const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+    let fd: number;
+    try {
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory()) throw new HuskError(`${dir} is not a directory`);
+      fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new HuskError(`container ${path.basename(dir)} does not exist`);
+      throw e;
+    }
     native().flock(fd, LOCK_EX);
     return new Lock(fd);
   }
