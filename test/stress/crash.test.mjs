@@ -115,7 +115,13 @@ describe('crash recovery', { skip: SKIP }, () => {
       const initPid = st.code === 0 ? JSON.parse(st.stdout).pid : 0;
 
       const d = e.husk(['delete', '--force', id]);
-      rows.push([`crash ${point}`, 'SIGKILL', listed ? listed.status : 'absent', status, `exit ${d.code}`]);
+      rows.push([
+        `create killed ${point}`,
+        'create: SIGKILL',
+        listed ? listed.status : 'absent',
+        status,
+        `delete --force exit ${d.code}, nothing left`,
+      ]);
       assert.equal(d.code, 0, `delete --force after a crash ${point}: ${show(d)}`);
       assert.equal(uncleanIn(d), null, show(d));
       if (initPid > 0) assert.ok(!alive(initPid), `init ${initPid} still alive after delete --force`);
@@ -144,7 +150,13 @@ describe('crash recovery', { skip: SKIP }, () => {
       assert.equal(after.pid, 0);
       listWorks(e);
       const d = e.husk(['delete', id]);
-      rows.push([`init killed while ${when}`, '-', when, after.status, `exit ${d.code} (no --force)`]);
+      rows.push([
+        `init SIGKILLed while ${when}`,
+        '-',
+        when,
+        after.status,
+        `delete exit ${d.code}, nothing left`,
+      ]);
       assert.equal(d.code, 0, `delete after the init was killed: ${show(d)}`);
       await assertNothingLeft(e, id, since);
       await e.assertClean();
@@ -166,7 +178,13 @@ describe('crash recovery', { skip: SKIP }, () => {
     const t0 = Date.now();
     const c = e.husk(['create', '--bundle', b.dir, id], { timeout: 30_000 });
     const ms = Date.now() - t0;
-    rows.push(['createRuntime hook hangs', `exit ${c.code}`, '-', errorOf(c).slice(0, 60), `${ms} ms`]);
+    rows.push([
+      'createRuntime hook hangs (1 s)',
+      `create exit ${c.code}`,
+      '-',
+      '-',
+      `${ms} ms: ${errorOf(c)}`,
+    ]);
     assert.equal(uncleanIn(c), null, show(c));
     assert.equal(c.code, 1, show(c));
     assert.match(errorOf(c), /createRuntime.*timeout/, show(c));
@@ -206,11 +224,11 @@ describe('crash recovery', { skip: SKIP }, () => {
     const st = e.husk(['state', id]);
     const status = st.code === 0 ? JSON.parse(st.stdout).status : errorOf(st);
     rows.push([
-      'poststart hook hangs',
+      'poststart hook hangs (1 s)',
       `start exit ${s.code}`,
       '-',
       status,
-      `${ms} ms, ${s.code === 0 ? 'warning' : errorOf(s).slice(0, 40)}`,
+      `${ms} ms, ${s.code === 0 ? 'a warning' : errorOf(s)}, hook killed`,
     ]);
     const d = e.husk(['delete', '--force', id]);
     assert.equal(d.code, 0, show(d));
@@ -256,7 +274,7 @@ describe('crash recovery', { skip: SKIP }, () => {
         status = 'deleted';
       }
       assert.ok(!alive(st.pid), `init ${st.pid} survived ${how}`);
-      rows.push([`init ignores TERM, ${how}`, '-', 'running', status, 'ok']);
+      rows.push([`init ignores TERM, ${how}`, 'kill TERM: no effect', 'running', status, 'nothing left']);
       await assertNothingLeft(e, id, since);
       await e.assertClean();
     });
@@ -312,7 +330,13 @@ describe('crash recovery', { skip: SKIP }, () => {
         const before = entriesOf(root).sort();
         const id = e.id(`${verb}tiny`);
         const c = e.husk([verb, '--bundle', b.dir, id], { root, timeout: 30_000 });
-        rows.push([`--root on ${name}`, `${verb} exit ${c.code}`, '-', '-', errorOf(c).slice(0, 70)]);
+        rows.push([
+          `--root on ${name}`,
+          `${verb} exit ${c.code}`,
+          '-',
+          '-',
+          errorOf(c).replaceAll(root, '<root>').replaceAll(id, '<id>').slice(0, 90),
+        ]);
         assert.equal(uncleanIn(c), null, show(c));
         assert.equal(c.code, 1, show(c));
         assert.match(errorOf(c), error, show(c));
@@ -323,25 +347,22 @@ describe('crash recovery', { skip: SKIP }, () => {
     }
   }
 
-  // husk bug: on a full --root the error is a bare "ENOSPC: no space left on device, write": it
-  // names neither the --root nor the file, unlike the read-only case ("create state directory
-  // <dir>: EROFS ...").
-  test(
-    '--root on a full tmpfs: the error names the state directory',
-    { todo: 'husk bug: "husk: ENOSPC: no space left on device, write" names no file or --root' },
-    async (t) => {
-      const e = env(t);
-      const b = makeBundle(t, { args: ['/bin/true'] });
-      const root = tinyRoot(t, e, { free: 0 });
-      const id = e.id('fullmsg');
-      const c = e.husk(['create', '--bundle', b.dir, id], { root });
-      assert.equal(c.code, 1, show(c));
-      assert.ok(errorOf(c).includes(root), `the error does not name ${root}: ${errorOf(c)}`);
-    },
-  );
+  // Found here and fixed since: on a full --root the error was a bare "ENOSPC: no space left on
+  // device, write", naming neither the --root nor the file.
+  test('--root on a full tmpfs: the error names the state directory', async (t) => {
+    const e = env(t);
+    const b = makeBundle(t, { args: ['/bin/true'] });
+    const root = tinyRoot(t, e, { free: 0 });
+    const id = e.id('fullmsg');
+    const c = e.husk(['create', '--bundle', b.dir, id], { root });
+    assert.equal(c.code, 1, show(c));
+    assert.ok(errorOf(c).includes(root), `the error does not name ${root}: ${errorOf(c)}`);
+  });
 
   test('summary', (t) => {
-    for (const l of table(rows, ['case', 'husk', 'list said', 'state said', 'cleanup / error']).split('\n'))
+    for (const l of table(rows, ['case', 'husk', 'list said', 'state said', 'afterwards / error']).split(
+      '\n',
+    ))
       t.diagnostic(l);
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CGROUP_ROOT, HUSK, show } from '../lib/harness.mjs';
+import { CGROUP_ROOT, HUSK, REPO, show } from '../lib/harness.mjs';
 
 export const FULL = process.env.HUSK_STRESS === 'full';
 export const MODE = FULL ? 'full' : 'quick';
@@ -108,6 +108,7 @@ const STACK = [
   /^(Uncaught )?Error: .*\n\s+at /m,
   /node:internal\//,
   /\b(Segmentation fault|Aborted|core dumped|terminate called|Assertion .* failed)\b/,
+  /FATAL ERROR|JavaScript heap out of memory|Native stack trace/,
 ];
 
 /** Why husk's output is not clean (a stack trace, a native fault), or null. */
@@ -329,4 +330,20 @@ export function table(rows, header) {
   const all = [header, ...rows].map((r) => r.map((c) => String(c)));
   const w = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
   return all.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ')).join('\n');
+}
+
+// husk's build outputs: other engineers rebuild husk on this machine while tests run, and a run
+// that straddles a rebuild (a half-written husk-init, an addon and an init of different sources)
+// fails in ways no test causes.
+const BUILD_FILES = ['bin/husk', 'dist/husk.js', 'build/Release/husk-init', 'build/Release/husk_native.node'];
+
+/** The modification times of husk's build outputs, to tell whether husk was rebuilt meanwhile. */
+export function buildStamp() {
+  return BUILD_FILES.map((f) => {
+    try {
+      return `${f}@${fs.statSync(path.join(REPO, f)).mtimeMs}`;
+    } catch {
+      return `${f}@missing`;
+    }
+  }).join(' ');
 }

@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { ROOTFS, SKIP, env, makeBundle, show, sleep } from '../lib/harness.mjs';
 import {
   FULL,
+  buildStamp,
   MODE,
   MiB,
   entriesOf,
@@ -40,6 +41,7 @@ describe(`soak (${MODE})`, { skip: SKIP }, () => {
       const mountsBefore = mountinfoLines();
       const memBefore = memAvailable();
       const since = ticksNow();
+      const stampBefore = buildStamp();
       const failures = [];
       const times = {};
       const timed = async (op, args) => {
@@ -173,7 +175,13 @@ describe(`soak (${MODE})`, { skip: SKIP }, () => {
         `failed operations: ${failures.length}; leaks: ${leaks.length ? leaks.join('\n') : 'none'}`,
       );
 
-      assert.deepEqual(failures.slice(0, 10), [], `${failures.length} container(s) failed`);
+      for (const f of failures.slice(0, 10)) t.diagnostic(`failed: ${f.replace(/\n/g, ' | ')}`);
+      // Failed operations count unless husk was rebuilt during the soak (then they are reported
+      // only); leaks count always.
+      const rebuilt = buildStamp() !== stampBefore;
+      if (rebuilt && failures.length)
+        t.diagnostic(`husk was rebuilt during the soak: ${failures.length} failed operation(s) not counted`);
+      else assert.deepEqual(failures.slice(0, 10), [], `${failures.length} container(s) failed`);
       assert.deepEqual(leaks, [], 'the soak left things behind');
       assert.ok(
         delta < 200,
