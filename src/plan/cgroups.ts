@@ -34,7 +34,9 @@ export function cgroupRelPath(spec: Spec, id: string): string {
     );
   // Every hierarchy's mountpoint goes in front, and the whole must stay a usable path.
   if (p.length > 2048 || p.split('/').length > 128)
-    throw new HuskError(`/linux/cgroupsPath: longer or deeper than a cgroup path can be (${p.length} characters)`);
+    throw new HuskError(
+      `/linux/cgroupsPath: longer or deeper than a cgroup path can be (${p.length} characters)`,
+    );
   const norm = path.posix.normalize('/' + p);
   if (norm === '/') throw new HuskError(`/linux/cgroupsPath: "${p}" is the root cgroup`);
   return norm;
