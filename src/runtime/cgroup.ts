@@ -12,15 +12,17 @@ function isCpuset(dir: string): boolean {
 
 // A new v1 cpuset directory starts with no cpus or mems, and nothing can join it until they
 // are copied down from its parent.
-function makeDir(dir: string, made: string[]): void {
+function makeDir(dir: string, made: string[], retry = true): void {
   if (fs.existsSync(dir)) return;
   const parent = path.dirname(dir);
   makeDir(parent, made);
   try {
     fs.mkdirSync(dir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
-      throw new HuskError(`create cgroup ${dir}: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    // The parent was removed by a delete of the last container under it: make it again.
+    if (code === 'ENOENT' && retry) return makeDir(dir, made, false);
+    if (code !== 'EEXIST') throw new HuskError(`create cgroup ${dir}: ${(e as Error).message}`);
     return;
   }
   made.push(dir);
@@ -163,6 +165,19 @@ export function removeDirs(dirs: string[]): void {
 }
 
 // Kills what is left in the container's cgroups, then removes the directories husk made.
+// husk's own parent of default cgroup paths (/husk in every hierarchy) goes when it is empty.
+function removeEmptyHuskParents(dirs: string[]): void {
+  for (const d of dirs) {
+    const parent = path.dirname(d);
+    if (path.basename(parent) !== 'husk') continue;
+    try {
+      fs.rmdirSync(parent);
+    } catch {
+      /* other containers still below it, or gone already */
+    }
+  }
+}
+
 export function destroyCgroups(dirs: string[], made: string[] = dirs): void {
   for (let round = 0; round < 100; round++) {
     const pids = cgroupPids(dirs);
@@ -177,4 +192,5 @@ export function destroyCgroups(dirs: string[], made: string[] = dirs): void {
     sleep(5);
   }
   removeDirs(made);
+  removeEmptyHuskParents(dirs);
 }
