@@ -144,20 +144,21 @@ function sleep(ms: number): void {
 
 // Removes directories deepest first, waiting briefly for killed tasks to leave them; our own
 // parent directories (e.g. /husk) go too once empty, as they were made for us.
-export function removeDirs(dirs: string[]): void {
+export function removeDirs(dirs: string[], own: string[] = dirs): void {
   const sorted = [...dirs].sort((a, b) => b.length - a.length);
   for (const d of sorted) {
-    for (let i = 0; i < 200; i++) {
+    // A parent may hold other containers (v1 answers EBUSY for that, v2 ENOTEMPTY): it stays.
+    // Only the container's own directories are waited for while killed tasks leave them.
+    const tries = own.includes(d) ? 200 : 1;
+    for (let i = 0; i < tries; i++) {
       try {
         fs.rmdirSync(d);
         break;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
-        if (code !== 'EBUSY' || i === 199) {
-          if (code === 'ENOTEMPTY') break; // someone else's children below: not ours to remove
+        if (code === 'ENOENT' || code === 'ENOTEMPTY' || (code === 'EBUSY' && tries === 1)) break;
+        if (code !== 'EBUSY' || i === tries - 1)
           throw new HuskError(`remove cgroup ${d}: ${(e as Error).message}`);
-        }
         sleep(5);
       }
     }
@@ -191,6 +192,6 @@ export function destroyCgroups(dirs: string[], made: string[] = dirs): void {
     }
     sleep(5);
   }
-  removeDirs(made);
+  removeDirs(made, dirs);
   removeEmptyHuskParents(dirs);
 }

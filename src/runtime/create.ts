@@ -106,7 +106,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
   const lock = ctx.store.claim(id);
   const dir = ctx.store.dir(id);
   const undo = new Undo();
-  undo.push('remove state directory', () => ctx.store.remove(id));
+  undo.push('remove state directory', () => ctx.store.remove(id, lock));
   let stage0 = -1;
   let initPid = -1;
   let syncFd = -1;

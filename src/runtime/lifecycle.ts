@@ -196,6 +196,11 @@ export function destroy(ctx: RuntimeContext, id: string, force = false): void {
     throw e;
   }
   try {
+    // Deleted (and maybe made anew) while we waited for the lock: nothing of ours to delete.
+    if (!lock.sameAs(ctx.store.dir(id))) {
+      if (force) return;
+      throw new HuskError(`container ${id} does not exist`);
+    }
     let rec: ContainerRecord | null;
     try {
       rec = ctx.store.read(id);
@@ -234,7 +239,7 @@ export function destroy(ctx: RuntimeContext, id: string, force = false): void {
       }
       destroyCgroups(dirs.filter((d) => fs.existsSync(d)));
     }
-    ctx.store.remove(id);
+    ctx.store.remove(id, lock);
   } finally {
     lock.release();
   }

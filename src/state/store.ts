@@ -53,9 +53,15 @@ export class Store {
         throw new HuskError(`container ${id} already exists`);
       throw new HuskError(`create state directory ${dir}: ${(e as Error).message}`);
     }
-    const lock = Lock.take(dir);
-    // A `delete --force` may have removed the directory between our mkdir and our lock; the id
-    // is free again then, so claim it anew rather than fill a directory that is gone.
+    // A `delete --force` may remove the directory between our mkdir and our lock; the id is
+    // free again then, so claim it anew rather than fill a directory that is gone.
+    let lock: Lock;
+    try {
+      lock = Lock.take(dir);
+    } catch (e) {
+      if (!fs.existsSync(dir)) return this.claim(id);
+      throw e;
+    }
     if (lock.removed()) {
       lock.release();
       return this.claim(id);
@@ -106,8 +112,12 @@ export class Store {
     }
   }
 
-  remove(id: string): void {
-    fs.rmSync(this.dir(id), { recursive: true, force: true });
+  // Only the directory the lock is on: if it was removed and the id claimed again meanwhile,
+  // the path now names another container's directory, which is not ours to remove.
+  remove(id: string, lock?: Lock): void {
+    const dir = this.dir(id);
+    if (lock && !lock.sameAs(dir)) return;
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 
   ids(): string[] {
@@ -145,6 +155,16 @@ export class Lock {
 
   removed(): boolean {
     return fs.fstatSync(this.fd).nlink === 0;
+  }
+
+  sameAs(dir: string): boolean {
+    try {
+      const a = fs.fstatSync(this.fd);
+      const b = fs.lstatSync(dir);
+      return a.ino === b.ino && a.dev === b.dev && a.nlink > 0;
+    } catch {
+      return false;
+    }
   }
 
   release(): void {

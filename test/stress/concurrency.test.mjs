@@ -218,7 +218,6 @@ describe(`concurrency (${MODE})`, { skip: SKIP }, () => {
   test(
     'create racing delete --force: deletes always succeed, creates succeed or say "already exists"',
     {
-      todo: 'husk bug: create racing delete --force fails with "container <id> does not exist" (mkdir before lock)',
       timeout: RACE_MS + 60_000,
     },
     async (t) => {
