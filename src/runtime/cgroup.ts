@@ -12,7 +12,7 @@ function isCpuset(dir: string): boolean {
 
 // A new v1 cpuset directory starts with no cpus or mems, and nothing can join it until they
 // are copied down from its parent.
-function makeDir(dir: string, made: string[], retry = true): void {
+function makeDir(dir: string, made: string[], retries = 3): void {
   if (fs.existsSync(dir)) return;
   const parent = path.dirname(dir);
   makeDir(parent, made);
@@ -21,18 +21,24 @@ function makeDir(dir: string, made: string[], retry = true): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     // The parent was removed by a delete of the last container under it: make it again.
-    if (code === 'ENOENT' && retry) return makeDir(dir, made, false);
+    if (code === 'ENOENT' && retries > 0) return makeDir(dir, made, retries - 1);
     if (code !== 'EEXIST') throw new HuskError(`create cgroup ${dir}: ${(e as Error).message}`);
     return;
   }
   made.push(dir);
   enableControllers(parent);
-  if (isCpuset(dir) && fs.existsSync(path.join(parent, 'cpuset.cpus'))) {
-    for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-      const cur = fs.readFileSync(path.join(dir, f), 'utf8').trim();
-      if (cur === '')
-        fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(parent, f), 'utf8').trim());
-    }
+  if (isCpuset(dir)) initCpuset(dir);
+}
+
+// A new v1 cpuset directory starts with no cpus or mems, and nothing can join it until they are
+// copied from its parent; a parent another create made a moment ago may still be empty too.
+function initCpuset(dir: string): void {
+  const parent = path.dirname(dir);
+  if (!fs.existsSync(path.join(parent, 'cpuset.cpus'))) return;
+  for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+    if (fs.readFileSync(path.join(dir, f), 'utf8').trim() !== '') continue;
+    if (fs.readFileSync(path.join(parent, f), 'utf8').trim() === '') initCpuset(parent);
+    fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(parent, f), 'utf8').trim());
   }
 }
 
