@@ -1,10 +1,9 @@
 // exec: the process comes from --process (a JSON process object, as engines send it) or from
 // the container's own config with the command and flags laid over it, as runc does.
 import fs = require('node:fs');
-import path = require('node:path');
 import { HuskError } from '../errors';
 import { exec } from '../runtime/exec';
-import type { Process, Spec } from '../spec/types';
+import type { Process } from '../spec/types';
 import { parseConfig } from '../spec/load';
 import type { Verb } from './verb';
 
@@ -96,12 +95,8 @@ export const execVerb: Verb<ExecArgs> = {
     'process-label': { type: 'string', describe: 'SELinux label' },
   },
   handler: async (a, ctx) => {
-    let spec: Spec;
-    try {
-      spec = JSON.parse(fs.readFileSync(path.join(ctx.store.dir(a.id), 'config.json'), 'utf8')) as Spec;
-    } catch {
-      throw new HuskError(`container ${a.id} does not exist`);
-    }
+    const spec = ctx.store.readConfig(a.id);
+    if (!spec) throw new HuskError(`container ${a.id} does not exist`);
     const proc = a.process ? processFile(a.process) : fromFlags(a, spec.process!);
     process.exitCode = await exec(ctx, a.id, {
       process: proc,

@@ -1,6 +1,6 @@
 // pause, resume, ps, features, events.
 import { HuskError } from '../errors';
-import { cgroupPids, leaves } from '../runtime/cgroup';
+import { cgroupPids } from '../runtime/cgroup';
 import { pause, resume } from '../runtime/freezer';
 import { load } from '../runtime/lifecycle';
 import { features } from '../runtime/features';
@@ -40,7 +40,7 @@ export const psVerb: Verb<{ id: string; format: string; 'ps-args': string[] }> =
   handler: (a, ctx) => {
     const { rec, status } = load(ctx, a.id);
     if (status === 'stopped') throw new HuskError(`container ${a.id} is not running`);
-    const pids = cgroupPids(leaves(rec.cgroupDirs)).sort((x, y) => x - y);
+    const pids = cgroupPids(rec.cgroupDirs).sort((x, y) => x - y);
     if (a.format === 'json') return print(JSON.stringify(pids));
     const args = a['ps-args'].length ? a['ps-args'] : ['-ef'];
     const { execFileSync } = require('node:child_process') as typeof import('node:child_process');

@@ -3,6 +3,7 @@
 import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
+import { sleep } from './sleep';
 import type { CgroupPlan, CgroupWrite } from '../plan/cgroups';
 import { native } from '../native';
 
@@ -115,20 +116,14 @@ export function attachDevices(plan: CgroupPlan): void {
   }
 }
 
-export function joinCgroups(plan: CgroupPlan, pid: number): void {
-  for (const d of plan.dirs) {
+export function joinCgroups(dirs: string[], pid: number): void {
+  for (const d of dirs) {
     try {
       fs.writeFileSync(path.join(d, 'cgroup.procs'), String(pid));
     } catch (e) {
       throw new HuskError(`/linux/cgroupsPath: join ${d}: ${(e as Error).message}`);
     }
   }
-}
-
-// The container's own directories, without the parents husk made for it (which the record
-// also lists, to remove them later).
-export function leaves(dirs: string[]): string[] {
-  return dirs.filter((d) => !dirs.some((o) => o !== d && o.startsWith(d + '/')));
 }
 
 export function cgroupPids(dirs: string[]): number[] {
@@ -142,10 +137,6 @@ export function cgroupPids(dirs: string[]): number[] {
     }
   }
   return [...pids];
-}
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 // Removes directories deepest first, waiting briefly for killed tasks to leave them; our own

@@ -126,7 +126,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
       namespaces: Object.fromEntries((spec.linux?.namespaces ?? []).map((n) => [n.type, n.path ?? ''])),
       config: 'config.json',
     };
-    writeAtomic(path.join(dir, 'config.json'), JSON.stringify(spec));
+    ctx.store.writeConfig(id, spec);
     native().mkfifo(path.join(dir, 'exec.fifo'), 0o622);
     if (plan.cgroups && !usableCgroups(plan, ctx)) plan.cgroups = null;
     // The record is written before anything it names exists, and again once the cgroups do,
@@ -202,7 +202,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
       if (m.stage === STAGE.CGROUP) {
         if (plan.cgroups) {
           attachDevices(plan.cgroups);
-          joinCgroups(plan.cgroups, stage0);
+          joinCgroups(plan.cgroups.dirs, stage0);
           applyWrites(plan.cgroups.writes);
         }
       } else if (m.stage === STAGE.USERMAP) {

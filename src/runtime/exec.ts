@@ -1,7 +1,6 @@
 // exec: run another process in a container, joining everything its init is in. In the
 // foreground the exit status is ours; --detach returns once the process runs.
 import fs = require('node:fs');
-import path = require('node:path');
 import { HuskError } from '../errors';
 import { probeHost } from '../host/probe';
 import { initPath, native } from '../native';
@@ -10,7 +9,7 @@ import { encodePlan } from '../plan/encode';
 import { MSG, STAGE } from '../plan/ops';
 import type { Process, Seccomp } from '../spec/types';
 import type { RuntimeContext } from './context';
-import { leaves } from './cgroup';
+import { joinCgroups } from './cgroup';
 import { writePidFile } from './create';
 import { load } from './lifecycle';
 import { compileInto } from './seccomp';
@@ -35,7 +34,7 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
     throw new HuskError(`container ${id} is paused (use --ignore-paused)`);
   if (status !== 'running' && status !== 'created' && status !== 'paused')
     throw new HuskError(`cannot exec in container ${id}: it is ${status}`);
-  const cgroupDirs = leaves(rec.cgroupDirs);
+  const cgroupDirs = rec.cgroupDirs;
   // `exec -t` in the foreground without a console socket: husk relays its own terminal.
   const receiver = opts.process.terminal && !opts.consoleSocket && !opts.detach ? listenForConsole() : null;
   try {
@@ -94,7 +93,7 @@ async function execWith(
         continue;
       }
       if (m.stage === STAGE.CGROUP) {
-        for (const d of cgroupDirs) fs.writeFileSync(path.join(d, 'cgroup.procs'), String(stage0));
+        joinCgroups(cgroupDirs, stage0);
       } else if (m.stage === STAGE.READY) {
         if (opts.pidFile) writePidFile(opts.pidFile, pid);
         native().reply(child.syncFd, MSG.ACK);

@@ -2,12 +2,9 @@
 // kernel reports the state reached, as runc does.
 import fs = require('node:fs');
 import { HuskError } from '../errors';
+import { sleep } from './sleep';
 import type { RuntimeContext } from './context';
 import { load } from './lifecycle';
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 function setFrozen(file: string, frozen: boolean): void {
   const v2 = file.endsWith('cgroup.freeze');

@@ -2,12 +2,13 @@
 import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
+import { sleep } from './sleep';
 import { native } from '../native';
 import type { State, Status } from '../spec/types';
 import { checkId } from '../state/id';
 import { initAlive, statusOf } from '../state/status';
 import type { ContainerRecord } from '../state/store';
-import { cgroupPids, destroyCgroups, leaves } from './cgroup';
+import { cgroupPids, destroyCgroups } from './cgroup';
 import type { RuntimeContext } from './context';
 import { runHooksWarn } from './hooks';
 import { planCgroups } from '../plan/cgroups';
@@ -51,18 +52,6 @@ export function load(ctx: RuntimeContext, id: string): Loaded {
   }
   const status = rec.pid === 0 ? (creating(dir) ? 'creating' : 'stopped') : statusOf(rec, dir);
   return { rec, status, dir };
-}
-
-function savedSpec(dir: string): Spec | null {
-  let fd = -1;
-  try {
-    fd = fs.openSync(path.join(dir, 'config.json'), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    return JSON.parse(fs.readFileSync(fd, 'utf8')) as Spec;
-  } catch {
-    return null;
-  } finally {
-    if (fd >= 0) fs.closeSync(fd);
-  }
 }
 
 function ociState(rec: ContainerRecord, status: Status): State {
@@ -121,7 +110,7 @@ export function start(ctx: RuntimeContext, id: string): void {
     const fifo = path.join(dir, 'exec.fifo');
     native().releaseFifo(fifo);
     fs.rmSync(fifo, { force: true });
-    const spec = savedSpec(dir);
+    const spec = ctx.store.readConfig(id);
     // startContainer hooks run in the init after this point; their failure stops the container
     // and must fail `start` (the spec), so start waits until the init has exec'd the program.
     if (spec?.hooks?.startContainer?.length) awaitProgram(rec, spec);
@@ -133,7 +122,7 @@ export function start(ctx: RuntimeContext, id: string): void {
 }
 
 function signalAll(rec: ContainerRecord, sig: number): void {
-  for (const pid of cgroupPids(leaves(rec.cgroupDirs))) {
+  for (const pid of cgroupPids(rec.cgroupDirs)) {
     try {
       process.kill(pid, sig);
     } catch {
@@ -155,10 +144,6 @@ export function kill(ctx: RuntimeContext, id: string, signal?: string | number, 
   } catch (e) {
     throw new HuskError(`kill container ${id} (pid ${rec.pid}): ${(e as Error).message}`);
   }
-}
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 // Waits for the init to die after SIGKILL; reaps it if it is our own child (in-process use).
@@ -223,14 +208,14 @@ export function destroy(ctx: RuntimeContext, id: string, force = false): void {
         waitGone(rec);
       }
       destroyCgroups(rec.cgroupDirs, rec.cgroupMade ?? rec.cgroupDirs);
-      const spec = savedSpec(ctx.store.dir(id));
+      const spec = ctx.store.readConfig(id);
       // poststop runs for containers that got as far as having a process.
       if (rec.pid > 0 && spec?.hooks?.poststop?.length)
         runHooksWarn(spec.hooks, 'poststop', ociState(rec, 'stopped'), ctx.log);
     } else {
       // No readable record: the container's cgroups are where its config (or the default)
       // put them; a forced delete must not leave them, nor their processes.
-      const spec = savedSpec(ctx.store.dir(id)) ?? ({} as Spec);
+      const spec = ctx.store.readConfig(id) ?? ({} as Spec);
       let dirs: string[] = [];
       try {
         dirs = planCgroups(spec, probeHost(), id)?.dirs ?? [];

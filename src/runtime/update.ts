@@ -1,13 +1,10 @@
 // update: new resource limits for a live container. The saved config is the base; the new
 // values are merged in, planned like at create and written, and the config is saved again so
 // a later update or `events` sees them.
-import fs = require('node:fs');
-import path = require('node:path');
 import { HuskError } from '../errors';
 import { probeHost } from '../host/probe';
 import { planCgroups } from '../plan/cgroups';
-import type { Resources, Spec } from '../spec/types';
-import { writeAtomic } from '../state/store';
+import type { Resources } from '../spec/types';
 import { applyWrites } from './cgroup';
 import type { RuntimeContext } from './context';
 import { load } from './lifecycle';
@@ -25,10 +22,10 @@ function merge(base: Resources, next: Resources): Resources {
 export function update(ctx: RuntimeContext, id: string, resources: Resources): void {
   const lock = ctx.store.lock(id);
   try {
-    const { status, dir } = load(ctx, id);
+    const { status } = load(ctx, id);
     if (status === 'stopped') throw new HuskError(`container ${id} is stopped: nothing to update`);
-    const file = path.join(dir, 'config.json');
-    const spec = JSON.parse(fs.readFileSync(file, 'utf8')) as Spec;
+    const spec = ctx.store.readConfig(id);
+    if (!spec) throw new HuskError(`container ${id}: its saved config is missing or unreadable`);
     // Device rules are not changed by update (runc ignores them too); only the new values.
     const { devices: _ignored, ...changes } = resources;
     const merged = merge(spec.linux?.resources ?? {}, changes);
@@ -36,7 +33,7 @@ export function update(ctx: RuntimeContext, id: string, resources: Resources): v
     if (!plan) throw new HuskError('this host has no cgroups: nothing to update');
     applyWrites(plan.writes);
     spec.linux = { ...spec.linux, resources: merged };
-    writeAtomic(file, JSON.stringify(spec));
+    ctx.store.writeConfig(id, spec);
   } finally {
     lock.release();
   }

@@ -6,6 +6,7 @@ import path = require('node:path');
 import { HuskError } from '../errors';
 import { native } from '../native';
 import { checkId } from './id';
+import type { Spec } from '../spec/types';
 
 export interface ContainerRecord {
   ociVersion: string;
@@ -99,6 +100,26 @@ export class Store {
 
   write(rec: ContainerRecord): void {
     writeAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
+  }
+
+  // The config snapshot create saved: what start, exec, update and delete act on.
+  readConfig(id: string): Spec | null {
+    let fd = -1;
+    try {
+      fd = fs.openSync(
+        path.join(this.dir(id), 'config.json'),
+        fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW,
+      );
+      return JSON.parse(fs.readFileSync(fd, 'utf8')) as Spec;
+    } catch {
+      return null;
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
+    }
+  }
+
+  writeConfig(id: string, spec: Spec): void {
+    writeAtomic(path.join(this.dir(id), 'config.json'), JSON.stringify(spec));
   }
 
   exists(id: string): boolean {
