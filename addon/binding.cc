@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,13 +67,37 @@ static Napi::Value Recv(const Napi::CallbackInfo &info) {
   if (n < 0) throw errno_error(env, errno, "sync: poll");
   if (n == 0) throw errno_error(env, ETIMEDOUT, "sync: no answer from the container init");
   husk_msg m;
+  struct iovec iov = {&m, sizeof m};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl.buf;
+  mh.msg_controllen = sizeof ctl.buf;
   ssize_t got;
-  do got = recv(fd, &m, sizeof m, 0);
+  do got = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
   while (got < 0 && errno == EINTR);
+  // Only a seccomp listener message carries an fd; one on any other message is not kept.
+  int passed = -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      if (passed >= 0) close(passed);
+      memcpy(&passed, CMSG_DATA(c), sizeof(int));
+    }
+  if (passed >= 0 && (got != (ssize_t)sizeof m || m.type != MSG_SECCOMP_FD)) {
+    close(passed);
+    passed = -1;
+  }
   if (got == 0 || (got < 0 && errno == ECONNRESET)) return env.Null();
   if (got < 0) throw errno_error(env, errno, "sync: recv");
   if (got != (ssize_t)sizeof m) throw errno_error(env, EPROTO, "sync: short message");
+  if (m.type == MSG_SECCOMP_FD && passed < 0) throw errno_error(env, EPROTO, "sync: seccomp listener message without an fd");
   Napi::Object o = Napi::Object::New(env);
+  if (passed >= 0) o.Set("fd", passed);
   o.Set("type", m.type);
   o.Set("stage", m.stage);
   o.Set("op", m.op);
@@ -105,6 +130,67 @@ static Napi::Value SendData(const Napi::CallbackInfo &info) {
   m->pid = (int32_t)data.Length();
   msg.append(reinterpret_cast<const char *>(data.Data()), data.Length());
   if (send(fd, msg.data(), msg.size(), MSG_NOSIGNAL) != (ssize_t)msg.size()) throw errno_error(env, errno, "sync: send data");
+  return env.Undefined();
+}
+
+// The seccomp agent's protocol (runtime-spec, linux.seccomp.listenerPath): one connection per
+// container process, the process state JSON with the listener fd as SCM_RIGHTS, then close.
+static Napi::Value SendSeccompState(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  Napi::Buffer<uint8_t> data = info[1].As<Napi::Buffer<uint8_t>>();
+  int pass = info[2].As<Napi::Number>().Int32Value();
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof sa.sun_path) throw errno_error(env, ENAMETOOLONG, "seccomp agent socket path");
+  memcpy(sa.sun_path, path.data(), path.size());
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) throw errno_error(env, errno, "socket");
+  int rc;
+  do rc = connect(s, (struct sockaddr *)&sa, sizeof sa);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    int err = errno;
+    close(s);
+    throw errno_error(env, err, "connect to the seccomp agent at " + path);
+  }
+  const uint8_t *p = data.Data();
+  size_t left = data.Length();
+  bool first = true;
+  while (left > 0) {
+    struct iovec iov = {(void *)p, left};
+    union {
+      char buf[CMSG_SPACE(sizeof(int))];
+      struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    if (first) {
+      // The fd rides on the first byte; the rest of a long state follows as plain data.
+      mh.msg_control = ctl.buf;
+      mh.msg_controllen = sizeof ctl.buf;
+      struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(c), &pass, sizeof(int));
+    }
+    ssize_t n = sendmsg(s, &mh, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EPIPE;
+      close(s);
+      throw errno_error(env, err, "send the container state to the seccomp agent at " + path);
+    }
+    first = false;
+    p += n;
+    left -= (size_t)n;
+  }
+  close(s);
   return env.Undefined();
 }
 
@@ -283,6 +369,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("reply", Napi::Function::New(env, Reply));
   exports.Set("sendData", Napi::Function::New(env, SendData));
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
+  exports.Set("sendSeccompState", Napi::Function::New(env, SendSeccompState));
   exports.Set("releaseFifo", Napi::Function::New(env, ReleaseFifo));
   exports.Set("wait", Napi::Function::New(env, Wait));
   exports.Set("listenUnix", Napi::Function::New(env, ListenUnix));

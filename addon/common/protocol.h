@@ -38,7 +38,7 @@ enum husk_op : uint32_t {
   OP_OOM_SCORE_ADJ = 29,  // str value
   OP_PROPAGATION = 30,    // str path, u64 flags (after mounts: propagation of one mount)
   OP_KEEP_CAPS = 31,      // PR_SET_KEEPCAPS 1 so a uid switch keeps the permitted set
-  OP_SECCOMP = 32,        // u32 flags, bytes program (struct sock_filter[])
+  OP_SECCOMP = 32,        // u32 flags, bytes program (struct sock_filter[]); NEW_LISTENER in flags: hand the fd over
   OP_PERSONALITY = 33,    // u64 persona
   OP_MOUNT_CGROUP_V1 = 34,// str dest, str options, str hostdir, u64 flags
   OP_FETCH_STATE = 35,    // u32 stage: like OP_SYNC, then the parent sends the state JSON
@@ -61,6 +61,7 @@ enum husk_msg_type : uint32_t {
   MSG_SYNC = 1,   // child -> parent: stage reached
   MSG_PID = 2,    // child -> parent: pid of the container's init
   MSG_ERROR = 3,  // child -> parent: op failed
+  MSG_SECCOMP_FD = 4, // child -> parent: a seccomp listener fd (SCM_RIGHTS) for the seccomp agent
   MSG_ACK = 16,   // parent -> child: go on
   MSG_ABORT = 17, // parent -> child: give up
   MSG_DATA = 18,  // parent -> child: a husk_msg header followed by `pid` bytes of payload

@@ -37,6 +37,7 @@ extern init_ctx g;
 [[noreturn]] void die(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void send_msg(uint32_t type, uint32_t stage, int32_t pid);
 void sync_stage(uint32_t stage);
+void hand_over_listener(int fd);
 
 // safe_path.cc: open a path inside the rootfs without leaving it; create it when asked.
 enum create_kind { CREATE_NONE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };

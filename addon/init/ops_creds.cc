@@ -75,6 +75,9 @@ void op_seccomp(plan_reader *r) {
   fprog.len = (unsigned short)(len / sizeof(struct sock_filter));
   fprog.filter = (struct sock_filter *)prog;
   long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
-  if (rc < 0 && errno == EINVAL && flags) rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog);
+  // Kernels that lack an optional flag refuse them all; the listener is not optional.
+  uint32_t needed = flags & SECCOMP_FILTER_FLAG_NEW_LISTENER;
+  if (rc < 0 && errno == EINVAL && flags != needed) rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, needed, &fprog);
   if (rc < 0) die(errno, "load seccomp filter");
+  if (needed) hand_over_listener((int)rc);
 }

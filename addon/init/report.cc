@@ -20,14 +20,53 @@ void send_msg(uint32_t type, uint32_t stage, int32_t pid) {
   if (write(g.sync_fd, &m, sizeof m) != (ssize_t)sizeof m) die(errno, "sync: send");
 }
 
-void sync_stage(uint32_t stage) {
-  send_msg(MSG_SYNC, stage, 0);
+static void await_ack() {
   husk_msg reply;
   ssize_t n;
   do n = read(g.sync_fd, &reply, sizeof reply);
   while (n < 0 && errno == EINTR);
   if (n != (ssize_t)sizeof reply) _exit(1);  // the parent is gone: nothing to report to
   if (reply.type != MSG_ACK) _exit(1);
+}
+
+void sync_stage(uint32_t stage) {
+  send_msg(MSG_SYNC, stage, 0);
+  await_ack();
+}
+
+// The filter is loaded, so this runs under it: sendmsg is the one call here a profile must not
+// send to the agent (the plan refuses that), since the agent gets the fd only through it. Our
+// copy is closed before waiting, so that when the agent goes away the kernel fails the
+// container's notified calls with ENOSYS instead of blocking them.
+void hand_over_listener(int fd) {
+  husk_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = MSG_SECCOMP_FD;
+  m.op = g.op_index;
+  struct iovec iov = {&m, sizeof m};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+  memset(&ctl, 0, sizeof ctl);
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl.buf;
+  mh.msg_controllen = sizeof ctl.buf;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n;
+  do n = sendmsg(g.sync_fd, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(fd);
+  if (n != (ssize_t)sizeof m) die(n < 0 ? err : EPROTO, "send the seccomp listener to the runtime");
+  await_ack();
 }
 
 void die(int err, const char *fmt, ...) {

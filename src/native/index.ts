@@ -11,6 +11,7 @@ export interface SyncMessage {
   pid: number;
   text: string;
   errnoText?: string;
+  fd?: number; // a seccomp listener (MSG.SECCOMP_FD), ours to close
 }
 
 export interface ExitStatus {
@@ -31,6 +32,7 @@ export interface Native {
   reply(fd: number, type: number): void;
   sendData(fd: number, data: Buffer): void;
   mkfifo(path: string, mode: number): void;
+  sendSeccompState(socketPath: string, state: Buffer, fd: number): void;
   releaseFifo(path: string): void;
   wait(pid: number): Promise<ExitStatus>;
   reap(pid: number, block?: boolean): ExitStatus | null;

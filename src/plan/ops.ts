@@ -43,7 +43,7 @@ export const OP = {
 } as const;
 
 export const STAGE = { CGROUP: 1, USERMAP: 2, CREATE_RUNTIME: 3, CREATE_CONTAINER: 4, READY: 10 } as const;
-export const MSG = { SYNC: 1, PID: 2, ERROR: 3, ACK: 16, ABORT: 17 } as const;
+export const MSG = { SYNC: 1, PID: 2, ERROR: 3, SECCOMP_FD: 4, ACK: 16, ABORT: 17 } as const;
 
 export type OpName = keyof typeof OP;
 

@@ -14,6 +14,7 @@ const ACTIONS: Record<string, (ret: number) => number> = {
   SCMP_ACT_ERRNO: (ret) => 0x00050000 | (ret & 0xffff),
   SCMP_ACT_TRACE: (ret) => 0x7ff00000 | (ret & 0xffff),
   SCMP_ACT_LOG: () => 0x7ffc0000,
+  SCMP_ACT_NOTIFY: () => 0x7fc00000,
   SCMP_ACT_ALLOW: () => 0x7fff0000,
 };
 
@@ -26,6 +27,13 @@ const OPS: Record<string, number> = {
   SCMP_CMP_GT: 6,
   SCMP_CMP_MASKED_EQ: 7,
 };
+
+const NOTIFY = 0x7fc00000;
+const NEW_LISTENER = 8; // SECCOMP_FILTER_FLAG_NEW_LISTENER: the load returns the listener fd
+
+// husk-init hands the listener fd to the runtime with these calls after the filter is loaded;
+// sent to an agent that does not have the fd yet, they would block forever.
+const NEEDED_BEFORE_AGENT = ['write', 'sendmsg'];
 
 const FLAGS: Record<string, number> = {
   SECCOMP_FILTER_FLAG_TSYNC: 1,
@@ -69,10 +77,10 @@ export interface SeccompRequest {
   arches: string[];
   rules: { name: string; action: number; conds: SeccompCond[] }[];
   flags: number;
+  notify: boolean; // some rule sends calls to the seccomp agent at listenerPath
 }
 
 function action(name: string, ret: number | undefined, where: string): number {
-  if (name === 'SCMP_ACT_NOTIFY') throw new HuskError(`${where}: SCMP_ACT_NOTIFY is not supported yet`);
   const f = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined;
   if (!f) throw new HuskError(`${where}: unknown seccomp action "${name}"`);
   return f(ret ?? EPERM) >>> 0;
@@ -86,6 +94,10 @@ export function planSeccomp(sc: Seccomp | undefined): SeccompRequest | null {
   if (!sc) return null;
   const W = '/linux/seccomp';
   const defaultAction = action(sc.defaultAction, sc.defaultErrnoRet, `${W}/defaultAction`);
+  if (defaultAction === NOTIFY)
+    throw new HuskError(
+      `${W}/defaultAction: SCMP_ACT_NOTIFY cannot be the default action (the runtime needs write and sendmsg to hand the listener to the agent)`,
+    );
   let flags = 0;
   (sc.flags ?? []).forEach((f, i) => {
     if (!Object.hasOwn(FLAGS, f)) throw new HuskError(`${W}/flags/${i}: unknown seccomp flag "${f}"`);
@@ -95,6 +107,13 @@ export function planSeccomp(sc: Seccomp | undefined): SeccompRequest | null {
   (sc.syscalls ?? []).forEach((s, i) => {
     const where = `${W}/syscalls/${i}`;
     const act = action(s.action, s.errnoRet, `${where}/action`);
+    if (act === NOTIFY)
+      s.names.forEach((n, j) => {
+        if (NEEDED_BEFORE_AGENT.includes(n))
+          throw new HuskError(
+            `${where}/names/${j}: SCMP_ACT_NOTIFY cannot be used for the ${n} syscall (the runtime needs it to hand the listener to the agent)`,
+          );
+      });
     // libseccomp refuses a rule whose action is the default one; it would change nothing.
     if (act === defaultAction) return;
     const conds = (s.args ?? []).map((c, j) => {
@@ -111,11 +130,24 @@ export function planSeccomp(sc: Seccomp | undefined): SeccompRequest | null {
       else rules.push({ name, action: act, conds });
     }
   });
-  return { defaultAction, arches: (sc.architectures ?? []).map(archName), rules, flags };
+  const notify = rules.some((r) => r.action === NOTIFY);
+  if (notify) {
+    const p = sc.listenerPath;
+    if (!p)
+      throw new HuskError(`${W}/listenerPath: SCMP_ACT_NOTIFY needs the path of the seccomp agent's socket`);
+    // Abstract sockets ("@name") live in the caller's network namespace, not on a path anyone
+    // can check the ownership of; runc refuses them too.
+    if (!p.startsWith('/'))
+      throw new HuskError(`${W}/listenerPath: "${p}" must be an absolute path to a unix socket`);
+    flags |= NEW_LISTENER;
+  }
+  return { defaultAction, arches: (sc.architectures ?? []).map(archName), rules, flags, notify };
 }
 
 // As late as possible: with no_new_privs just before exec; without it, loading a filter needs
-// CAP_SYS_ADMIN, so before the uid switch drops the effective set (runc's order).
+// CAP_SYS_ADMIN, so before the uid switch drops the effective set (runc's order). A filter
+// with a listener is loaded before the ready stage in both cases, while the runtime that has to
+// pass the listener on to the agent still waits on the sync socket.
 export function placeSeccomp(
   proc: { beforeStart: Op[]; afterStart: Op[] },
   req: SeccompRequest | null,
@@ -126,7 +158,8 @@ export function placeSeccomp(
     { u32: req.flags },
     { bytes: new Uint8Array() },
   ]);
-  if (nnp) proc.afterStart.splice(proc.afterStart.length - 1, 0, o);
+  if (nnp && req.notify) proc.beforeStart.push(o);
+  else if (nnp) proc.afterStart.splice(proc.afterStart.length - 1, 0, o);
   else
     proc.beforeStart.splice(
       proc.beforeStart.findIndex((x) => x.op === 'KEEP_CAPS'),

@@ -23,7 +23,7 @@ import {
 } from './cgroup';
 import type { RuntimeContext } from './context';
 import { runHooksOrFail, runHooksWarn } from './hooks';
-import { compileInto } from './seccomp';
+import { compileInto, passListener } from './seccomp';
 import { Undo } from './undo';
 
 export interface CreateOptions {
@@ -37,7 +37,9 @@ export interface CreateOptions {
   stdio?: (number | null)[];
   spec?: Spec; // in-process callers may pass the config instead of a bundle's config.json
   // run: keep the sync socket to learn whether the exec after `start` failed (see run.ts).
-  keepSync?: (fd: number) => void;
+  // run keeps the sync socket to hear of a failed exec or startContainer hook; `describe`
+  // names the config entry of such a failure.
+  keepSync?: (fd: number, describe: (m: SyncMessage) => string) => void;
 }
 
 const SYNC_TIMEOUT_MS = 60_000;
@@ -189,8 +191,6 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
         crashPoint('after-fork');
         continue;
       }
-      if (m.type !== MSG.SYNC) throw new HuskError(`sync: unexpected message type ${m.type}`);
-      const withData = plan.ops[m.op]?.op === 'FETCH_STATE';
       const ociState = (status: 'creating' | 'created') => ({
         ociVersion: SPEC_VERSION,
         id,
@@ -199,6 +199,13 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
         bundle,
         ...(spec.annotations ? { annotations: spec.annotations } : {}),
       });
+      if (m.type === MSG.SECCOMP_FD) {
+        passListener(m.fd!, spec.linux?.seccomp, initPid, ociState('creating'));
+        native().reply(syncFd, MSG.ACK);
+        continue;
+      }
+      if (m.type !== MSG.SYNC) throw new HuskError(`sync: unexpected message type ${m.type}`);
+      const withData = plan.ops[m.op]?.op === 'FETCH_STATE';
       if (m.stage === STAGE.CGROUP) {
         if (plan.cgroups) {
           attachDevices(plan.cgroups);
@@ -233,7 +240,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     }
     undo.clear();
     if (opts.keepSync) {
-      opts.keepSync(syncFd);
+      opts.keepSync(syncFd, (m) => describeFailure(plan, m));
       syncFd = -1;
     }
     return rec;

@@ -11,8 +11,8 @@ import type { Process, Seccomp } from '../spec/types';
 import type { RuntimeContext } from './context';
 import { joinCgroups } from './cgroup';
 import { writePidFile } from './create';
-import { load } from './lifecycle';
-import { compileInto } from './seccomp';
+import { load, ociState } from './lifecycle';
+import { compileInto, passListener } from './seccomp';
 import { exitCodeOf } from './run';
 import { forwardSignals } from './signals';
 import { listenForConsole, relay, type ConsoleReceiver } from './tty';
@@ -41,6 +41,7 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
     return await execWith(
       ctx,
       rec,
+      status,
       cgroupDirs,
       { ...opts, consoleSocket: receiver?.socket ?? opts.consoleSocket },
       receiver,
@@ -53,6 +54,7 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
 async function execWith(
   ctx: RuntimeContext,
   rec: ContainerRecord,
+  status: 'created' | 'running' | 'paused',
   cgroupDirs: string[],
   opts: ExecOptions,
   receiver: ConsoleReceiver | null,
@@ -90,6 +92,11 @@ async function execWith(
         pid = m.pid;
         native().reap(stage0, true);
         stage0 = -1;
+        continue;
+      }
+      if (m.type === MSG.SECCOMP_FD) {
+        passListener(m.fd!, opts.seccomp, pid, ociState(rec, status));
+        native().reply(child.syncFd, MSG.ACK);
         continue;
       }
       if (m.stage === STAGE.CGROUP) {

@@ -6,7 +6,7 @@ import { sleep } from './sleep';
 import { native } from '../native';
 import type { State, Status } from '../spec/types';
 import { checkId } from '../state/id';
-import { initAlive, statusOf } from '../state/status';
+import { initAlive, statusOf, zombieComm } from '../state/status';
 import type { ContainerRecord } from '../state/store';
 import { cgroupPids, destroyCgroups } from './cgroup';
 import type { RuntimeContext } from './context';
@@ -54,7 +54,7 @@ export function load(ctx: RuntimeContext, id: string): Loaded {
   return { rec, status, dir };
 }
 
-function ociState(rec: ContainerRecord, status: Status): State {
+export function ociState(rec: ContainerRecord, status: Status): State {
   return {
     ociVersion: rec.ociVersion,
     id: rec.id,
@@ -80,15 +80,24 @@ export function state(ctx: RuntimeContext, id: string): State & Record<string, u
   };
 }
 
+// The kernel names a process exec'd from our memfd after the memfd.
+const INIT_COMM = 'memfd:husk-init';
+
 // Until /proc/<pid>/exe is no longer husk-init: the program runs (or the init died).
 function awaitProgram(rec: ContainerRecord, spec: Spec): void {
   const limit = (spec.hooks?.startContainer ?? []).reduce((n, h) => n + (h.timeout ?? 30), 0) * 1000 + 5000;
   const until = Date.now() + limit;
   while (Date.now() < until) {
-    if (!initAlive(rec))
+    if (!initAlive(rec)) {
+      // A program that exits at once can be gone before we look. Unreaped, the init's comm
+      // tells: still husk-init's means it died before exec, in a hook. Reaped already (by an
+      // engine's subreaper), nothing tells, and start succeeds as runc's always does.
+      const comm = zombieComm(rec);
+      if (comm === null || comm !== INIT_COMM) return;
       throw new HuskError(
         "a startContainer hook failed: the container stopped (its stderr has the hook's error)",
       );
+    }
     let exe = '';
     try {
       exe = fs.readlinkSync(`/proc/${rec.pid}/exe`);

@@ -1,6 +1,6 @@
 // run = create + start + wait (+ delete). The init is our child (husk-init forks it with
 // CLONE_PARENT), so we wait for it directly, off the main thread, and forward signals to it.
-import { native, type ExitStatus } from '../native';
+import { native, type ExitStatus, type SyncMessage } from '../native';
 import type { RuntimeContext } from './context';
 import { create, type CreateOptions } from './create';
 import { destroy, start } from './lifecycle';
@@ -23,11 +23,16 @@ export function exitCodeOf(s: ExitStatus): number {
   return s.code ?? 255;
 }
 
-function execOutcome(syncFd: number, spec: Spec): string | null {
+function execOutcome(
+  syncFd: number,
+  spec: Spec,
+  describe: (m: SyncMessage) => string,
+  waitMs?: number,
+): string | null {
   const hooks = (spec.hooks?.startContainer ?? []).reduce((n, h) => n + (h.timeout ?? 30), 0);
   try {
-    const m = native().recv(syncFd, (hooks + 10) * 1000);
-    if (m && m.type === MSG.ERROR) return `${m.text}${m.errno ? `: ${m.errnoText}` : ''}`;
+    const m = native().recv(syncFd, waitMs ?? (hooks + 10) * 1000);
+    if (m && m.type === MSG.ERROR) return describe(m);
     return null;
   } catch {
     return null; // no word within the time: the program runs
@@ -52,12 +57,18 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
   let rec;
   let master = -1;
   let syncFd = -1;
+  let describe: (m: SyncMessage) => string = (m) => m.text;
   try {
     rec = create(ctx, id, {
       ...opts,
       spec,
       consoleSocket: receiver?.socket ?? opts.consoleSocket,
-      keepSync: opts.detach ? undefined : (fd) => (syncFd = fd),
+      keepSync: opts.detach
+        ? undefined
+        : (fd, d) => {
+            syncFd = fd;
+            describe = d;
+          },
     });
     if (receiver) master = receiver.take();
   } catch (e) {
@@ -76,12 +87,14 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     startOrDestroy(ctx, id);
   } catch (e) {
     stopForwarding();
-    throw e;
+    // A failed startContainer hook: the init said which on the sync socket before it died.
+    const cause = syncFd >= 0 ? execOutcome(syncFd, spec, describe, 100) : null;
+    throw cause ? new HuskError(cause) : e;
   }
   if (syncFd >= 0) {
     // The init's end of the sync socket closes at a successful exec; a failed exec (or a failed
     // startContainer hook) is reported on it instead: the real cause, as one husk line.
-    const failure = execOutcome(syncFd, spec);
+    const failure = execOutcome(syncFd, spec, describe);
     if (failure) {
       stopForwarding();
       destroy(ctx, id, true);

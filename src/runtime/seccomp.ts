@@ -12,6 +12,8 @@ import { native } from '../native';
 import type { Op } from '../plan/ops';
 import { setSeccompProgram } from '../plan';
 import type { SeccompRequest } from '../plan/seccomp';
+import type { Seccomp } from '../spec/types';
+import { SPEC_VERSION } from '../spec/load';
 
 interface Cached {
   unknown: string[];
@@ -69,4 +71,24 @@ export function compileInto(ops: Op[], req: SeccompRequest | null, log: Logger):
   if (out.unknown.length)
     log.warn(`seccomp: syscalls unknown to libseccomp are skipped: ${[...new Set(out.unknown)].join(', ')}`);
   setSeccompProgram(ops, out.bpf);
+}
+
+// A process's filter was loaded with a listener: the seccomp agent gets the listener with the
+// container process state (runtime.md), over one connection of its own. A failure is the
+// container's failure: its notified calls would otherwise block with nobody to answer them.
+export function passListener(fd: number, sc: Seccomp | undefined, pid: number, state: object): void {
+  try {
+    const msg = {
+      ociVersion: SPEC_VERSION,
+      fds: ['seccompFd'],
+      pid,
+      ...(sc?.listenerMetadata ? { metadata: sc.listenerMetadata } : {}),
+      state,
+    };
+    native().sendSeccompState(sc?.listenerPath ?? '', Buffer.from(JSON.stringify(msg)), fd);
+  } catch (e) {
+    throw new HuskError(`/linux/seccomp/listenerPath: ${(e as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
 }

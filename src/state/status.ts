@@ -17,6 +17,19 @@ export function startTimeOf(pid: number): string | null {
   }
 }
 
+// The comm of a container's init that has exited but is not yet reaped (same pid and start
+// time), or null when there is no such zombie.
+export function zombieComm(rec: ContainerRecord): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${rec.pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] !== 'Z' || rest[19] !== rec.startTime) return null;
+    return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  } catch {
+    return null;
+  }
+}
+
 export function initAlive(rec: ContainerRecord): boolean {
   return rec.pid > 0 && startTimeOf(rec.pid) === rec.startTime;
 }

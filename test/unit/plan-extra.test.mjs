@@ -114,18 +114,10 @@ test('seccomp: actions carry their errno, default-action rules are dropped, same
   assert.equal(archName('SCMP_ARCH_AARCH64'), 'aarch64');
 });
 
-test('seccomp: unknown actions, ops and flags are errors; NOTIFY is refused for now', () => {
+test('seccomp: unknown actions, ops and flags are errors', () => {
   assert.throws(
     () => planSeccomp({ defaultAction: 'SCMP_ACT_FOO' }),
     /defaultAction: unknown seccomp action/,
-  );
-  assert.throws(
-    () =>
-      planSeccomp({
-        defaultAction: 'SCMP_ACT_ALLOW',
-        syscalls: [{ names: ['x'], action: 'SCMP_ACT_NOTIFY' }],
-      }),
-    /SCMP_ACT_NOTIFY is not supported yet/,
   );
   assert.throws(
     () =>
@@ -139,6 +131,74 @@ test('seccomp: unknown actions, ops and flags are errors; NOTIFY is refused for 
   );
   assert.throws(() => planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['NOPE'] }), /flags\/0/);
   assert.equal(planSeccomp(undefined), null);
+});
+
+test('seccomp NOTIFY: a listener is asked for; the rules that would deadlock the hand-over are refused', () => {
+  const notify = (extra = {}) => ({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    listenerPath: '/run/agent.sock',
+    syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }],
+    ...extra,
+  });
+  const r = planSeccomp(notify());
+  assert.equal(r.notify, true);
+  assert.equal(r.rules[0].action, 0x7fc00000);
+  assert.equal(r.flags & 8, 8, 'SECCOMP_FILTER_FLAG_NEW_LISTENER');
+  assert.equal(planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/x' }).notify, false);
+  assert.equal(planSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/x' }).flags & 8, 0);
+  assert.throws(
+    () => planSeccomp(notify({ listenerPath: undefined })),
+    /^HuskError: \/linux\/seccomp\/listenerPath: SCMP_ACT_NOTIFY needs/,
+  );
+  assert.throws(() => planSeccomp(notify({ listenerPath: '' })), /\/linux\/seccomp\/listenerPath/);
+  assert.throws(
+    () => planSeccomp(notify({ listenerPath: '@abstract' })),
+    /listenerPath: "@abstract" must be an absolute path/,
+  );
+  assert.throws(
+    () => planSeccomp(notify({ defaultAction: 'SCMP_ACT_NOTIFY' })),
+    /\/linux\/seccomp\/defaultAction: SCMP_ACT_NOTIFY cannot be the default/,
+  );
+  for (const name of ['write', 'sendmsg'])
+    assert.throws(
+      () => planSeccomp(notify({ syscalls: [{ names: ['mkdir', name], action: 'SCMP_ACT_NOTIFY' }] })),
+      new RegExp(`/linux/seccomp/syscalls/0/names/1: SCMP_ACT_NOTIFY cannot be used for the ${name} syscall`),
+    );
+  // Not notified, write and sendmsg are anybody's business.
+  assert.equal(
+    planSeccomp(notify({ syscalls: [{ names: ['write'], action: 'SCMP_ACT_ERRNO' }] })).notify,
+    false,
+  );
+});
+
+test('seccomp NOTIFY: loaded before the ready stage, with or without no_new_privs', () => {
+  const sc = {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    listenerPath: '/run/agent.sock',
+    syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }],
+  };
+  for (const nnp of [false, true]) {
+    for (const withNotify of [false, true]) {
+      const seccomp = withNotify ? sc : { ...sc, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] };
+      const plan = buildExecPlan(
+        {
+          initPid: 42,
+          namespaces: ['mount'],
+          joinCgroups: false,
+          process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 }, noNewPrivileges: nnp },
+          consoleSocket: false,
+          seccomp,
+        },
+        host,
+      );
+      const names = plan.ops.map((o) => o.op);
+      const at = names.indexOf('SECCOMP');
+      const ready = plan.ops.findIndex((o) => o.op === 'SYNC' && o.show.stage === 'ready');
+      assert.ok(at >= 0, names.join(' '));
+      if (withNotify || !nnp) assert.ok(at < ready, `nnp=${nnp} notify=${withNotify}: ${names.join(' ')}`);
+      else assert.equal(names[at + 1], 'EXEC', `nnp without notify: just before exec: ${names.join(' ')}`);
+    }
+  }
 });
 
 test('exec plan: cgroup, setns of every container namespace from /proc/<pid>/ns (user first, mnt last), fork, then identity', () => {
