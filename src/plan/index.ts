@@ -45,6 +45,11 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
     throw new HuskError('/linux/intelRdt: Intel RDT (resctrl) is not supported by husk');
   if (!ns.has.has('mount'))
     throw new HuskError('/linux/namespaces: a mount namespace is required for the root filesystem');
+  // Without root, every namespace and mount needs the privileges of a user namespace's root.
+  if (host.euid !== 0 && !ns.has.has('user'))
+    throw new HuskError(
+      `/linux/namespaces: running as uid ${host.euid} (not root) needs a user namespace (type "user", with uidMappings and gidMappings; see \`husk spec --rootless\`)`,
+    );
   const cgroups = planCgroups(spec, host, opts.id);
   const rootfs = rootfsPath(spec, opts.bundle);
   const linux = spec.linux ?? {};
