@@ -4,6 +4,7 @@ import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';
 import { planCgroups, type CgroupPlan } from './cgroups';
+import { fitCgroupsToCaller, type CallerAccess } from './cgroup-delegation';
 import { checkHooks, hookOps } from './hooks';
 import { planLsm } from './lsm';
 import { hostId, planNamespaces, type NamespacePlan } from './namespaces';
@@ -22,6 +23,8 @@ export interface PlanOptions {
   noPivot?: boolean;
   consoleSocket?: boolean;
   noNewKeyring?: boolean;
+  // Rootless (--rootless): use only the cgroups this caller can use (see cgroup-delegation.ts).
+  cgroupAccess?: CallerAccess;
   // exec into an existing container joins its namespaces; not used by create.
 }
 
@@ -33,6 +36,7 @@ export interface LaunchPlan {
   // Compiled by the runtime (libseccomp, in the addon) into the SECCOMP op's program.
   seccomp: SeccompRequest | null;
   warnings: string[];
+  notes: string[]; // for --debug
 }
 
 const NAMESPACE_HOSTNAME = 'uts';
@@ -50,7 +54,14 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
     throw new HuskError(
       `/linux/namespaces: running as uid ${host.euid} (not root) needs a user namespace (type "user", with uidMappings and gidMappings; see \`husk spec --rootless\`)`,
     );
-  const cgroups = planCgroups(spec, host, opts.id);
+  const notes: string[] = [];
+  let cgroups = planCgroups(spec, host, opts.id);
+  if (cgroups && opts.cgroupAccess) {
+    const fitted = fitCgroupsToCaller(cgroups, opts.cgroupAccess, spec.linux?.cgroupsPath || undefined);
+    cgroups = fitted.plan;
+    warnings.push(...fitted.warnings);
+    notes.push(...fitted.notes);
+  }
   const rootfs = rootfsPath(spec, opts.bundle);
   const linux = spec.linux ?? {};
   const userNs = ns.has.has('user');
@@ -143,5 +154,5 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   // they take effect at the next execve.
   proc.beforeStart.unshift(...lsm);
   ops.push(...proc.afterStart);
-  return { ops, rootfs, namespaces: ns, cgroups, seccomp, warnings };
+  return { ops, rootfs, namespaces: ns, cgroups, seccomp, warnings, notes };
 }

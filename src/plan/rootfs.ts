@@ -95,7 +95,9 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
   for (const h of ctx.host.v1) {
     const name = h.controllers.join(',').replace(/^name=/, '');
     const sub = path.posix.join(dest, name);
-    const hostDir = ctx.cgroupNs ? '' : path.posix.join(h.mountpoint, ctx.cgroups?.relPath ?? '/');
+    // A hierarchy the container has no directory in (rootless, not delegated) is seen from its root.
+    const own = ctx.cgroups?.v1.some((x) => x.mountpoint === h.mountpoint);
+    const hostDir = ctx.cgroupNs ? '' : path.posix.join(h.mountpoint, own ? ctx.cgroups!.relPath : '/');
     ops.push(
       op('MOUNT_CGROUP_V1', from, { dest: sub, controllers: h.controllers, bind: hostDir || undefined }, [
         { str: sub },
