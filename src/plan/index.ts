@@ -6,6 +6,7 @@ import type { Spec } from '../spec/types';
 import { planCgroups, type CgroupPlan } from './cgroups';
 import { fitCgroupsToCaller, type CallerAccess } from './cgroup-delegation';
 import { checkHooks, hookOps } from './hooks';
+import { planIdmapTrees } from './idmap-mounts';
 import { planLsm } from './lsm';
 import { hostId, planNamespaces, type NamespacePlan } from './namespaces';
 import { planPersonality, planScheduling } from './scheduling';
@@ -79,6 +80,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
     );
   if (cgroups)
     ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }]));
+  // Idmapped trees need the host's privileges over their source: before any namespace.
+  ops.push(...planIdmapTrees(spec, opts.bundle));
   // Join every namespace given by path while still the host's root (a namespace owned by the
   // host cannot be joined from a new user namespace), then make the new user namespace, as runc.
   ops.push(...ns.join);
