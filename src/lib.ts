@@ -20,8 +20,14 @@ export class Runtime {
   readonly ctx: RuntimeContext;
   private children = new Map<string, number>();
 
-  constructor(opts: { root?: string; log?: string; logFormat?: 'text' | 'json' } = {}) {
-    this.ctx = makeContext({ root: opts.root, log: new Logger({ file: opts.log, format: opts.logFormat }) });
+  constructor(
+    opts: { root?: string; log?: string; logFormat?: 'text' | 'json'; rootless?: boolean | 'auto' } = {},
+  ) {
+    this.ctx = makeContext({
+      root: opts.root,
+      log: new Logger({ file: opts.log, format: opts.logFormat }),
+      rootless: opts.rootless === 'auto' ? undefined : opts.rootless,
+    });
   }
 
   create(id: string, opts: CreateOptions): void {

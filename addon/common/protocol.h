@@ -14,7 +14,8 @@ enum husk_op : uint32_t {
   OP_FORK_INIT = 5,       // the rest runs in a child (pid 1 of a new pid ns); this process exits
   OP_ROOT_PROPAGATION = 6,// u64 flags applied to "/" (recursively)
   OP_BIND_ROOTFS = 7,     // str host path of the rootfs
-  OP_MOUNT = 8,           // u32 kind, str source, str dest, str fstype, u64 flags, u64 prop, str data, u64 remount
+  OP_MOUNT = 8,           // u32 kind, str source, str dest, str fstype, u64 flags, u64 prop, str data, u64 remount,
+                          // u64 recursive attrs to set, u64 to clear, u32 idmapped tree slot
   OP_MKNOD = 9,           // str path, u32 mode, u64 rdev, u32 uid, u32 gid
   OP_SYMLINK = 10,        // str target, str linkpath
   OP_PIVOT_ROOT = 11,     // u32 no_pivot
@@ -47,6 +48,7 @@ enum husk_op : uint32_t {
   OP_SCHEDULER = 39,      // u32 policy, u64 flags, i32 nice (u32), u32 priority, u64 runtime, deadline, period
   OP_PROC_WRITE = 40,     // str path under the container's /proc, str value (LSM exec labels)
   OP_SESSION_KEYRING = 37,// str name: join a new session keyring, so containers do not share the caller's
+  OP_IDMAP_TREE = 41,     // u32 slot, str source, u32 recursive (1 rbind, 2 ridmap), str uid_map, str gid_map
 };
 
 enum husk_stage : uint32_t {

@@ -51,7 +51,15 @@ const char *fdpath(int fd, char *buf, size_t len);
 int proc_open(const char *rel, int flags);
 void close_proc(void);
 
+// ops_idmap.cc: detached idmapped trees made by OP_IDMAP_TREE, moved into place by OP_MOUNT.
+#define MAX_IDMAP_TREES 32
+extern int idmap_trees[MAX_IDMAP_TREES];
+
+// OP_MOUNT kinds
+enum mount_kind { MOUNT_FS = 0, MOUNT_BIND = 1, MOUNT_SYSFS = 2, MOUNT_IDMAPPED = 3 };
+
 // one per concern
+void op_idmap_tree(plan_reader *r);
 void op_setns(plan_reader *r);
 void op_userns(plan_reader *r);
 void op_unshare(plan_reader *r);

@@ -23,6 +23,7 @@ static void run_op(uint32_t code, plan_reader *r) {
   switch (code) {
     case OP_SYNC: sync_stage(rd_u32(r)); break;
     case OP_SETNS: op_setns(r); break;
+    case OP_IDMAP_TREE: op_idmap_tree(r); break;
     case OP_USERNS: op_userns(r); break;
     case OP_UNSHARE: op_unshare(r); break;
     case OP_FORK_INIT: op_fork_init(r); break;

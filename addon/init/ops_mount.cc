@@ -39,11 +39,57 @@ void op_bind_rootfs(plan_reader *r) {
 }
 
 // A bind of a file needs a file to mount on; anything else needs a directory.
-static int dest_kind(uint32_t kind, const char *source) {
-  if (kind != 1) return CREATE_DIR;
+static int dest_kind(bool bindlike, const char *source) {
+  if (!bindlike) return CREATE_DIR;
   struct stat st;
   if (stat(source, &st) < 0) die(errno, "bind source %s", source);
   return S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE;
+}
+
+// A bind remount replaces all per-mount flags; keep the ones already set (a user namespace
+// refuses to clear locked nosuid/nodev/noexec).
+static unsigned long current_flags(const char *target) {
+  struct statvfs sv;
+  if (statvfs(target, &sv) < 0) return 0;
+  unsigned long out = 0;
+  if (sv.f_flag & ST_RDONLY) out |= MS_RDONLY;
+  if (sv.f_flag & ST_NOSUID) out |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV) out |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC) out |= MS_NOEXEC;
+  if (sv.f_flag & ST_NOATIME) out |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME) out |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME) out |= MS_RELATIME;
+  return out;
+}
+
+// mount_setattr(AT_RECURSIVE) on the mount `fd` names: attributes for it and every mount below
+// (the r* options), which mount(2) can only set one mount at a time.
+static void set_recursive_attrs(int fd, const char *dest, uint64_t set, uint64_t clr) {
+  if (!set && !clr) return;
+  struct mount_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = set;
+  attr.attr_clr = clr;
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+    die(errno, "set recursive mount attributes of %s", dest);
+}
+
+// sysfs belongs to the network namespace: in a user namespace that does not own it the kernel
+// refuses a new sysfs (EPERM). Then the host's /sys is bound recursively instead, with the
+// requested restrictions on every mount below it too (as runc and crun do).
+static int sysfs_or_host_sys(char *target, const char *dest, int fd, uint64_t flags, const char *data) {
+  if (mount("sysfs", target, "sysfs", (unsigned long)flags, data[0] ? data : nullptr) == 0) return fd;
+  if (errno != EPERM) die(errno, "mount sysfs on %s", dest);
+  if (mount("/sys", target, nullptr, MS_BIND | MS_REC, nullptr) < 0)
+    die(errno, "bind the host's /sys on %s (a new sysfs was refused: no network namespace of our own)", dest);
+  fd = reopen(fd, dest, target, 64);
+  unsigned long want = (unsigned long)flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | want | current_flags(target), nullptr) < 0)
+    die(errno, "remount the host's /sys on %s with its options", dest);
+  uint64_t rec = (want & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (want & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+                 (want & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (want & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
+  set_recursive_attrs(fd, dest, rec, 0);
+  return fd;
 }
 
 void op_mount(plan_reader *r) {
@@ -55,23 +101,39 @@ void op_mount(plan_reader *r) {
   uint64_t prop = rd_u64(r);
   const char *data = rd_str(r);
   uint64_t remount = rd_u64(r);
+  uint64_t attr_set = rd_u64(r);
+  uint64_t attr_clr = rd_u64(r);
+  uint32_t slot = rd_u32(r);
 
-  int fd = open_in_root(dest, dest_kind(kind, source), kind == 1 ? 0644 : 0755);
+  bool bindlike = kind == MOUNT_BIND || kind == MOUNT_IDMAPPED;
+  int fd = open_in_root(dest, dest_kind(bindlike, source), bindlike ? 0644 : 0755);
   if (fd < 0) die(errno, "mount %s: resolve %s in rootfs", fstype[0] ? fstype : "bind", dest);
   char target[64];
   proc_fd(fd, target, sizeof target);
-  if (kind == 1) {
-    if (mount(source, target, nullptr, MS_BIND | (flags & MS_REC), nullptr) < 0)
+  if (bindlike) {
+    if (kind == MOUNT_IDMAPPED) {
+      if (slot >= MAX_IDMAP_TREES || idmap_trees[slot] < 0) die(EINVAL, "malformed plan: idmap slot %u", slot);
+      // Onto the fd resolved in the rootfs, never a path the container could swap.
+      if (move_mount(idmap_trees[slot], "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        die(errno, "move the idmapped mount of %s onto %s", source, dest);
+      close(idmap_trees[slot]);
+      idmap_trees[slot] = -1;
+    } else if (mount(source, target, nullptr, MS_BIND | (flags & MS_REC), nullptr) < 0) {
       die(errno, "bind %s on %s", source, dest);
+    }
     fd = reopen(fd, dest, target, sizeof target);
     if (remount && mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | remount, nullptr) < 0)
       die(errno, "remount %s with its options", dest);
+  } else if (kind == MOUNT_SYSFS) {
+    fd = sysfs_or_host_sys(target, dest, fd, flags, data);
+    if (prop || attr_set || attr_clr) fd = reopen(fd, dest, target, sizeof target);
   } else {
     if (mount(source, target, fstype, (unsigned long)flags, data[0] ? data : nullptr) < 0) {
       die(errno, "mount %s on %s", fstype, dest);
     }
-    if (prop) fd = reopen(fd, dest, target, sizeof target);
+    if (prop || attr_set || attr_clr) fd = reopen(fd, dest, target, sizeof target);
   }
+  set_recursive_attrs(fd, dest, attr_set, attr_clr);
   if (prop && mount(nullptr, target, nullptr, (unsigned long)prop, nullptr) < 0)
     die(errno, "set propagation of %s", dest);
   close(fd);
@@ -134,22 +196,6 @@ void op_pivot_root(plan_reader *r) {
   g.root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (g.root_fd < 0) die(errno, "open new root");
   g.pivoted = true;
-}
-
-// A bind remount replaces all per-mount flags; keep the ones already set (a user namespace
-// refuses to clear locked nosuid/nodev/noexec).
-static unsigned long current_flags(const char *target) {
-  struct statvfs sv;
-  if (statvfs(target, &sv) < 0) return 0;
-  unsigned long out = 0;
-  if (sv.f_flag & ST_RDONLY) out |= MS_RDONLY;
-  if (sv.f_flag & ST_NOSUID) out |= MS_NOSUID;
-  if (sv.f_flag & ST_NODEV) out |= MS_NODEV;
-  if (sv.f_flag & ST_NOEXEC) out |= MS_NOEXEC;
-  if (sv.f_flag & ST_NOATIME) out |= MS_NOATIME;
-  if (sv.f_flag & ST_NODIRATIME) out |= MS_NODIRATIME;
-  if (sv.f_flag & ST_RELATIME) out |= MS_RELATIME;
-  return out;
 }
 
 void op_readonly_path(plan_reader *r) {

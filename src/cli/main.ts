@@ -34,7 +34,7 @@ function context(argv: GlobalArgs): RuntimeContext {
     format: argv['log-format'] === 'json' ? 'json' : 'text',
     debug: argv.debug,
   });
-  return makeContext({ root: argv.root, log: logger });
+  return makeContext({ root: argv.root, log: logger, rootless: argv.rootless });
 }
 
 async function dispatch(verb: Verb<never>, argv: Record<string, unknown>): Promise<void> {

@@ -10,7 +10,7 @@ export interface GlobalArgs {
   'log-format': string;
   debug: boolean;
   'systemd-cgroup': boolean;
-  rootless: string;
+  rootless: string | boolean;
 }
 
 export interface Positional {
@@ -44,7 +44,12 @@ export const GLOBAL_OPTIONS: Record<string, Options> = {
   debug: { type: 'boolean', default: false, describe: 'log debug messages' },
   'systemd-cgroup': { type: 'boolean', default: false, describe: 'use systemd for cgroups' },
   criu: { type: 'string', hidden: true },
-  rootless: { type: 'string', default: 'auto', describe: 'rootless mode: true, false or auto' },
+  rootless: {
+    type: 'string',
+    default: 'auto',
+    describe:
+      "cgroups as an unprivileged user's (only delegated ones; true, false, or auto: true unless root outside a user namespace)",
+  },
 };
 
 export function print(s: string): void {

@@ -32,6 +32,7 @@ export interface ExecPlanInput {
   process: Process;
   consoleSocket: boolean;
   seccomp?: Seccomp; // the container's filter applies to every process in it
+  setgroupsDenied?: boolean; // the container's user namespace forbids setgroups
 }
 
 export function buildExecPlan(
@@ -63,6 +64,7 @@ export function buildExecPlan(
   const ident = planIdentityAndExec(p, {
     lastCap: host.lastCap,
     userNs: input.namespaces.includes('user'),
+    setgroupsDenied: input.setgroupsDenied,
     warnings,
   });
   const seccomp = planSeccomp(input.seccomp);

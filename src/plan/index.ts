@@ -4,7 +4,9 @@ import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';
 import { planCgroups, type CgroupPlan } from './cgroups';
+import { fitCgroupsToCaller, type CallerAccess } from './cgroup-delegation';
 import { checkHooks, hookOps } from './hooks';
+import { planIdmapTrees } from './idmap-mounts';
 import { planLsm } from './lsm';
 import { hostId, planNamespaces, type NamespacePlan } from './namespaces';
 import { planPersonality, planScheduling } from './scheduling';
@@ -22,6 +24,8 @@ export interface PlanOptions {
   noPivot?: boolean;
   consoleSocket?: boolean;
   noNewKeyring?: boolean;
+  // Rootless (--rootless): use only the cgroups this caller can use (see cgroup-delegation.ts).
+  cgroupAccess?: CallerAccess;
   // exec into an existing container joins its namespaces; not used by create.
 }
 
@@ -33,6 +37,7 @@ export interface LaunchPlan {
   // Compiled by the runtime (libseccomp, in the addon) into the SECCOMP op's program.
   seccomp: SeccompRequest | null;
   warnings: string[];
+  notes: string[]; // for --debug
 }
 
 const NAMESPACE_HOSTNAME = 'uts';
@@ -45,7 +50,19 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
     throw new HuskError('/linux/intelRdt: Intel RDT (resctrl) is not supported by husk');
   if (!ns.has.has('mount'))
     throw new HuskError('/linux/namespaces: a mount namespace is required for the root filesystem');
-  const cgroups = planCgroups(spec, host, opts.id);
+  // Without root, every namespace and mount needs the privileges of a user namespace's root.
+  if (host.euid !== 0 && !ns.has.has('user'))
+    throw new HuskError(
+      `/linux/namespaces: running as uid ${host.euid} (not root) needs a user namespace (type "user", with uidMappings and gidMappings; see \`husk spec --rootless\`)`,
+    );
+  const notes: string[] = [];
+  let cgroups = planCgroups(spec, host, opts.id);
+  if (cgroups && opts.cgroupAccess) {
+    const fitted = fitCgroupsToCaller(cgroups, opts.cgroupAccess, spec.linux?.cgroupsPath || undefined);
+    cgroups = fitted.plan;
+    warnings.push(...fitted.warnings);
+    notes.push(...fitted.notes);
+  }
   const rootfs = rootfsPath(spec, opts.bundle);
   const linux = spec.linux ?? {};
   const userNs = ns.has.has('user');
@@ -63,6 +80,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
     );
   if (cgroups)
     ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }]));
+  // Idmapped trees need the host's privileges over their source: before any namespace.
+  ops.push(...planIdmapTrees(spec, opts.bundle));
   // Join every namespace given by path while still the host's root (a namespace owned by the
   // host cannot be joined from a new user namespace), then make the new user namespace, as runc.
   ops.push(...ns.join);
@@ -138,5 +157,5 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   // they take effect at the next execve.
   proc.beforeStart.unshift(...lsm);
   ops.push(...proc.afterStart);
-  return { ops, rootfs, namespaces: ns, cgroups, seccomp, warnings };
+  return { ops, rootfs, namespaces: ns, cgroups, seccomp, warnings, notes };
 }

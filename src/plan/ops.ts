@@ -40,6 +40,7 @@ export const OP = {
   IOPRIO: 38,
   SCHEDULER: 39,
   PROC_WRITE: 40,
+  IDMAP_TREE: 41,
 } as const;
 
 export const STAGE = { CGROUP: 1, USERMAP: 2, CREATE_RUNTIME: 3, CREATE_CONTAINER: 4, READY: 10 } as const;

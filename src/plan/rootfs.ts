@@ -6,6 +6,7 @@ import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';
 import type { CgroupPlan } from './cgroups';
 import { planDevices } from './devices';
+import { idmapOf } from './idmap-mounts';
 import { MS, PROPAGATION, parseMountOptions } from './mountopts';
 import { op, type Op } from './ops';
 
@@ -95,7 +96,9 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
   for (const h of ctx.host.v1) {
     const name = h.controllers.join(',').replace(/^name=/, '');
     const sub = path.posix.join(dest, name);
-    const hostDir = ctx.cgroupNs ? '' : path.posix.join(h.mountpoint, ctx.cgroups?.relPath ?? '/');
+    // A hierarchy the container has no directory in (rootless, not delegated) is seen from its root.
+    const own = ctx.cgroups?.v1.some((x) => x.mountpoint === h.mountpoint);
+    const hostDir = ctx.cgroupNs ? '' : path.posix.join(h.mountpoint, own ? ctx.cgroups!.relPath : '/');
     ops.push(
       op('MOUNT_CGROUP_V1', from, { dest: sub, controllers: h.controllers, bind: hostDir || undefined }, [
         { str: sub },
@@ -136,6 +139,9 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
   return ops;
 }
 
+// OP_MOUNT kinds (addon/init/init.h).
+const KIND = { fs: 0, bind: 1, sysfs: 2, idmapped: 3 } as const;
+
 function mountFields(
   kind: number,
   source: string,
@@ -145,6 +151,8 @@ function mountFields(
   prop: number,
   data: string,
   remount: number,
+  recursive: { attrSet: number; attrClr: number } = { attrSet: 0, attrClr: 0 },
+  slot = 0,
 ) {
   return [
     { u32: kind },
@@ -155,6 +163,9 @@ function mountFields(
     { u64: prop },
     { str: data },
     { u64: remount },
+    { u64: recursive.attrSet },
+    { u64: recursive.attrClr },
+    { u32: slot },
   ];
 }
 
@@ -172,10 +183,11 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
   ops.push(op('BIND_ROOTFS', '/root/path', { rootfs }, [{ str: rootfs }]));
 
   let devIsBind = false;
+  let idmapSlot = 0;
   (spec.mounts ?? []).forEach((m, i) => {
     const from = `/mounts/${i}`;
     const dest = checkDestination(m.destination, from);
-    const o = parseMountOptions(m.options, from);
+    const o = parseMountOptions(m.options);
     const type = m.type ?? (o.bind ? 'bind' : '');
     checkProcMount(dest, o.bind ? 'bind' : type, from);
     if (type === 'cgroup') {
@@ -183,6 +195,8 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
       return;
     }
     const bind = o.bind || type === 'bind';
+    const idmap = idmapOf(spec, i);
+    const recursive = o.attrSet || o.attrClr ? { attrSet: o.attrSet, attrClr: o.attrClr } : undefined;
     if (bind) {
       if (!m.source) throw new HuskError(`${from}/source: a bind mount needs a source`);
       const source = path.resolve(ctx.bundle, m.source);
@@ -192,9 +206,17 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
         op(
           'MOUNT',
           from,
-          { type: 'bind', source, dest, flags: o.flags, propagation: o.propagation },
+          {
+            type: idmap ? 'bind (idmapped)' : 'bind',
+            source,
+            dest,
+            flags: o.flags,
+            propagation: o.propagation,
+            ...(recursive ?? {}),
+            ...(idmap ? { idmapSlot: idmapSlot } : {}),
+          },
           mountFields(
-            1,
+            idmap ? KIND.idmapped : KIND.bind,
             source,
             dest,
             '',
@@ -202,18 +224,42 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
             o.propagation,
             '',
             remountFlags ? MS.BIND | remountFlags : 0,
+            recursive,
+            idmap ? idmapSlot : 0,
           ),
         ),
       );
+      if (idmap) idmapSlot++;
       return;
     }
     if (!type) throw new HuskError(`${from}/type: is required for a mount that is not a bind mount`);
+    // sysfs in a user namespace may be refused (a network namespace the container does not
+    // own): then the host's /sys is bound instead.
+    const kind = type === 'sysfs' && ctx.userNs ? KIND.sysfs : KIND.fs;
     ops.push(
       op(
         'MOUNT',
         from,
-        { type, source: m.source ?? type, dest, flags: o.flags, data: o.data.join(',') },
-        mountFields(0, m.source ?? type, dest, type, o.flags, o.propagation, o.data.join(','), 0),
+        {
+          type,
+          source: m.source ?? type,
+          dest,
+          flags: o.flags,
+          data: o.data.join(','),
+          ...(kind === KIND.sysfs ? { fallback: 'rbind /sys when refused' } : {}),
+          ...(recursive ?? {}),
+        },
+        mountFields(
+          kind,
+          m.source ?? type,
+          dest,
+          type,
+          o.flags,
+          o.propagation,
+          o.data.join(','),
+          0,
+          recursive,
+        ),
       ),
     );
   });

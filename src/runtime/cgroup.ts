@@ -69,6 +69,20 @@ function enableControllers(parent: string): void {
   }
 }
 
+// Rootless: the caller may join an existing cgroup whose cgroup.procs it can write, and make a
+// new one below the nearest existing directory it can write (a cgroup delegated to it).
+export function callerCanUseCgroup(dir: string): boolean {
+  let p = dir;
+  const target = fs.existsSync(p) ? path.join(p, 'cgroup.procs') : null;
+  while (!target && !fs.existsSync(p)) p = path.dirname(p);
+  try {
+    fs.accessSync(target ?? p, target ? fs.constants.W_OK : fs.constants.W_OK | fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function missingDirs(plan: CgroupPlan): string[] {
   const out: string[] = [];
   for (const d of plan.dirs) {

@@ -4,10 +4,13 @@ import { HuskError } from '../errors';
 // What every runtime operation needs: the state store, the logger, the host facts.
 import { Logger } from '../log';
 import { Store } from '../state/store';
+import { parseRootlessFlag, resolveRootless, runningInUserNs } from './rootless';
 
 export interface RuntimeContext {
   store: Store;
   log: Logger;
+  // Cgroups as an unprivileged caller's: only delegated ones, no device rules (--rootless).
+  rootless: boolean;
 }
 
 // runc's rule: root's state is under /run; anyone else's under their XDG_RUNTIME_DIR.
@@ -23,6 +26,13 @@ export function defaultRoot(): string {
   );
 }
 
-export function makeContext(opts: { root?: string; log?: Logger } = {}): RuntimeContext {
-  return { store: new Store(opts.root ?? defaultRoot()), log: opts.log ?? new Logger() };
+export function makeContext(
+  opts: { root?: string; log?: Logger; rootless?: string | boolean } = {},
+): RuntimeContext {
+  const flag = parseRootlessFlag(opts.rootless);
+  return {
+    store: new Store(opts.root ?? defaultRoot()),
+    log: opts.log ?? new Logger(),
+    rootless: resolveRootless(flag, process.geteuid?.() ?? 0, () => runningInUserNs()),
+  };
 }

@@ -16,6 +16,7 @@ import { writeAtomic, type ContainerRecord } from '../state/store';
 import {
   applyWrites,
   attachDevices,
+  callerCanUseCgroup,
   createCgroups,
   destroyCgroups,
   joinCgroups,
@@ -99,9 +100,11 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     noPivot: opts.noPivot,
     consoleSocket: !!opts.consoleSocket,
     noNewKeyring: opts.noNewKeyring,
+    cgroupAccess: ctx.rootless ? { uid: host.euid, canUse: callerCanUseCgroup } : undefined,
   });
   if (!fs.existsSync(plan.rootfs)) throw new HuskError(`/root/path: rootfs ${plan.rootfs} does not exist`);
   for (const w of plan.warnings) ctx.log.warn(w);
+  for (const n of plan.notes) ctx.log.debug(n);
   compileInto(plan.ops, plan.seccomp, ctx.log);
   const encoded = encodePlan(plan.ops);
 
@@ -130,7 +133,6 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     };
     ctx.store.writeConfig(id, spec);
     native().mkfifo(path.join(dir, 'exec.fifo'), 0o622);
-    if (plan.cgroups && !usableCgroups(plan, ctx)) plan.cgroups = null;
     // The record is written before anything it names exists, and again once the cgroups do,
     // so `delete --force` can clean up after a create killed at any point.
     const cg = plan.cgroups;
@@ -261,33 +263,6 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     if (syncFd >= 0) fs.closeSync(syncFd);
     lock.release();
   }
-}
-
-// Without root, cgroups are used only where they were delegated to us (as runc rootless):
-// otherwise the container runs without its own cgroups, with a warning, unless the config
-// asks for limits, which would then be silently missing: that is an error.
-function usableCgroups(plan: LaunchPlan, ctx: RuntimeContext): boolean {
-  if ((process.geteuid?.() ?? 0) === 0 || !plan.cgroups) return true;
-  const writable = plan.cgroups.dirs.every((d) => {
-    let p = d;
-    while (!fs.existsSync(p)) p = path.dirname(p);
-    try {
-      fs.accessSync(p, fs.constants.W_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (writable) return true;
-  const limits = plan.cgroups.writes.length > 0 || !!plan.cgroups.devicesProgram;
-  if (limits)
-    throw new HuskError(
-      `${plan.cgroups.writes[0]?.from ?? '/linux/resources'}: resource limits need cgroups, and ${plan.cgroups.dirs[0]} is not delegated to this user`,
-    );
-  ctx.log.warn(
-    `rootless: no delegated cgroup at ${plan.cgroups.dirs[0]}: the container runs without cgroups of its own`,
-  );
-  return false;
 }
 
 // For the crash-recovery tests only: HUSK_INTERNAL_CRASH_AT=<point> makes create die by

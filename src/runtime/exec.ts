@@ -67,6 +67,7 @@ async function execWith(
       process: opts.process,
       consoleSocket: !!opts.consoleSocket,
       seccomp: opts.seccomp,
+      setgroupsDenied: setgroupsDenied(rec.pid),
     },
     probeHost(),
   );
@@ -132,5 +133,15 @@ async function execWith(
   } finally {
     stop();
     tty?.stop();
+  }
+}
+
+// A rootless container's user namespace may forbid setgroups (a single mapping of the caller's
+// own gid); a process joining it must then keep its groups as they are.
+function setgroupsDenied(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() === 'deny';
+  } catch {
+    return false;
   }
 }

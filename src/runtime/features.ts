@@ -1,11 +1,19 @@
 // `features`: what this build of husk implements on this host (runtime-spec features.md).
 // Only what works is listed; AppArmor, SELinux and the systemd driver say false until they do.
+import os = require('node:os');
 import { probeHost } from '../host/probe';
 import { CAPABILITIES } from '../plan/caps';
 import { knownMountOptions } from '../plan/mountopts';
 import { SPEC_VERSION } from '../spec/load';
 import { native } from '../native';
 import { SECCOMP_ACTIONS, SECCOMP_ARCHES, SECCOMP_FLAGS, SECCOMP_OPS } from '../plan/seccomp';
+
+// Idmapped mounts (open_tree, mount_setattr MOUNT_ATTR_IDMAP) came with Linux 5.12; husk-init
+// uses them, as it does mount_setattr(AT_RECURSIVE) for the recursive options.
+function idmapSupported(): boolean {
+  const [major, minor] = os.release().split('.').map(Number);
+  return major > 5 || (major === 5 && minor >= 12);
+}
 
 export function features(): Record<string, unknown> {
   const host = probeHost();
@@ -29,7 +37,7 @@ export function features(): Record<string, unknown> {
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: idmapSupported() } },
     },
     annotations: { 'org.opencontainers.runc.checkpoint.enabled': 'false' },
   };

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { load, throwsHusk } from './helpers.mjs';
 
-const { parseMountOptions, MS, PROPAGATION } = load('plan/mountopts.js');
+const { parseMountOptions, knownMountOptions, MS, PROPAGATION } = load('plan/mountopts.js');
 
 const K = {
   RDONLY: 1,
@@ -137,6 +137,9 @@ test('bind and rbind: bind and recursive', () => {
     data: [],
     bind: true,
     recursive: false,
+    attrSet: 0,
+    attrClr: 0,
+    idmap: null,
   });
   assert.deepEqual(parseMountOptions(['rbind', 'rprivate', 'ro']), {
     flags: K.BIND | K.REC | K.RDONLY,
@@ -144,6 +147,9 @@ test('bind and rbind: bind and recursive', () => {
     data: [],
     bind: true,
     recursive: true,
+    attrSet: 0,
+    attrClr: 0,
+    idmap: null,
   });
   const plain = parseMountOptions(['nosuid']);
   assert.equal(plain.bind, false);
@@ -171,31 +177,92 @@ test('no options (undefined or empty) is all zero', () => {
       data: [],
       bind: false,
       recursive: false,
+      attrSet: 0,
+      attrClr: 0,
+      idmap: null,
     });
 });
 
-for (const attr of [
-  'rro',
-  'rrw',
-  'rnosuid',
-  'rsuid',
-  'rnodev',
-  'rdev',
-  'rnoexec',
-  'rexec',
-  'ratime',
-  'rnoatime',
-]) {
-  test(`recursive attribute "${attr}" is rejected with the option's pointer`, () => {
-    throwsHusk(
-      () => parseMountOptions(['nosuid', 'ro', attr], '/mounts/4'),
-      new RegExp(`^/mounts/4/options/2: recursive mount attribute "${attr}"`),
-    );
-  });
-}
+// mount_setattr(2) attribute bits (linux/mount.h).
+const A = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  ATIME: 0x70,
+  NOATIME: 0x10,
+  STRICTATIME: 0x20,
+};
+const A_NODIRATIME = 0x80;
+const A_NOSYMFOLLOW = 0x200000;
 
-test('the pointer defaults to /mounts', () => {
-  throwsHusk(() => parseMountOptions(['rro']), /^\/mounts\/options\/0: /);
+test('recursive attributes: each sets or clears its mount_setattr bit, nothing of mount(2)', () => {
+  const table = {
+    rro: [A.RDONLY, 0],
+    rrw: [0, A.RDONLY],
+    rnosuid: [A.NOSUID, 0],
+    rsuid: [0, A.NOSUID],
+    rnodev: [A.NODEV, 0],
+    rdev: [0, A.NODEV],
+    rnoexec: [A.NOEXEC, 0],
+    rexec: [0, A.NOEXEC],
+    rnodiratime: [A_NODIRATIME, 0],
+    rdiratime: [0, A_NODIRATIME],
+    rnosymfollow: [A_NOSYMFOLLOW, 0],
+    rsymfollow: [0, A_NOSYMFOLLOW],
+    // The atime field is replaced whole: its bits are always cleared, and one value set.
+    rrelatime: [0, A.ATIME],
+    ratime: [0, A.ATIME],
+    rnostrictatime: [0, A.ATIME],
+    rnoatime: [A.NOATIME, A.ATIME],
+    rstrictatime: [A.STRICTATIME, A.ATIME],
+    rnorelatime: [A.STRICTATIME, A.ATIME],
+  };
+  for (const [opt, [set, clr]] of Object.entries(table)) {
+    const p = parseMountOptions(['nosuid', opt]);
+    assert.deepEqual([p.attrSet, p.attrClr], [set, clr], opt);
+    assert.equal(p.flags, K.NOSUID, `${opt} changes no mount(2) flag`);
+    assert.deepEqual(p.data, [], `${opt} is not fs data`);
+  }
+});
+
+test('recursive attributes: the later option wins; they add up', () => {
+  let p = parseMountOptions(['rro', 'rrw']);
+  assert.deepEqual([p.attrSet, p.attrClr], [0, A.RDONLY]);
+  p = parseMountOptions(['rrw', 'rro', 'rnosuid', 'rnoexec']);
+  assert.deepEqual([p.attrSet, p.attrClr], [A.RDONLY | A.NOSUID | A.NOEXEC, 0]);
+  p = parseMountOptions(['rnoatime', 'rstrictatime', 'rnodev']);
+  assert.deepEqual([p.attrSet, p.attrClr], [A.STRICTATIME | A.NODEV, A.ATIME]);
+});
+
+test('idmap and ridmap are noted', () => {
+  assert.equal(parseMountOptions(['rbind', 'idmap']).idmap, 'idmap');
+  assert.equal(parseMountOptions(['ridmap']).idmap, 'ridmap');
+});
+
+test('knownMountOptions lists the recursive attributes (husk features)', () => {
+  const known = knownMountOptions();
+  for (const o of [
+    'rro',
+    'rrw',
+    'rnosuid',
+    'rsuid',
+    'rnodev',
+    'rdev',
+    'rnoexec',
+    'rexec',
+    'rnodiratime',
+    'rdiratime',
+    'rrelatime',
+    'rnorelatime',
+    'rnoatime',
+    'ratime',
+    'rstrictatime',
+    'rnostrictatime',
+    'rnosymfollow',
+    'rsymfollow',
+  ])
+    assert.ok(known.includes(o), o);
 });
 
 test('option names that are Object.prototype keys are fs data, not silently dropped', () => {

@@ -445,9 +445,42 @@ test('mount errors name the entry', () => {
     /^\/mounts\/1\/type: is required/,
   );
   throwsHusk(
-    () => planRootfs(bad({ destination: '/x', type: 'tmpfs', options: ['nosuid', 'rro'] }), ctx0({})),
-    /^\/mounts\/1\/options\/1: recursive mount attribute "rro"/,
+    () => planRootfs(bad({ destination: '/x', type: 'tmpfs', options: ['nosuid', 'idmap'] }), ctx0({})),
+    /^\/mounts\/1\/type: idmapped mounts are supported for bind mounts only/,
   );
+});
+
+// The recursive attributes and idmapped-tree slot at the end of a MOUNT op.
+function mountTail(o) {
+  const f = o.fields;
+  return { kind: f[0].u32, attrSet: Number(f[8].u64), attrClr: Number(f[9].u64), slot: f[10].u32 };
+}
+
+test('recursive attributes ride on the MOUNT op, for binds and other mounts', () => {
+  const spec = {
+    root: { path: '/r' },
+    mounts: [
+      { destination: '/a', type: 'bind', source: '/h', options: ['rbind', 'rro', 'rnosuid'] },
+      { destination: '/b', type: 'tmpfs', options: ['rnoexec', 'rnoatime'] },
+      { destination: '/c', type: 'bind', source: '/h', options: ['rbind'] },
+    ],
+  };
+  const ops = planRootfs(spec, ctx0(spec)).filter((o) => o.op === 'MOUNT');
+  assert.deepEqual(mountTail(ops[0]), { kind: 1, attrSet: 0x1 | 0x2, attrClr: 0, slot: 0 });
+  assert.deepEqual(mountFields(ops[0]).flags & RDONLY, 0, "rro is not the top mount's ro flag");
+  assert.deepEqual(mountTail(ops[1]), { kind: 0, attrSet: 0x8 | 0x10, attrClr: 0x70, slot: 0 });
+  assert.deepEqual(mountTail(ops[2]), { kind: 1, attrSet: 0, attrClr: 0, slot: 0 });
+});
+
+test('sysfs in a user namespace may fall back to the host /sys; without one it is a plain mount', () => {
+  const spec = {
+    root: { path: '/r' },
+    mounts: [{ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['ro'] }],
+  };
+  const kind = (userNs) =>
+    mountTail(planRootfs(spec, { ...ctx0(spec), userNs }).find((o) => o.op === 'MOUNT')).kind;
+  assert.equal(kind(true), 2);
+  assert.equal(kind(false), 0);
 });
 
 // --- root propagation -------------------------------------------------------------------------
