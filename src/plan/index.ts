@@ -3,7 +3,7 @@
 import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';
-import { planCgroups, type CgroupPlan } from './cgroups';
+import { planCgroups, type CgroupPlan, type SystemdDriver } from './cgroups';
 import { checkHooks, hookOps } from './hooks';
 import { planLsm } from './lsm';
 import { hostId, planNamespaces, type NamespacePlan } from './namespaces';
@@ -22,6 +22,7 @@ export interface PlanOptions {
   noPivot?: boolean;
   consoleSocket?: boolean;
   noNewKeyring?: boolean;
+  systemd?: SystemdDriver; // --systemd-cgroup
   // exec into an existing container joins its namespaces; not used by create.
 }
 
@@ -45,7 +46,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
     throw new HuskError('/linux/intelRdt: Intel RDT (resctrl) is not supported by husk');
   if (!ns.has.has('mount'))
     throw new HuskError('/linux/namespaces: a mount namespace is required for the root filesystem');
-  const cgroups = planCgroups(spec, host, opts.id);
+  const cgroups = planCgroups(spec, host, opts.id, opts.systemd);
   const rootfs = rootfsPath(spec, opts.bundle);
   const linux = spec.linux ?? {};
   const userNs = ns.has.has('user');
