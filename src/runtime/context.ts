@@ -8,6 +8,8 @@ import { Store } from '../state/store';
 export interface RuntimeContext {
   store: Store;
   log: Logger;
+  // --systemd-cgroup: new containers get their cgroups from systemd (a transient unit).
+  systemdCgroup?: boolean;
 }
 
 // runc's rule: root's state is under /run; anyone else's under their XDG_RUNTIME_DIR.
@@ -23,6 +25,12 @@ export function defaultRoot(): string {
   );
 }
 
-export function makeContext(opts: { root?: string; log?: Logger } = {}): RuntimeContext {
-  return { store: new Store(opts.root ?? defaultRoot()), log: opts.log ?? new Logger() };
+export function makeContext(
+  opts: { root?: string; log?: Logger; systemdCgroup?: boolean } = {},
+): RuntimeContext {
+  return {
+    store: new Store(opts.root ?? defaultRoot()),
+    log: opts.log ?? new Logger(),
+    systemdCgroup: !!opts.systemdCgroup,
+  };
 }

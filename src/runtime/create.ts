@@ -21,6 +21,7 @@ import {
   joinCgroups,
   missingDirs,
 } from './cgroup';
+import { startUnit, stopUnit, systemdDriver } from './cgroup-systemd';
 import type { RuntimeContext } from './context';
 import { runHooksOrFail, runHooksWarn } from './hooks';
 import { compileInto } from './seccomp';
@@ -91,12 +92,15 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
   const bundle = path.resolve(opts.bundle);
   const spec = opts.spec ?? loadConfig(bundle);
   const host = probeHost();
+  // Fails here, before anything exists, when systemd is not running (runc does not fall back).
+  const systemd = ctx.systemdCgroup ? systemdDriver() : undefined;
   const plan = buildPlan(spec, host, {
     id,
     bundle,
     noPivot: opts.noPivot,
     consoleSocket: !!opts.consoleSocket,
     noNewKeyring: opts.noNewKeyring,
+    systemd,
   });
   if (!fs.existsSync(plan.rootfs)) throw new HuskError(`/root/path: rootfs ${plan.rootfs} does not exist`);
   for (const w of plan.warnings) ctx.log.warn(w);
@@ -135,6 +139,8 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     if (cg) {
       rec.cgroupDirs = [...cg.dirs];
       rec.cgroupMade = missingDirs(cg);
+      if (cg.systemd && systemd)
+        rec.systemd = { unit: cg.systemd.unit, userManager: systemd.userManager, base: systemd.base };
       const freezer = cg.v1.find((h) => h.controllers.includes('freezer'));
       rec.freezerDir = freezer
         ? path.join(freezer.dir, 'freezer.state')
@@ -146,7 +152,12 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     crashPoint('after-record');
     if (cg) {
       undo.push('remove cgroups', () => destroyCgroups(rec.cgroupDirs, rec.cgroupMade));
-      createCgroups(cg);
+      // systemd makes its unit's directories once there is a process to put in them (at the
+      // cgroup stage below); a stop of a unit that was never made is a no-op.
+      if (rec.systemd) {
+        const sd = rec.systemd;
+        undo.push('stop the systemd unit', () => stopUnit(sd));
+      } else createCgroups(cg);
       crashPoint('after-cgroups');
     }
 
@@ -200,7 +211,14 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
         ...(spec.annotations ? { annotations: spec.annotations } : {}),
       });
       if (m.stage === STAGE.CGROUP) {
+        // The first process waits here, before it makes any namespace or runs anything of the
+        // container's: it enters the cgroups (systemd's unit first), and the limits and
+        // device rules are in place before it goes on.
         if (plan.cgroups) {
+          if (rec.systemd) {
+            startUnit(plan.cgroups, stage0, rec.systemd.userManager);
+            createCgroups(plan.cgroups); // the hierarchies systemd does not manage
+          }
           attachDevices(plan.cgroups);
           joinCgroups(plan.cgroups.dirs, stage0);
           applyWrites(plan.cgroups.writes);

@@ -5,7 +5,9 @@ import { HuskError } from '../errors';
 import { probeHost } from '../host/probe';
 import { planCgroups } from '../plan/cgroups';
 import type { Resources } from '../spec/types';
+import { resourceProperties } from '../plan/systemd-unit';
 import { applyWrites } from './cgroup';
+import { setUnitProperties } from './cgroup-systemd';
 import type { RuntimeContext } from './context';
 import { load } from './lifecycle';
 
@@ -22,15 +24,23 @@ function merge(base: Resources, next: Resources): Resources {
 export function update(ctx: RuntimeContext, id: string, resources: Resources): void {
   const lock = ctx.store.lock(id);
   try {
-    const { status } = load(ctx, id);
+    const { rec, status } = load(ctx, id);
     if (status === 'stopped') throw new HuskError(`container ${id} is stopped: nothing to update`);
     const spec = ctx.store.readConfig(id);
     if (!spec) throw new HuskError(`container ${id}: its saved config is missing or unreadable`);
     // Device rules are not changed by update (runc ignores them too); only the new values.
     const { devices: _ignored, ...changes } = resources;
     const merged = merge(spec.linux?.resources ?? {}, changes);
-    const plan = planCgroups({ ...spec, linux: { ...spec.linux, resources: changes } }, probeHost(), id);
+    const host = probeHost();
+    const plan = planCgroups(
+      { ...spec, linux: { ...spec.linux, resources: changes } },
+      host,
+      id,
+      rec.systemd,
+    );
     if (!plan) throw new HuskError('this host has no cgroups: nothing to update');
+    // systemd first, as runc: it would otherwise write its older values back on a reload.
+    if (rec.systemd) setUnitProperties(rec.systemd, resourceProperties(changes, host.cgroupMode === 'v2'));
     applyWrites(plan.writes);
     spec.linux = { ...spec.linux, resources: merged };
     ctx.store.writeConfig(id, spec);
