@@ -47,6 +47,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   if (!ns.has.has('mount'))
     throw new HuskError('/linux/namespaces: a mount namespace is required for the root filesystem');
   const cgroups = planCgroups(spec, host, opts.id, opts.systemd);
+  if (cgroups) warnings.push(...cgroups.warnings);
   const rootfs = rootfsPath(spec, opts.bundle);
   const linux = spec.linux ?? {};
   const userNs = ns.has.has('user');
