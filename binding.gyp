@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "husk_native",
-      "sources": ["addon/binding.cc", "addon/parent/spawn.cc", "addon/parent/console.cc", "addon/parent/seccomp.cc", "addon/parent/bpf.cc"],
+      "sources": ["addon/binding.cc", "addon/parent/spawn.cc", "addon/parent/console.cc", "addon/parent/seccomp.cc", "addon/parent/bpf.cc", "addon/parent/unix_stream.cc"],
       "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -20,6 +20,7 @@
 #include "parent/console.h"
 #include "parent/seccomp.h"
 #include "parent/spawn.h"
+#include "parent/unix_stream.h"
 
 static Napi::Error errno_error(Napi::Env env, int err, const std::string &what) {
   Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
@@ -305,6 +306,27 @@ static Napi::Value AcceptFd(const Napi::CallbackInfo &info) {
   return o;
 }
 
+static Napi::Value ConnectUnix(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = connect_unix_stream(path.c_str());
+  if (fd < 0) throw errno_error(info.Env(), errno, "connect to " + path);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// Returns the bytes read, an empty buffer at end of stream, or null when nothing came in time.
+static Napi::Value ReadWithin(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int timeout = info[1].As<Napi::Number>().Int32Value();
+  static uint8_t buf[65536];
+  ssize_t got = read_within(fd, buf, sizeof buf, timeout);
+  if (got < 0) {
+    if (errno == ETIMEDOUT) return env.Null();
+    throw errno_error(env, errno, "read");
+  }
+  return Napi::Buffer<uint8_t>::Copy(env, buf, (size_t)got);
+}
+
 static Napi::Value CompileSeccomp(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
@@ -382,6 +404,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attachDeviceProgram", Napi::Function::New(env, AttachDeviceProgram));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("reap", Napi::Function::New(env, Reap));
+  exports.Set("connectUnix", Napi::Function::New(env, ConnectUnix));
+  exports.Set("readWithin", Napi::Function::New(env, ReadWithin));
   return exports;
 }
 

@@ -22,7 +22,8 @@ const common = {
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  external: ['./generated/validators.js', 'yargs/yargs'],
+  // The systemd driver's D-Bus client is its own file (dist/systemd.js), read only when used.
+  external: ['./generated/validators.js', 'yargs/yargs', './systemd'],
   define: { HUSK_COMMIT: JSON.stringify(commit) },
   logLevel: 'warning',
 };
@@ -31,6 +32,7 @@ fs.mkdirSync('dist/generated', { recursive: true });
 fs.copyFileSync('src/spec/generated/validators.js', 'dist/generated/validators.js');
 await build({ ...common, entryPoints: ['src/cli/index.ts'], outfile: 'dist/husk.js' });
 await build({ ...common, entryPoints: ['src/lib.ts'], outfile: 'dist/lib.js' });
+await build({ ...common, entryPoints: ['src/runtime/systemd/index.ts'], outfile: 'dist/systemd.js' });
 
 // V8 code caches for bin/husk: made by running the CLI over paths that compile what a call
 // needs (a state read; a config validated and planned), written at exit. Each run starts from

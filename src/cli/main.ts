@@ -34,17 +34,18 @@ function context(argv: GlobalArgs): RuntimeContext {
     format: argv['log-format'] === 'json' ? 'json' : 'text',
     debug: argv.debug,
   });
-  return makeContext({ root: argv.root, log: logger, rootless: argv.rootless });
+  return makeContext({
+    root: argv.root,
+    log: logger,
+    rootless: argv.rootless,
+    systemdCgroup: !!argv['systemd-cgroup'],
+  });
 }
 
 async function dispatch(verb: Verb<never>, argv: Record<string, unknown>): Promise<void> {
   const g = argv as unknown as GlobalArgs;
   try {
     const ctx = context(g);
-    if (g['systemd-cgroup'])
-      throw new HuskError(
-        '--systemd-cgroup: the systemd cgroup driver is not supported yet (use the cgroupfs driver)',
-      );
     await verb.handler(argv as never, ctx);
   } catch (e) {
     fail(e);

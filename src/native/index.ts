@@ -47,6 +47,10 @@ export interface Native {
   setWinsize(fd: number, rows: number, cols: number): void;
   attachDeviceProgram(cgroupDir: string, program: Buffer): void;
   acceptFd(listenFd: number, timeoutMs: number): { fd: number; name: string };
+  // A blocking unix stream socket ('@name' for an abstract one): the D-Bus transport.
+  connectUnix(path: string): number;
+  // What arrived within timeoutMs (empty at end of stream), or null if nothing did.
+  readWithin(fd: number, timeoutMs: number): Buffer | null;
 }
 
 function findBuildDir(): string {

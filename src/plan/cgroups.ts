@@ -5,6 +5,7 @@ import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { DeviceRule, Resources, Spec, ThrottleDevice } from '../spec/types';
 import { deviceProgram, encodeProgram } from './devices-bpf';
+import { parseSystemdPath, planSystemdUnit, systemdRelPath, type SystemdPlan } from './systemd-unit';
 
 export interface CgroupWrite {
   dir: string;
@@ -23,6 +24,16 @@ export interface CgroupPlan {
   writes: CgroupWrite[];
   // cgroup v2: the device rules as an eBPF program for the container's directory.
   devicesProgram: Buffer | null;
+  // --systemd-cgroup: the unit systemd makes for the container before the limits are written.
+  systemd?: SystemdPlan;
+  warnings: string[]; // settings this host's layout cannot apply and that are skipped, as runc
+}
+
+// The systemd driver: where the systemd instance's own cgroup is (the runtime asks), and
+// whether it is a user's instance (whose default slice is user.slice).
+export interface SystemdDriver {
+  base: string;
+  userManager: boolean;
 }
 
 export function cgroupRelPath(spec: Spec, id: string): string {
@@ -273,9 +284,18 @@ export function resourceWrites(
   return out;
 }
 
-export function planCgroups(spec: Spec, host: HostFacts, id: string): CgroupPlan | null {
-  if (host.cgroupMode === 'none') return null;
-  const relPath = cgroupRelPath(spec, id);
+export function planCgroups(
+  spec: Spec,
+  host: HostFacts,
+  id: string,
+  systemd?: SystemdDriver,
+): CgroupPlan | null {
+  if (host.cgroupMode === 'none') {
+    if (systemd) throw new HuskError('--systemd-cgroup: this host has no cgroups');
+    return null;
+  }
+  const unit = systemd ? parseSystemdPath(spec, id, systemd.userManager) : null;
+  const relPath = unit ? systemdRelPath(unit, systemd!.base) : cgroupRelPath(spec, id);
   const v1 = host.v1.map((h) => ({ ...h, dir: path.posix.join(h.mountpoint, relPath) }));
   const unifiedDir = host.unified ? path.posix.join(host.unified, relPath) : null;
   const plan: CgroupPlan = {
@@ -286,10 +306,20 @@ export function planCgroups(spec: Spec, host: HostFacts, id: string): CgroupPlan
     unifiedControllers: host.unifiedControllers ?? [],
     writes: [],
     devicesProgram: null,
+    warnings: [],
   };
   const v2 = host.cgroupMode === 'v2';
   const extra = configuredDeviceRules(spec);
   plan.writes = resourceWrites(plan, spec.linux?.resources, v2, extra);
+  const cpu = spec.linux?.resources?.cpu;
+  // cgroup v2 has no realtime bandwidth files; runc skips these there without a word, crun
+  // refuses them. Skipped, as runc (engines pass them through), but said.
+  if (v2 && (cpu?.realtimeRuntime || cpu?.realtimePeriod))
+    plan.warnings.push(
+      '/linux/resources/cpu/realtimeRuntime: cgroup v2 has no realtime CPU bandwidth; realtimeRuntime and realtimePeriod are ignored',
+    );
   plan.devicesProgram = v2 ? devicesProgramFor(spec.linux?.resources?.devices, extra) : null;
+  // runc treats a hybrid host as v1 for systemd too: v1 properties, v1 controllers.
+  if (unit) plan.systemd = planSystemdUnit(spec, id, unit, v2);
   return plan;
 }

@@ -3,7 +3,7 @@
 import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';
-import { planCgroups, type CgroupPlan } from './cgroups';
+import { planCgroups, type CgroupPlan, type SystemdDriver } from './cgroups';
 import { fitCgroupsToCaller, type CallerAccess } from './cgroup-delegation';
 import { checkHooks, hookOps } from './hooks';
 import { planIdmapTrees } from './idmap-mounts';
@@ -26,6 +26,7 @@ export interface PlanOptions {
   noNewKeyring?: boolean;
   // Rootless (--rootless): use only the cgroups this caller can use (see cgroup-delegation.ts).
   cgroupAccess?: CallerAccess;
+  systemd?: SystemdDriver; // --systemd-cgroup
   // exec into an existing container joins its namespaces; not used by create.
 }
 
@@ -56,7 +57,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
       `/linux/namespaces: running as uid ${host.euid} (not root) needs a user namespace (type "user", with uidMappings and gidMappings; see \`husk spec --rootless\`)`,
     );
   const notes: string[] = [];
-  let cgroups = planCgroups(spec, host, opts.id);
+  let cgroups = planCgroups(spec, host, opts.id, opts.systemd);
+  if (cgroups) warnings.push(...cgroups.warnings);
   if (cgroups && opts.cgroupAccess) {
     const fitted = fitCgroupsToCaller(cgroups, opts.cgroupAccess, spec.linux?.cgroupsPath || undefined);
     cgroups = fitted.plan;

@@ -190,7 +190,8 @@ function removeEmptyHuskParents(dirs: string[]): void {
   }
 }
 
-export function destroyCgroups(dirs: string[], made: string[] = dirs): void {
+// SIGKILLs every process in the directories until none is left (or half a second passed).
+export function killAll(dirs: string[]): void {
   for (let round = 0; round < 100; round++) {
     const pids = cgroupPids(dirs);
     if (!pids.length) break;
@@ -203,6 +204,10 @@ export function destroyCgroups(dirs: string[], made: string[] = dirs): void {
     }
     sleep(5);
   }
+}
+
+export function destroyCgroups(dirs: string[], made: string[] = dirs): void {
+  killAll(dirs);
   removeDirs(made, dirs);
   removeEmptyHuskParents(dirs);
 }

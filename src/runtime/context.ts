@@ -11,6 +11,8 @@ export interface RuntimeContext {
   log: Logger;
   // Cgroups as an unprivileged caller's: only delegated ones, no device rules (--rootless).
   rootless: boolean;
+  // --systemd-cgroup: new containers get their cgroups from systemd (a transient unit).
+  systemdCgroup?: boolean;
 }
 
 // runc's rule: root's state is under /run; anyone else's under their XDG_RUNTIME_DIR.
@@ -27,12 +29,13 @@ export function defaultRoot(): string {
 }
 
 export function makeContext(
-  opts: { root?: string; log?: Logger; rootless?: string | boolean } = {},
+  opts: { root?: string; log?: Logger; rootless?: string | boolean; systemdCgroup?: boolean } = {},
 ): RuntimeContext {
   const flag = parseRootlessFlag(opts.rootless);
   return {
     store: new Store(opts.root ?? defaultRoot()),
     log: opts.log ?? new Logger(),
     rootless: resolveRootless(flag, process.geteuid?.() ?? 0, () => runningInUserNs()),
+    systemdCgroup: !!opts.systemdCgroup,
   };
 }

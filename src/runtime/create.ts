@@ -22,6 +22,7 @@ import {
   joinCgroups,
   missingDirs,
 } from './cgroup';
+import { startUnit, stopUnit, systemdDriver } from './cgroup-systemd';
 import type { RuntimeContext } from './context';
 import { runHooksOrFail, runHooksWarn } from './hooks';
 import { compileInto, passListener } from './seccomp';
@@ -94,6 +95,8 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
   const bundle = path.resolve(opts.bundle);
   const spec = opts.spec ?? loadConfig(bundle);
   const host = probeHost();
+  // Fails here, before anything exists, when systemd is not running (runc does not fall back).
+  const systemd = ctx.systemdCgroup ? systemdDriver() : undefined;
   const plan = buildPlan(spec, host, {
     id,
     bundle,
@@ -101,6 +104,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     consoleSocket: !!opts.consoleSocket,
     noNewKeyring: opts.noNewKeyring,
     cgroupAccess: ctx.rootless ? { uid: host.euid, canUse: callerCanUseCgroup } : undefined,
+    systemd,
   });
   if (!fs.existsSync(plan.rootfs)) throw new HuskError(`/root/path: rootfs ${plan.rootfs} does not exist`);
   for (const w of plan.warnings) ctx.log.warn(w);
@@ -139,6 +143,8 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     if (cg) {
       rec.cgroupDirs = [...cg.dirs];
       rec.cgroupMade = missingDirs(cg);
+      if (cg.systemd && systemd)
+        rec.systemd = { unit: cg.systemd.unit, userManager: systemd.userManager, base: systemd.base };
       const freezer = cg.v1.find((h) => h.controllers.includes('freezer'));
       rec.freezerDir = freezer
         ? path.join(freezer.dir, 'freezer.state')
@@ -150,7 +156,12 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     crashPoint('after-record');
     if (cg) {
       undo.push('remove cgroups', () => destroyCgroups(rec.cgroupDirs, rec.cgroupMade));
-      createCgroups(cg);
+      // systemd makes its unit's directories once there is a process to put in them (at the
+      // cgroup stage below); a stop of a unit that was never made is a no-op.
+      if (rec.systemd) {
+        const sd = rec.systemd;
+        undo.push('stop the systemd unit', () => stopUnit(sd));
+      } else createCgroups(cg);
       crashPoint('after-cgroups');
     }
 
@@ -209,7 +220,14 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
       if (m.type !== MSG.SYNC) throw new HuskError(`sync: unexpected message type ${m.type}`);
       const withData = plan.ops[m.op]?.op === 'FETCH_STATE';
       if (m.stage === STAGE.CGROUP) {
+        // The first process waits here, before it makes any namespace or runs anything of the
+        // container's: it enters the cgroups (systemd's unit first), and the limits and
+        // device rules are in place before it goes on.
         if (plan.cgroups) {
+          if (rec.systemd) {
+            startUnit(plan.cgroups, stage0, rec.systemd.userManager);
+            createCgroups(plan.cgroups); // the hierarchies systemd does not manage
+          }
           attachDevices(plan.cgroups);
           joinCgroups(plan.cgroups.dirs, stage0);
           applyWrites(plan.cgroups.writes);

@@ -6,6 +6,7 @@ import { HuskError } from '../errors';
 import type { ContainerRecord } from '../state/store';
 import type { RuntimeContext } from './context';
 import { load } from './lifecycle';
+import { blkioStats, hugetlbStats } from './stats-blkio-hugetlb';
 
 function read(file: string): string | null {
   try {
@@ -90,8 +91,10 @@ export function stats(rec: ContainerRecord): Record<string, unknown> {
       current: num(read(path.join(pids.dir, 'pids.current'))),
       limit: num(read(path.join(pids.dir, 'pids.max'))),
     };
-  data.blkio = {};
-  data.hugetlb = {};
+  const blkio = dirFor(rec, 'blkio');
+  data.blkio = blkio ? blkioStats(blkio.dir, blkio.v2) : {};
+  const huge = dirFor(rec, 'hugetlb');
+  data.hugetlb = huge ? hugetlbStats(huge.dir, huge.v2) : {};
   return { type: 'stats', id: rec.id, data };
 }
 
@@ -113,11 +116,12 @@ export async function events(
   if (opts.stats) return emit(stats(rec));
   let ooms = oomKills(rec);
   for (;;) {
-    const now = load(ctx, id);
-    if (now.status === 'stopped') return;
+    const stopped = load(ctx, id).status === 'stopped';
+    // Checked once more after the container stopped: an OOM kill of its init is often why.
     const k = oomKills(rec);
     if (k > ooms) emit({ type: 'oom', id });
     ooms = k;
+    if (stopped) return;
     emit(stats(rec));
     await new Promise((r) => setTimeout(r, opts.intervalMs));
   }

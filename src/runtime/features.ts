@@ -1,7 +1,9 @@
 // `features`: what this build of husk implements on this host (runtime-spec features.md).
-// Only what works is listed; AppArmor, SELinux and the systemd driver say false until they do.
+// Only what works is listed; AppArmor and SELinux say false until they do, and the systemd
+// driver says true only when systemd answers on its bus.
 import os = require('node:os');
 import { probeHost } from '../host/probe';
+import { systemdWorks } from './cgroup-systemd';
 import { CAPABILITIES } from '../plan/caps';
 import { knownMountOptions } from '../plan/mountopts';
 import { SPEC_VERSION } from '../spec/load';
@@ -25,7 +27,13 @@ export function features(): Record<string, unknown> {
     linux: {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
       capabilities: CAPABILITIES.slice(0, host.lastCap + 1),
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      cgroup: {
+        v1: true,
+        v2: true,
+        systemd: systemdWorks(false),
+        systemdUser: systemdWorks(true),
+        rdma: false,
+      },
       seccomp: {
         enabled: native().seccompVersion() !== '',
         actions: [...SECCOMP_ACTIONS],

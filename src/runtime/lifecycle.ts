@@ -8,7 +8,8 @@ import type { State, Status } from '../spec/types';
 import { checkId } from '../state/id';
 import { initAlive, statusOf, zombieComm } from '../state/status';
 import type { ContainerRecord } from '../state/store';
-import { cgroupPids, destroyCgroups } from './cgroup';
+import { cgroupPids, destroyCgroups, killAll } from './cgroup';
+import { stopUnit } from './cgroup-systemd';
 import type { RuntimeContext } from './context';
 import { runHooksWarn } from './hooks';
 import { planCgroups } from '../plan/cgroups';
@@ -215,6 +216,16 @@ export function destroy(ctx: RuntimeContext, id: string, force = false): void {
         }
         if (status === 'paused') thaw(rec);
         waitGone(rec);
+      }
+      if (rec.systemd) {
+        // Killed first: systemd's stop would send SIGTERM and wait up to its stop timeout.
+        killAll(rec.cgroupDirs);
+        try {
+          stopUnit(rec.systemd);
+        } catch (e) {
+          // The directories go below all the same, and the unit with them once it is empty.
+          ctx.log.warn((e as Error).message);
+        }
       }
       destroyCgroups(rec.cgroupDirs, rec.cgroupMade ?? rec.cgroupDirs);
       const spec = ctx.store.readConfig(id);

@@ -1,11 +1,15 @@
 // update: new resource limits for a live container. The saved config is the base; the new
 // values are merged in, planned like at create and written, and the config is saved again so
 // a later update or `events` sees them.
+import fs = require('node:fs');
+import path = require('node:path');
 import { HuskError } from '../errors';
 import { probeHost } from '../host/probe';
-import { planCgroups } from '../plan/cgroups';
+import { planCgroups, type CgroupPlan } from '../plan/cgroups';
 import type { Resources } from '../spec/types';
+import { resourceProperties } from '../plan/systemd-unit';
 import { applyWrites } from './cgroup';
+import { setUnitProperties } from './cgroup-systemd';
 import type { RuntimeContext } from './context';
 import { load } from './lifecycle';
 
@@ -22,20 +26,65 @@ function merge(base: Resources, next: Resources): Resources {
 export function update(ctx: RuntimeContext, id: string, resources: Resources): void {
   const lock = ctx.store.lock(id);
   try {
-    const { status } = load(ctx, id);
+    const { rec, status } = load(ctx, id);
     if (status === 'stopped') throw new HuskError(`container ${id} is stopped: nothing to update`);
     const spec = ctx.store.readConfig(id);
     if (!spec) throw new HuskError(`container ${id}: its saved config is missing or unreadable`);
     // Device rules are not changed by update (runc ignores them too); only the new values.
     const { devices: _ignored, ...changes } = resources;
     const merged = merge(spec.linux?.resources ?? {}, changes);
-    const plan = planCgroups({ ...spec, linux: { ...spec.linux, resources: changes } }, probeHost(), id);
+    const host = probeHost();
+    const plan = planCgroups(
+      { ...spec, linux: { ...spec.linux, resources: changes } },
+      host,
+      id,
+      rec.systemd,
+    );
     if (!plan) throw new HuskError('this host has no cgroups: nothing to update');
+    for (const w of plan.warnings) ctx.log.warn(w);
+    if (changes.memory?.checkBeforeUpdate) refuseBelowUsage(plan, changes);
+    // systemd first, as runc: it would otherwise write its older values back on a reload.
+    if (rec.systemd) setUnitProperties(rec.systemd, resourceProperties(changes, host.cgroupMode === 'v2'));
     applyWrites(plan.writes);
     spec.linux = { ...spec.linux, resources: merged };
     ctx.store.writeConfig(id, spec);
   } finally {
     lock.release();
+  }
+}
+
+function readNumber(file: string): number | null {
+  try {
+    const n = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isFinite(n) ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+// memory.checkBeforeUpdate: a limit at or below what the container uses now would have the
+// kernel reclaim or OOM-kill at once; refuse it instead (runc does on cgroup v2; here on v1 too,
+// with v1's usage files). The memory+swap limit is held against memory and swap together.
+function refuseBelowUsage(plan: CgroupPlan, changes: Resources): void {
+  const m = changes.memory!;
+  const v1 = plan.v1.find((h) => h.controllers.includes('memory'));
+  const dir = v1?.dir ?? plan.unifiedDir;
+  if (!dir) return;
+  const file = v1 ? 'memory.usage_in_bytes' : 'memory.current';
+  const usage = readNumber(path.join(dir, file));
+  if (usage === null) return; // best effort, as runc: no usage to compare with
+  if (m.limit !== undefined && m.limit > 0 && m.limit <= usage)
+    throw new HuskError(
+      `/memory/limit: ${m.limit} is not above the container's memory usage ${usage} (${path.join(dir, file)}), and checkBeforeUpdate is set`,
+    );
+  if (m.swap !== undefined && m.swap > 0) {
+    const both = v1
+      ? readNumber(path.join(dir, 'memory.memsw.usage_in_bytes'))
+      : usage + (readNumber(path.join(dir, 'memory.swap.current')) ?? 0);
+    if (both !== null && m.swap <= both)
+      throw new HuskError(
+        `/memory/swap: ${m.swap} is not above the container's memory+swap usage ${both}, and checkBeforeUpdate is set`,
+      );
   }
 }
 

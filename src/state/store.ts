@@ -20,6 +20,8 @@ export interface ContainerRecord {
   annotations?: Record<string, string>;
   cgroupDirs: string[]; // the container's own cgroup directories
   cgroupMade?: string[]; // those and their parents that husk made, removed by delete
+  // --systemd-cgroup: the container's unit, stopped by delete; base as planned (update plans again).
+  systemd?: { unit: string; userManager: boolean; base: string };
   freezerDir: string | null;
   namespaces: Record<string, string>; // type -> path given in config ('' when new)
   config?: string; // path of the config snapshot

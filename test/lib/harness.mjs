@@ -88,7 +88,7 @@ export function husk(args, opts = {}) {
   try {
     // ETXTBSY: bin/husk is being rewritten by a concurrent build; try again shortly.
     for (let i = 0; i < 20; i++) {
-      r = spawnSync(HUSK, huskArgv(args, opts), {
+      r = spawnSync(opts.runtime ?? HUSK, huskArgv(args, opts), {
         input: opts.input,
         timeout: opts.timeout ?? 30_000,
         encoding: 'utf8',
@@ -125,7 +125,7 @@ export function husk(args, opts = {}) {
  * { code, signal, stdout, stderr }; output() is what was read so far.
  */
 export function huskAsync(args, opts = {}) {
-  const child = spawn(HUSK, huskArgv(args, opts), {
+  const child = spawn(opts.runtime ?? HUSK, huskArgv(args, opts), {
     cwd: opts.cwd,
     env: huskEnv(opts),
     stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
@@ -196,9 +196,10 @@ let baseSpec = null;
 
 /**
  * The test's environment: { root, marker, id(name), husk(args, opts), huskAsync, tmpdir(), defer(fn),
- * state(id), assertClean() }. Made on first use; registers the cleanup hook.
+ * state(id), assertClean() }. Made on first use; registers the cleanup hook. `runtime` (a path)
+ * runs another runtime binary in place of husk for every call of this test, cleanup included.
  */
-export function env(t) {
+export function env(t, { runtime } = {}) {
   let e = envs.get(t);
   if (e) return e;
   const marker = `ht${process.pid.toString(36)}${(counter++).toString(36)}${crypto.randomBytes(2).toString('hex')}`;
@@ -209,8 +210,8 @@ export function env(t) {
     ids: new Set(),
     dirs: [root],
     cleanups: [],
-    husk: (args, opts = {}) => husk(args, { root, marker, cwd: root, ...opts }),
-    huskAsync: (args, opts = {}) => huskAsync(args, { root, marker, cwd: root, ...opts }),
+    husk: (args, opts = {}) => husk(args, { root, marker, cwd: root, runtime, ...opts }),
+    huskAsync: (args, opts = {}) => huskAsync(args, { root, marker, cwd: root, runtime, ...opts }),
     id(name = 'c') {
       const id = `${marker}-${name}`;
       e.ids.add(id);

@@ -373,3 +373,24 @@ test('device program: last matching rule decides, nothing matching denies, an un
     'nothing after an unconditional rule',
   );
 });
+
+test('realtime CPU on cgroup v2: nothing written, as runc, but a warning says it was ignored', () => {
+  const spec = { linux: { resources: { cpu: { realtimeRuntime: 950000, realtimePeriod: 1000000 } } } };
+  const v2 = planCgroups(spec, hostV2(), 'c1');
+  assert.deepEqual(v2.writes, []);
+  assert.equal(v2.warnings.length, 1);
+  assert.match(
+    v2.warnings[0],
+    /^\/linux\/resources\/cpu\/realtimeRuntime: cgroup v2 has no realtime CPU bandwidth/,
+  );
+  const v1 = planCgroups(spec, hostV1(), 'c1');
+  assert.deepEqual(v1.warnings, []);
+  assert.deepEqual(
+    v1.writes.map((w) => w.file),
+    ['cpu.rt_period_us', 'cpu.rt_runtime_us'],
+  );
+  assert.deepEqual(
+    planCgroups({ linux: { resources: { cpu: { shares: 2 } } } }, hostV2(), 'c1').warnings,
+    [],
+  );
+});

@@ -1,0 +1,176 @@
+// The systemd cgroup driver (--systemd-cgroup): systemd makes the container's unit and puts
+// the init in it; husk then makes what systemd did not and writes the limits, as for cgroupfs.
+// The D-Bus client (./systemd) is loaded only here, on first use.
+import fs = require('node:fs');
+import path = require('node:path');
+import { HuskError } from '../errors';
+import { native } from '../native';
+import type { CgroupPlan, SystemdDriver } from '../plan/cgroups';
+import type { UnitProperty } from '../plan/systemd-unit';
+import type { Transport } from './systemd/dbus-connection';
+
+type DriverModule = typeof import('./systemd');
+type Manager = import('./systemd').SystemdManager;
+
+const FLAG = '--systemd-cgroup';
+// As runc: how long systemd may take to answer, and to finish each job.
+const TIMEOUT_MS = 30_000;
+
+// What delete and update need to find the unit again.
+export interface SystemdRecord {
+  unit: string;
+  userManager: boolean;
+}
+
+// sd_booted(3): systemd is running when /run/systemd/system is a directory.
+// HUSK_INTERNAL_ASSUME_SYSTEMD=1 is for husk's own tests only: they run a fake systemd (a
+// D-Bus peer at DBUS_SYSTEM_BUS_ADDRESS) on hosts booted without systemd.
+export function systemdRunning(): boolean {
+  if (process.env.HUSK_INTERNAL_ASSUME_SYSTEMD === '1') return true;
+  try {
+    return fs.lstatSync('/run/systemd/system').isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function requireSystemd(): void {
+  if (!systemdRunning())
+    throw new HuskError(
+      `${FLAG}: systemd is not running on this host (no /run/systemd/system): use the cgroupfs driver (leave out ${FLAG})`,
+    );
+}
+
+function userManager(): boolean {
+  return (process.geteuid?.() ?? 0) !== 0;
+}
+
+// The system bus for root, else the user's own bus (where the user's systemd is), as sd-bus
+// finds them.
+export function busAddress(user = userManager()): string {
+  if (!user) return process.env.DBUS_SYSTEM_BUS_ADDRESS || 'unix:path=/run/dbus/system_bus_socket';
+  if (process.env.DBUS_SESSION_BUS_ADDRESS) return process.env.DBUS_SESSION_BUS_ADDRESS;
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  if (!xdg)
+    throw new HuskError(
+      `${FLAG}: cannot find the user's systemd: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set`,
+    );
+  return `unix:path=${path.join(xdg, 'bus')}`;
+}
+
+let loaded: DriverModule | undefined;
+function driver(): DriverModule {
+  if (loaded) return loaded;
+  const file = path.join(__dirname, 'systemd.js');
+  const load = globalThis.__huskLoadCached;
+  // The CLI bundle has the module as dist/systemd.js beside it; the tsc build as a directory.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded = (load && fs.existsSync(file) ? load(file) : require('./systemd')) as DriverModule;
+  return loaded;
+}
+
+function transport(): Transport {
+  const n = native();
+  return {
+    connect: (p) => n.connectUnix(p),
+    readWithin: (fd, ms) => n.readWithin(fd, ms),
+    write: (fd, data) => {
+      for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off);
+    },
+    close: (fd) => fs.closeSync(fd),
+  };
+}
+
+function withManager<T>(user: boolean, what: string, fn: (m: Manager) => T): T {
+  const address = busAddress(user);
+  let m: Manager;
+  try {
+    m = driver().SystemdManager.connect({
+      io: transport(),
+      address,
+      uid: process.geteuid?.() ?? 0,
+      timeoutMs: TIMEOUT_MS,
+    });
+  } catch (e) {
+    throw new HuskError(`${FLAG}: cannot talk to systemd at ${address}: ${(e as Error).message}`);
+  }
+  try {
+    return fn(m);
+  } catch (e) {
+    throw new HuskError(`${FLAG}: ${what}: ${(e as Error).message}`);
+  } finally {
+    m.close();
+  }
+}
+
+// Where the systemd instance's units live: for the system one, PID 1's cgroup without its
+// init.scope (the root on a host booted with systemd); a user's instance says where it is.
+export function systemdDriver(): SystemdDriver {
+  requireSystemd();
+  if (userManager()) {
+    const base = withManager(true, 'read its ControlGroup', (m) => String(m.managerProperty('ControlGroup')));
+    return { base, userManager: true };
+  }
+  let base = '/';
+  try {
+    const lines = fs.readFileSync('/proc/1/cgroup', 'utf8').split('\n');
+    const line = lines.find((l) => l.includes(':name=systemd:')) ?? lines.find((l) => l.startsWith('0::'));
+    if (line) base = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
+  } catch {
+    /* no /proc/1: the root */
+  }
+  return { base: base.replace(/\/init\.scope$/, '') || '/', userManager: false };
+}
+
+function toProperties(props: UnitProperty[], version: number): [string, { type: string; value: unknown }][] {
+  return props
+    .filter((p) => !p.minVersion || version >= p.minVersion)
+    .map((p) => [p.name, { type: p.type, value: p.value }]);
+}
+
+// Makes the container's unit with the init in it (a scope gets it through PIDs; a slice cannot
+// hold one, so the caller's cgroupfs join puts it there) and waits until systemd is done.
+export function startUnit(plan: CgroupPlan, pid: number, user: boolean): void {
+  const sd = plan.systemd!;
+  withManager(user, `start ${sd.unit}`, (m) => {
+    const version = sd.properties.some((p) => p.minVersion) ? m.version() : Infinity;
+    const props = toProperties(sd.properties, version);
+    if (!sd.isSlice) props.push(['PIDs', { type: 'au', value: [pid] }]);
+    m.startTransientUnit(sd.unit, props);
+  });
+}
+
+export function stopUnit(rec: SystemdRecord): void {
+  withManager(rec.userManager, `stop ${rec.unit}`, (m) => m.stopUnit(rec.unit));
+}
+
+// update: the unit's properties too, so systemd does not undo the new limits later.
+export function setUnitProperties(rec: SystemdRecord, props: UnitProperty[]): void {
+  if (!props.length) return;
+  withManager(rec.userManager, `set properties of ${rec.unit}`, (m) =>
+    m.setUnitProperties(
+      rec.unit,
+      toProperties(props, props.some((p) => p.minVersion) ? m.version() : Infinity),
+    ),
+  );
+}
+
+// features: true only when systemd is running and answers on its bus.
+export function systemdWorks(user: boolean): boolean {
+  if (!systemdRunning()) return false;
+  try {
+    const m = driver().SystemdManager.connect({
+      io: transport(),
+      address: busAddress(user),
+      uid: process.geteuid?.() ?? 0,
+      timeoutMs: 1000,
+    });
+    try {
+      return m.version() > 0;
+    } finally {
+      m.close();
+    }
+  } catch {
+    return false;
+  }
+}
