@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/one_fd.h"
 #include "common/protocol.h"
 #include "parent/bpf.h"
 #include "parent/console.h"
@@ -56,47 +57,43 @@ static Napi::Value Spawn(const Napi::CallbackInfo &info) {
   return out;
 }
 
-// Blocks until the next message from the init, or its death (null), or the timeout.
-static Napi::Value Recv(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int timeout = info[1].As<Napi::Number>().Int32Value();
+// The next message from the init: 1 with *m (and *passed, a seccomp listener fd or -1), 0 when
+// the init closed its end, or -errno (ETIMEDOUT when nothing came in time; what names the step).
+static int recv_msg(int fd, int timeout, husk_msg *m, int *passed, const char **what) {
+  *passed = -1;
   struct pollfd p = {fd, POLLIN, 0};
   int n;
   do n = poll(&p, 1, timeout);
   while (n < 0 && errno == EINTR);
-  if (n < 0) throw errno_error(env, errno, "sync: poll");
-  if (n == 0) throw errno_error(env, ETIMEDOUT, "sync: no answer from the container init");
-  husk_msg m;
-  struct iovec iov = {&m, sizeof m};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } ctl;
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = ctl.buf;
-  mh.msg_controllen = sizeof ctl.buf;
+  *what = "sync: poll";
+  if (n < 0) return -errno;
+  *what = "sync: no answer from the container init";
+  if (n == 0) return -ETIMEDOUT;
+  one_fd_msg om;
+  struct msghdr *mh = one_fd_init(&om, m, sizeof *m, -1, true);
   ssize_t got;
-  do got = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+  do got = recvmsg(fd, mh, MSG_CMSG_CLOEXEC);
   while (got < 0 && errno == EINTR);
+  int err = errno;
   // Only a seccomp listener message carries an fd; one on any other message is not kept.
-  int passed = -1;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-      if (passed >= 0) close(passed);
-      memcpy(&passed, CMSG_DATA(c), sizeof(int));
-    }
-  if (passed >= 0 && (got != (ssize_t)sizeof m || m.type != MSG_SECCOMP_FD)) {
-    close(passed);
-    passed = -1;
+  int fdin = one_fd_take(mh, [](int x) { close(x); });
+  if (fdin >= 0 && (got != (ssize_t)sizeof *m || m->type != MSG_SECCOMP_FD)) {
+    close(fdin);
+    fdin = -1;
   }
-  if (got == 0 || (got < 0 && errno == ECONNRESET)) return env.Null();
-  if (got < 0) throw errno_error(env, errno, "sync: recv");
-  if (got != (ssize_t)sizeof m) throw errno_error(env, EPROTO, "sync: short message");
-  if (m.type == MSG_SECCOMP_FD && passed < 0) throw errno_error(env, EPROTO, "sync: seccomp listener message without an fd");
+  if (got == 0 || (got < 0 && err == ECONNRESET)) return 0;
+  *what = "sync: recv";
+  if (got < 0) return -err;
+  *what = "sync: short message";
+  if (got != (ssize_t)sizeof *m) return -EPROTO;
+  *what = "sync: seccomp listener message without an fd";
+  if (m->type == MSG_SECCOMP_FD && fdin < 0) return -EPROTO;
+  *passed = fdin;
+  m->text[sizeof m->text - 1] = '\0';
+  return 1;
+}
+
+static Napi::Value msg_object(Napi::Env env, const husk_msg &m, int passed) {
   Napi::Object o = Napi::Object::New(env);
   if (passed >= 0) o.Set("fd", passed);
   o.Set("type", m.type);
@@ -104,10 +101,123 @@ static Napi::Value Recv(const Napi::CallbackInfo &info) {
   o.Set("op", m.op);
   o.Set("errno", m.err);
   o.Set("pid", m.pid);
-  m.text[sizeof m.text - 1] = '\0';
   o.Set("text", std::string(m.text));
   if (m.err) o.Set("errnoText", std::string(strerror(m.err)));
   return o;
+}
+
+// Blocks until the next message from the init, or its death (null), or the timeout.
+static Napi::Value Recv(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  husk_msg m;
+  int passed;
+  const char *what;
+  int rc = recv_msg(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), &m, &passed, &what);
+  if (rc < 0) throw errno_error(env, -rc, what);
+  if (rc == 0) return env.Null();
+  return msg_object(env, m, passed);
+}
+
+// The same, waited for on libuv's thread pool: the in-process API keeps the event loop free
+// while a container's init sets itself up.
+class RecvWorker : public Napi::AsyncWorker {
+ public:
+  RecvWorker(Napi::Env env, int fd, int timeout)
+      : Napi::AsyncWorker(env), fd_(fd), timeout_(timeout), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { rc_ = recv_msg(fd_, timeout_, &m_, &passed_, &what_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (rc_ < 0) deferred_.Reject(errno_error(env, -rc_, what_).Value());
+    else if (rc_ == 0) deferred_.Resolve(env.Null());
+    else deferred_.Resolve(msg_object(env, m_, passed_));
+  }
+
+ private:
+  int fd_, timeout_;
+  husk_msg m_;
+  int passed_ = -1;
+  int rc_ = 0;
+  const char *what_ = "";
+  Napi::Promise::Deferred deferred_;
+};
+
+static Napi::Value RecvAsync(const Napi::CallbackInfo &info) {
+  auto *w = new RecvWorker(info.Env(), info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// One write of a small file on the thread pool, in the background: resolves to 0 or an errno,
+// never rejects (for writes whose only value is a head start, see primeCgroupAttach).
+class WriteWorker : public Napi::AsyncWorker {
+ public:
+  WriteWorker(Napi::Env env, std::string path, std::string data)
+      : Napi::AsyncWorker(env), path_(std::move(path)), data_(std::move(data)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    int fd = open(path_.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      err_ = errno;
+      return;
+    }
+    if (write(fd, data_.data(), data_.size()) != (ssize_t)data_.size()) err_ = errno ? errno : EIO;
+    close(fd);
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), err_)); }
+
+ private:
+  std::string path_, data_;
+  int err_ = 0;
+  Napi::Promise::Deferred deferred_;
+};
+
+static Napi::Value WriteInBackground(const Napi::CallbackInfo &info) {
+  auto *w = new WriteWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// A pidfd of any process (ours or not), -1 when there is no such process.
+static Napi::Value PidfdOpen(const Napi::CallbackInfo &info) {
+  int fd = (int)syscall(SYS_pidfd_open, info[0].As<Napi::Number>().Int32Value(), 0);
+  if (fd < 0 && errno != ESRCH) throw errno_error(info.Env(), errno, "pidfd_open");
+  if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// Until the process of a pidfd exits (the pidfd turns readable), on the thread pool; the fd is
+// closed then. For a container this Node process did not start: no polling.
+class PidfdWorker : public Napi::AsyncWorker {
+ public:
+  PidfdWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env), fd_(fd), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    struct pollfd p = {fd_, POLLIN, 0};
+    int n;
+    do n = poll(&p, 1, -1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) err_ = errno;
+    close(fd_);
+  }
+  void OnOK() override {
+    if (err_) deferred_.Reject(errno_error(Env(), err_, "poll pidfd").Value());
+    else deferred_.Resolve(Env().Undefined());
+  }
+
+ private:
+  int fd_;
+  int err_ = 0;
+  Napi::Promise::Deferred deferred_;
+};
+
+static Napi::Value WaitPidfd(const Napi::CallbackInfo &info) {
+  auto *w = new PidfdWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 static Napi::Value Reply(const Napi::CallbackInfo &info) {
@@ -160,27 +270,10 @@ static Napi::Value SendSeccompState(const Napi::CallbackInfo &info) {
   size_t left = data.Length();
   bool first = true;
   while (left > 0) {
-    struct iovec iov = {(void *)p, left};
-    union {
-      char buf[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    if (first) {
-      // The fd rides on the first byte; the rest of a long state follows as plain data.
-      mh.msg_control = ctl.buf;
-      mh.msg_controllen = sizeof ctl.buf;
-      struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &pass, sizeof(int));
-    }
-    ssize_t n = sendmsg(s, &mh, MSG_NOSIGNAL);
+    // The fd rides on the first byte; the rest of a long state follows as plain data.
+    one_fd_msg om;
+    struct msghdr *mh = one_fd_init(&om, (void *)p, left, first ? pass : -1, first);
+    ssize_t n = sendmsg(s, mh, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int err = n < 0 ? errno : EPIPE;
@@ -388,6 +481,10 @@ static Napi::Value AttachDeviceProgram(const Napi::CallbackInfo &info) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("recv", Napi::Function::New(env, Recv));
+  exports.Set("recvAsync", Napi::Function::New(env, RecvAsync));
+  exports.Set("writeInBackground", Napi::Function::New(env, WriteInBackground));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
+  exports.Set("waitPidfd", Napi::Function::New(env, WaitPidfd));
   exports.Set("reply", Napi::Function::New(env, Reply));
   exports.Set("sendData", Napi::Function::New(env, SendData));
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));

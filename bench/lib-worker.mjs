@@ -41,7 +41,7 @@ async function main() {
   }
   let ctx;
   try {
-    ctx = lib.makeContext({ root: cfg.huskRoot });
+    ctx = lib.makeContext({ root: cfg.huskRoot, inProcess: true });
   } catch (e) {
     out.error = `makeContext: ${e.message}`;
     return;

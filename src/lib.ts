@@ -3,10 +3,11 @@
 //
 //   const { Runtime } = require('husk');
 //   const rt = new Runtime({ root: '/run/husk' });
-//   rt.create('c1', { bundle: '/path/to/bundle' });
+//   await rt.create('c1', { bundle: '/path/to/bundle' });
 //   rt.start('c1');
 //   const { code } = await rt.wait('c1');
 //   rt.delete('c1');
+import fs = require('node:fs');
 import { Logger } from './log';
 import { native, type ExitStatus } from './native';
 import { makeContext, type RuntimeContext } from './runtime/context';
@@ -27,11 +28,14 @@ export class Runtime {
       root: opts.root,
       log: new Logger({ file: opts.log, format: opts.logFormat }),
       rootless: opts.rootless === 'auto' ? undefined : opts.rootless,
+      inProcess: true,
     });
   }
 
-  create(id: string, opts: CreateOptions): void {
-    const rec = create(this.ctx, id, opts);
+  // Resolves once the container is created (its init waits for start). The init's set-up is
+  // waited for off the main thread.
+  async create(id: string, opts: CreateOptions): Promise<void> {
+    const rec = await create(this.ctx, id, opts);
     this.children.set(id, rec.pid);
   }
 
@@ -52,7 +56,8 @@ export class Runtime {
   }
 
   // The exit status of the container's init. For a container created by this Runtime the
-  // init is our child: waited for off the main thread, no polling.
+  // init is our child: waited for off the main thread, no polling. Any other container's init
+  // is waited for through a pidfd; its status is not ours to read, so it resolves with nulls.
   async wait(id: string): Promise<ExitStatus> {
     const pid = this.children.get(id);
     if (pid !== undefined) {
@@ -61,7 +66,12 @@ export class Runtime {
     }
     const rec = this.ctx.store.read(id);
     if (!rec) throw new Error(`container ${id} does not exist`);
-    while (initAlive(rec)) await new Promise((r) => setTimeout(r, 10));
+    // The pidfd first, then the start time: a pid reused meanwhile is not waited for.
+    const fd = native().pidfdOpen(rec.pid);
+    if (fd >= 0) {
+      if (initAlive(rec)) await native().waitPidfd(fd);
+      else fs.closeSync(fd);
+    }
     return { code: null, signal: null };
   }
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "init.h"
+#include "../common/one_fd.h"
 
 void send_msg(uint32_t type, uint32_t stage, int32_t pid) {
   husk_msg m;
@@ -43,25 +44,10 @@ void hand_over_listener(int fd) {
   memset(&m, 0, sizeof m);
   m.type = MSG_SECCOMP_FD;
   m.op = g.op_index;
-  struct iovec iov = {&m, sizeof m};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } ctl;
-  memset(&ctl, 0, sizeof ctl);
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = ctl.buf;
-  mh.msg_controllen = sizeof ctl.buf;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  one_fd_msg om;
+  struct msghdr *mh = one_fd_init(&om, &m, sizeof m, fd, true);
   ssize_t n;
-  do n = sendmsg(g.sync_fd, &mh, MSG_NOSIGNAL);
+  do n = sendmsg(g.sync_fd, mh, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   int err = errno;
   close(fd);

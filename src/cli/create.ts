@@ -37,7 +37,7 @@ export const createVerb: Verb<CreateArgs> = {
   describe: 'create a container (its process waits for start)',
   positionals: [{ name: 'id', describe: 'container id', required: true }],
   options: CREATE_OPTIONS,
-  handler: (a, ctx) => {
-    create(ctx, a.id, createOptionsOf(a));
+  handler: async (a, ctx) => {
+    await create(ctx, a.id, createOptionsOf(a));
   },
 };

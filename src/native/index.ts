@@ -29,6 +29,10 @@ export interface Native {
     stdio?: (number | null)[];
   }): { pid: number; syncFd: number };
   recv(fd: number, timeoutMs: number): SyncMessage | null;
+  recvAsync(fd: number, timeoutMs: number): Promise<SyncMessage | null>;
+  writeInBackground(path: string, data: string): Promise<number>;
+  pidfdOpen(pid: number): number; // -1: no such process
+  waitPidfd(fd: number): Promise<void>; // until that process exits; closes the fd
   reply(fd: number, type: number): void;
   sendData(fd: number, data: Buffer): void;
   mkfifo(path: string, mode: number): void;

@@ -4,6 +4,7 @@ import { HuskError } from '../errors';
 // What every runtime operation needs: the state store, the logger, the host facts.
 import { Logger } from '../log';
 import { Store } from '../state/store';
+import { native, type SyncMessage } from '../native';
 import { parseRootlessFlag, resolveRootless, runningInUserNs } from './rootless';
 
 export interface RuntimeContext {
@@ -13,6 +14,14 @@ export interface RuntimeContext {
   rootless: boolean;
   // --systemd-cgroup: new containers get their cgroups from systemd (a transient unit).
   systemdCgroup?: boolean;
+  // In-process use (the library): waits for a container's init happen off the main thread, so
+  // the caller's event loop keeps running. The CLI has nothing else to do and waits in place.
+  inProcess?: boolean;
+}
+
+// The next message from a container's init (null when it closed its end).
+export function nextMessage(ctx: RuntimeContext, fd: number, timeoutMs: number): Promise<SyncMessage | null> {
+  return ctx.inProcess ? native().recvAsync(fd, timeoutMs) : Promise.resolve(native().recv(fd, timeoutMs));
 }
 
 // runc's rule: root's state is under /run; anyone else's under their XDG_RUNTIME_DIR.
@@ -29,7 +38,13 @@ export function defaultRoot(): string {
 }
 
 export function makeContext(
-  opts: { root?: string; log?: Logger; rootless?: string | boolean; systemdCgroup?: boolean } = {},
+  opts: {
+    root?: string;
+    log?: Logger;
+    rootless?: string | boolean;
+    systemdCgroup?: boolean;
+    inProcess?: boolean;
+  } = {},
 ): RuntimeContext {
   const flag = parseRootlessFlag(opts.rootless);
   return {
@@ -37,5 +52,6 @@ export function makeContext(
     log: opts.log ?? new Logger(),
     rootless: resolveRootless(flag, process.geteuid?.() ?? 0, () => runningInUserNs()),
     systemdCgroup: !!opts.systemdCgroup,
+    inProcess: !!opts.inProcess,
   };
 }

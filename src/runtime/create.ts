@@ -21,9 +21,10 @@ import {
   destroyCgroups,
   joinCgroups,
   missingDirs,
+  primeCgroupAttach,
 } from './cgroup';
 import { startUnit, stopUnit, systemdDriver } from './cgroup-systemd';
-import type { RuntimeContext } from './context';
+import { nextMessage, type RuntimeContext } from './context';
 import { runHooksOrFail, runHooksWarn } from './hooks';
 import { compileInto, passListener } from './seccomp';
 import { Undo } from './undo';
@@ -90,11 +91,12 @@ function killQuietly(pid: number): void {
   }
 }
 
-export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): ContainerRecord {
+export async function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Promise<ContainerRecord> {
   checkId(id);
   const bundle = path.resolve(opts.bundle);
   const spec = opts.spec ?? loadConfig(bundle);
   const host = probeHost();
+  if (!ctx.systemdCgroup) primeCgroupAttach(host);
   // Fails here, before anything exists, when systemd is not running (runc does not fall back).
   const systemd = ctx.systemdCgroup ? systemdDriver() : undefined;
   const plan = buildPlan(spec, host, {
@@ -194,7 +196,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
     });
 
     for (;;) {
-      const m = native().recv(syncFd, SYNC_TIMEOUT_MS);
+      const m = await nextMessage(ctx, syncFd, SYNC_TIMEOUT_MS);
       if (m === null) throw new HuskError('container init exited during create without saying why');
       if (m.type === MSG.ERROR) throw new HuskError(describeFailure(plan, m));
       if (m.type === MSG.PID) {

@@ -8,7 +8,7 @@ import { buildExecPlan } from '../plan/exec';
 import { encodePlan } from '../plan/encode';
 import { MSG, STAGE } from '../plan/ops';
 import type { Process, Seccomp } from '../spec/types';
-import type { RuntimeContext } from './context';
+import { nextMessage, type RuntimeContext } from './context';
 import { joinCgroups } from './cgroup';
 import { writePidFile } from './create';
 import { load, ociState } from './lifecycle';
@@ -83,7 +83,7 @@ async function execWith(
   let stage0 = child.pid;
   try {
     for (;;) {
-      const m = native().recv(child.syncFd, 60_000);
+      const m = await nextMessage(ctx, child.syncFd, 60_000);
       if (m === null) throw new HuskError('exec: the process exited before it was set up');
       if (m.type === MSG.ERROR) {
         const from = plan.ops[m.op]?.from ?? `op ${m.op}`;

@@ -7,7 +7,7 @@ import { native } from '../native';
 import type { State, Status } from '../spec/types';
 import { checkId } from '../state/id';
 import { initAlive, statusOf, zombieComm } from '../state/status';
-import type { ContainerRecord } from '../state/store';
+import { unlinkIfThere, type ContainerRecord } from '../state/store';
 import { cgroupPids, destroyCgroups, killAll } from './cgroup';
 import { stopUnit } from './cgroup-systemd';
 import type { RuntimeContext } from './context';
@@ -119,7 +119,7 @@ export function start(ctx: RuntimeContext, id: string): void {
       throw new HuskError(`cannot start a container that is ${status}, only a created one`);
     const fifo = path.join(dir, 'exec.fifo');
     native().releaseFifo(fifo);
-    fs.rmSync(fifo, { force: true });
+    unlinkIfThere(fifo);
     const spec = ctx.store.readConfig(id);
     // startContainer hooks run in the init after this point; their failure stops the container
     // and must fail `start` (the spec), so start waits until the init has exec'd the program.

@@ -59,7 +59,7 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
   let syncFd = -1;
   let describe: (m: SyncMessage) => string = (m) => m.text;
   try {
-    rec = create(ctx, id, {
+    rec = await create(ctx, id, {
       ...opts,
       spec,
       consoleSocket: receiver?.socket ?? opts.consoleSocket,

@@ -140,7 +140,7 @@ export class Store {
   remove(id: string, lock?: Lock): void {
     const dir = this.dir(id);
     if (lock && !lock.sameAs(dir)) return;
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeFlatDir(dir);
   }
 
   ids(): string[] {
@@ -207,7 +207,44 @@ export function writeAtomic(file: string, data: string, mode = 0o600): void {
     fs.writeFileSync(tmp, data, { mode });
     fs.renameSync(tmp, file);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    unlinkIfThere(tmp);
     throw new HuskError(`write ${file}: ${(e as Error).message}`);
+  }
+}
+
+export function unlinkIfThere(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+// fs.rmSync loads and runs a general tree walker (~3 ms at its first use in a CLI call); a
+// state directory holds a few plain files. Anything else in it goes the general way.
+function removeFlatDir(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  for (const n of names) {
+    try {
+      fs.unlinkSync(path.join(dir, n));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EISDIR' || code === 'EPERM')
+        fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+      else if (code !== 'ENOENT') throw e;
+    }
+  }
+  try {
+    fs.rmdirSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY') fs.rmSync(dir, { recursive: true, force: true });
+    else if (code !== 'ENOENT') throw e;
   }
 }

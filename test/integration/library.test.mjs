@@ -1,0 +1,95 @@
+// The in-process API (dist/lib.js, `require('husk')`): the same state as the CLI, the init's
+// set-up and exit waited for off the main thread, so a Node program keeps running meanwhile.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { describe, test } from 'node:test';
+import { REPO, SKIP, env, makeBundle, show } from '../lib/harness.mjs';
+
+const require = createRequire(import.meta.url);
+
+// Counts the event loop's turns (1 ms timers) while `p` is pending.
+async function ticksDuring(p) {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  try {
+    const value = await p;
+    return { ticks, value };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+describe('library: Runtime in one Node process', { skip: SKIP }, () => {
+  test('create, start, wait and delete; `husk list` and `state` see the container', async (t) => {
+    const { Runtime } = require(REPO);
+    const e = env(t);
+    const b = makeBundle(t, { args: ['sh', '-c', 'exit 7'] });
+    const rt = new Runtime({ root: e.root });
+    const id = e.id('lib');
+    await rt.create(id, { bundle: b.dir });
+    assert.equal(e.state(id).status, 'created');
+    const listed = e.husk(['list', '--format', 'json']);
+    assert.ok(
+      JSON.parse(listed.stdout).some((c) => c.id === id),
+      `husk list: ${show(listed)}`,
+    );
+    rt.start(id);
+    const status = await rt.wait(id);
+    assert.deepEqual(status, { code: 7, signal: null });
+    rt.delete(id);
+    assert.equal(e.husk(['state', id]).code, 1, 'the container is gone after delete');
+  });
+
+  test('create leaves the event loop running while the init sets itself up (a createContainer hook that sleeps 300 ms)', async (t) => {
+    const { Runtime } = require(REPO);
+    const e = env(t);
+    const b = makeBundle(t, (c) => {
+      c.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'sleep 0.3'] }] };
+    });
+    const rt = new Runtime({ root: e.root });
+    const id = e.id('loop');
+    const started = Date.now();
+    const { ticks } = await ticksDuring(rt.create(id, { bundle: b.dir }));
+    const took = Date.now() - started;
+    assert.ok(took >= 300, `create took ${took} ms, less than the hook's sleep`);
+    // A blocked main thread gives 0 turns; a free one about one per ms.
+    assert.ok(ticks >= 50, `only ${ticks} event-loop turns in ${took} ms of create`);
+    rt.delete(id, true);
+  });
+
+  test('wait() on a container another process created resolves when it exits, without polling', async (t) => {
+    const { Runtime } = require(REPO);
+    const e = env(t);
+    const b = makeBundle(t, { args: ['sleep', '600'] });
+    const id = e.id('foreign');
+    let r = e.husk(['create', '--bundle', b.dir, id]);
+    assert.equal(r.code, 0, show(r));
+    r = e.husk(['start', id]);
+    assert.equal(r.code, 0, show(r));
+    const rt = new Runtime({ root: e.root });
+    let done = false;
+    const waited = rt.wait(id).then((s) => {
+      done = true;
+      return s;
+    });
+    const { ticks } = await ticksDuring(new Promise((res) => setTimeout(res, 200)));
+    assert.equal(done, false, 'wait() resolved while the container still ran');
+    assert.ok(ticks >= 50, `the event loop turned only ${ticks} times while waiting`);
+    r = e.husk(['kill', id, 'KILL']);
+    assert.equal(r.code, 0, show(r));
+    const status = await Promise.race([waited, new Promise((res) => setTimeout(() => res('timeout'), 5000))]);
+    assert.deepEqual(status, { code: null, signal: null });
+    rt.delete(id, true);
+  });
+
+  test('run() of many containers in a row: exit codes and nothing left', async (t) => {
+    const { Runtime } = require(REPO);
+    const e = env(t);
+    const rt = new Runtime({ root: e.root });
+    for (let i = 0; i < 5; i++) {
+      const b = makeBundle(t, { args: ['sh', '-c', `exit ${i}`] });
+      assert.equal(await rt.run(e.id(`run${i}`), { bundle: b.dir }), i);
+    }
+    await e.assertClean();
+  });
+});
