@@ -225,7 +225,7 @@ export function create(ctx: RuntimeContext, id: string, opts: CreateOptions): Co
         // device rules are in place before it goes on.
         if (plan.cgroups) {
           if (rec.systemd) {
-            startUnit(plan.cgroups, stage0, rec.systemd.userManager);
+            for (const w of startUnit(plan.cgroups, stage0, rec.systemd.userManager)) ctx.log.warn(w);
             createCgroups(plan.cgroups); // the hierarchies systemd does not manage
           }
           attachDevices(plan.cgroups);
