@@ -5,6 +5,7 @@ import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { DeviceRule, Resources, Spec, ThrottleDevice } from '../spec/types';
 import { deviceProgram, encodeProgram } from './devices-bpf';
+import type { SourcedRule } from './systemd-devices';
 import { parseSystemdPath, planSystemdUnit, systemdRelPath, type SystemdPlan } from './systemd-unit';
 
 export interface CgroupWrite {
@@ -274,14 +275,25 @@ export function resourceWrites(
     if (!plan.unifiedDir) throw new HuskError(`${from}: this host has no cgroup v2 hierarchy`);
     out.push({ dir: plan.unifiedDir, file: key, value, from });
   }
-  if (res.devices?.length && !v2) {
-    const rules = [...res.devices, ...DEFAULT_DEVICE_RULES, ...(extraAllowed ?? [])];
-    rules.forEach((r, i) => {
-      const from = i < res.devices!.length ? `${R}/devices/${i}` : `${R}/devices (defaults)`;
-      put('devices', r.allow ? 'devices.allow' : 'devices.deny', deviceRule(r), from);
-    });
-  }
+  if (!v2)
+    for (const { rule, from } of containerDeviceRules(res.devices, extraAllowed))
+      put('devices', rule.allow ? 'devices.allow' : 'devices.deny', deviceRule(rule), from);
   return out;
+}
+
+// The device rules the container's cgroup gets, in the order they apply: the config's, then
+// what every container may use, then the nodes linux.devices makes. None when the config
+// gives no rules: husk then leaves the devices cgroup as it finds it.
+export function containerDeviceRules(
+  devices: DeviceRule[] | undefined,
+  extraAllowed: DeviceRule[] = [],
+): SourcedRule[] {
+  if (!devices?.length) return [];
+  const R = '/linux/resources/devices';
+  return [
+    ...devices.map((rule, i) => ({ rule, from: `${R}/${i}` })),
+    ...[...DEFAULT_DEVICE_RULES, ...extraAllowed].map((rule) => ({ rule, from: `${R} (defaults)` })),
+  ];
 }
 
 export function planCgroups(
@@ -320,6 +332,10 @@ export function planCgroups(
     );
   plan.devicesProgram = v2 ? devicesProgramFor(spec.linux?.resources?.devices, extra) : null;
   // runc treats a hybrid host as v1 for systemd too: v1 properties, v1 controllers.
-  if (unit) plan.systemd = planSystemdUnit(spec, id, unit, v2);
+  if (unit) {
+    const devices = containerDeviceRules(spec.linux?.resources?.devices, extra);
+    plan.systemd = planSystemdUnit(spec, id, unit, v2, devices);
+    plan.warnings.push(...plan.systemd.warnings);
+  }
   return plan;
 }

@@ -4,6 +4,8 @@ import path = require('node:path');
 import { HuskError } from '../errors';
 import type { Resources, Spec } from '../spec/types';
 import { sharesToWeight } from './cgroups';
+import { annotationProperties } from './systemd-annotations';
+import { deviceProperties, type SourcedRule } from './systemd-devices';
 
 export interface SystemdUnit {
   slice: string; // the parent slice, e.g. system.slice
@@ -22,6 +24,7 @@ export interface UnitProperty {
 
 export interface SystemdPlan extends SystemdUnit {
   properties: UnitProperty[]; // all but PIDs, which the runtime adds once the init exists
+  warnings: string[]; // what systemd's copy of the settings leaves out
 }
 
 const P = '/linux/cgroupsPath';
@@ -157,9 +160,16 @@ export function resourceProperties(res: Resources | undefined, v2: boolean): Uni
 
 // What StartTransientUnit gets for the container, as runc sends it: a description, the
 // parent slice, delegation of the subtree (a scope only: a slice cannot be delegated), every
-// accounting on (so each controller's directory exists), no default dependencies, and the
-// resources systemd knows.
-export function planSystemdUnit(spec: Spec, id: string, u: SystemdUnit, v2: boolean): SystemdPlan {
+// accounting on (so each controller's directory exists), no default dependencies, the
+// resources and device rules systemd knows, and last the org.systemd.property.* annotations,
+// so that they override any of the same name.
+export function planSystemdUnit(
+  spec: Spec,
+  id: string,
+  u: SystemdUnit,
+  v2: boolean,
+  deviceRules: SourcedRule[] = [],
+): SystemdPlan {
   const b = (name: string, value: boolean): UnitProperty => ({ name, type: 'b', value });
   const s = (name: string, value: string): UnitProperty => ({ name, type: 's', value });
   const properties: UnitProperty[] = [s('Description', `husk container ${id}`)];
@@ -173,5 +183,8 @@ export function planSystemdUnit(spec: Spec, id: string, u: SystemdUnit, v2: bool
     b('DefaultDependencies', false),
     ...resourceProperties(spec.linux?.resources, v2),
   );
-  return { ...u, properties };
+  // No rules in the config: the devices cgroup is left as it is, and so is systemd's policy.
+  const devices = deviceRules.length ? deviceProperties(deviceRules) : { properties: [], warnings: [] };
+  properties.push(...devices.properties, ...annotationProperties(spec.annotations));
+  return { ...u, properties, warnings: devices.warnings };
 }

@@ -6,6 +6,7 @@ import path = require('node:path');
 import { HuskError } from '../errors';
 import { native } from '../native';
 import type { CgroupPlan, SystemdDriver } from '../plan/cgroups';
+import { forOldSystemd, type DeviceAllowEntry } from '../plan/systemd-devices';
 import type { UnitProperty } from '../plan/systemd-unit';
 import type { Transport } from './systemd/dbus-connection';
 
@@ -128,16 +129,39 @@ function toProperties(props: UnitProperty[], version: number): [string, { type: 
     .map((p) => [p.name, { type: p.type, value: p.value }]);
 }
 
+// systemd before 240 reads DeviceAllow names differently (plan/systemd-devices.ts): whole
+// majors by their /proc/devices group, single devices only if the node exists.
+function deviceAllowForOldSystemd(props: UnitProperty[], warnings: string[]): UnitProperty[] {
+  return props.map((p) => {
+    if (p.name !== 'DeviceAllow' || !(p.value as DeviceAllowEntry[]).length) return p;
+    let procDevices = '';
+    try {
+      procDevices = fs.readFileSync('/proc/devices', 'utf8');
+    } catch {
+      /* no /proc: every whole-major entry is left out, with a warning each */
+    }
+    const r = forOldSystemd(p.value as DeviceAllowEntry[], procDevices, (f) => fs.existsSync(f));
+    warnings.push(...r.warnings);
+    return { ...p, value: r.entries };
+  });
+}
+
 // Makes the container's unit with the init in it (a scope gets it through PIDs; a slice cannot
 // hold one, so the caller's cgroupfs join puts it there) and waits until systemd is done.
-export function startUnit(plan: CgroupPlan, pid: number, user: boolean): void {
+// Returns what the caller should warn about.
+export function startUnit(plan: CgroupPlan, pid: number, user: boolean): string[] {
   const sd = plan.systemd!;
+  const warnings: string[] = [];
   withManager(user, `start ${sd.unit}`, (m) => {
-    const version = sd.properties.some((p) => p.minVersion) ? m.version() : Infinity;
-    const props = toProperties(sd.properties, version);
+    const needVersion = sd.properties.some((p) => p.minVersion || p.name === 'DeviceAllow');
+    const version = needVersion ? m.version() : Infinity;
+    // An unknown version (-1) is taken as old, the careful reading.
+    const adapted = version < 240 ? deviceAllowForOldSystemd(sd.properties, warnings) : sd.properties;
+    const props = toProperties(adapted, version);
     if (!sd.isSlice) props.push(['PIDs', { type: 'au', value: [pid] }]);
     m.startTransientUnit(sd.unit, props);
   });
+  return warnings;
 }
 
 export function stopUnit(rec: SystemdRecord): void {

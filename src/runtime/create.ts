@@ -227,7 +227,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         // device rules are in place before it goes on.
         if (plan.cgroups) {
           if (rec.systemd) {
-            startUnit(plan.cgroups, stage0, rec.systemd.userManager);
+            for (const w of startUnit(plan.cgroups, stage0, rec.systemd.userManager)) ctx.log.warn(w);
             createCgroups(plan.cgroups); // the hierarchies systemd does not manage
           }
           attachDevices(plan.cgroups);
