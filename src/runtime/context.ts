@@ -47,10 +47,14 @@ export function makeContext(
   } = {},
 ): RuntimeContext {
   const flag = parseRootlessFlag(opts.rootless);
+  let rootless: boolean | undefined;
   return {
     store: new Store(opts.root ?? defaultRoot()),
     log: opts.log ?? new Logger(),
-    rootless: resolveRootless(flag, process.geteuid?.() ?? 0, () => runningInUserNs()),
+    // Only create asks, so the other verbs do not read /proc/self/uid_map.
+    get rootless() {
+      return (rootless ??= resolveRootless(flag, process.geteuid?.() ?? 0, () => runningInUserNs()));
+    },
     systemdCgroup: !!opts.systemdCgroup,
     inProcess: !!opts.inProcess,
   };
