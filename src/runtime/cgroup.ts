@@ -44,22 +44,19 @@ function initCpuset(dir: string): void {
   }
 }
 
-// The directories createCgroups would make now: what the container owns and delete removes
-// (a cgroupsPath that existed before is the caller's, not ours to remove).
 // cgroup v2: a child gets only the controllers its parent passes down in
 // cgroup.subtree_control; pass down every one the parent has, as runc does.
 function enableControllers(parent: string): void {
+  const file = path.join(parent, 'cgroup.controllers');
+  // v1 has no such file (checked without a throw: an exception costs more than the check).
+  if (!fs.existsSync(file)) return;
   // Never the hierarchy's root: that is the host's configuration, not ours to change.
   if (fs.statSync(parent).dev !== fs.statSync(path.dirname(parent)).dev) return;
   let available: string[];
   try {
-    available = fs
-      .readFileSync(path.join(parent, 'cgroup.controllers'), 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean);
+    available = fs.readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean);
   } catch {
-    return; // v1: no such file
+    return; // removed meanwhile
   }
   for (const c of available) {
     try {
@@ -84,6 +81,8 @@ export function callerCanUseCgroup(dir: string): boolean {
   }
 }
 
+// The directories createCgroups would make now: what the container owns and delete removes
+// (a cgroupsPath that existed before is the caller's, not ours to remove).
 export function missingDirs(plan: CgroupPlan): string[] {
   const out: string[] = [];
   for (const d of plan.dirs) {
@@ -205,7 +204,8 @@ export function removeDirs(dirs: string[], own: string[] = dirs): void {
 function removeEmptyHuskParents(dirs: string[]): void {
   for (const d of dirs) {
     const parent = path.dirname(d);
-    if (path.basename(parent) !== 'husk') continue;
+    // Often removed just before, as a directory this container made: no throw for that.
+    if (path.basename(parent) !== 'husk' || !fs.existsSync(parent)) continue;
     try {
       fs.rmdirSync(parent);
     } catch {

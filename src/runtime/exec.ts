@@ -9,7 +9,7 @@ import { encodePlan } from '../plan/encode';
 import { MSG, STAGE } from '../plan/ops';
 import type { Process, Seccomp } from '../spec/types';
 import { nextMessage, type RuntimeContext } from './context';
-import { joinCgroups } from './cgroup';
+import { joinCgroups, primeCgroupAttach } from './cgroup';
 import { writePidFile } from './create';
 import { load, ociState } from './lifecycle';
 import { compileInto, passListener } from './seccomp';
@@ -59,6 +59,8 @@ async function execWith(
   opts: ExecOptions,
   receiver: ConsoleReceiver | null,
 ): Promise<number> {
+  const host = probeHost();
+  if (cgroupDirs.length) primeCgroupAttach(host);
   const plan = buildExecPlan(
     {
       initPid: rec.pid,
@@ -69,7 +71,7 @@ async function execWith(
       seccomp: opts.seccomp,
       setgroupsDenied: setgroupsDenied(rec.pid),
     },
-    probeHost(),
+    host,
   );
   for (const w of plan.warnings) ctx.log.warn(w);
   compileInto(plan.ops, plan.seccomp, ctx.log);
