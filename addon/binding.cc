@@ -1,5 +1,8 @@
 // N-API glue only: argument checks and conversions around the functions in parent/.
 #include <napi.h>
+#include <uv.h>
+
+#include <functional>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -118,37 +122,6 @@ static Napi::Value Recv(const Napi::CallbackInfo &info) {
   return msg_object(env, m, passed);
 }
 
-// The same, waited for on libuv's thread pool: the in-process API keeps the event loop free
-// while a container's init sets itself up.
-class RecvWorker : public Napi::AsyncWorker {
- public:
-  RecvWorker(Napi::Env env, int fd, int timeout)
-      : Napi::AsyncWorker(env), fd_(fd), timeout_(timeout), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { rc_ = recv_msg(fd_, timeout_, &m_, &passed_, &what_); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (rc_ < 0) deferred_.Reject(errno_error(env, -rc_, what_).Value());
-    else if (rc_ == 0) deferred_.Resolve(env.Null());
-    else deferred_.Resolve(msg_object(env, m_, passed_));
-  }
-
- private:
-  int fd_, timeout_;
-  husk_msg m_;
-  int passed_ = -1;
-  int rc_ = 0;
-  const char *what_ = "";
-  Napi::Promise::Deferred deferred_;
-};
-
-static Napi::Value RecvAsync(const Napi::CallbackInfo &info) {
-  auto *w = new RecvWorker(info.Env(), info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
-}
-
 // One write of a small file on the thread pool, in the background: resolves to 0 or an errno,
 // never rejects (for writes whose only value is a head start, see primeCgroupAttach).
 class WriteWorker : public Napi::AsyncWorker {
@@ -188,36 +161,109 @@ static Napi::Value PidfdOpen(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-// Until the process of a pidfd exits (the pidfd turns readable), on the thread pool; the fd is
-// closed then. For a container this Node process did not start: no polling.
-class PidfdWorker : public Napi::AsyncWorker {
- public:
-  PidfdWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env), fd_(fd), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    struct pollfd p = {fd_, POLLIN, 0};
-    int n;
-    do n = poll(&p, 1, -1);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) err_ = errno;
-    close(fd_);
-  }
-  void OnOK() override {
-    if (err_) deferred_.Reject(errno_error(Env(), err_, "poll pidfd").Value());
-    else deferred_.Resolve(Env().Undefined());
-  }
 
- private:
-  int fd_;
-  int err_ = 0;
-  Napi::Promise::Deferred deferred_;
+// Waiting without a thread: the fd is watched by the event loop (uv_poll), so any number of
+// containers can be started and waited for at once (a thread of the pool per wait would let
+// four long waits hold up everything else the pool does). The outcome is handed to `done` on
+// the main thread, inside a callback scope so that promise reactions run right after.
+struct FdWait {
+  uv_poll_t poll;
+  uv_timer_t timer;
+  bool has_timer = false;
+  bool finished = false;
+  int open_handles = 0;
+  int fd;
+  napi_env env;
+  Napi::Promise::Deferred deferred;
+  Napi::AsyncContext context;
+  std::function<void(FdWait *, bool)> done;
+  FdWait(Napi::Env e, int f, const char *name)
+      : fd(f), env(e), deferred(Napi::Promise::Deferred::New(e)), context(e, name) {}
 };
 
+static void fdwait_closed(uv_handle_t *h) {
+  FdWait *w = static_cast<FdWait *>(h->data);
+  if (--w->open_handles == 0) delete w;
+}
+
+static void fdwait_finish(FdWait *w, bool readable) {
+  if (w->finished) return;
+  w->finished = true;
+  uv_poll_stop(&w->poll);
+  if (w->has_timer) uv_timer_stop(&w->timer);
+  {
+    Napi::Env env(w->env);
+    Napi::HandleScope scope(env);
+    Napi::CallbackScope cb(env, w->context);
+    w->done(w, readable);
+  }
+  uv_close(reinterpret_cast<uv_handle_t *>(&w->poll), fdwait_closed);
+  if (w->has_timer) uv_close(reinterpret_cast<uv_handle_t *>(&w->timer), fdwait_closed);
+}
+
+// An error on the fd counts as readable: the read that follows reports it.
+static void fdwait_on_poll(uv_poll_t *p, int, int) { fdwait_finish(static_cast<FdWait *>(p->data), true); }
+static void fdwait_on_timer(uv_timer_t *t) { fdwait_finish(static_cast<FdWait *>(t->data), false); }
+
+// timeout_ms < 0: no time limit.
+static Napi::Promise fdwait(Napi::Env env, int fd, int timeout_ms, const char *name, std::function<void(FdWait *, bool)> done) {
+  FdWait *w = new FdWait(env, fd, name);
+  w->done = std::move(done);
+  Napi::Promise promise = w->deferred.Promise();
+  uv_loop_t *loop = nullptr;
+  int rc = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, &w->poll, fd) : UV_EINVAL;
+  if (rc < 0) {
+    w->deferred.Reject(errno_error(env, -rc, "watch fd").Value());
+    delete w;
+    return promise;
+  }
+  w->poll.data = w;
+  w->open_handles++;
+  uv_poll_start(&w->poll, UV_READABLE, fdwait_on_poll);
+  if (timeout_ms >= 0) {
+    uv_timer_init(loop, &w->timer);
+    w->timer.data = w;
+    w->open_handles++;
+    w->has_timer = true;
+    uv_timer_start(&w->timer, fdwait_on_timer, (uint64_t)timeout_ms, 0);
+  }
+  return promise;
+}
+
+// recv, with the wait on the event loop: the in-process API stays responsive while a
+// container's init sets itself up.
+static Napi::Value RecvAsync(const Napi::CallbackInfo &info) {
+  int timeout = info[1].As<Napi::Number>().Int32Value();
+  return fdwait(info.Env(), info[0].As<Napi::Number>().Int32Value(), timeout, "husk:recv", [](FdWait *w, bool readable) {
+    Napi::Env env(w->env);
+    if (!readable) {
+      w->deferred.Reject(errno_error(env, ETIMEDOUT, "sync: no answer from the container init").Value());
+      return;
+    }
+    husk_msg m;
+    int passed;
+    const char *what;
+    int rc = recv_msg(w->fd, 0, &m, &passed, &what);
+    if (rc < 0) w->deferred.Reject(errno_error(env, -rc, what).Value());
+    else if (rc == 0) w->deferred.Resolve(env.Null());
+    else w->deferred.Resolve(msg_object(env, m, passed));
+  });
+}
+
+// Until the process of a pidfd exits; closes the fd. For a container this process did not
+// start: no polling, no thread.
 static Napi::Value WaitPidfd(const Napi::CallbackInfo &info) {
-  auto *w = new PidfdWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return fdwait(info.Env(), info[0].As<Napi::Number>().Int32Value(), -1, "husk:pidfd", [](FdWait *w, bool) {
+    close(w->fd);
+    w->deferred.Resolve(Napi::Env(w->env).Undefined());
+  });
+}
+
+static Napi::Object status_object(Napi::Env env, int status) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("code", WIFEXITED(status) ? Napi::Value(Napi::Number::New(env, WEXITSTATUS(status))) : env.Null());
+  o.Set("signal", WIFSIGNALED(status) ? Napi::Value(Napi::Number::New(env, WTERMSIG(status))) : env.Null());
+  return o;
 }
 
 static Napi::Value Reply(const Napi::CallbackInfo &info) {
@@ -258,6 +304,10 @@ static Napi::Value SendSeccompState(const Napi::CallbackInfo &info) {
   memcpy(sa.sun_path, path.data(), path.size());
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) throw errno_error(env, errno, "socket");
+  // An agent that accepts nothing or reads nothing must not hold the container's create (and
+  // its lock) for ever: connect and send give up after 10 s.
+  struct timeval tv = {10, 0};
+  setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int rc;
   do rc = connect(s, (struct sockaddr *)&sa, sizeof sa);
   while (rc < 0 && errno == EINTR);
@@ -330,10 +380,7 @@ class WaitWorker : public Napi::AsyncWorker {
       deferred_.Reject(errno_error(env, err_, "waitpid").Value());
       return;
     }
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("code", WIFEXITED(status_) ? Napi::Value(Napi::Number::New(env, WEXITSTATUS(status_))) : env.Null());
-    o.Set("signal", WIFSIGNALED(status_) ? Napi::Value(Napi::Number::New(env, WTERMSIG(status_))) : env.Null());
-    deferred_.Resolve(o);
+    deferred_.Resolve(status_object(env, status_));
   }
 
  private:
@@ -343,11 +390,33 @@ class WaitWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
 };
 
+// The exit status of a child of ours. Its pidfd is watched by the event loop; a kernel without
+// pidfd_open (< 5.3) gets a thread of the pool that blocks in waitpid.
 static Napi::Value Wait(const Napi::CallbackInfo &info) {
-  auto *w = new WaitWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  int pid = info[0].As<Napi::Number>().Int32Value();
+  int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pfd < 0) {
+    auto *w = new WaitWorker(info.Env(), pid);
+    Napi::Promise p = w->Promise();
+    w->Queue();
+    return p;
+  }
+  fcntl(pfd, F_SETFD, FD_CLOEXEC);
+  return fdwait(info.Env(), pfd, -1, "husk:wait", [pid](FdWait *w, bool) {
+    Napi::Env env(w->env);
+    close(w->fd);
+    int status = 0;
+    int rc;
+    do rc = waitpid(pid, &status, __WALL | WNOHANG);
+    while (rc < 0 && errno == EINTR);
+    // Readable means exited, so WNOHANG finds it; should it not, wait for it the blocking way.
+    if (rc == 0) {
+      do rc = waitpid(pid, &status, __WALL);
+      while (rc < 0 && errno == EINTR);
+    }
+    if (rc < 0) w->deferred.Reject(errno_error(env, errno, "waitpid").Value());
+    else w->deferred.Resolve(status_object(env, status));
+  });
 }
 
 // Reaps a child if it has exited; returns its status or null.

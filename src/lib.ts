@@ -66,8 +66,16 @@ export class Runtime {
     }
     const rec = this.ctx.store.read(id);
     if (!rec) throw new Error(`container ${id} does not exist`);
-    // The pidfd first, then the start time: a pid reused meanwhile is not waited for.
-    const fd = native().pidfdOpen(rec.pid);
+    if (!initAlive(rec)) return { code: null, signal: null };
+    // The pidfd first, then the start time again: a pid reused meanwhile is not waited for.
+    let fd = -1;
+    try {
+      fd = native().pidfdOpen(rec.pid);
+    } catch {
+      // No pidfd_open (Linux < 5.3): look every 10 ms instead.
+      while (initAlive(rec)) await new Promise((r) => setTimeout(r, 10));
+      return { code: null, signal: null };
+    }
     if (fd >= 0) {
       if (initAlive(rec)) await native().waitPidfd(fd);
       else fs.closeSync(fd);

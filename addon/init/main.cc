@@ -99,6 +99,10 @@ int main(int argc, char **argv) {
     return 2;
   }
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // A name of our own: the kernel's name for a process exec'd from a memfd differs across
+  // versions ("memfd:husk-init", or the fd number before 6.14), and `start` tells an init that
+  // died in a startContainer hook by it (see awaitProgram).
+  prctl(PR_SET_NAME, "husk-init", 0, 0, 0);
   // The runtime blocked every signal around vfork and Node ignores SIGPIPE: none of that is
   // the container's.
   for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);

@@ -71,6 +71,8 @@ void op_seccomp(plan_reader *r) {
   uint32_t len;
   const uint8_t *prog = rd_bytes(r, &len);
   if (len % sizeof(struct sock_filter)) die(EINVAL, "seccomp program size %u", len);
+  if (len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    die(E2BIG, "seccomp program of %u instructions (the kernel takes %d)", (unsigned)(len / sizeof(struct sock_filter)), BPF_MAXINSNS);
   struct sock_fprog fprog;
   fprog.len = (unsigned short)(len / sizeof(struct sock_filter));
   fprog.filter = (struct sock_filter *)prog;

@@ -46,6 +46,9 @@ static int userns_with_maps(const char *uid_map, const char *gid_map, const char
   close(hold[0]);
   char c = 0;
   if (read(ready[0], &c, 1) != 1 || c != 1) {
+    // Let the helper go before waiting for it: it waits for this end to close.
+    close(hold[1]);
+    close(ready[0]);
     waitpid(pid, nullptr, 0);
     die(EPERM, "idmapped mount of %s: the helper could not make a user namespace", source);
   }

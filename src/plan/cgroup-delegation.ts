@@ -12,6 +12,9 @@ export interface CallerAccess {
   uid: number;
   // Whether the caller may make (or, if it exists, join) the cgroup directory `dir`.
   canUse(dir: string): boolean;
+  // Root outside a user namespace (`--rootless true` by hand) keeps its device rules: only a
+  // caller that cannot attach them leaves devices to the user namespace.
+  keepDeviceRules?: boolean;
 }
 
 export interface FittedCgroups {
@@ -26,7 +29,10 @@ export function fitCgroupsToCaller(
   explicitPath: string | undefined,
 ): FittedCgroups {
   const usable = new Set(plan.dirs.filter((d) => caller.canUse(d)));
-  const writes = plan.writes.filter((w) => !/^devices\.(allow|deny)$/.test(w.file));
+  const keepDevices = !!caller.keepDeviceRules;
+  const writes = keepDevices
+    ? plan.writes
+    : plan.writes.filter((w) => !/^devices\.(allow|deny)$/.test(w.file));
   const blocked = writes.find((w) => !usable.has(w.dir));
   if (blocked)
     throw new HuskError(
@@ -55,7 +61,7 @@ export function fitCgroupsToCaller(
       unifiedDir,
       unifiedControllers: unifiedDir ? plan.unifiedControllers : [],
       writes,
-      devicesProgram: null,
+      devicesProgram: keepDevices ? plan.devicesProgram : null,
     },
     warnings: [],
     notes: left.length

@@ -69,9 +69,9 @@ export function buildExecPlan(
   });
   const seccomp = planSeccomp(input.seccomp);
   placeSeccomp(ident, seccomp, !!p.noNewPrivileges);
+  ident.beforeStart.unshift(...planLsm(p, null, host));
   ops.push(...ident.beforeStart);
   ops.push(op('SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
-  ident.beforeStart.unshift(...planLsm(p, null, host));
   ops.push(...ident.afterStart);
   return { ops, warnings, seccomp };
 }

@@ -57,7 +57,9 @@ export function idmapOf(spec: Spec, i: number): IdmapRequest | null {
   const o = parseMountOptions(m.options);
   const own = m.uidMappings !== undefined || m.gidMappings !== undefined;
   if (!own && !o.idmap) return null;
-  if (!(o.bind || m.type === 'bind'))
+  // Another type with a bind option (e.g. "cgroup") is planned its own way, without a tree.
+  const bindType = m.type === undefined || m.type === '' || m.type === 'bind' || m.type === 'none';
+  if (!bindType || !(o.bind || m.type === 'bind'))
     throw new HuskError(`${from}/type: idmapped mounts are supported for bind mounts only (got ${m.type})`);
   let uid = m.uidMappings;
   let gid = m.gidMappings;

@@ -150,14 +150,14 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   });
   const seccomp = planSeccomp(linux.seccomp);
   placeSeccomp(proc, seccomp, !!spec.process?.noNewPrivileges);
+  // LSM exec labels are written before the cwd change, which closes husk-init's procfs handle;
+  // they take effect at the next execve.
+  proc.beforeStart.unshift(...lsm);
   ops.push(...proc.beforeStart);
   const startHooks = hookOps(spec, 'startContainer');
   ops.push(op(startHooks.length ? 'FETCH_STATE' : 'SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
   ops.push(op('WAIT_START', '/process', {}));
   ops.push(...startHooks);
-  // LSM exec labels are written before the cwd change, which closes husk-init's procfs handle;
-  // they take effect at the next execve.
-  proc.beforeStart.unshift(...lsm);
   ops.push(...proc.afterStart);
   return { ops, rootfs, namespaces: ns, cgroups, seccomp, warnings, notes };
 }

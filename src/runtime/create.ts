@@ -25,6 +25,7 @@ import {
 } from './cgroup';
 import { startUnit, stopUnit, systemdDriver } from './cgroup-systemd';
 import { nextMessage, type RuntimeContext } from './context';
+import { runningInUserNs } from './rootless';
 import { runHooksOrFail, runHooksWarn } from './hooks';
 import { compileInto, passListener } from './seccomp';
 import { Undo } from './undo';
@@ -105,7 +106,13 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     noPivot: opts.noPivot,
     consoleSocket: !!opts.consoleSocket,
     noNewKeyring: opts.noNewKeyring,
-    cgroupAccess: ctx.rootless ? { uid: host.euid, canUse: callerCanUseCgroup } : undefined,
+    cgroupAccess: ctx.rootless
+      ? {
+          uid: host.euid,
+          canUse: callerCanUseCgroup,
+          keepDeviceRules: host.euid === 0 && !runningInUserNs(),
+        }
+      : undefined,
     systemd,
   });
   if (!fs.existsSync(plan.rootfs)) throw new HuskError(`/root/path: rootfs ${plan.rootfs} does not exist`);

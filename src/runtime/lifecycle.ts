@@ -81,8 +81,8 @@ export function state(ctx: RuntimeContext, id: string): State & Record<string, u
   };
 }
 
-// The kernel names a process exec'd from our memfd after the memfd.
-const INIT_COMM = 'memfd:husk-init';
+// husk-init names itself so (PR_SET_NAME); exec gives the program's name.
+const INIT_COMM = 'husk-init';
 
 // Until /proc/<pid>/exe is no longer husk-init: the program runs (or the init died).
 function awaitProgram(rec: ContainerRecord, spec: Spec): void {

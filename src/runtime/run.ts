@@ -32,6 +32,7 @@ function execOutcome(
   const hooks = (spec.hooks?.startContainer ?? []).reduce((n, h) => n + (h.timeout ?? 30), 0);
   try {
     const m = native().recv(syncFd, waitMs ?? (hooks + 10) * 1000);
+    if (m?.fd !== undefined) fs.closeSync(m.fd); // not expected after ready; not kept either
     if (m && m.type === MSG.ERROR) return describe(m);
     return null;
   } catch {

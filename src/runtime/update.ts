@@ -45,6 +45,14 @@ export function update(ctx: RuntimeContext, id: string, resources: Resources): v
     if (changes.memory?.checkBeforeUpdate) refuseBelowUsage(plan, changes);
     // systemd first, as runc: it would otherwise write its older values back on a reload.
     if (rec.systemd) setUnitProperties(rec.systemd, resourceProperties(changes, host.cgroupMode === 'v2'));
+    // Only into the directories the container has: a rootless container may have been left
+    // out of hierarchies not delegated to its user (or out of cgroups altogether).
+    const own = new Set(rec.cgroupDirs);
+    const missing = plan.writes.find((w) => !own.has(w.dir));
+    if (missing)
+      throw new HuskError(
+        `${missing.from}: container ${id} has no cgroup ${missing.dir} (it runs without it), so ${missing.file} cannot be set`,
+      );
     applyWrites(plan.writes);
     spec.linux = { ...spec.linux, resources: merged };
     ctx.store.writeConfig(id, spec);

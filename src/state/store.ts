@@ -157,10 +157,22 @@ export class Store {
   }
 }
 
+// Containers this process holds the lock of. flock(2) locks belong to an open file, so a
+// second lock of the same container from this process (the library: a delete while its create
+// is still awaited) would block the event loop that the first one needs to finish: refused.
+const heldHere = new Set<string>();
+
 export class Lock {
-  private constructor(private fd: number) {}
+  private constructor(
+    private fd: number,
+    private dir: string,
+  ) {}
 
   static take(dir: string): Lock {
+    if (heldHere.has(dir))
+      throw new HuskError(
+        `container ${path.basename(dir)} is busy: another operation of this process is working on it`,
+      );
     // O_NOFOLLOW via the 'r' flag on a directory is not offered by Node; lstat first.
     let fd: number;
     try {
@@ -172,8 +184,14 @@ export class Lock {
         throw new HuskError(`container ${path.basename(dir)} does not exist`);
       throw e;
     }
-    native().flock(fd, LOCK_EX);
-    return new Lock(fd);
+    try {
+      native().flock(fd, LOCK_EX);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+    heldHere.add(dir);
+    return new Lock(fd, dir);
   }
 
   removed(): boolean {
@@ -197,6 +215,7 @@ export class Lock {
     } finally {
       fs.closeSync(this.fd);
       this.fd = -1;
+      heldHere.delete(this.dir);
     }
   }
 }

@@ -49,7 +49,11 @@ describe('library: Runtime in one Node process', { skip: SKIP }, () => {
     const rt = new Runtime({ root: e.root });
     const id = e.id('loop');
     const started = Date.now();
-    const { ticks } = await ticksDuring(rt.create(id, { bundle: b.dir }));
+    const creating = rt.create(id, { bundle: b.dir });
+    // The same container from the same process while create holds its lock: refused at once
+    // (a second flock from this process would block the event loop create needs).
+    assert.throws(() => rt.delete(id, true), /busy: another operation of this process/);
+    const { ticks } = await ticksDuring(creating);
     const took = Date.now() - started;
     assert.ok(took >= 300, `create took ${took} ms, less than the hook's sleep`);
     // A blocked main thread gives 0 turns; a free one about one per ms.
@@ -80,6 +84,36 @@ describe('library: Runtime in one Node process', { skip: SKIP }, () => {
     const status = await Promise.race([waited, new Promise((res) => setTimeout(() => res('timeout'), 5000))]);
     assert.deepEqual(status, { code: null, signal: null });
     rt.delete(id, true);
+  });
+
+  test('many waits at once do not hold up a create (waits are on the event loop, not the thread pool)', async (t) => {
+    const { Runtime } = require(REPO);
+    const e = env(t);
+    const rt = new Runtime({ root: e.root });
+    const sleeper = makeBundle(t, { args: ['sleep', '600'] });
+    const ids = [];
+    const waits = [];
+    // More than libuv's four pool threads, each waited for until the end of the test.
+    for (let i = 0; i < 6; i++) {
+      const id = e.id(`sleep${i}`);
+      await rt.create(id, { bundle: sleeper.dir });
+      rt.start(id);
+      ids.push(id);
+      waits.push(rt.wait(id));
+    }
+    const quick = makeBundle(t, { args: ['sh', '-c', 'exit 3'] });
+    const code = await Promise.race([
+      rt.run(e.id('quick'), { bundle: quick.dir }),
+      new Promise((res) => setTimeout(() => res('timed out'), 15_000)),
+    ]);
+    assert.equal(code, 3, 'a run next to six pending waits');
+    for (const id of ids) rt.kill(id, 'SIGKILL');
+    const statuses = await Promise.all(waits);
+    assert.ok(
+      statuses.every((s) => s.signal === 9),
+      JSON.stringify(statuses),
+    );
+    for (const id of ids) rt.delete(id);
   });
 
   test('run() of many containers in a row: exit codes and nothing left', async (t) => {

@@ -120,6 +120,11 @@ test('bad mappings are refused, naming the entry', () => {
     () => idmapOf(spec([{ ...idmapped('/a'), type: 'tmpfs', options: [] }]), 0),
     /^\/mounts\/0\/type: idmapped mounts are supported for bind mounts only \(got tmpfs\)/,
   );
+  // A cgroup mount with a bind option is planned apart from the trees: no tree slot for it.
+  throwsHusk(
+    () => idmapOf(spec([{ ...idmapped('/a'), type: 'cgroup', options: ['rbind', 'idmap'] }]), 0),
+    /^\/mounts\/0\/type: idmapped mounts are supported for bind mounts only \(got cgroup\)/,
+  );
 });
 
 test('more idmapped mounts than husk-init holds are refused', () => {

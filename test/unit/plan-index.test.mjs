@@ -336,3 +336,29 @@ test('a seccomp profile is not silently ignored', () => {
   }
   assert.ok(plan.ops.some((o) => o.op === 'SECCOMP') || plan.warnings.some((w) => /seccomp/i.test(w)));
 });
+
+test('LSM exec labels reach the built plan, before the cwd change closes the procfs handle (create and exec)', () => {
+  const host = { ...hostV2(), apparmor: true, selinux: true };
+  const spec = fullSpec();
+  spec.process.apparmorProfile = 'husk-test';
+  spec.process.selinuxLabel = 'system_u:system_r:container_t:s0';
+  const ops = buildPlan(spec, host, OPTS).ops;
+  const writes = ops.filter((o) => o.op === 'PROC_WRITE').map((o) => o.fields[0].str);
+  assert.deepEqual(writes, ['/proc/self/attr/apparmor/exec', '/proc/self/attr/exec']);
+  const n = names(ops);
+  assert.ok(n.lastIndexOf('PROC_WRITE') < n.indexOf('CHDIR'), n.join(' '));
+  const { buildExecPlan } = load('plan/exec.js');
+  const exec = buildExecPlan(
+    {
+      initPid: 42,
+      namespaces: ['mount'],
+      joinCgroups: false,
+      process: { ...spec.process, terminal: false, args: ['true'] },
+      consoleSocket: false,
+    },
+    host,
+  );
+  const en = names(exec.ops);
+  assert.equal(en.filter((x) => x === 'PROC_WRITE').length, 2, en.join(' '));
+  assert.ok(en.lastIndexOf('PROC_WRITE') < en.indexOf('CHDIR'), en.join(' '));
+});

@@ -119,6 +119,9 @@ test('device rules are left to the user namespace', (t) => {
   const plan = planCgroups(spec, host, 'c1');
   assert.ok(plan.devicesProgram, 'root gets a device program');
   assert.equal(fitCgroupsToCaller(plan, caller, '/deleg/c1').plan.devicesProgram, null);
+  // --rootless true given to root outside a user namespace: the device rules stay.
+  const kept = fitCgroupsToCaller(plan, { ...caller, keepDeviceRules: true }, '/deleg/c1').plan;
+  assert.equal(kept.devicesProgram, plan.devicesProgram);
 });
 
 test('hybrid: only the delegated cgroup2 directory is joined; the plan says so', () => {
