@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,10 +41,12 @@ void op_lookup_exec(plan_reader *r) {
 
 void op_wait_start(plan_reader *) {
   // The read end of the exec fifo, opened by the runtime: `start` writes one byte. No writer
-  // has been attached yet, so poll waits (no POLLHUP) until start opens the fifo.
+  // has been attached yet, so select waits (no hang-up) until start opens the fifo.
   if (g.fifo_fd < 0) die(EBADF, "no exec fifo");
   // select, not poll: poll refuses more fds than RLIMIT_NOFILE, which a config may set to 0.
   if (g.fifo_fd >= FD_SETSIZE) die(EBADF, "exec fifo fd %d is too high for select", g.fifo_fd);
+  // The byte is seen (FIONREAD), not read: without no_new_privs this runs under the container's
+  // seccomp profile, which may not allow read; the byte goes with the fifo at exec.
   for (;;) {
     fd_set rd;
     FD_ZERO(&rd);
@@ -50,11 +54,13 @@ void op_wait_start(plan_reader *) {
     int n = select(g.fifo_fd + 1, &rd, nullptr, nullptr, nullptr);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) die(errno, "wait on the exec fifo");
-    char b;
-    ssize_t got = read(g.fifo_fd, &b, 1);
-    if (got == 1) break;
-    if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    die(got < 0 ? errno : EPIPE, "exec fifo closed without a start");
+    int avail = 0;
+    if (ioctl(g.fifo_fd, FIONREAD, &avail) < 0) die(errno, "wait on the exec fifo");
+    if (avail > 0) break;
+    // Readable and empty: some writer opened the fifo and closed it without a byte. That is not
+    // `start`; the end-of-file stays until the next writer, so look again in a while.
+    struct timespec nap = {0, 10 * 1000 * 1000};
+    nanosleep(&nap, nullptr);
   }
   close(g.fifo_fd);
   g.fifo_fd = -1;

@@ -16,15 +16,18 @@ void send_msg(uint32_t type, uint32_t stage, int32_t pid) {
   m.stage = stage;
   m.op = g.op_index;
   m.pid = pid;
-  // write/read, not send/recv: a seccomp profile loaded early (without no_new_privs) may allow
-  // only the plainest calls, and runc's init needs no more than these either.
+  // write, not send: a seccomp profile loaded early (without no_new_privs) may lack sendto (the
+  // stress fuzzing found one); runc's init writes too.
   if (write(g.sync_fd, &m, sizeof m) != (ssize_t)sizeof m) die(errno, "sync: send");
 }
 
 static void await_ack() {
   husk_msg reply;
   ssize_t n;
-  do n = read(g.sync_fd, &reply, sizeof reply);
+  // recv, not read: after a filter loaded without no_new_privs this runs under the container's
+  // profile, and read is the call a profile is likeliest to have dropped (the stress fuzzing
+  // found it); nothing here needs read.
+  do n = recv(g.sync_fd, &reply, sizeof reply, 0);
   while (n < 0 && errno == EINTR);
   if (n != (ssize_t)sizeof reply) _exit(1);  // the parent is gone: nothing to report to
   if (reply.type != MSG_ACK) _exit(1);

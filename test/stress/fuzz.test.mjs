@@ -272,12 +272,8 @@ function mutate(rnd, c) {
 }
 
 // Failures of husk's that a todo test below pins down: counted and listed, not failed on again.
-const KNOWN_BUGS = [
-  {
-    re: /^husk-init: (sync: send|exec fifo closed without a start): /m,
-    bug: 'known husk bug: seccomp loaded before husk-init\'s last sync send (todo test "a seccomp profile that denies read")',
-  },
-];
+// (empty since the seccomp-denies-read bug was fixed; entries are { re | when, bug }).
+const KNOWN_BUGS = [];
 
 // ---------------------------------------------------------------------------------------------
 // What a run may leave behind
@@ -543,34 +539,25 @@ describe(`fuzz (${MODE})`, { skip: SKIP }, () => {
   // last sync message to husk and before its wait on the exec fifo, so a profile that denied
   // sendto killed the container before it ran ("husk-init: sync: send: Operation not permitted" +
   // "husk: container init exited during create without saying why"); fixed since (the sync uses
-  // write/read). husk bug, still: a profile that denies read fails with "husk: sync: send: Broken
-  // pipe" (husk-init's read of the sync socket or the exec fifo is denied). runc tells its parent
-  // it is ready before it loads the filter, and after it only opens and writes the fifo and
-  // execs: it runs such containers.
+  // write). A profile that denied read failed the same way ("husk: sync: send: Broken pipe":
+  // husk-init's read of the sync socket or of the exec fifo); fixed since (the ack is taken with
+  // recv, the start byte seen with FIONREAD and left unread). runc runs such containers too.
   for (const denied of ['sendto', 'read'])
-    test(
-      `a seccomp profile that denies ${denied} (noNewPrivileges false) still lets the container run`,
-      denied === 'read'
-        ? {
-            todo: 'husk bug: seccomp is loaded before husk-init\'s last sync and exec-fifo wait: a profile denying read fails with "sync: send: Broken pipe"',
-          }
-        : {},
-      async (t) => {
-        const e = env(t);
-        const b = makeBundle(t, (c) => {
-          c.process.args = ['/bin/true'];
-          c.process.noNewPrivileges = false;
-          c.linux.seccomp = {
-            defaultAction: 'SCMP_ACT_ALLOW',
-            syscalls: [{ names: [denied], action: 'SCMP_ACT_ERRNO' }],
-          };
-        });
-        const r = e.husk(['run', '--bundle', b.dir, e.id(denied)]);
-        assert.equal(uncleanIn(r), null, show(r));
-        assert.equal(r.code, 0, show(r));
-        await e.assertClean();
-      },
-    );
+    test(`a seccomp profile that denies ${denied} (noNewPrivileges false) still lets the container run`, async (t) => {
+      const e = env(t);
+      const b = makeBundle(t, (c) => {
+        c.process.args = ['/bin/true'];
+        c.process.noNewPrivileges = false;
+        c.linux.seccomp = {
+          defaultAction: 'SCMP_ACT_ALLOW',
+          syscalls: [{ names: [denied], action: 'SCMP_ACT_ERRNO' }],
+        };
+      });
+      const r = e.husk(['run', '--bundle', b.dir, e.id(denied)]);
+      assert.equal(uncleanIn(r), null, show(r));
+      assert.equal(r.code, 0, show(r));
+      await e.assertClean();
+    });
 
   // Found by the fuzzing (a 1 MB string in /process/env/0, or "execve" dropped from dockerd's
   // seccomp allow-list) and fixed since: an execve that fails after start, E2BIG for a string over
