@@ -13,9 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,7 +78,7 @@ static int recv_msg(int fd, int timeout, husk_msg *m, int *passed, const char **
   while (got < 0 && errno == EINTR);
   int err = errno;
   // Only a seccomp listener message carries an fd; one on any other message is not kept.
-  int fdin = one_fd_take(mh, [](int x) { close(x); });
+  int fdin = one_fd_take(mh);
   if (fdin >= 0 && (got != (ssize_t)sizeof *m || m->type != MSG_SECCOMP_FD)) {
     close(fdin);
     fdin = -1;
@@ -205,14 +203,16 @@ static void fdwait_finish(FdWait *w, bool readable) {
 static void fdwait_on_poll(uv_poll_t *p, int, int) { fdwait_finish(static_cast<FdWait *>(p->data), true); }
 static void fdwait_on_timer(uv_timer_t *t) { fdwait_finish(static_cast<FdWait *>(t->data), false); }
 
-// timeout_ms < 0: no time limit.
-static Napi::Promise fdwait(Napi::Env env, int fd, int timeout_ms, const char *name, std::function<void(FdWait *, bool)> done) {
+// timeout_ms < 0: no time limit. An fd the wait owns (owned) is closed also when it cannot start.
+static Napi::Promise fdwait(Napi::Env env, int fd, bool owned, int timeout_ms, const char *name,
+                            std::function<void(FdWait *, bool)> done) {
   FdWait *w = new FdWait(env, fd, name);
   w->done = std::move(done);
   Napi::Promise promise = w->deferred.Promise();
   uv_loop_t *loop = nullptr;
   int rc = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, &w->poll, fd) : UV_EINVAL;
   if (rc < 0) {
+    if (owned) close(fd);
     w->deferred.Reject(errno_error(env, -rc, "watch fd").Value());
     delete w;
     return promise;
@@ -234,7 +234,7 @@ static Napi::Promise fdwait(Napi::Env env, int fd, int timeout_ms, const char *n
 // container's init sets itself up.
 static Napi::Value RecvAsync(const Napi::CallbackInfo &info) {
   int timeout = info[1].As<Napi::Number>().Int32Value();
-  return fdwait(info.Env(), info[0].As<Napi::Number>().Int32Value(), timeout, "husk:recv", [](FdWait *w, bool readable) {
+  return fdwait(info.Env(), info[0].As<Napi::Number>().Int32Value(), false, timeout, "husk:recv", [](FdWait *w, bool readable) {
     Napi::Env env(w->env);
     if (!readable) {
       w->deferred.Reject(errno_error(env, ETIMEDOUT, "sync: no answer from the container init").Value());
@@ -253,7 +253,7 @@ static Napi::Value RecvAsync(const Napi::CallbackInfo &info) {
 // Until the process of a pidfd exits; closes the fd. For a container this process did not
 // start: no polling, no thread.
 static Napi::Value WaitPidfd(const Napi::CallbackInfo &info) {
-  return fdwait(info.Env(), info[0].As<Napi::Number>().Int32Value(), -1, "husk:pidfd", [](FdWait *w, bool) {
+  return fdwait(info.Env(), info[0].As<Napi::Number>().Int32Value(), true, -1, "husk:pidfd", [](FdWait *w, bool) {
     close(w->fd);
     w->deferred.Resolve(Napi::Env(w->env).Undefined());
   });
@@ -297,25 +297,10 @@ static Napi::Value SendSeccompState(const Napi::CallbackInfo &info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
   Napi::Buffer<uint8_t> data = info[1].As<Napi::Buffer<uint8_t>>();
   int pass = info[2].As<Napi::Number>().Int32Value();
-  struct sockaddr_un sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof sa.sun_path) throw errno_error(env, ENAMETOOLONG, "seccomp agent socket path");
-  memcpy(sa.sun_path, path.data(), path.size());
-  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) throw errno_error(env, errno, "socket");
   // An agent that accepts nothing or reads nothing must not hold the container's create (and
   // its lock) for ever: connect and send give up after 10 s.
-  struct timeval tv = {10, 0};
-  setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  int rc;
-  do rc = connect(s, (struct sockaddr *)&sa, sizeof sa);
-  while (rc < 0 && errno == EINTR);
-  if (rc < 0) {
-    int err = errno;
-    close(s);
-    throw errno_error(env, err, "connect to the seccomp agent at " + path);
-  }
+  int s = connect_unix_stream(path.c_str(), 10000);
+  if (s < 0) throw errno_error(env, errno, "connect to the seccomp agent at " + path);
   const uint8_t *p = data.Data();
   size_t left = data.Length();
   bool first = true;
@@ -402,7 +387,7 @@ static Napi::Value Wait(const Napi::CallbackInfo &info) {
     return p;
   }
   fcntl(pfd, F_SETFD, FD_CLOEXEC);
-  return fdwait(info.Env(), pfd, -1, "husk:wait", [pid](FdWait *w, bool) {
+  return fdwait(info.Env(), pfd, true, -1, "husk:wait", [pid](FdWait *w, bool) {
     Napi::Env env(w->env);
     close(w->fd);
     int status = 0;

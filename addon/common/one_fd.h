@@ -1,9 +1,10 @@
-// One fd passed with SCM_RIGHTS: the sync socket's seccomp listener message (husk-init to the
-// runtime) and the container process state sent to a seccomp agent (the runtime to the agent).
+// One fd passed with SCM_RIGHTS: the seccomp listener (husk-init to the runtime, the runtime to a
+// seccomp agent) and the pty master (husk-init to the console socket, which husk also receives).
 #pragma once
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 struct one_fd_msg {
   struct msghdr mh;
@@ -35,11 +36,11 @@ static inline struct msghdr *one_fd_init(struct one_fd_msg *m, void *data, size_
 }
 
 // The last fd a received message carried (-1 if none); any others are closed.
-static inline int one_fd_take(struct msghdr *mh, void (*close_fd)(int)) {
+static inline int one_fd_take(struct msghdr *mh) {
   int fd = -1;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-      if (fd >= 0) close_fd(fd);
+      if (fd >= 0) close(fd);
       memcpy(&fd, CMSG_DATA(c), sizeof(int));
     }
   return fd;

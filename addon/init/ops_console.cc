@@ -13,27 +13,16 @@
 #include <termios.h>
 #include <unistd.h>
 #include "init.h"
+#include "../common/one_fd.h"
 
 #ifndef DEVPTS_SUPER_MAGIC
 #define DEVPTS_SUPER_MAGIC 0x1cd1
 #endif
 
 static void send_fd(int sock, int fd, const char *name) {
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  struct iovec iov = {(void *)name, strlen(name)};
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  memset(cbuf, 0, sizeof cbuf);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) die(errno, "send the pty master to the console socket");
+  one_fd_msg om;
+  struct msghdr *mh = one_fd_init(&om, (void *)name, strlen(name), fd, true);
+  if (sendmsg(sock, mh, MSG_NOSIGNAL) < 0) die(errno, "send the pty master to the console socket");
 }
 
 void op_console(plan_reader *r) {

@@ -1,6 +1,7 @@
 // The receiving side of --console-socket: what an engine (conmon, containerd-shim) does, used
 // by `run` with a terminal and by the tests.
 #include "console.h"
+#include "../common/one_fd.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -38,15 +39,9 @@ int accept_fd(int listen_fd, int timeout_ms, char *name, size_t name_len) {
   if (n <= 0) return -1;
   int conn = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
   if (conn < 0) return -1;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  struct iovec iov = {name, name_len - 1};
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  ssize_t got = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
+  one_fd_msg om;
+  struct msghdr *mh = one_fd_init(&om, name, name_len - 1, -1, true);
+  ssize_t got = recvmsg(conn, mh, MSG_CMSG_CLOEXEC);
   int e = errno;
   close(conn);
   if (got < 0) {
@@ -54,12 +49,10 @@ int accept_fd(int listen_fd, int timeout_ms, char *name, size_t name_len) {
     return -1;
   }
   name[got] = '\0';
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_type != SCM_RIGHTS) {
+  int fd = one_fd_take(mh);
+  if (fd < 0) {
     errno = EPROTO;
     return -1;
   }
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
   return fd;
 }

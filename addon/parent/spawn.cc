@@ -14,10 +14,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "../common/protocol.h"
+#include "unix_stream.h"
 
 static int sealed_copy_of(const std::string &path) {
   // One sealed copy per process: the init's /proc/self/exe is this memfd, never a host file a
@@ -77,25 +77,6 @@ static int plan_memfd(const uint8_t *plan, size_t len) {
   return fd;
 }
 
-static int connect_unix(const std::string &path) {
-  struct sockaddr_un sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sun_family = AF_UNIX;
-  if (path.size() >= sizeof sa.sun_path) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  memcpy(sa.sun_path, path.c_str(), path.size());
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  return fd;
-}
 
 int spawn_init(const spawn_request &req, spawn_result *out, const char **what) {
   int slots[FD_SLOTS] = {-1, -1, -1, -1};
@@ -144,7 +125,7 @@ int spawn_init(const spawn_request &req, spawn_result *out, const char **what) {
     }
   }
   if (!req.console_socket.empty()) {
-    slots[FD_CONSOLE] = connect_unix(req.console_socket);
+    slots[FD_CONSOLE] = connect_unix_stream(req.console_socket.c_str());
     if (slots[FD_CONSOLE] < 0) {
       err = -errno;
       *what = "connect to the console socket";

@@ -1,5 +1,5 @@
-// The D-Bus transport for the systemd cgroup driver: the runtime's lifecycle calls are
-// synchronous, so the bus is spoken over a plain blocking socket with poll for time limits.
+// Unix stream connections: the runtime's calls are synchronous, so a plain blocking socket,
+// with poll (or SO_SNDTIMEO) for time limits.
 #include "unix_stream.h"
 
 #include <errno.h>
@@ -7,10 +7,11 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-int connect_unix_stream(const char *path) {
+int connect_unix_stream(const char *path, int send_timeout_ms) {
   struct sockaddr_un sa;
   memset(&sa, 0, sizeof sa);
   sa.sun_family = AF_UNIX;
@@ -26,6 +27,10 @@ int connect_unix_stream(const char *path) {
   socklen_t len = abstract ? (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n) : (socklen_t)sizeof sa;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  if (send_timeout_ms > 0) {
+    struct timeval tv = {send_timeout_ms / 1000, (send_timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
   int rc;
   do rc = connect(fd, (struct sockaddr *)&sa, len);
   while (rc < 0 && errno == EINTR);

@@ -20,6 +20,24 @@ export interface HostFacts {
   selinux: boolean;
 }
 
+// A process's cgroup path in one hierarchy, from /proc/<pid>/cgroup ("id:controllers:path"):
+// the v1 hierarchy whose controller list is `controllers` ("cpu,cpuacct", "name=systemd"), or
+// cgroup2 for "". undefined when the process or the hierarchy is not there.
+export function cgroupOf(pid: number | 'self', controllers: string): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const a = line.indexOf(':');
+    const b = line.indexOf(':', a + 1);
+    if (a > 0 && b > a && line.slice(a + 1, b) === controllers) return line.slice(b + 1);
+  }
+  return undefined;
+}
+
 export function parseCgroupMounts(mountinfo: string): Pick<HostFacts, 'cgroupMode' | 'v1' | 'unified'> {
   const v1: CgroupHierarchy[] = [];
   let unified: string | null = null;

@@ -4,6 +4,7 @@
 import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
+import { cgroupOf } from '../host/probe';
 import { native } from '../native';
 import type { CgroupPlan, SystemdDriver } from '../plan/cgroups';
 import { forOldSystemd, type DeviceAllowEntry } from '../plan/systemd-devices';
@@ -112,14 +113,8 @@ export function systemdDriver(): SystemdDriver {
     const base = withManager(true, 'read its ControlGroup', (m) => String(m.managerProperty('ControlGroup')));
     return { base, userManager: true };
   }
-  let base = '/';
-  try {
-    const lines = fs.readFileSync('/proc/1/cgroup', 'utf8').split('\n');
-    const line = lines.find((l) => l.includes(':name=systemd:')) ?? lines.find((l) => l.startsWith('0::'));
-    if (line) base = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
-  } catch {
-    /* no /proc/1: the root */
-  }
+  // No /proc/1 to read: the root.
+  const base = cgroupOf(1, 'name=systemd') ?? cgroupOf(1, '') ?? '/';
   return { base: base.replace(/\/init\.scope$/, '') || '/', userManager: false };
 }
 

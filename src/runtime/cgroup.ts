@@ -1,7 +1,7 @@
 // Doing what the cgroup plan says: make the directories, join the init, write the limits;
 // and on delete, empty and remove them. Every failure names the file, value and errno.
 import fs = require('node:fs');
-import type { HostFacts } from '../host/probe';
+import { cgroupOf, type HostFacts } from '../host/probe';
 import path = require('node:path');
 import { HuskError } from '../errors';
 import { sleep } from './sleep';
@@ -137,16 +137,7 @@ export function attachDevices(plan: CgroupPlan): void {
 export function primeCgroupAttach(host: HostFacts): void {
   if (host.euid !== 0) return;
   const first = host.v1.find((h) => !h.controllers.some((c) => c.startsWith('name=')));
-  let self: string | undefined;
-  try {
-    const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n');
-    if (first) {
-      const want = first.controllers.join(',');
-      self = lines.find((l) => l.split(':')[1] === want)?.split(':')[2];
-    } else if (host.unified) self = lines.find((l) => l.startsWith('0::'))?.slice(3);
-  } catch {
-    return;
-  }
+  const self = cgroupOf('self', first ? first.controllers.join(',') : '');
   const mount = first?.mountpoint ?? host.unified;
   if (!mount || self === undefined) return;
   // Only a head start: a failure costs nothing but the time.

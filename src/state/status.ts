@@ -5,29 +5,29 @@ import path = require('node:path');
 import type { Status } from '../spec/types';
 import type { ContainerRecord } from './store';
 
-export function startTimeOf(pid: number): string | null {
+// /proc/<pid>/stat as { state, comm, startTime }, or null when there is no such process.
+function procStat(pid: number): { state: string; comm: string; startTime: string } | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // comm may hold spaces and parentheses: fields start after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (rest[0] === 'Z' || rest[0] === 'X') return null;
-    return rest[19];
+    const close = stat.lastIndexOf(')');
+    const rest = stat.slice(close + 2).split(' ');
+    return { state: rest[0], comm: stat.slice(stat.indexOf('(') + 1, close), startTime: rest[19] };
   } catch {
     return null;
   }
 }
 
+export function startTimeOf(pid: number): string | null {
+  const s = procStat(pid);
+  return !s || s.state === 'Z' || s.state === 'X' ? null : s.startTime;
+}
+
 // The comm of a container's init that has exited but is not yet reaped (same pid and start
 // time), or null when there is no such zombie.
 export function zombieComm(rec: ContainerRecord): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${rec.pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (rest[0] !== 'Z' || rest[19] !== rec.startTime) return null;
-    return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-  } catch {
-    return null;
-  }
+  const s = procStat(rec.pid);
+  return s && s.state === 'Z' && s.startTime === rec.startTime ? s.comm : null;
 }
 
 export function initAlive(rec: ContainerRecord): boolean {

@@ -82,21 +82,14 @@ export class Store {
   // is the only place husk reads state from.
   read(id: string): ContainerRecord | null {
     if (!this.exists(id)) return null;
-    let fd = -1;
     try {
-      fd = fs.openSync(
-        path.join(this.dir(id), 'state.json'),
-        fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW,
-      );
-      return JSON.parse(fs.readFileSync(fd, 'utf8')) as ContainerRecord;
+      return readJsonNoFollow<ContainerRecord>(path.join(this.dir(id), 'state.json'));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return null;
       if (code === 'ELOOP')
         throw new HuskError(`container ${id}: state.json is a symlink, which husk never follows`);
       throw new HuskError(`container ${id}: unreadable state: ${(e as Error).message}`);
-    } finally {
-      if (fd >= 0) fs.closeSync(fd);
     }
   }
 
@@ -106,17 +99,10 @@ export class Store {
 
   // The config snapshot create saved: what start, exec, update and delete act on.
   readConfig(id: string): Spec | null {
-    let fd = -1;
     try {
-      fd = fs.openSync(
-        path.join(this.dir(id), 'config.json'),
-        fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW,
-      );
-      return JSON.parse(fs.readFileSync(fd, 'utf8')) as Spec;
+      return readJsonNoFollow<Spec>(path.join(this.dir(id), 'config.json'));
     } catch {
       return null;
-    } finally {
-      if (fd >= 0) fs.closeSync(fd);
     }
   }
 
@@ -265,5 +251,15 @@ function removeFlatDir(dir: string): void {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOTEMPTY') fs.rmSync(dir, { recursive: true, force: true });
     else if (code !== 'ENOENT') throw e;
+  }
+}
+
+// A JSON file never read through a symlink (ELOOP); errors are the caller's to name.
+function readJsonNoFollow<T>(file: string): T {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    return JSON.parse(fs.readFileSync(fd, 'utf8')) as T;
+  } finally {
+    fs.closeSync(fd);
   }
 }
