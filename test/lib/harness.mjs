@@ -12,6 +12,9 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CAPS, parseStatus } from '../../conformance/lib/host.mjs';
+
+export { parseStatus };
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const HUSK = path.join(REPO, 'bin', 'husk');
@@ -524,49 +527,8 @@ async function cleanup(e) {
 // ---------------------------------------------------------------------------------------------
 // Inside the container
 
-export const CAPABILITIES = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_DAC_READ_SEARCH',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETPCAP',
-  'CAP_LINUX_IMMUTABLE',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_NET_BROADCAST',
-  'CAP_NET_ADMIN',
-  'CAP_NET_RAW',
-  'CAP_IPC_LOCK',
-  'CAP_IPC_OWNER',
-  'CAP_SYS_MODULE',
-  'CAP_SYS_RAWIO',
-  'CAP_SYS_CHROOT',
-  'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT',
-  'CAP_SYS_NICE',
-  'CAP_SYS_RESOURCE',
-  'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG',
-  'CAP_MKNOD',
-  'CAP_LEASE',
-  'CAP_AUDIT_WRITE',
-  'CAP_AUDIT_CONTROL',
-  'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE',
-  'CAP_MAC_ADMIN',
-  'CAP_SYSLOG',
-  'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND',
-  'CAP_AUDIT_READ',
-  'CAP_PERFMON',
-  'CAP_BPF',
-  'CAP_CHECKPOINT_RESTORE',
-];
+// The capability list and the status parser are the conformance suite's (runtime-neutral).
+export const CAPABILITIES = CAPS;
 
 /** The 16-hex-digit mask /proc/<pid>/status shows for a list of capability names. */
 export function capHex(names = []) {
@@ -577,14 +539,4 @@ export function capHex(names = []) {
     m |= 1n << BigInt(i);
   }
   return m.toString(16).padStart(16, '0');
-}
-
-/** Parses `Key:\tvalue` lines (as /proc/<pid>/status) into an object. */
-export function parseStatus(text) {
-  const out = {};
-  for (const l of text.split('\n')) {
-    const m = /^(\w+):\s*(.*)$/.exec(l);
-    if (m) out[m[1]] = m[2].trim();
-  }
-  return out;
 }
