@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "husk_native",
-      "sources": ["addon/binding.cc", "addon/parent/spawn.cc", "addon/parent/console.cc", "addon/parent/seccomp.cc", "addon/parent/bpf.cc", "addon/parent/unix_stream.cc"],
+      "sources": ["addon/binding.cc", "addon/parent/spawn.cc", "addon/parent/console.cc", "addon/parent/seccomp.cc", "addon/parent/bpf.cc", "addon/parent/unix_stream.cc", "addon/common/launch.cc"],
       "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -28,6 +28,13 @@
         "addon/init/ops_exec.cc",
         "addon/init/ops_hooks.cc"
       ],
+      "cflags_cc": ["-std=c++17", "-Os", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-Wno-missing-field-initializers"],
+      "ldflags": ["-static", "-s"]
+    },
+    {
+      "target_name": "husk",
+      "type": "executable",
+      "sources": ["addon/front/main.cc", "addon/common/launch.cc"],
       "cflags_cc": ["-std=c++17", "-Os", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-Wno-missing-field-initializers"],
       "ldflags": ["-static", "-s"]
     }

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <functional>
+#include <vector>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -532,6 +534,201 @@ static Napi::Value AttachDeviceProgram(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// The husk server's side of the front protocol (common/front_protocol.h).
+
+// The init's fds, ready for the front to launch: the sealed husk-init (this process keeps it),
+// the slot fds (the caller closes them once sent) and our end of the sync socket.
+static Napi::Value PrepareSpawn(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Buffer<uint8_t> plan = o.Get("plan").As<Napi::Buffer<uint8_t>>();
+  spawn_request req;
+  req.init_path = o.Get("initPath").As<Napi::String>().Utf8Value();
+  req.plan = plan.Data();
+  req.plan_len = plan.Length();
+  if (o.Has("fifo") && o.Get("fifo").IsString()) req.fifo = o.Get("fifo").As<Napi::String>().Utf8Value();
+  if (o.Has("consoleSocket") && o.Get("consoleSocket").IsString())
+    req.console_socket = o.Get("consoleSocket").As<Napi::String>().Utf8Value();
+  spawn_prepared p;
+  const char *what = "spawn";
+  int rc = prepare_init(req, &p, &what);
+  if (rc < 0) throw errno_error(env, -rc, what);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("exe", p.exe);
+  out.Set("syncFd", p.sync_fd);
+  Napi::Array slots = Napi::Array::New(env, FD_SLOTS);
+  for (uint32_t i = 0; i < FD_SLOTS; i++) slots.Set(i, p.slots[i]);
+  out.Set("slots", slots);
+  return out;
+}
+
+// One message with fds (SCM_RIGHTS), on a SOCK_SEQPACKET socket.
+static Napi::Value SeqSend(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<uint8_t> data = info[1].As<Napi::Buffer<uint8_t>>();
+  std::vector<int> fds;
+  if (info.Length() > 2 && info[2].IsArray()) {
+    Napi::Array a = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+  }
+  if (fds.size() > 8) throw Napi::Error::New(env, "seqSend: too many fds");
+  struct iovec iov = {data.Data(), data.Length()};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * 8)];
+    struct cmsghdr align;
+  } ctl;
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (!fds.empty()) {
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t)data.Length()) throw errno_error(env, n < 0 ? errno : EPIPE, "send to the husk front");
+  return env.Undefined();
+}
+
+// The next message with its fds, waited for on the event loop; null at end of stream.
+static Napi::Value SeqRecvAsync(const Napi::CallbackInfo &info) {
+  return fdwait(info.Env(), info[0].As<Napi::Number>().Int32Value(), false, -1, "husk:front", [](FdWait *w, bool) {
+    Napi::Env env(w->env);
+    static uint8_t buf[1 << 18];
+    union {
+      char b[CMSG_SPACE(sizeof(int) * 8)];
+      struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl.b;
+    mh.msg_controllen = sizeof ctl.b;
+    ssize_t got;
+    do got = recvmsg(w->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    while (got < 0 && errno == EINTR);
+    int err = errno;
+    Napi::Array fds = Napi::Array::New(env);
+    uint32_t nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < n; i++) {
+        int f;
+        memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+        fds.Set(nfds++, f);
+      }
+    }
+    if (got == 0 || (got < 0 && err == ECONNRESET)) {
+      for (uint32_t i = 0; i < nfds; i++) close(fds.Get(i).As<Napi::Number>().Int32Value());
+      w->deferred.Resolve(env.Null());
+      return;
+    }
+    if (got < 0 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+      for (uint32_t i = 0; i < nfds; i++) close(fds.Get(i).As<Napi::Number>().Int32Value());
+      w->deferred.Reject(errno_error(env, got < 0 ? err : EMSGSIZE, "receive from the husk front").Value());
+      return;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("data", Napi::Buffer<uint8_t>::Copy(env, buf, (size_t)got));
+    o.Set("fds", fds);
+    w->deferred.Resolve(o);
+  });
+}
+
+// The server's listening socket: SOCK_SEQPACKET, non-blocking, only for this user (0600).
+static Napi::Value ListenSeqpacket(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sa.sun_path) throw errno_error(env, ENAMETOOLONG, "listen on " + path);
+  memcpy(sa.sun_path, path.c_str(), path.size());
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) throw errno_error(env, errno, "socket");
+  mode_t old = umask(0177);
+  int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+  int err = errno;
+  umask(old);
+  if (rc < 0 || listen(fd, 128) < 0) {
+    if (rc == 0) err = errno;
+    close(fd);
+    throw errno_error(env, err, "listen on " + path);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// The next connection (a blocking fd), waited for on the event loop; -1 if the one that woke us
+// went away first.
+static Napi::Value AcceptAsync(const Napi::CallbackInfo &info) {
+  return fdwait(info.Env(), info[0].As<Napi::Number>().Int32Value(), false, -1, "husk:accept", [](FdWait *w, bool) {
+    Napi::Env env(w->env);
+    int c = accept4(w->fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0 && errno != EAGAIN && errno != ECONNABORTED && errno != EINTR) {
+      w->deferred.Reject(errno_error(env, errno, "accept").Value());
+      return;
+    }
+    w->deferred.Resolve(Napi::Number::New(env, c));
+  });
+}
+
+static Napi::Value PeerCred(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(info[0].As<Napi::Number>().Int32Value(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+    throw errno_error(env, errno, "SO_PEERCRED");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", cred.pid);
+  o.Set("uid", cred.uid);
+  o.Set("gid", cred.gid);
+  return o;
+}
+
+// Puts fds on 0, 1, 2 for one call the server runs (hooks and `ps` inherit them, the CLI writes
+// to them); returns copies of what was there, for restoreStdio.
+static Napi::Value SwapStdio(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Array in = info[0].As<Napi::Array>();
+  Napi::Array saved = Napi::Array::New(env, 3);
+  for (uint32_t i = 0; i < 3; i++) {
+    int keep = fcntl((int)i, F_DUPFD_CLOEXEC, 10);
+    saved.Set(i, keep);
+    int fd = in.Get(i).As<Napi::Number>().Int32Value();
+    if (dup2(fd, (int)i) < 0) throw errno_error(env, errno, "dup2 stdio");
+  }
+  return saved;
+}
+
+static Napi::Value RestoreStdio(const Napi::CallbackInfo &info) {
+  Napi::Array saved = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < 3; i++) {
+    int fd = saved.Get(i).As<Napi::Number>().Int32Value();
+    if (fd < 0) {
+      int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+      if (null >= 0) {
+        dup2(null, (int)i);
+        close(null);
+      }
+      continue;
+    }
+    dup2(fd, (int)i);
+    close(fd);
+  }
+  return info.Env().Undefined();
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("recv", Napi::Function::New(env, Recv));
@@ -557,6 +754,14 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("reap", Napi::Function::New(env, Reap));
   exports.Set("connectUnix", Napi::Function::New(env, ConnectUnix));
   exports.Set("readWithin", Napi::Function::New(env, ReadWithin));
+  exports.Set("prepareSpawn", Napi::Function::New(env, PrepareSpawn));
+  exports.Set("seqSend", Napi::Function::New(env, SeqSend));
+  exports.Set("seqRecvAsync", Napi::Function::New(env, SeqRecvAsync));
+  exports.Set("listenSeqpacket", Napi::Function::New(env, ListenSeqpacket));
+  exports.Set("acceptAsync", Napi::Function::New(env, AcceptAsync));
+  exports.Set("peerCred", Napi::Function::New(env, PeerCred));
+  exports.Set("swapStdio", Napi::Function::New(env, SwapStdio));
+  exports.Set("restoreStdio", Napi::Function::New(env, RestoreStdio));
   return exports;
 }
 

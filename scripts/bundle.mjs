@@ -34,7 +34,7 @@ await build({ ...common, entryPoints: ['src/cli/index.ts'], outfile: 'dist/husk.
 await build({ ...common, entryPoints: ['src/lib.ts'], outfile: 'dist/lib.js' });
 await build({ ...common, entryPoints: ['src/runtime/systemd/index.ts'], outfile: 'dist/systemd.js' });
 
-// V8 code caches for bin/husk: made by running the CLI over paths that compile what a call
+// V8 code caches for bin/husk.js: made by running the CLI over paths that compile what a call
 // needs (a state read; a config validated and planned), written at exit. Each run starts from
 // the cache the one before wrote, so they add up.
 const warm = fs.mkdtempSync(path.join(os.tmpdir(), 'husk-build-'));
@@ -47,7 +47,7 @@ try {
     ['--root', path.join(warm, 'root'), 'create', '--bundle', warm, 'warmup'],
   ]) {
     try {
-      execFileSync(process.execPath, ['bin/husk', ...args], {
+      execFileSync(process.execPath, ['bin/husk.js', ...args], {
         env: { ...process.env, HUSK_WRITE_CODE_CACHE: '1' },
         stdio: 'ignore',
       });

@@ -10,6 +10,10 @@ export class HuskError extends Error {
   }
 }
 
+// Thrown by a verb that cannot do its work for this caller in this process (under the husk
+// server: a terminal relayed through husk itself), before it has changed anything.
+export class NotHere extends Error {}
+
 export function errnoText(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);

@@ -18,7 +18,7 @@ export class Logger {
       try {
         this.fd = fs.openSync(opts.file, 'a', 0o644);
       } catch (e) {
-        process.stderr.write(`husk: --log ${opts.file}: ${(e as Error).message}\n`);
+        fs.writeSync(2, `husk: --log ${opts.file}: ${(e as Error).message}\n`);
       }
     }
   }
@@ -31,11 +31,16 @@ export class Logger {
         ? JSON.stringify({ level, msg, time }) + '\n'
         : `time="${time}" level=${level} msg=${JSON.stringify(msg)}\n`;
     if (this.fd !== null) fs.writeSync(this.fd, line);
-    else if (level !== 'error') process.stderr.write(line);
+    else if (level !== 'error') fs.writeSync(2, line);
   }
 
   debug(msg: string): void {
     this.log('debug', msg);
+  }
+  // The file, for a process that outlives the call (the husk server).
+  close(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
   }
   warn(msg: string): void {
     this.log('warning', msg);

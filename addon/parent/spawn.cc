@@ -1,6 +1,7 @@
 // Starting husk-init from a multithreaded Node process: everything is prepared first (memfds,
-// sockets, fds moved high), then vfork; the child only dup3s and execveats (both
-// async-signal-safe, no allocation), so no lock held by another Node thread can bite.
+// sockets), then common/launch.cc moves the fds high and vforks; the child only dup3s and
+// execveats (both async-signal-safe, no allocation), so no lock held by another Node thread
+// can bite.
 #include "spawn.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../common/launch.h"
 #include "../common/protocol.h"
 #include "unix_stream.h"
 
@@ -78,27 +80,9 @@ static int plan_memfd(const uint8_t *plan, size_t len) {
 }
 
 
-int spawn_init(const spawn_request &req, spawn_result *out, const char **what) {
-  int slots[FD_SLOTS] = {-1, -1, -1, -1};
-  int high[FD_SLOTS] = {-1, -1, -1, -1};
-  int high_stdio[3] = {-1, -1, -1};
-  int parent_sock = -1;
-  int err = 0;
-  int exe = -1;
-  const int base = 3 + req.preserve_fds;
-  char base_arg[16];
-  snprintf(base_arg, sizeof base_arg, "%d", base);
-  char *const argv[] = {(char *)"husk-init", base_arg, nullptr};
-  char *const envp[] = {nullptr};
-  sigset_t all, old;
-  pid_t pid;
-
-  if (req.preserve_fds < 0 || req.preserve_fds > 512) {
-    *what = "--preserve-fds out of range";
-    return -EINVAL;
-  }
-  exe = sealed_copy_of(req.init_path);
-  if (exe < 0) {
+int prepare_init(const spawn_request &req, spawn_prepared *out, const char **what) {
+  out->exe = sealed_copy_of(req.init_path);
+  if (out->exe < 0) {
     *what = "copy husk-init into a sealed memfd";
     return -errno;
   }
@@ -107,93 +91,55 @@ int spawn_init(const spawn_request &req, spawn_result *out, const char **what) {
     *what = "socketpair";
     return -errno;
   }
-  parent_sock = sp[0];
-  slots[FD_SYNC] = sp[1];
-  slots[FD_PLAN] = plan_memfd(req.plan, req.plan_len);
-  if (slots[FD_PLAN] < 0) {
+  out->sync_fd = sp[0];
+  out->slots[FD_SYNC] = sp[1];
+  int err = 0;
+  out->slots[FD_PLAN] = plan_memfd(req.plan, req.plan_len);
+  if (out->slots[FD_PLAN] < 0) {
     err = -errno;
     *what = "write the plan to a memfd";
     goto fail;
   }
   if (!req.fifo.empty()) {
     // Only the fifo's read end: the waiting init holds nothing that leads to the state dir.
-    slots[FD_FIFO] = open(req.fifo.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-    if (slots[FD_FIFO] < 0) {
+    out->slots[FD_FIFO] = open(req.fifo.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (out->slots[FD_FIFO] < 0) {
       err = -errno;
       *what = "open the exec fifo";
       goto fail;
     }
   }
   if (!req.console_socket.empty()) {
-    slots[FD_CONSOLE] = connect_unix_stream(req.console_socket.c_str());
-    if (slots[FD_CONSOLE] < 0) {
+    out->slots[FD_CONSOLE] = connect_unix_stream(req.console_socket.c_str());
+    if (out->slots[FD_CONSOLE] < 0) {
       err = -errno;
       *what = "connect to the console socket";
       goto fail;
     }
   }
-  // Above every fd the child keeps, so the dup3s below never overwrite one another.
-  for (int i = 0; i < FD_SLOTS; i++) {
-    if (slots[i] < 0) continue;
-    high[i] = fcntl(slots[i], F_DUPFD_CLOEXEC, base + FD_SLOTS + 16);
-    if (high[i] < 0) {
-      err = -errno;
-      *what = "dup fds for the init";
-      goto fail;
-    }
-  }
-
-  for (int i = 0; i < 3; i++) {
-    if (req.stdio[i] < 0) continue;
-    high_stdio[i] = fcntl(req.stdio[i], F_DUPFD_CLOEXEC, base + FD_SLOTS + 16);
-    if (high_stdio[i] < 0) {
-      err = -errno;
-      *what = "dup the stdio fds for the init";
-      goto fail;
-    }
-  }
-
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid = vfork();
-  if (pid == 0) {
-    for (int i = 0; i < 3; i++)
-      if (high_stdio[i] >= 0 && dup3(high_stdio[i], i, 0) < 0) _exit(126);
-    for (int i = 0; i < FD_SLOTS; i++) {
-      if (high[i] >= 0) {
-        if (dup3(high[i], base + i, 0) < 0) _exit(126);
-      } else {
-        close(base + i);
-      }
-    }
-    // Node marks its stdio close-on-exec; the container gets 0-2 and the preserved fds.
-    for (int fd = 0; fd < base; fd++) fcntl(fd, F_SETFD, 0);
-    syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
-    _exit(127);
-  }
-  err = pid < 0 ? -errno : 0;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) {
-    *what = "vfork";
-    goto fail;
-  }
-  for (int i = 0; i < FD_SLOTS; i++) {
-    if (slots[i] >= 0) close(slots[i]);
-    if (high[i] >= 0) close(high[i]);
-  }
-  for (int i = 0; i < 3; i++)
-    if (high_stdio[i] >= 0) close(high_stdio[i]);
-  out->pid = pid;
-  out->sync_fd = parent_sock;
   return 0;
-
 fail:
-  for (int i = 0; i < FD_SLOTS; i++) {
-    if (slots[i] >= 0) close(slots[i]);
-    if (high[i] >= 0) close(high[i]);
-  }
-  for (int i = 0; i < 3; i++)
-    if (high_stdio[i] >= 0) close(high_stdio[i]);
-  if (parent_sock >= 0) close(parent_sock);
+  release_prepared(out, false);
   return err;
+}
+
+void release_prepared(spawn_prepared *p, bool keep_sync) {
+  for (int i = 0; i < FD_SLOTS; i++) {
+    if (p->slots[i] >= 0) close(p->slots[i]);
+    p->slots[i] = -1;
+  }
+  if (!keep_sync && p->sync_fd >= 0) close(p->sync_fd);
+  if (!keep_sync) p->sync_fd = -1;
+}
+
+int spawn_init(const spawn_request &req, spawn_result *out, const char **what) {
+  spawn_prepared p;
+  int err = prepare_init(req, &p, what);
+  if (err < 0) return err;
+  int pid = launch_init(p.exe, p.slots, req.preserve_fds, req.stdio, what);
+  release_prepared(&p, pid > 0);
+  if (pid < 0) return pid;
+  out->pid = pid;
+  out->sync_fd = p.sync_fd;
+  return 0;
 }

@@ -18,5 +18,15 @@ struct spawn_result {
   int sync_fd;
 };
 
+// Everything the init needs, ready to launch (common/launch.h): the sealed husk-init (kept by
+// this process, not to be closed), the fds for its slots, and our end of the sync socket.
+struct spawn_prepared {
+  int exe = -1;
+  int slots[4] = {-1, -1, -1, -1};
+  int sync_fd = -1;
+};
+int prepare_init(const spawn_request &req, spawn_prepared *out, const char **what);
+void release_prepared(spawn_prepared *p, bool keep_sync);
+
 // Returns 0 or -errno with *what naming the step that failed.
 int spawn_init(const spawn_request &req, spawn_result *out, const char **what);

@@ -98,7 +98,7 @@ export const execVerb: Verb<ExecArgs> = {
     const spec = ctx.store.readConfig(a.id);
     if (!spec) throw new HuskError(`container ${a.id} does not exist`);
     const proc = a.process ? processFile(a.process) : fromFlags(a, spec.process!);
-    process.exitCode = await exec(ctx, a.id, {
+    return exec(ctx, a.id, {
       process: proc,
       detach: a.detach,
       pidFile: a['pid-file'],

@@ -2,7 +2,7 @@ import fs = require('node:fs');
 // husk's command line: runc's verbs and flags. Each verb is a table and a thin handler: parse,
 // call the runtime, print. Errors print one line to stderr (and to the --log file) and exit
 // non-zero.
-import { HuskError } from '../errors';
+import { HuskError, NotHere } from '../errors';
 import { Logger } from '../log';
 import { makeContext, type RuntimeContext } from '../runtime/context';
 import { fastParse, joinDashValues } from './parse';
@@ -17,38 +17,46 @@ function versionText(): string {
   return `husk version ${VERSION}\ncommit: ${commit}\nspec: 1.3.0`;
 }
 
-let logger: Logger | undefined;
+// What a caller other than the command line (the husk server) sets for the calls it runs.
+export type CallOptions = Pick<RuntimeContext, 'launcher' | 'inProcess'>;
 
-function fail(e: unknown): never {
+// Prints the error (and logs it); returns the exit code.
+function fail(e: unknown, logger?: Logger): number {
   const msg = e instanceof Error ? e.message : String(e);
   logger?.error(msg);
   fs.writeSync(2, `husk: ${msg}\n`);
   if (!(e instanceof HuskError) && process.env.HUSK_DEBUG && e instanceof Error)
-    process.stderr.write(`${e.stack}\n`);
-  process.exit(e instanceof HuskError ? e.exitCode : 1);
+    fs.writeSync(2, `${e.stack}\n`);
+  return e instanceof HuskError ? e.exitCode : 1;
 }
 
-function context(argv: GlobalArgs): RuntimeContext {
-  logger = new Logger({
-    file: argv.log,
-    format: argv['log-format'] === 'json' ? 'json' : 'text',
-    debug: argv.debug,
-  });
-  return makeContext({
-    root: argv.root,
-    log: logger,
-    rootless: argv.rootless,
-    systemdCgroup: !!argv['systemd-cgroup'],
-  });
-}
-
-async function dispatch(verb: Verb<never>, argv: Record<string, unknown>): Promise<void> {
+async function dispatch(
+  verb: Verb<never>,
+  argv: Record<string, unknown>,
+  call?: CallOptions,
+): Promise<number> {
   const g = argv as unknown as GlobalArgs;
+  let logger: Logger | undefined;
   try {
-    const ctx = context(g);
-    await verb.handler(argv as never, ctx);
+    logger = new Logger({
+      file: g.log,
+      format: g['log-format'] === 'json' ? 'json' : 'text',
+      debug: g.debug,
+    });
+    const ctx = makeContext({
+      root: g.root,
+      log: logger,
+      rootless: g.rootless,
+      systemdCgroup: !!g['systemd-cgroup'],
+      ...call,
+    });
+    const code = await verb.handler(argv as never, ctx);
+    return typeof code === 'number' ? code : 0;
   } catch (e) {
-    fail(e);
+    if (e instanceof NotHere) throw e;
+    return fail(e, logger);
+  } finally {
+    logger?.close();
   }
 }
 
@@ -60,7 +68,8 @@ function commandString(v: Verb<never>): string {
 }
 
 // Full yargs: help, and the error message for anything the fast path did not accept.
-async function slowPath(args: string[]): Promise<void> {
+async function slowPath(args: string[]): Promise<number> {
+  let code = 0;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const yargs = require('yargs/yargs') as typeof import('yargs/yargs');
   let y = yargs(args)
@@ -79,7 +88,7 @@ async function slowPath(args: string[]): Promise<void> {
     .alias('help', 'h')
     .strict()
     .demandCommand(1, 'no command given: see husk --help')
-    .fail((msg, err) => fail(err ?? new HuskError(msg)))
+    .fail((msg, err) => process.exit(fail(err ?? new HuskError(msg))))
     .wrap(100);
   for (const [name, o] of Object.entries(GLOBAL_OPTIONS)) y = y.option(name, { ...o, global: true });
   for (const verb of VERBS) {
@@ -91,11 +100,14 @@ async function slowPath(args: string[]): Promise<void> {
         for (const [name, o] of Object.entries(verb.options)) b = b.option(name, o);
         return b;
       },
-      (argv) => dispatch(verb, argv as Record<string, unknown>),
+      async (argv) => {
+        code = await dispatch(verb, argv as Record<string, unknown>);
+      },
     );
   }
   const argv = await y.parseAsync();
   if ((argv as { version?: boolean }).version) fs.writeSync(1, versionText() + '\n');
+  return code;
 }
 
 // `husk [global options] --version`, as runc accepts it after --root and the like.
@@ -110,13 +122,30 @@ function asksVersion(args: string[]): boolean {
   return false;
 }
 
-export async function main(args: string[]): Promise<void> {
+// Returns the exit code.
+export async function main(args: string[]): Promise<number> {
   if (asksVersion(args)) {
     fs.writeSync(1, versionText() + '\n');
-    return;
+    return 0;
   }
   args = joinDashValues(args, VERBS);
   const fast = fastParse(args, VERBS);
   if (fast) return dispatch(fast.verb, fast.args);
   return slowPath(args);
+}
+
+// A call the husk server runs for a front: a verb the fast path parses (help, usage errors and
+// their yargs output stay with the Node CLI), minus the ones that stream or serve.
+const NOT_SERVED = new Set(['events', 'server']);
+
+export async function serveCall(args: string[], call: CallOptions): Promise<number | null> {
+  if (asksVersion(args)) return main(args);
+  const fast = fastParse(joinDashValues(args, VERBS), VERBS);
+  if (!fast || NOT_SERVED.has(fast.verb.name)) return null;
+  try {
+    return await dispatch(fast.verb, fast.args, call);
+  } catch (e) {
+    if (e instanceof NotHere) return null;
+    throw e;
+  }
 }

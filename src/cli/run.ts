@@ -11,7 +11,5 @@ export const runVerb: Verb<CreateArgs & { detach: boolean; keep: boolean }> = {
     detach: { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs' },
     keep: { type: 'boolean', default: false, describe: 'do not delete the container after it exits' },
   },
-  handler: async (a, ctx) => {
-    process.exitCode = await run(ctx, a.id, { ...createOptionsOf(a), detach: a.detach, keep: a.keep });
-  },
+  handler: (a, ctx) => run(ctx, a.id, { ...createOptionsOf(a), detach: a.detach, keep: a.keep }),
 };

@@ -29,7 +29,8 @@ export interface Verb<A = Record<string, unknown>> {
   haltAtNonOption?: boolean;
   // Options that may be given more than once (collected into an array).
   repeatable?: string[];
-  handler: (argv: A & GlobalArgs, ctx: RuntimeContext) => Promise<void> | void;
+  // A number is the exit code (run, exec: the container process's).
+  handler: (argv: A & GlobalArgs, ctx: RuntimeContext) => Promise<void | number> | void | number;
 }
 
 export const ID: Positional = { name: 'id', describe: 'container id', required: true };

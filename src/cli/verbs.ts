@@ -3,6 +3,7 @@ import { execVerb } from './exec';
 import { eventsVerb, featuresVerb, pauseVerb, psVerb, resumeVerb } from './more';
 import { runVerb } from './run';
 import { deleteVerb, killVerb, listVerb, startVerb, stateVerb } from './simple';
+import { serverVerb } from './server';
 import { specVerb } from './spec';
 import { updateVerb } from './update';
 import type { Verb } from './verb';
@@ -25,4 +26,5 @@ export const VERBS: Verb<never>[] = [
   eventsVerb,
   listVerb,
   specVerb,
+  serverVerb,
 ] as Verb<never>[];

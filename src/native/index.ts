@@ -55,6 +55,19 @@ export interface Native {
   connectUnix(path: string): number;
   // What arrived within timeoutMs (empty at end of stream), or null if nothing did.
   readWithin(fd: number, timeoutMs: number): Buffer | null;
+  // The husk server's side of the front protocol (addon/common/front_protocol.h).
+  prepareSpawn(req: { initPath: string; plan: Buffer; fifo?: string; consoleSocket?: string }): {
+    exe: number; // kept by this process: not to be closed
+    syncFd: number;
+    slots: number[]; // -1: none
+  };
+  seqSend(fd: number, data: Buffer, fds?: number[]): void;
+  seqRecvAsync(fd: number): Promise<{ data: Buffer; fds: number[] } | null>;
+  listenSeqpacket(path: string): number;
+  acceptAsync(listenFd: number): Promise<number>;
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
+  swapStdio(fds: number[]): number[];
+  restoreStdio(saved: number[]): void;
 }
 
 function findBuildDir(): string {

@@ -5,6 +5,7 @@ import { HuskError } from '../errors';
 import { Logger } from '../log';
 import { Store } from '../state/store';
 import { native, type SyncMessage } from '../native';
+import { localLauncher, type Launcher } from './launcher';
 import { parseRootlessFlag, resolveRootless, runningInUserNs } from './rootless';
 
 export interface RuntimeContext {
@@ -17,6 +18,7 @@ export interface RuntimeContext {
   // In-process use (the library): waits for a container's init happen off the main thread, so
   // the caller's event loop keeps running. The CLI has nothing else to do and waits in place.
   inProcess?: boolean;
+  launcher: Launcher;
 }
 
 // The next message from a container's init (null when it closed its end).
@@ -44,6 +46,7 @@ export function makeContext(
     rootless?: string | boolean;
     systemdCgroup?: boolean;
     inProcess?: boolean;
+    launcher?: Launcher;
   } = {},
 ): RuntimeContext {
   const flag = parseRootlessFlag(opts.rootless);
@@ -57,5 +60,6 @@ export function makeContext(
     },
     systemdCgroup: !!opts.systemdCgroup,
     inProcess: !!opts.inProcess,
+    launcher: opts.launcher ?? localLauncher,
   };
 }

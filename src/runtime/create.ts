@@ -176,7 +176,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
 
     let child: { pid: number; syncFd: number };
     try {
-      child = native().spawn({
+      child = await ctx.launcher.spawn({
         initPath: initPath(),
         plan: encoded,
         fifo: path.join(dir, 'exec.fifo'),
@@ -198,8 +198,8 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     undo.push('stop the container init', () => {
       killQuietly(initPid);
       killQuietly(stage0);
-      if (stage0 > 0) native().reap(stage0, true);
-      if (initPid > 0) native().reap(initPid, true);
+      if (stage0 > 0) ctx.launcher.reap(stage0);
+      if (initPid > 0) ctx.launcher.reap(initPid);
     });
 
     for (;;) {
@@ -208,7 +208,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       if (m.type === MSG.ERROR) throw new HuskError(describeFailure(plan, m));
       if (m.type === MSG.PID) {
         initPid = m.pid;
-        native().reap(stage0, true);
+        ctx.launcher.reap(stage0);
         stage0 = -1;
         crashPoint('after-fork');
         continue;

@@ -1,7 +1,7 @@
 // exec: run another process in a container, joining everything its init is in. In the
 // foreground the exit status is ours; --detach returns once the process runs.
 import fs = require('node:fs');
-import { HuskError } from '../errors';
+import { HuskError, NotHere } from '../errors';
 import { probeHost } from '../host/probe';
 import { initPath, native } from '../native';
 import { buildExecPlan } from '../plan/exec';
@@ -14,7 +14,6 @@ import { writePidFile } from './create';
 import { load, ociState } from './lifecycle';
 import { compileInto, passListener } from './seccomp';
 import { exitCodeOf } from './run';
-import { forwardSignals } from './signals';
 import { listenForConsole, relay, type ConsoleReceiver } from './tty';
 import type { ContainerRecord } from '../state/store';
 
@@ -36,7 +35,9 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
     throw new HuskError(`cannot exec in container ${id}: it is ${status}`);
   const cgroupDirs = rec.cgroupDirs;
   // `exec -t` in the foreground without a console socket: husk relays its own terminal.
-  const receiver = opts.process.terminal && !opts.consoleSocket && !opts.detach ? listenForConsole() : null;
+  const relayed = opts.process.terminal && !opts.consoleSocket && !opts.detach;
+  if (relayed && !ctx.launcher.relaysTerminal) throw new NotHere();
+  const receiver = relayed ? listenForConsole() : null;
   try {
     return await execWith(
       ctx,
@@ -75,7 +76,7 @@ async function execWith(
   );
   for (const w of plan.warnings) ctx.log.warn(w);
   compileInto(plan.ops, plan.seccomp, ctx.log);
-  const child = native().spawn({
+  const child = await ctx.launcher.spawn({
     initPath: initPath(),
     plan: encodePlan(plan.ops),
     consoleSocket: opts.consoleSocket,
@@ -93,7 +94,7 @@ async function execWith(
       }
       if (m.type === MSG.PID) {
         pid = m.pid;
-        native().reap(stage0, true);
+        ctx.launcher.reap(stage0);
         stage0 = -1;
         continue;
       }
@@ -119,7 +120,7 @@ async function execWith(
         } catch {
           /* gone */
         }
-        native().reap(p, true);
+        ctx.launcher.reap(p);
       }
     throw e;
   } finally {
@@ -127,9 +128,9 @@ async function execWith(
   }
   if (opts.detach) return 0;
   const tty = receiver ? relay(receiver.take(), opts.process.consoleSize) : null;
-  const stop = forwardSignals(pid);
+  const stop = ctx.launcher.forwardSignals(pid);
   try {
-    const status = await native().wait(pid);
+    const status = await ctx.launcher.wait(pid);
     if (tty) await Promise.race([tty.done, new Promise((r) => setTimeout(r, 500))]);
     return exitCodeOf(status);
   } finally {

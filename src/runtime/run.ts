@@ -1,12 +1,12 @@
 // run = create + start + wait (+ delete). The init is our child (husk-init forks it with
-// CLONE_PARENT), so we wait for it directly, off the main thread, and forward signals to it.
+// CLONE_PARENT), so we wait for it directly, off the main thread, and forward signals to it
+// (under the husk server, the caller's front process is that parent and does both).
 import { native, type ExitStatus, type SyncMessage } from '../native';
 import type { RuntimeContext } from './context';
 import { create, type CreateOptions } from './create';
 import { destroy, start } from './lifecycle';
-import { forwardSignals } from './signals';
 import fs = require('node:fs');
-import { HuskError } from '../errors';
+import { HuskError, NotHere } from '../errors';
 import { MSG } from '../plan/ops';
 import type { Spec } from '../spec/types';
 import { loadConfig } from '../spec/load';
@@ -54,7 +54,10 @@ function startOrDestroy(ctx: RuntimeContext, id: string): void {
 export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Promise<number> {
   const spec = opts.spec ?? loadConfig(path.resolve(opts.bundle));
   let receiver: ConsoleReceiver | null = null;
-  if (spec.process?.terminal && !opts.consoleSocket && !opts.detach) receiver = listenForConsole();
+  if (spec.process?.terminal && !opts.consoleSocket && !opts.detach) {
+    if (!ctx.launcher.relaysTerminal) throw new NotHere();
+    receiver = listenForConsole();
+  }
   let rec;
   let master = -1;
   let syncFd = -1;
@@ -83,7 +86,7 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     return 0;
   }
   // Handlers first: a signal that arrives while the container starts is still forwarded.
-  const stopForwarding = forwardSignals(rec.pid);
+  const stopForwarding = ctx.launcher.forwardSignals(rec.pid);
   try {
     startOrDestroy(ctx, id);
   } catch (e) {
@@ -105,7 +108,7 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
   const tty = master >= 0 ? relay(master, spec.process?.consoleSize) : null;
   let status: ExitStatus;
   try {
-    status = await native().wait(rec.pid);
+    status = await ctx.launcher.wait(rec.pid);
     // The rest of the output, up to a moment: a process the container left behind may keep
     // the pty open.
     if (tty) await Promise.race([tty.done, new Promise((r) => setTimeout(r, 500))]);

@@ -20,7 +20,7 @@ type Validator = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
 type Validators = { validateConfig: Validator; validateState: Validator; validateFeatures: Validator };
 
 declare global {
-  // Set by bin/husk: loads a file with the V8 code cache the build wrote beside it.
+  // Set by bin/husk.js: loads a file with the V8 code cache the build wrote beside it.
   var __huskLoadCached: ((file: string) => unknown) | undefined;
 }
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
+// NODE_EXTRA_CA_CERTS makes Node read certificates at start-up (~70 ms); husk makes no TLS
+// connections, so the shebang drops it. The bundle is compiled with the V8 code cache that
+// the build wrote beside it (scripts/bundle.mjs), which saves most of its compile time; a
+// cache V8 rejects (another Node) is ignored.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const vm = require('vm');
+const Module = require('module');
+
+function loadCached(file) {
+  const source = fs.readFileSync(file, 'utf8');
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(file + '.cache');
+  } catch {
+    cachedData = undefined;
+  }
+  const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
+  const m = new Module(file, module);
+  m.filename = file;
+  m.paths = Module._nodeModulePaths(path.dirname(file));
+  if (process.env.HUSK_WRITE_CODE_CACHE) {
+    // At exit, so the functions the run compiled are in the cache too (registered first: the
+    // CLI may exit before the script returns).
+    process.on('exit', () => fs.writeFileSync(file + '.cache', script.createCachedData()));
+  }
+  script.runInThisContext().call(m.exports, m.exports, (id) => m.require(id), m, file, path.dirname(file));
+  return m.exports;
+}
+
+globalThis.__huskLoadCached = loadCached;
+loadCached(path.join(__dirname, '..', 'dist', 'husk.js'));

@@ -1,0 +1,156 @@
+// `husk server`: a long-lived husk for one user that runs the calls of the `husk` front binary
+// in this already started Node process, so a call costs no Node start-up. A caller is served
+// only if it is this user with the same namespaces, root, capabilities, no_new_privs, seccomp
+// mode and LSM label as the server: anything it could not do itself, it cannot have done here.
+// Anyone else, and any call the server does not run (help, events, a relayed terminal), is
+// told to fall back and runs as the ordinary Node CLI.
+import fs = require('node:fs');
+import path = require('node:path');
+import { HuskError } from '../errors';
+import { native } from '../native';
+import { serveCall } from '../cli/main';
+import { CallScope } from './call-scope';
+import { FrontConnection, FrontLauncher } from './front-launcher';
+import { decodeRequest, MSG, SOCKET_NAME, type CallRequest } from './protocol';
+
+const LOCK_EX_NB = 2 | 4;
+
+// The front's rule too (addon/front/main.cc): HUSK_SERVER_DIR, else /run/husk-server for root
+// and $XDG_RUNTIME_DIR/husk-server for anyone else.
+export function serverDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.HUSK_SERVER_DIR) return env.HUSK_SERVER_DIR;
+  if ((process.geteuid?.() ?? 0) === 0) return '/run/husk-server';
+  if (env.XDG_RUNTIME_DIR) return path.join(env.XDG_RUNTIME_DIR, 'husk-server');
+  throw new HuskError('no server directory: set HUSK_SERVER_DIR or XDG_RUNTIME_DIR');
+}
+
+const NAMESPACES = ['mnt', 'pid', 'net', 'user', 'uts', 'ipc', 'cgroup', 'time'];
+const STATUS_FIELDS = ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp'];
+
+// What a process can reach and do, as far as the kernel shows it in /proc.
+function standing(pid: number | 'self'): string[] {
+  const p = `/proc/${pid}`;
+  const out: string[] = [];
+  for (const ns of NAMESPACES) {
+    try {
+      out.push(fs.readlinkSync(`${p}/ns/${ns}`));
+    } catch {
+      out.push(`${ns}:none`);
+    }
+  }
+  out.push(fs.readlinkSync(`${p}/root`));
+  const status = fs.readFileSync(`${p}/status`, 'utf8');
+  for (const f of STATUS_FIELDS)
+    out.push(new RegExp(`^${f}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? `${f}:none`);
+  try {
+    out.push(fs.readFileSync(`${p}/attr/current`, 'utf8'));
+  } catch {
+    out.push('lsm:none');
+  }
+  return out;
+}
+
+let own: string[] | undefined;
+
+// Why this caller is not served, or null.
+export function refusal(fd: number): string | null {
+  const cred = native().peerCred(fd);
+  if (cred.uid !== process.geteuid?.()) return `uid ${cred.uid}`;
+  let theirs: string[];
+  try {
+    theirs = standing(cred.pid);
+  } catch (e) {
+    return `cannot read /proc/${cred.pid}: ${(e as Error).message}`;
+  }
+  own ??= standing('self');
+  const differ = theirs.findIndex((v, i) => v !== own![i]);
+  return differ < 0
+    ? null
+    : `differs in ${differ < NAMESPACES.length ? `${NAMESPACES[differ]} namespace` : 'root, capabilities, no_new_privs, seccomp or LSM label'}`;
+}
+
+function closeAll(fds: number[]): void {
+  for (const fd of fds) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+async function serveConnection(fd: number, log: (s: string) => void): Promise<void> {
+  const conn = new FrontConnection(fd);
+  let stdio: number[] = [];
+  try {
+    const got = await native().seqRecvAsync(fd);
+    if (!got) return;
+    stdio = got.fds;
+    const req: CallRequest | null = decodeRequest(got.data);
+    if (!req || stdio.length !== 3) {
+      log('a malformed request');
+      return;
+    }
+    const why = refusal(fd);
+    // Test-only crash points kill the process they run in: the caller's own, not the server.
+    if (why || Object.keys(req.env).some((k) => k.startsWith('HUSK_INTERNAL_'))) {
+      if (why) log(`not serving a caller: ${why}`);
+      conn.send(MSG.FALLBACK);
+      return;
+    }
+    const scope = new CallScope(req, stdio);
+    await scope.enter();
+    let code: number | null;
+    try {
+      code = await serveCall(req.args, { launcher: new FrontLauncher(conn, scope), inProcess: true });
+    } catch (e) {
+      fs.writeSync(2, `husk: ${(e as Error).message}\n`);
+      code = 1;
+    } finally {
+      scope.leave();
+    }
+    if (code === null) conn.send(MSG.FALLBACK);
+    else conn.send(MSG.DONE, code);
+  } catch (e) {
+    log(`call failed: ${(e as Error).message}`);
+  } finally {
+    closeAll(stdio);
+    closeAll([fd]);
+  }
+}
+
+export interface ServerOptions {
+  dir?: string;
+  // Lines about the server itself (not the calls: those write to their callers' stderr).
+  log?: (s: string) => void;
+  onListening?: (socket: string) => void;
+}
+
+// Runs until the process is stopped (SIGTERM, SIGINT: the socket is removed first).
+export async function serve(opts: ServerOptions = {}): Promise<never> {
+  const log = opts.log ?? ((s: string) => fs.writeSync(2, `husk server: ${s}\n`));
+  const dir = opts.dir ?? serverDir();
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== process.geteuid?.() || (st.mode & 0o022) !== 0)
+    throw new HuskError(
+      `server directory ${dir}: must be a directory of this user's, not writable by others`,
+    );
+  const lockFd = fs.openSync(path.join(dir, 'lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  if (!native().flock(lockFd, LOCK_EX_NB)) throw new HuskError(`a husk server already runs in ${dir}`);
+  const socket = path.join(dir, SOCKET_NAME);
+  fs.rmSync(socket, { force: true });
+  const listenFd = native().listenSeqpacket(socket);
+  const stop = () => {
+    fs.rmSync(socket, { force: true });
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // The server's own stdio is not the callers': a call's output goes to its caller's fds.
+  opts.onListening?.(socket);
+  for (;;) {
+    const fd = await native().acceptAsync(listenFd);
+    if (fd >= 0) void serveConnection(fd, log);
+  }
+}
