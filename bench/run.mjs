@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 // husk vs runc, side by side, in one run: `node bench/run.mjs [--quick]` (root only).
 //
-// Own harness rather than hyperfine: the husk and runc runs of a scenario are interleaved
-// (husk, runc, runc, husk, ...) so that background load on a shared machine hits both alike,
-// multi-call sequences (create/start/state/delete) are timed as one sample, and every failure
-// is recorded in the row instead of aborting. Each sample is one spawnSync() timed with
-// process.hrtime; every timed process runs with NODE_EXTRA_CA_CERTS removed from its
-// environment (Node would otherwise read and parse a CA bundle at every start-up).
+// husk is timed in two modes: "husk" (bin/husk with HUSK_SERVER_DIR pointing at a directory with
+// no server, so the front always runs the Node CLI, bin/husk.js) and "husk+server" (the same
+// bin/husk with HUSK_SERVER_DIR pointing at a `husk server` the bench starts for the run, so the
+// front hands each call to it). Each has its own --root.
+//
+// Own harness rather than hyperfine: the runs of a scenario are interleaved (the order rotates
+// each round) so that background load on a shared machine hits all runtimes alike, multi-call
+// sequences (create/start/state/delete) are timed as one sample, and every failure is recorded
+// in the row instead of aborting. Each sample is one spawnSync() timed with process.hrtime;
+// every timed process runs with NODE_EXTRA_CA_CERTS removed from its environment (Node would
+// otherwise read and parse a CA bundle at every start-up).
 //
 // Writes bench/results/latest.{md,json} (quick mode: bench/results/quick.{md,json}) and prints
 // the table. See bench/README.md for what each row means.
@@ -24,7 +29,8 @@ const USAGE = `usage: node bench/run.mjs [options]
   --quick          few runs, for a CI smoke test (about a minute)
   --runs N         samples per scenario for scenarios 1-4 (overrides the mode)
   --only LIST      run only these scenarios, e.g. --only 1,4,7
-  --husk PATH      husk executable (default: bin/husk of this repo)
+  --husk PATH      husk front executable (default: bin/husk of this repo; husk+server runs the
+                   server from the bin/husk.js that front falls back to)
   --runc PATH      runc executable (default: /usr/sbin/runc, else runc on PATH)
   --out DIR        where to write the results (default: bench/results)
   --in-place       time husk where it is built, not a copy taken at the start
@@ -59,6 +65,8 @@ const MODES = {
 const BATCH_N = 50;
 const BATCH_PAR = 8;
 const CALL_TIMEOUT_MS = 30_000;
+const SERVER_START_MS = 30_000; // until `husk server` prints its "listening" line
+const SERVER_STOP_MS = 5_000; // from SIGTERM until SIGKILL
 
 // ---------------------------------------------------------------------------------------------
 // Arguments and environment
@@ -246,12 +254,35 @@ let errFile = null;
 let seq = 0;
 const nextId = (tag) => `hb${process.pid}-${tag}-${++seq}`;
 
-function makeRuntime(name, bin) {
-  return { name, bin, root: null, live: new Set(), available: !!bin && fs.existsSync(bin), why: null };
+// key: in the JSON rows; name: in messages and the ratio labels; label: the table's column.
+// env: the environment of every process of this runtime (main() points the two husks'
+// HUSK_SERVER_DIR at the bench's server, or at a directory with none).
+function makeRuntime(key, name, label, bin) {
+  return {
+    key,
+    name,
+    label,
+    bin,
+    env: ENV,
+    root: null,
+    live: new Set(),
+    available: !!bin && fs.existsSync(bin),
+    why: null,
+  };
 }
-const husk = makeRuntime('husk', HUSK);
-const runc = makeRuntime('runc', RUNC);
-const RUNTIMES = [husk, runc];
+const husk = makeRuntime('husk', 'husk', 'husk (CLI)', HUSK);
+const huskServer = makeRuntime('huskServer', 'husk+server', 'husk+server', HUSK);
+const runc = makeRuntime('runc', 'runc', 'runc', RUNC);
+const RUNTIMES = [husk, huskServer, runc];
+const RATIOS = [
+  [husk, runc],
+  [huskServer, runc],
+];
+
+// One measurement per runtime, keyed as in the JSON rows.
+function perRuntime(make) {
+  return Object.fromEntries(RUNTIMES.map((rt) => [rt.key, make()]));
+}
 
 // One synchronous call of a runtime verb, timed. stdout is a pipe only when asked for (a pipe
 // given to `create` would be inherited by the container and held open); stderr goes to a file
@@ -260,7 +291,7 @@ function call(rt, args, { capture = false, timeout = CALL_TIMEOUT_MS } = {}) {
   const fd = fs.openSync(errFile, 'w');
   const t0 = process.hrtime.bigint();
   const r = spawnSync(rt.bin, ['--root', rt.root, ...args], {
-    env: ENV,
+    env: rt.env,
     stdio: ['ignore', capture ? 'pipe' : 'ignore', fd],
     encoding: 'utf8',
     timeout,
@@ -298,20 +329,30 @@ function stateOf(rt, id) {
   }
 }
 
-// Alternate which runtime goes first, so neither always runs right after the other.
+// The order of round i: the list rotated by i, and reversed every other full turn, so that each
+// runtime goes first equally often and none always runs right after the same other one (with
+// three runtimes, six rounds go through every order).
 function order(i, list) {
-  return i % 2 ? [...list].reverse() : list;
+  const k = i % list.length;
+  const rotated = [...list.slice(k), ...list.slice(0, k)];
+  return Math.floor(i / list.length) % 2 ? rotated.reverse() : rotated;
 }
 
 // ---------------------------------------------------------------------------------------------
 // A copy of the husk build, taken at the start: other work may rebuild dist/ and build/Release
 // while the bench runs, and a run must not time (or fail on) a half-written build.
+//
+// bin/husk is a symlink to ../build/Release/husk (the front), which finds the Node CLI as
+// <its own real path>/../../bin/husk.js: the copy gets the same relative symlink, so the
+// copied front runs the copied bin/husk.js (and the server the bench starts runs from it too).
 
 const SNAPSHOT_FILES = [
   'bin/husk',
+  'bin/husk.js',
   'dist/husk.js',
   'dist/lib.js',
   'dist/generated/validators.js',
+  'build/Release/husk',
   'build/Release/husk_native.node',
   'build/Release/husk-init',
 ];
@@ -335,12 +376,174 @@ function snapshotHusk(dest) {
   fs.mkdirSync(path.join(dest, 'build', 'Release'), { recursive: true });
   fs.cpSync(path.join(src, 'dist'), path.join(dest, 'dist'), { recursive: true });
   for (const f of SNAPSHOT_FILES.filter((f) => !f.startsWith('dist/'))) {
-    fs.copyFileSync(path.join(src, f), path.join(dest, f));
-    fs.chmodSync(path.join(dest, f), fs.statSync(path.join(src, f)).mode & 0o7777);
+    const from = path.join(src, f);
+    const to = path.join(dest, f);
+    if (fs.lstatSync(from).isSymbolicLink()) {
+      // The same link inside the copy (its target is one of the files copied here).
+      const target = path.relative(src, fs.realpathSync(from));
+      if (target.startsWith('..') || path.isAbsolute(target) || !SNAPSHOT_FILES.includes(target))
+        throw new Error(`${from} links to ${fs.realpathSync(from)}, not to a file of the build`);
+      fs.symlinkSync(path.relative(path.dirname(to), path.join(dest, target)), to);
+      continue;
+    }
+    fs.copyFileSync(from, to);
+    fs.chmodSync(to, fs.statSync(from).mode & 0o7777);
   }
   if (fs.existsSync(path.join(src, 'node_modules')))
     fs.symlinkSync(path.join(src, 'node_modules'), path.join(dest, 'node_modules'));
   return path.join(dest, 'bin', 'husk');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The husk server of the husk+server runtime: `node bin/husk.js server --dir DIR`, started from
+// the build being timed, in a fresh directory, before the scenarios, and stopped at the end.
+
+let server = null; // { child, pid, dir, script, logFile, probeLog, rss: {} }
+
+// The Node CLI a husk front runs (and so the one its server must run): by the front's own rule
+// <real path of the front>/../../bin/husk.js, else a husk.js beside it.
+function huskJsOf(bin) {
+  const candidates = [];
+  try {
+    candidates.push(path.resolve(path.dirname(fs.realpathSync(bin)), '..', '..', 'bin', 'husk.js'));
+  } catch {
+    /* no such file */
+  }
+  candidates.push(path.join(path.dirname(bin), 'husk.js'));
+  return candidates.find((f) => fs.existsSync(f)) ?? null;
+}
+
+// Starts the server and resolves once it prints "listening on DIR/socket"; rejects (with the
+// tail of its stderr) if it exits first or says nothing within SERVER_START_MS.
+async function startServer() {
+  const script = huskJsOf(husk.bin);
+  if (!script) throw new Error(`no bin/husk.js for ${husk.bin} (a front without its Node CLI)`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'husk-bench-server-'));
+  const logFile = path.join(TMP, 'server.log');
+  const nodeBin = which('node') ?? process.execPath;
+  const logFd = fs.openSync(logFile, 'w');
+  let child;
+  try {
+    child = spawn(nodeBin, [script, 'server', '--dir', dir], {
+      env: ENV,
+      cwd: '/',
+      stdio: ['ignore', 'pipe', logFd],
+    });
+  } finally {
+    fs.closeSync(logFd);
+  }
+  // A front that falls back runs Node, which --require's this file first: it logs the call, so
+  // a husk+server call the server did not take is seen (and does nothing else).
+  const probe = path.join(TMP, 'fallback-probe.cjs');
+  const probeLog = path.join(TMP, 'fallbacks.log');
+  fs.writeFileSync(
+    probe,
+    `require('fs').appendFileSync(${JSON.stringify(probeLog)}, process.argv.slice(2).join(' ') + '\\n');\n`,
+  );
+  server = { child, pid: child.pid, dir, script, logFile, probeLog, rss: {} };
+  const want = `husk server: listening on ${path.join(dir, 'socket')}`;
+  await new Promise((resolve, reject) => {
+    let out = '';
+    let settled = false;
+    const done = (err) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearInterval(poll);
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(
+      () => done(new Error(`no "listening" line within ${SERVER_START_MS / 1000} s${serverLogTail()}`)),
+      SERVER_START_MS,
+    );
+    const poll = setInterval(() => interrupted && done(new Interrupted('interrupted')), 50);
+    child.stdout.on('data', (d) => {
+      if (settled) return; // later output is drained and dropped
+      out += d;
+      if (out.split('\n').some((l) => l.trim() === want)) done();
+    });
+    child.on('error', (e) => done(new Error(`cannot start ${nodeBin}: ${e.message}`)));
+    child.on('exit', (code, sig) =>
+      done(
+        new Error(`exited (${sig ? `killed by ${sig}` : `exit ${code}`}) before listening${serverLogTail()}`),
+      ),
+    );
+  });
+  const opts = ENV.NODE_OPTIONS ? `${ENV.NODE_OPTIONS} ` : '';
+  huskServer.env = { ...ENV, HUSK_SERVER_DIR: dir, NODE_OPTIONS: `${opts}--require=${probe}` };
+  server.rss.afterStart = serverRss();
+}
+
+function serverLogTail() {
+  try {
+    const lines = fs.readFileSync(server.logFile, 'utf8').split('\n').filter(Boolean);
+    return lines.length ? `: ${oneLine(lines.slice(-3).join(' / '))}` : '';
+  } catch {
+    return '';
+  }
+}
+
+// The husk+server calls that ran the Node CLI instead (one line each: their arguments).
+function serverFallbacks() {
+  try {
+    return fs.readFileSync(server.probeLog, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function serverRss() {
+  try {
+    const st = procStatus(server.pid);
+    return { rssKiB: st.rss, hwmKiB: st.hwm, pssKiB: Number.isFinite(st.pss) ? st.pss : null };
+  } catch {
+    return null;
+  }
+}
+
+// SIGTERM (the server removes its socket and exits), wait for the exit, SIGKILL if it takes
+// longer than SERVER_STOP_MS, then remove its directory. Synchronous: also runs from the second
+// signal's forced clean-up. Until Node reaps it the exited server is a zombie, so its pid is not
+// reused while we look.
+function stopServer() {
+  const s = server;
+  server = null;
+  if (!s) return;
+  const gone = () => {
+    if (!s.pid || s.child.exitCode !== null || s.child.signalCode !== null) return true;
+    try {
+      const stat = fs.readFileSync(`/proc/${s.pid}/stat`, 'utf8');
+      return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+    } catch {
+      return true;
+    }
+  };
+  const waitGone = (ms) => {
+    for (let t = 0; t < ms && !gone(); t += 20) sleepMs(20);
+    return gone();
+  };
+  if (!gone()) {
+    try {
+      process.kill(s.pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+    if (!waitGone(SERVER_STOP_MS)) {
+      console.error(`bench: the husk server (pid ${s.pid}) did not exit on SIGTERM; killing it`);
+      try {
+        process.kill(s.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      if (!waitGone(SERVER_STOP_MS)) console.error(`bench: the husk server (pid ${s.pid}) is still there`);
+    }
+  }
+  try {
+    fs.rmSync(s.dir, { recursive: true, force: true });
+  } catch (e) {
+    console.error(`bench: could not remove ${s.dir}: ${e.message}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,7 +552,7 @@ function snapshotHusk(dest) {
 function makeBundle(dir, args, rootfs) {
   fs.mkdirSync(dir, { recursive: true });
   let how = 'husk spec';
-  let r = spawnSync(husk.bin, ['spec', '--bundle', dir], { env: ENV, encoding: 'utf8' });
+  let r = spawnSync(husk.bin, ['spec', '--bundle', dir], { env: husk.env, encoding: 'utf8' });
   if (r.status !== 0 && runc.available) {
     how = 'runc spec (husk spec failed: ' + oneLine(r.stderr || r.error?.message) + ')';
     r = spawnSync(RUNC, ['spec', '--bundle', dir], { env: ENV, encoding: 'utf8' });
@@ -374,11 +577,11 @@ function makeBundle(dir, args, rootfs) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scenarios. Each returns rows; a row is { id, name, unit, husk, runc, ratio, ratioLabel, note }.
+// Scenarios. Each returns rows (see row()), with one measurement per runtime.
 
 // 1. `run` of /bin/true.
 async function scenarioRun(B) {
-  const res = { husk: measure(), runc: measure() };
+  const res = perRuntime(measure);
   const rts = RUNTIMES.filter((r) => r.available);
   for (let i = 0; i < M.warmup + M.run; i++) {
     for (const rt of order(i, rts)) {
@@ -387,9 +590,9 @@ async function scenarioRun(B) {
       const r = call(rt, ['run', '--bundle', B.true, id]);
       if (r.ok) {
         rt.live.delete(id);
-        if (i >= M.warmup) res[rt.name].samples.push(r.ms);
+        if (i >= M.warmup) res[rt.key].samples.push(r.ms);
       } else {
-        fail(res[rt.name], r.err);
+        fail(res[rt.key], r.err);
         forceDelete(rt, id);
       }
     }
@@ -400,9 +603,9 @@ async function scenarioRun(B) {
 
 // 2. The engine path: create, start, state until stopped, delete.
 async function scenarioEngine(B) {
-  const res = { husk: measure(), runc: measure() };
-  const polls = { husk: [], runc: [] };
-  const steps = { husk: {}, runc: {} }; // per-verb times, for the JSON
+  const res = perRuntime(measure);
+  const polls = perRuntime(() => []);
+  const steps = perRuntime(() => ({})); // per-verb times, for the JSON
   const rts = RUNTIMES.filter((r) => r.available);
   for (let i = 0; i < M.warmup + M.engine; i++) {
     for (const rt of order(i, rts)) {
@@ -443,20 +646,20 @@ async function scenarioEngine(B) {
       }
       if (!err) step(['delete', id]);
       if (err) {
-        fail(res[rt.name], err);
+        fail(res[rt.key], err);
         forceDelete(rt, id);
       } else {
         rt.live.delete(id);
         if (i >= M.warmup) {
-          res[rt.name].samples.push(ms);
-          polls[rt.name].push(n);
-          for (const [verb, t] of Object.entries(mine)) (steps[rt.name][verb] ??= []).push(t);
+          res[rt.key].samples.push(ms);
+          polls[rt.key].push(n);
+          for (const [verb, t] of Object.entries(mine)) (steps[rt.key][verb] ??= []).push(t);
         }
       }
     }
     await checkpoint();
   }
-  for (const k of ['husk', 'runc']) {
+  for (const k of Object.keys(res)) {
     if (polls[k].length) res[k].extra.statePollsMean = polls[k].reduce((a, b) => a + b, 0) / polls[k].length;
     const med = Object.entries(steps[k]).map(([verb, v]) => [verb, stats(v).median]);
     if (med.length) res[k].extra.medianMsPerVerb = Object.fromEntries(med);
@@ -466,7 +669,7 @@ async function scenarioEngine(B) {
   ];
 }
 
-// Long-running `sleep 1000` containers, one per runtime, for scenarios 3, 4 and 6b.
+// Long-running `sleep 1000` containers, one per runtime, for scenarios 3, 4 and 6b (keyed as the rows).
 function startSleepers(B) {
   const sleepers = {};
   for (const rt of RUNTIMES.filter((r) => r.available)) {
@@ -480,7 +683,7 @@ function startSleepers(B) {
       else if (s.state.status !== 'running')
         r = { ok: false, err: `${rt.name}: sleeper is "${s.state.status}", not running` };
     }
-    sleepers[rt.name] = r.ok ? { id } : { error: r.err };
+    sleepers[rt.key] = r.ok ? { id } : { error: r.err };
     if (!r.ok) forceDelete(rt, id);
   }
   return sleepers;
@@ -488,7 +691,7 @@ function startSleepers(B) {
 
 function stopSleepers(sleepers) {
   for (const rt of RUNTIMES) {
-    const s = sleepers?.[rt.name];
+    const s = sleepers?.[rt.key];
     if (s?.id) {
       call(rt, ['kill', s.id, 'KILL'], { timeout: 10_000 });
       forceDelete(rt, s.id);
@@ -498,15 +701,15 @@ function stopSleepers(sleepers) {
 
 // 3. exec of /bin/true into a running container.
 async function scenarioExec(sleepers) {
-  const res = { husk: measure(), runc: measure() };
-  const rts = RUNTIMES.filter((r) => r.available && sleepers[r.name]?.id);
-  for (const rt of RUNTIMES) if (sleepers[rt.name]?.error) res[rt.name].error = sleepers[rt.name].error;
+  const res = perRuntime(measure);
+  const rts = RUNTIMES.filter((r) => r.available && sleepers[r.key]?.id);
+  for (const rt of RUNTIMES) if (sleepers[rt.key]?.error) res[rt.key].error = sleepers[rt.key].error;
   for (let i = 0; i < M.warmup + M.exec; i++) {
     for (const rt of order(i, rts)) {
-      const r = call(rt, ['exec', sleepers[rt.name].id, '/bin/true']);
+      const r = call(rt, ['exec', sleepers[rt.key].id, '/bin/true']);
       if (r.ok) {
-        if (i >= M.warmup) res[rt.name].samples.push(r.ms);
-      } else fail(res[rt.name], r.err);
+        if (i >= M.warmup) res[rt.key].samples.push(r.ms);
+      } else fail(res[rt.key], r.err);
     }
     await checkpoint();
   }
@@ -515,16 +718,14 @@ async function scenarioExec(sleepers) {
 
 // 4. state of an existing container, and `node -e 0` as the floor of any Node CLI.
 async function scenarioState(sleepers) {
-  const res = { husk: measure(), runc: measure() };
+  const res = perRuntime(measure);
   const node = measure();
-  const rts = RUNTIMES.filter((r) => r.available && sleepers[r.name]?.id);
-  for (const rt of RUNTIMES) if (sleepers[rt.name]?.error) res[rt.name].error = sleepers[rt.name].error;
+  const rts = RUNTIMES.filter((r) => r.available && sleepers[r.key]?.id);
+  for (const rt of RUNTIMES) if (sleepers[rt.key]?.error) res[rt.key].error = sleepers[rt.key].error;
   const nodeBin = which('node') ?? process.execPath;
   const jobs = [...rts, 'node'];
   for (let i = 0; i < M.warmup + M.state; i++) {
-    // Rotate the three so each goes first equally often.
-    const k = i % jobs.length;
-    for (const job of [...jobs.slice(k), ...jobs.slice(0, k)]) {
+    for (const job of order(i, jobs)) {
       if (job === 'node') {
         const t0 = process.hrtime.bigint();
         const r = spawnSync(nodeBin, ['-e', '0'], { env: ENV, stdio: 'ignore', timeout: CALL_TIMEOUT_MS });
@@ -534,10 +735,10 @@ async function scenarioState(sleepers) {
         } else fail(node, `node -e 0: ${r.error?.message ?? `exit ${r.status}`}`);
         continue;
       }
-      const r = call(job, ['state', sleepers[job.name].id], { capture: true });
+      const r = call(job, ['state', sleepers[job.key].id], { capture: true });
       if (r.ok) {
-        if (i >= M.warmup) res[job.name].samples.push(r.ms);
-      } else fail(res[job.name], r.err);
+        if (i >= M.warmup) res[job.key].samples.push(r.ms);
+      } else fail(res[job.key], r.err);
     }
     await checkpoint();
   }
@@ -545,15 +746,12 @@ async function scenarioState(sleepers) {
   const n = finish(node);
   const base = {
     id: '4b',
-    name: `\`node -e 0\` baseline (${nodeBin} ${process.version}); ratio = husk \`state\` ÷ node`,
+    name: `\`node -e 0\` baseline (${nodeBin} ${process.version}); ratios = \`state\` ÷ node`,
     unit: 'ms',
-    husk: null,
-    runc: null,
+    ...perRuntime(() => null),
     node: n,
-    ratio: ratioOf(main.husk, n),
-    ratioLabel: 'husk/node',
+    ratios: Object.fromEntries(RUNTIMES.map((rt) => [`${rt.name}/node`, ratioOf(main[rt.key], n)])),
   };
-  base.runcOverNode = ratioOf(main.runc, n);
   return [main, base];
 }
 
@@ -563,7 +761,10 @@ function spawnAsync(rt, args) {
     let stderr = '';
     let child;
     try {
-      child = spawn(rt.bin, ['--root', rt.root, ...args], { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+      child = spawn(rt.bin, ['--root', rt.root, ...args], {
+        env: rt.env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
     } catch (e) {
       resolve({ ok: false, err: e.message });
       return;
@@ -608,19 +809,19 @@ async function batch(rt, bundle) {
 }
 
 async function scenarioBatch(B) {
-  const wall = { husk: measure(), runc: measure() };
-  const rate = { husk: measure(), runc: measure() };
+  const wall = perRuntime(measure);
+  const rate = perRuntime(measure);
   const rts = RUNTIMES.filter((r) => r.available);
   for (let i = 0; i < M.batchReps; i++) {
     for (const rt of order(i, rts)) {
       const r = await batch(rt, B.true);
       await checkpoint();
       if (r.errors.length) {
-        fail(wall[rt.name], `${r.errors.length}/${BATCH_N} runs failed, first: ${r.errors[0]}`);
-        fail(rate[rt.name], `${r.errors.length}/${BATCH_N} runs failed`);
+        fail(wall[rt.key], `${r.errors.length}/${BATCH_N} runs failed, first: ${r.errors[0]}`);
+        fail(rate[rt.key], `${r.errors.length}/${BATCH_N} runs failed`);
       } else {
-        wall[rt.name].samples.push(r.ms);
-        rate[rt.name].samples.push((BATCH_N * 1000) / r.ms);
+        wall[rt.key].samples.push(r.ms);
+        rate[rt.key].samples.push((BATCH_N * 1000) / r.ms);
       }
     }
   }
@@ -649,8 +850,8 @@ function procStatus(pid) {
 }
 
 async function scenarioRssInit(B) {
-  const res = { husk: measure(), runc: measure() };
-  const pss = { husk: [], runc: [] };
+  const res = perRuntime(measure);
+  const pss = perRuntime(() => []);
   const rts = RUNTIMES.filter((r) => r.available);
   for (let i = 0; i < M.rssInit; i++) {
     for (const rt of order(i, rts)) {
@@ -658,7 +859,7 @@ async function scenarioRssInit(B) {
       rt.live.add(id);
       const r = call(rt, ['create', '--bundle', B.true, id]);
       if (!r.ok) {
-        fail(res[rt.name], r.err);
+        fail(res[rt.key], r.err);
         forceDelete(rt, id);
         continue;
       }
@@ -667,41 +868,41 @@ async function scenarioRssInit(B) {
         if (!s.ok) throw new Error(s.err);
         if (s.state.status !== 'created') throw new Error(`status is "${s.state.status}", not created`);
         const st = procStatus(s.state.pid);
-        res[rt.name].samples.push(st.rss);
-        if (Number.isFinite(st.pss)) pss[rt.name].push(st.pss);
-        res[rt.name].extra.processName = st.name;
-        res[rt.name].extra.vmHWMKiB = Math.max(res[rt.name].extra.vmHWMKiB ?? 0, st.hwm);
+        res[rt.key].samples.push(st.rss);
+        if (Number.isFinite(st.pss)) pss[rt.key].push(st.pss);
+        res[rt.key].extra.processName = st.name;
+        res[rt.key].extra.vmHWMKiB = Math.max(res[rt.key].extra.vmHWMKiB ?? 0, st.hwm);
       } catch (e) {
-        fail(res[rt.name], `${rt.name}: init of a created container: ${e.message}`);
+        fail(res[rt.key], `${rt.name}: init of a created container: ${e.message}`);
       }
       forceDelete(rt, id);
     }
     await checkpoint();
   }
-  for (const k of ['husk', 'runc']) if (pss[k].length) res[k].extra.pssKiB = stats(pss[k]);
+  for (const k of Object.keys(pss)) if (pss[k].length) res[k].extra.pssKiB = stats(pss[k]);
   return [row('6a', 'RSS (VmRSS) of the container init waiting in `created`', 'KiB', res)];
 }
 
 async function scenarioRssCli(sleepers) {
-  const res = { husk: measure(), runc: measure() };
-  for (const rt of RUNTIMES) if (sleepers[rt.name]?.error) res[rt.name].error = sleepers[rt.name].error;
-  const rts = RUNTIMES.filter((r) => r.available && sleepers[r.name]?.id);
+  const res = perRuntime(measure);
+  for (const rt of RUNTIMES) if (sleepers[rt.key]?.error) res[rt.key].error = sleepers[rt.key].error;
+  const rts = RUNTIMES.filter((r) => r.available && sleepers[r.key]?.id);
   if (!TIME) {
-    for (const rt of rts) res[rt.name].error = 'no /usr/bin/time (apt-get install time)';
+    for (const rt of rts) res[rt.key].error = 'no /usr/bin/time (apt-get install time)';
   } else {
     for (let i = 0; i < M.rssCli; i++) {
       for (const rt of order(i, rts)) {
-        const r = spawnSync(TIME, ['-f', '%M', rt.bin, '--root', rt.root, 'state', sleepers[rt.name].id], {
-          env: ENV,
+        const r = spawnSync(TIME, ['-f', '%M', rt.bin, '--root', rt.root, 'state', sleepers[rt.key].id], {
+          env: rt.env,
           stdio: ['ignore', 'ignore', 'pipe'],
           encoding: 'utf8',
           timeout: CALL_TIMEOUT_MS,
         });
         const last = (r.stderr ?? '').trim().split('\n').pop();
-        if (r.status === 0 && /^\d+$/.test(last)) res[rt.name].samples.push(Number(last));
+        if (r.status === 0 && /^\d+$/.test(last)) res[rt.key].samples.push(Number(last));
         else
           fail(
-            res[rt.name],
+            res[rt.key],
             `${rt.name} state under time: ${oneLine(r.stderr || r.error?.message)} (exit ${r.status})`,
           );
       }
@@ -732,7 +933,7 @@ async function scenarioRssCli(sleepers) {
 
 // 7. The in-process library: run() in one Node process vs spawning `runc run`, in a worker.
 async function scenarioLib(B) {
-  const res = { husk: measure(), runc: measure() };
+  const res = { husk: measure(), runc: measure() }; // no husk+server: the library is in-process
   const name = `library \`run()\` in one Node process (${M.lib} containers) vs spawning \`runc run\``;
   if (!fs.existsSync(libOf(husk.bin))) {
     res.husk.error = `${libOf(HUSK)} does not exist (npm run build)`;
@@ -804,23 +1005,30 @@ async function scenarioLib(B) {
   return [row('7', name, 'ms', res)];
 }
 
+// A row: { id, name, unit, husk, huskServer, runc, ratios: { 'husk/runc', 'husk+server/runc' } },
+// a runtime the scenario does not time (husk+server in 7) being null.
 function row(id, name, unit, res) {
-  const h = finish(res.husk);
-  const r = finish(res.runc);
-  for (const [rt, m] of [
-    [husk, h],
-    [runc, r],
-  ]) {
+  const out = { id, name, unit };
+  for (const rt of RUNTIMES) {
+    if (!res[rt.key]) {
+      out[rt.key] = null;
+      continue;
+    }
+    const m = finish(res[rt.key]);
     if (!rt.available && !m.stats) m.error = rt.why;
+    out[rt.key] = m;
   }
-  return { id, name, unit, husk: h, runc: r, ratio: ratioOf(h, r), ratioLabel: 'husk/runc' };
+  out.ratios = Object.fromEntries(
+    RATIOS.map(([a, b]) => [`${a.name}/${b.name}`, ratioOf(out[a.key], out[b.key])]),
+  );
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Report
 
-function version(bin, args) {
-  const r = spawnSync(bin, args, { env: ENV, encoding: 'utf8', timeout: 10_000 });
+function version(rt, args) {
+  const r = spawnSync(rt.bin, args, { env: rt.env, encoding: 'utf8', timeout: 10_000 });
   return r.status === 0
     ? oneLine(r.stdout.split('\n').slice(0, 2).join(', '))
     : `unknown (${oneLine(r.stderr || r.error?.message)})`;
@@ -847,24 +1055,41 @@ function markdown(report) {
     ? ' (bin, dist, build/Release copied at the start and timed from the copy)'
     : '';
   lines.push(`- husk: \`${m.husk.bin}\`${copy} — ${m.husk.version}; git ${m.git}`);
+  const hs = m.huskServer;
+  lines.push(
+    hs.available
+      ? `- husk+server: the same \`bin/husk\` (the front) with \`HUSK_SERVER_DIR\` at a \`husk server\` started from its build for the run (\`node bin/husk.js server --dir DIR\`, DIR a fresh temp directory; the JSON has the full command), so the front hands each call to the server; the husk (CLI) calls get a \`HUSK_SERVER_DIR\` with no server in it, so they always run the Node CLI (\`bin/husk.js\`)`
+      : `- husk+server: not timed (${hs.why ?? 'not needed by the scenarios run'}); the husk (CLI) calls get a \`HUSK_SERVER_DIR\` with no server in it, so they always run the Node CLI (\`bin/husk.js\`)`,
+  );
   lines.push(`- runc: \`${m.runc.bin}\` — ${m.runc.version}`);
   lines.push(`- node ${m.node}; NODE_EXTRA_CA_CERTS removed from every timed process`);
   const c = m.counts;
   lines.push(
     `- samples per runtime: ${c.warmup} warm-up + ${c.run} (1), ${c.engine} (2), ${c.exec} (3), ${c.state} (4); ${c.batchReps} batch(es) (5); ${c.rssInit} + ${c.rssCli} (6); ${c.libWarmup} + ${c.lib} (7)`,
   );
-  lines.push('- cells: median (min–max); ratio = husk median ÷ runc median', '');
-  lines.push('| # | Scenario | husk | runc | ratio |', '|---|---|---|---|---|');
+  lines.push(
+    `- cells: median (min–max); ${RATIOS.map(([a, b]) => `${a.name}/${b.name} = ${a.label} median ÷ ${b.label} median`).join(', ')}`,
+    '',
+  );
+  const header = [
+    '#',
+    'Scenario',
+    ...RUNTIMES.map((rt) => rt.label),
+    ...RATIOS.map(([a, b]) => `${a.name}/${b.name}`),
+  ];
+  lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`);
   const esc = (s) => String(s).replace(/\|/g, '\\|');
   for (const r of report.rows) {
-    const ratio =
-      r.ratio === null
-        ? '—'
-        : `${r.ratio.toFixed(2)}× ${r.ratioLabel === 'husk/runc' ? '' : `(${r.ratioLabel})`}`.trim();
-    const hcell = r.node ? `node: ${fmtCell(r.node, r.unit)}` : fmtCell(r.husk, r.unit);
-    lines.push(
-      `| ${r.id} | ${esc(r.name)} | ${esc(hcell)} | ${esc(r.node ? '—' : fmtCell(r.runc, r.unit))} | ${ratio} |`,
-    );
+    // 4b has node's time in the first runtime column and the ratios to node.
+    const cells = r.node
+      ? [`node: ${fmtCell(r.node, r.unit)}`, ...RUNTIMES.slice(1).map(() => '—')]
+      : RUNTIMES.map((rt) => fmtCell(r[rt.key], r.unit));
+    for (const [a, b] of RATIOS) {
+      const key = r.node ? `${a.name}/node` : `${a.name}/${b.name}`;
+      const v = r.ratios?.[key];
+      cells.push(v === null || v === undefined ? '—' : `${v.toFixed(2)}×${r.node ? ` (${key})` : ''}`);
+    }
+    lines.push(`| ${r.id} | ${esc(r.name)} | ${cells.map(esc).join(' | ')} |`);
   }
   lines.push('');
   if (report.notes.length) {
@@ -886,25 +1111,29 @@ function cleanup() {
       /* gone */
     }
   }
+  // Containers first (husk+server's through the server while it still runs; if it is gone,
+  // its front runs the Node CLI), then the server, then the directories.
   for (const rt of RUNTIMES) {
-    if (!rt.available || !rt.root || !fs.existsSync(rt.root)) continue;
+    // Also a runtime found unusable half-way (husk+server whose server stopped serving).
+    if (!rt.bin || !fs.existsSync(rt.bin) || !rt.root || !fs.existsSync(rt.root)) continue;
     // Everything still in the root: what we know is live, and whatever `list` reports.
     const ids = new Set(rt.live);
     const r = spawnSync(rt.bin, ['--root', rt.root, 'list', '--quiet'], {
-      env: ENV,
+      env: rt.env,
       encoding: 'utf8',
       timeout: 10_000,
     });
     for (const id of (r.stdout ?? '').split('\n')) if (id.trim()) ids.add(id.trim());
     for (const id of ids) {
       spawnSync(rt.bin, ['--root', rt.root, 'delete', '--force', id], {
-        env: ENV,
+        env: rt.env,
         stdio: 'ignore',
         timeout: 10_000,
       });
     }
     rt.live.clear();
   }
+  stopServer();
   if (TMP) {
     try {
       fs.rmSync(TMP, { recursive: true, force: true });
@@ -920,7 +1149,7 @@ async function main() {
     console.error('bench: needs root (it creates containers with husk and runc)');
     return 2;
   }
-  if (!husk.available) husk.why = `${HUSK} not found`;
+  if (!husk.available) husk.why = huskServer.why = `${HUSK} not found`;
   if (!runc.available) runc.why = 'runc not found (--runc PATH)';
   if (!husk.available && !runc.available) {
     console.error(`bench: neither husk (${HUSK}) nor runc found`);
@@ -940,14 +1169,19 @@ async function main() {
   const rows = [];
   const notes = [];
   const versions = { husk: 'unknown', runc: 'unknown' };
+  const serverInfo = { command: null, dir: null, process: null, fallbacks: [], log: [] };
   cleanupFn = cleanup;
   try {
     TMP = fs.mkdtempSync('/tmp/husk-bench-');
     errFile = path.join(TMP, 'stderr');
     for (const rt of RUNTIMES) {
-      rt.root = path.join(TMP, `root-${rt.name}`);
+      rt.root = path.join(TMP, `root-${rt.key}`);
       fs.mkdirSync(rt.root, { recursive: true });
     }
+    // The husk (CLI) runtime always runs the Node CLI, even if a husk server runs on this host:
+    // its front looks for the server in a directory that does not exist. husk+server gets the
+    // bench's own server once it listens (until then, the same).
+    husk.env = huskServer.env = { ...ENV, HUSK_SERVER_DIR: path.join(TMP, 'no-server') };
     const snap = husk.available && !opts['in-place'] && !opts.husk ? path.join(TMP, 'husk') : null;
     if (snap) {
       try {
@@ -969,7 +1203,7 @@ async function main() {
 
     // One container each first: a runtime that cannot run at all is reported, not fatal.
     // A snapshot taken in the middle of a rebuild may mix old and new parts: take it again.
-    for (const rt of RUNTIMES.filter((r) => r.available)) {
+    for (const rt of RUNTIMES.filter((r) => r.available && r !== huskServer)) {
       for (let attempt = 1; ; attempt++) {
         const id = nextId('check');
         rt.live.add(id);
@@ -995,8 +1229,45 @@ async function main() {
       }
     }
 
-    versions.husk = husk.available ? version(husk.bin, ['--version']) : 'not found';
-    versions.runc = runc.available ? version(RUNC, ['--version']) : 'not found';
+    // husk+server: a server started from the build just checked (the snapshot's bin/husk.js),
+    // then one container through it, which must not have fallen back to the Node CLI.
+    huskServer.bin = husk.bin;
+    if (husk.available && ![1, 2, 3, 4, 5, 6].some(want)) {
+      huskServer.available = false;
+      huskServer.why = 'not needed by the scenarios run';
+    } else if (husk.available) {
+      process.stderr.write('bench: starting the husk server ... ');
+      try {
+        await startServer();
+        process.stderr.write(`listening in ${server.dir}\n`);
+        serverInfo.command = `node ${server.script} server --dir ${server.dir}`;
+        serverInfo.dir = server.dir;
+        const id = nextId('check');
+        huskServer.live.add(id);
+        const r = call(huskServer, ['run', '--bundle', B.true, id]);
+        if (r.ok) huskServer.live.delete(id);
+        else forceDelete(huskServer, id);
+        const fell = serverFallbacks();
+        if (fell.length)
+          throw new Error(`the server did not take a \`run\` (the front ran the Node CLI)${serverLogTail()}`);
+        if (!r.ok) {
+          console.error(`bench: pre-check failed: ${r.err}`);
+          notes.push(`pre-check: ${r.err}`);
+        }
+      } catch (e) {
+        if (e instanceof Interrupted) throw e;
+        process.stderr.write('failed\n');
+        huskServer.available = false;
+        huskServer.why = `husk server: ${oneLine(e.message)}`;
+        console.error(`bench: ${huskServer.why}`);
+        notes.push(`husk+server not timed: ${huskServer.why}`);
+        stopServer();
+        huskServer.env = husk.env;
+      }
+    }
+
+    versions.husk = husk.available ? version(husk, ['--version']) : 'not found';
+    versions.runc = runc.available ? version(runc, ['--version']) : 'not found';
 
     const section = async (n, label, fn) => {
       if (!want(n)) return;
@@ -1013,10 +1284,8 @@ async function main() {
           id: String(n),
           name: label,
           unit: 'ms',
-          husk: { stats: null, error: oneLine(e.message) },
-          runc: { stats: null, error: oneLine(e.message) },
-          ratio: null,
-          ratioLabel: 'husk/runc',
+          ...perRuntime(() => ({ stats: null, error: oneLine(e.message) })),
+          ratios: Object.fromEntries(RATIOS.map(([a, b]) => [`${a.name}/${b.name}`, null])),
         });
         notes.push(`scenario ${n} failed: ${oneLine(e.stack)}`);
       }
@@ -1036,6 +1305,18 @@ async function main() {
     await section(5, `${BATCH_N} runs, ${BATCH_PAR} at a time`, () => scenarioBatch(B));
     await section(6, 'RSS of a created init', () => scenarioRssInit(B));
     await section(7, 'library API', () => scenarioLib(B));
+
+    // The server itself, before clean-up stops it: its memory now, the calls it did not take
+    // (they ran the Node CLI and so are not what the column claims) and anything it logged.
+    if (server) {
+      serverInfo.process = { afterStart: server.rss.afterStart, atEnd: serverRss() };
+      serverInfo.fallbacks = serverFallbacks();
+      try {
+        serverInfo.log = fs.readFileSync(server.logFile, 'utf8').split('\n').filter(Boolean);
+      } catch {
+        /* none */
+      }
+    }
   } catch (e) {
     if (e instanceof Interrupted) {
       console.error('bench: interrupted; cleaning up, no results written');
@@ -1051,9 +1332,34 @@ async function main() {
   rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   notes.push(...leakNotes);
   for (const r of rows) {
-    for (const k of ['husk', 'runc'])
-      if (r[k]?.failures) notes.push(`${r.id} ${k}: ${r[k].failures} failed sample(s): ${r[k].error}`);
+    for (const rt of RUNTIMES)
+      if (r[rt.key]?.failures)
+        notes.push(`${r.id} ${rt.name}: ${r[rt.key].failures} failed sample(s): ${r[rt.key].error}`);
   }
+  const mib = (kib) => `${(kib / 1024).toFixed(1)} MiB`;
+  if (serverInfo.process) {
+    const { afterStart: a, atEnd: b } = serverInfo.process;
+    notes.push(
+      b
+        ? `husk+server: the server process itself (\`node bin/husk.js server\`; 6b's husk+server cell is the front alone) held ${mib(b.rssKiB)} VmRSS at the end${a ? ` (${mib(a.rssKiB)} right after start)` : ''}, peak VmHWM ${mib(b.hwmKiB)}`
+        : 'husk+server: the server process was gone at the end (its later calls ran the Node CLI)',
+    );
+  }
+  if (serverInfo.fallbacks.length) {
+    // Each line is a call's arguments: `--root DIR VERB ...`.
+    const verbs = new Set(
+      serverInfo.fallbacks.map((l) =>
+        l.split(' ').find((w, i, a) => !w.startsWith('-') && a[i - 1] !== '--root'),
+      ),
+    );
+    notes.push(
+      `husk+server: ${serverInfo.fallbacks.length} call(s) ran the Node CLI instead of the server, so some of its cells are not the server's (verbs: ${[...verbs].join(', ')})`,
+    );
+  }
+  if (serverInfo.log.length)
+    notes.push(
+      `husk+server: the server logged ${serverInfo.log.length} line(s), first: ${oneLine(serverInfo.log[0])}`,
+    );
   const cpus = os.cpus();
   const report = {
     meta: {
@@ -1065,6 +1371,17 @@ async function main() {
         bin: HUSK,
         snapshot: husk.bin !== HUSK,
         version: versions.husk,
+        huskServerDir: husk.env.HUSK_SERVER_DIR ?? null, // no server there: always the Node CLI
+      },
+      huskServer: {
+        bin: HUSK, // the same front (and snapshot) as husk
+        available: huskServer.available,
+        why: huskServer.why,
+        command: serverInfo.command,
+        huskServerDir: serverInfo.dir,
+        process: serverInfo.process, // the server's own VmRSS/VmHWM/Pss, in KiB
+        fallbacks: serverInfo.fallbacks,
+        log: serverInfo.log,
       },
       runc: { bin: RUNC, version: versions.runc },
       git: gitInfo(),

@@ -5,6 +5,8 @@
 // expected-failures.json does not list for this runtime.
 //
 //   RUNTIME=/usr/sbin/runc node conformance/run.mjs [file-filter ...] [--only REGEX]
+//   node conformance/run.mjs --server   husk's front binary with a husk server running: the
+//                                       same checks, every call going through the server
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from 'node:test';
@@ -19,6 +21,10 @@ const RUNTIME = process.env.RUNTIME;
 const NAME = path.basename(RUNTIME);
 
 const argv = process.argv.slice(2);
+const serverAt = argv.indexOf('--server');
+const viaServer = serverAt >= 0;
+if (viaServer) argv.splice(serverAt, 1);
+const RESULTS_NAME = viaServer ? `${NAME}-server` : NAME;
 const onlyAt = argv.indexOf('--only');
 const only = onlyAt >= 0 ? argv.splice(onlyAt, 2)[1] : null;
 const filters = argv;
@@ -62,6 +68,44 @@ console.log(`conformance: ${RUNTIME}${version ? ` (${version})` : ''}, ${files.l
     );
     process.exit(2);
   }
+}
+
+// --server: a husk server in a directory of its own; the test processes (and so the runtime calls)
+// inherit HUSK_SERVER_DIR, so bin/husk hands every call it can to the server.
+let server = null;
+if (viaServer) server = await startServer();
+
+async function startServer() {
+  const { spawn } = await import('node:child_process');
+  const dir = fs.mkdtempSync('/tmp/husk-conf-server-');
+  const entry = path.join(path.dirname(fs.realpathSync(RUNTIME)), '..', '..', 'bin', 'husk.js');
+  const child = spawn(process.execPath, [entry, 'server', '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS')),
+  });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`husk server did not start: ${err}`)), 10000);
+    child.stdout.on('data', (d) => {
+      if (String(d).includes('listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`husk server exited (${code}): ${err}`)));
+  });
+  process.env.HUSK_SERVER_DIR = dir;
+  return {
+    // The server's tally (calls served, handed back, callers refused), once it has stopped.
+    async stop() {
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+      return err.trim();
+    },
+  };
 }
 
 // Make the shared rootfs anew, before the test processes start.
@@ -133,7 +177,7 @@ const resultsDir = path.join(here, 'results');
 fs.mkdirSync(resultsDir, { recursive: true });
 // A run of some of the checks does not replace the record of a full run.
 const partial = filters.length > 0 || only !== null;
-const out = path.join(resultsDir, `${NAME}${partial ? '.partial' : ''}.json`);
+const out = path.join(resultsDir, `${RESULTS_NAME}${partial ? '.partial' : ''}.json`);
 fs.writeFileSync(
   out,
   JSON.stringify(
@@ -151,6 +195,17 @@ fs.writeFileSync(
   ) + '\n',
 );
 console.log(`results written to ${path.relative(process.cwd(), out) || out}`);
+
+if (server) {
+  const tally = await server.stop();
+  console.log(tally);
+  // A run where the front never reached the server checked the Node CLI a second time.
+  const served = Number(/(\d+) calls served/.exec(tally)?.[1] ?? 0);
+  if (served === 0) {
+    console.error('conformance --server: the server served no call');
+    process.exit(1);
+  }
+}
 
 const unexpected = rows.filter((r) => r.result === 'fail');
 if (unexpected.length || !rows.length) {

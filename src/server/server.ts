@@ -79,6 +79,9 @@ function closeAll(fds: number[]): void {
   }
 }
 
+// What the server did, told when it stops (and checked by the conformance run through it).
+const tally = { served: 0, fellBack: 0, refused: 0 };
+
 async function serveConnection(fd: number, log: (s: string) => void): Promise<void> {
   const conn = new FrontConnection(fd);
   let stdio: number[] = [];
@@ -95,6 +98,7 @@ async function serveConnection(fd: number, log: (s: string) => void): Promise<vo
     // Test-only crash points kill the process they run in: the caller's own, not the server.
     if (why || Object.keys(req.env).some((k) => k.startsWith('HUSK_INTERNAL_'))) {
       if (why) log(`not serving a caller: ${why}`);
+      tally.refused++;
       conn.send(MSG.FALLBACK);
       return;
     }
@@ -109,6 +113,8 @@ async function serveConnection(fd: number, log: (s: string) => void): Promise<vo
     } finally {
       scope.leave();
     }
+    if (code === null) tally.fellBack++;
+    else tally.served++;
     if (code === null) conn.send(MSG.FALLBACK);
     else conn.send(MSG.DONE, code);
   } catch (e) {
@@ -143,6 +149,9 @@ export async function serve(opts: ServerOptions = {}): Promise<never> {
   const listenFd = native().listenSeqpacket(socket);
   const stop = () => {
     fs.rmSync(socket, { force: true });
+    log(
+      `stopped: ${tally.served} calls served, ${tally.fellBack} handed back, ${tally.refused} callers refused`,
+    );
     process.exit(0);
   };
   process.on('SIGTERM', stop);
