@@ -25,6 +25,14 @@ const serverAt = argv.indexOf('--server');
 const viaServer = serverAt >= 0;
 if (viaServer) argv.splice(serverAt, 1);
 const RESULTS_NAME = viaServer ? `${NAME}-server` : NAME;
+// The server is husk's: another runtime has nothing to hand calls to.
+if (
+  viaServer &&
+  !fs.existsSync(path.join(path.dirname(fs.realpathSync(RUNTIME)), '..', '..', 'bin', 'husk.js'))
+) {
+  console.log(`conformance --server: ${RUNTIME} is not husk's front binary; nothing to run through a server`);
+  process.exit(0);
+}
 const onlyAt = argv.indexOf('--only');
 const only = onlyAt >= 0 ? argv.splice(onlyAt, 2)[1] : null;
 const filters = argv;

@@ -251,3 +251,39 @@ test('one server per directory, and only in a directory of its own user', { skip
   assert.equal(r.status, 1);
   assert.match(r.stderr, /not writable by others/);
 });
+
+test('another user is not served, whatever the socket allows', { skip: SKIP }, async (t) => {
+  const s = await startServer(t);
+  const e = env(t);
+  // Opened up on purpose, so that only the server's own check stands in the way.
+  fs.chmodSync(s.dir, 0o755);
+  fs.chmodSync(path.join(s.dir, 'socket'), 0o666);
+  const asNobody = ['--reuid', '65534', '--regid', '65534', '--clear-groups'];
+  // The front, as nobody, will not talk to a server of another user's: the Node CLI answers.
+  const root = e.tmpdir();
+  fs.chmodSync(root, 0o777);
+  let r = spawnSync('setpriv', [...asNobody, HUSK, '--root', root, 'list', '--quiet'], {
+    env: { ...process.env, ...s.opts.env },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  // A client that does not check (a request in the front's format, sent as nobody) is refused.
+  const client = `
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+body = b"/\\0state\\0x\\0"
+socket.send_fds(s, [struct.pack("<IiiI", 1, 2, 0, 0o22) + body], [0, 1, 2])
+print(struct.unpack("<IiiI", s.recv(16))[0])
+`;
+  if (!fs.existsSync('/usr/bin/python3')) return t.skip('no /usr/bin/python3 for the raw client');
+  r = spawnSync('setpriv', [...asNobody, '/usr/bin/python3', '-c', client, path.join(s.dir, 'socket')], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '10', 'the server answers FALLBACK');
+  const tally = await s.stop();
+  assert.equal(tally.served, 0, tally.log);
+  assert.equal(tally.refused, 1, tally.log);
+  assert.match(tally.log, /not serving a caller: uid 65534/);
+});
