@@ -28,8 +28,17 @@ function makeDir(dir: string, made: string[], retries = 3): void {
     return;
   }
   made.push(dir);
-  enableControllers(parent);
-  if (isCpuset(dir)) initCpuset(dir);
+  try {
+    enableControllers(parent);
+    if (isCpuset(dir)) initCpuset(dir);
+  } catch (e) {
+    // A delete of the last container under a parent removes it (removeEmptyHuskParents), also
+    // one this create has just made and not yet put a child in: its files then answer ENODEV
+    // (or are gone). Make it again.
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code === 'ENODEV' || code === 'ENOENT') && retries > 0) return makeDir(dir, made, retries - 1);
+    throw e;
+  }
 }
 
 // A new v1 cpuset directory starts with no cpus or mems, and nothing can join it until they are
