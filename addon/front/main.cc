@@ -69,6 +69,29 @@ static int server_socket_path(char *out, size_t len) {
   return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+// Whether `ancestor` started this process, directly or not. A hook the server runs (prestart,
+// poststart, poststop) that calls husk must not wait for a server that is busy waiting for it.
+static bool descends_from(pid_t ancestor) {
+  pid_t p = getppid();
+  for (int depth = 0; depth < 64 && p > 1; depth++) {
+    if (p == ancestor) return true;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)p);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return false;
+    buf[n] = '\0';
+    // "pid (comm) state ppid ...": comm may hold anything, so look after its last ')'.
+    char *end = strrchr(buf, ')');
+    int ppid;
+    if (!end || sscanf(end + 1, " %*c %d", &ppid) != 1) return false;
+    p = ppid;
+  }
+  return false;
+}
+
 // A connection to a server run by this very user, or -1.
 static int connect_server(void) {
   struct sockaddr_un sa;
@@ -83,7 +106,7 @@ static int connect_server(void) {
   }
   struct ucred cred;
   socklen_t cl = sizeof cred;
-  if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != geteuid()) {
+  if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != geteuid() || descends_from(cred.pid)) {
     close(s);
     return -1;
   }

@@ -287,3 +287,34 @@ print(struct.unpack("<IiiI", s.recv(16))[0])
   assert.equal(tally.refused, 1, tally.log);
   assert.match(tally.log, /not serving a caller: uid 65534/);
 });
+
+test(
+  'a hook the server runs can call husk: it is answered by the Node CLI, not queued behind itself',
+  { skip: SKIP },
+  async (t) => {
+    const s = await startServer(t);
+    const e = env(t);
+    const out = path.join(e.tmpdir(), 'state.json');
+    const id = e.id('hook');
+    const b = makeBundle(t, (c) => {
+      c.hooks = {
+        poststart: [
+          {
+            path: '/bin/sh',
+            args: ['sh', '-c', `${HUSK} --root ${e.root} state ${id} > ${out}`],
+            env: [`HUSK_SERVER_DIR=${s.dir}`, 'PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
+            timeout: 20,
+          },
+        ],
+      };
+    });
+    const t0 = Date.now();
+    const r = e.husk(['run', '--bundle', b.dir, id], s.opts);
+    assert.equal(r.code, 0, show(r));
+    assert.ok(Date.now() - t0 < 15_000, 'the hook did not wait for its own server');
+    assert.equal(JSON.parse(fs.readFileSync(out, 'utf8')).id, id);
+    const tally = await s.stop();
+    assert.equal(tally.served, 1, tally.log);
+    await e.assertClean();
+  },
+);
