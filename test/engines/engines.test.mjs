@@ -37,6 +37,7 @@ import {
   writeWrapper,
 } from './lib.mjs';
 import { makeOciArchive } from './oci-archive.mjs';
+import { startHuskServer } from '../lib/husk-server.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HUSK = path.join(REPO, 'bin', 'husk');
@@ -79,6 +80,16 @@ const RUNTIMES = [
       ? 'husk is not built: run `npm run build:ts && npm run build:bundle`'
       : false,
   },
+  // The same bin/husk with a husk server of the suite's own: every call the server can run goes
+  // through it (the wrapper points HUSK_SERVER_DIR at it; the engines pass no environment).
+  {
+    name: 'husk-server',
+    real: HUSK,
+    server: true,
+    skip: !fs.existsSync(path.join(REPO, 'dist', 'husk.js'))
+      ? 'husk is not built: run `npm run build:ts && npm run build:bundle`'
+      : false,
+  },
   { name: 'runc', real: RUNC, skip: !fs.existsSync(RUNC) ? `${RUNC} not installed: ${INSTALL}` : false },
 ];
 
@@ -97,6 +108,7 @@ const S = {
   hostPaths: null, // paths outside tmp that the engines may create, and whether they existed
   cgroupsBefore: null,
   seq: 0,
+  server: null, // the husk server of the husk-server runs
 };
 
 // Paths the engines create outside the directories we give them (no flag moves these in these
@@ -126,7 +138,7 @@ function wrapper(rt) {
 // One test = one recipe on one runtime, with its own cleanups and the runtime calls it made.
 
 function engineTest(engine, op, rt, fn, opts = {}) {
-  const known = rt.name === 'husk' ? KNOWN[`${engine} ${op}`] : undefined;
+  const known = rt.name !== 'runc' ? KNOWN[`${engine} ${op}`] : undefined;
   test(
     `${engine} ${op} [${rt.name}]`,
     { timeout: opts.timeout ?? SUBTEST_TIMEOUT, skip: rt.skip || opts.skip, todo: known },
@@ -210,16 +222,23 @@ describe('engines', { skip: skipAll }, () => {
       '.',
     ]);
     fs.mkdirSync(path.join(S.tmp, 'wrap'));
+    if (RUNTIMES.some((rt) => rt.server && !rt.skip)) S.server = await startHuskServer();
     for (const rt of RUNTIMES) {
       const p = path.join(S.tmp, 'wrap', rt.name);
       const log = path.join(S.tmp, `calls-${rt.name}.log`);
-      writeWrapper(p, rt.real, log);
+      writeWrapper(p, rt.real, log, rt.server ? { HUSK_SERVER_DIR: S.server.dir } : {});
       S.wrappers[rt.name] = { path: p, log };
     }
   });
 
   after(async () => {
     if (!S.tmp) return;
+    // Stopped first: once the engines are gone nothing calls it. A server that ran none of the
+    // calls means the husk-server runs tested the Node CLI again.
+    if (S.server) {
+      const tally = await S.server.stop();
+      if (!tally.served) throw new Error(`the husk server served no call: ${tally.log}`);
+    }
     if (S.dockerd) {
       await run(DOCKER, ['-H', `unix://${S.dockerd.sock}`, 'rm', '-f', ...(await dockerIds())], {
         timeout: 30_000,
@@ -640,7 +659,7 @@ describe('engines', { skip: skipAll }, () => {
     const IMAGE = 'husk-engines:test';
     let dk;
     // The runc reference runs through a wrapper too, under its own name ("runc" is reserved).
-    const runtimeName = (rt) => (rt === 'husk' ? 'husk' : 'runc-logged');
+    const runtimeName = (rt) => (rt === 'runc' ? 'runc-logged' : rt);
     const docker = (args, opts) =>
       run(DOCKER, ['-H', `unix://${dk.sock}`, ...args], { timeout: CMD_TIMEOUT, ...opts });
     const rmf = (name) => () => docker(['rm', '-f', name]);
@@ -664,6 +683,7 @@ describe('engines', { skip: skipAll }, () => {
           '-H', `unix://${sock}`,
           '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false',
           '--add-runtime', `husk=${wrapper('husk')}`,
+          '--add-runtime', `husk-server=${wrapper('husk-server')}`,
           '--add-runtime', `runc-logged=${wrapper('runc')}`,
         ],
         path.join(dir, 'dockerd.log'),

@@ -78,14 +78,16 @@ export async function waitFor(fn, { timeout = 15_000, every = 100, what = 'condi
 // untouched: stdio, fds, environment, cwd. The runtime runs as the wrapper's child so that its
 // exit code can be logged.
 
-export function writeWrapper(file, real, log) {
+export function writeWrapper(file, real, log, env = {}) {
   const q = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
   fs.writeFileSync(
     file,
     `#!/bin/sh
 # Logs each runtime call to ${log} and runs ${real}. Written by test/engines.
 LOG=${q(log)}
-prev= ; rlog=
+${Object.entries(env)
+  .map(([k, v]) => `export ${k}=${q(v)}\n`)
+  .join('')}prev= ; rlog=
 for a in "$@"; do [ "$prev" = --log ] && rlog=$a; prev=$a; done
 printf '[%s] cwd=%s argv: %s\\n' "$$" "$(pwd)" "$*" >>"$LOG"
 ${q(real)} "$@"

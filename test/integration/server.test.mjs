@@ -5,42 +5,20 @@
 // back to the Node CLI. The server must keep nothing of a call (fds, cwd) once it is over.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { startHuskServer } from '../lib/husk-server.mjs';
 import { env, HUSK, makeBundle, parseStatus, REPO, show, SKIP, waitFor } from '../lib/harness.mjs';
 
 const NODE_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
 
-// A server in a directory of its own, stopped when the test ends. Called before env(t), so its
-// stop runs before the harness's leftover check (a failing after hook ends the ones after it).
+// A server of the test's own, stopped when the test ends. Called before env(t), so its stop
+// runs before the harness's leftover check (a failing after hook ends the ones after it).
 async function startServer(t) {
-  const dir = fs.mkdtempSync('/tmp/husk-test-server-');
-  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'husk.js'), 'server', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: NODE_ENV,
-  });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  let stopped = false;
-  const stop = async () => {
-    if (!stopped) {
-      stopped = true;
-      child.kill('SIGTERM');
-      await exited;
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-    const m = /(\d+) calls served, (\d+) handed back, (\d+) callers refused/.exec(err);
-    return m ? { served: +m[1], handedBack: +m[2], refused: +m[3], log: err } : { log: err };
-  };
-  t.after(stop);
-  await waitFor(() => out.includes('listening') || child.exitCode !== null, 'the server to listen');
-  assert.ok(out.includes('listening'), `server did not start: ${err}`);
-  const opts = { env: { HUSK_SERVER_DIR: dir } };
-  return { dir, pid: child.pid, stop, opts, log: () => err };
+  const s = await startHuskServer();
+  t.after(s.stop);
+  return { ...s, opts: { env: { HUSK_SERVER_DIR: s.dir } } };
 }
 
 function fdCount(pid) {
