@@ -18,7 +18,7 @@ function versionText(): string {
 }
 
 // What a caller other than the command line (the husk server) sets for the calls it runs.
-export type CallOptions = Pick<RuntimeContext, 'launcher' | 'inProcess'>;
+export type CallOptions = Pick<RuntimeContext, 'launcher' | 'inProcess' | 'keepCgroupParents'>;
 
 // Prints the error (and logs it); returns the exit code.
 function fail(e: unknown, logger?: Logger): number {

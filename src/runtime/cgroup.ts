@@ -230,8 +230,23 @@ export function killAll(dirs: string[]): void {
   }
 }
 
-export function destroyCgroups(dirs: string[], made: string[] = dirs): void {
+// keepParents: a long-lived process (the husk server) keeps /husk for the next container; see
+// removeHuskParentsIfEmpty.
+export function destroyCgroups(dirs: string[], made: string[] = dirs, keepParents = false): void {
   killAll(dirs);
   removeDirs(made, dirs);
-  removeEmptyHuskParents(dirs);
+  if (!keepParents) removeEmptyHuskParents(dirs);
+}
+
+// What a process that kept /husk between containers removes when it stops (if no container is
+// left below it).
+export function removeHuskParentsIfEmpty(host: HostFacts): void {
+  const mounts = [...host.v1.map((h) => h.mountpoint), ...(host.unified ? [host.unified] : [])];
+  for (const m of mounts) {
+    try {
+      fs.rmdirSync(path.join(m, 'husk'));
+    } catch {
+      /* containers below it, or none made */
+    }
+  }
 }

@@ -19,6 +19,9 @@ export interface RuntimeContext {
   // the caller's event loop keeps running. The CLI has nothing else to do and waits in place.
   inProcess?: boolean;
   launcher: Launcher;
+  // A long-lived process making many containers (the husk server) keeps the parent of default
+  // cgroup paths (/husk in each hierarchy) instead of making and removing it for each one.
+  keepCgroupParents?: boolean;
 }
 
 // The next message from a container's init (null when it closed its end).
@@ -47,6 +50,7 @@ export function makeContext(
     systemdCgroup?: boolean;
     inProcess?: boolean;
     launcher?: Launcher;
+    keepCgroupParents?: boolean;
   } = {},
 ): RuntimeContext {
   const flag = parseRootlessFlag(opts.rootless);
@@ -61,5 +65,6 @@ export function makeContext(
     systemdCgroup: !!opts.systemdCgroup,
     inProcess: !!opts.inProcess,
     launcher: opts.launcher ?? localLauncher,
+    keepCgroupParents: !!opts.keepCgroupParents,
   };
 }

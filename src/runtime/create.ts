@@ -151,7 +151,10 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     const cg = plan.cgroups;
     if (cg) {
       rec.cgroupDirs = [...cg.dirs];
-      rec.cgroupMade = missingDirs(cg);
+      // Parents kept between containers are not this container's to remove.
+      rec.cgroupMade = ctx.keepCgroupParents
+        ? missingDirs(cg).filter((d) => cg.dirs.includes(d))
+        : missingDirs(cg);
       if (cg.systemd && systemd)
         rec.systemd = { unit: cg.systemd.unit, userManager: systemd.userManager, base: systemd.base };
       const freezer = cg.v1.find((h) => h.controllers.includes('freezer'));
@@ -164,7 +167,9 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     ctx.store.write(rec);
     crashPoint('after-record');
     if (cg) {
-      undo.push('remove cgroups', () => destroyCgroups(rec.cgroupDirs, rec.cgroupMade));
+      undo.push('remove cgroups', () =>
+        destroyCgroups(rec.cgroupDirs, rec.cgroupMade, ctx.keepCgroupParents),
+      );
       // systemd makes its unit's directories once there is a process to put in them (at the
       // cgroup stage below); a stop of a unit that was never made is a no-op.
       if (rec.systemd) {

@@ -227,7 +227,7 @@ export function destroy(ctx: RuntimeContext, id: string, force = false): void {
           ctx.log.warn((e as Error).message);
         }
       }
-      destroyCgroups(rec.cgroupDirs, rec.cgroupMade ?? rec.cgroupDirs);
+      destroyCgroups(rec.cgroupDirs, rec.cgroupMade ?? rec.cgroupDirs, ctx.keepCgroupParents);
       const spec = ctx.store.readConfig(id);
       // poststop runs for containers that got as far as having a process.
       if (rec.pid > 0 && spec?.hooks?.poststop?.length)

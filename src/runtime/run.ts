@@ -1,8 +1,8 @@
 // run = create + start + wait (+ delete). The init is our child (husk-init forks it with
 // CLONE_PARENT), so we wait for it directly, off the main thread, and forward signals to it
 // (under the husk server, the caller's front process is that parent and does both).
-import { native, type ExitStatus, type SyncMessage } from '../native';
-import type { RuntimeContext } from './context';
+import type { ExitStatus, SyncMessage } from '../native';
+import { nextMessage, type RuntimeContext } from './context';
 import { create, type CreateOptions } from './create';
 import { destroy, start } from './lifecycle';
 import fs = require('node:fs');
@@ -23,15 +23,18 @@ export function exitCodeOf(s: ExitStatus): number {
   return s.code ?? 255;
 }
 
-function execOutcome(
+// The wait is on the event loop in process (the library, the husk server: startContainer hooks
+// may take a while, and other calls go on meanwhile).
+async function execOutcome(
+  ctx: RuntimeContext,
   syncFd: number,
   spec: Spec,
   describe: (m: SyncMessage) => string,
   waitMs?: number,
-): string | null {
+): Promise<string | null> {
   const hooks = (spec.hooks?.startContainer ?? []).reduce((n, h) => n + (h.timeout ?? 30), 0);
   try {
-    const m = native().recv(syncFd, waitMs ?? (hooks + 10) * 1000);
+    const m = await nextMessage(ctx, syncFd, waitMs ?? (hooks + 10) * 1000);
     if (m?.fd !== undefined) fs.closeSync(m.fd); // not expected after ready; not kept either
     if (m && m.type === MSG.ERROR) return describe(m);
     return null;
@@ -92,13 +95,13 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
   } catch (e) {
     stopForwarding();
     // A failed startContainer hook: the init said which on the sync socket before it died.
-    const cause = syncFd >= 0 ? execOutcome(syncFd, spec, describe, 100) : null;
+    const cause = syncFd >= 0 ? await execOutcome(ctx, syncFd, spec, describe, 100) : null;
     throw cause ? new HuskError(cause) : e;
   }
   if (syncFd >= 0) {
     // The init's end of the sync socket closes at a successful exec; a failed exec (or a failed
     // startContainer hook) is reported on it instead: the real cause, as one husk line.
-    const failure = execOutcome(syncFd, spec, describe);
+    const failure = await execOutcome(ctx, syncFd, spec, describe);
     if (failure) {
       stopForwarding();
       destroy(ctx, id, true);

@@ -8,6 +8,8 @@ import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
 import { native } from '../native';
+import { probeHost } from '../host/probe';
+import { removeHuskParentsIfEmpty } from '../runtime/cgroup';
 import { serveCall } from '../cli/main';
 import { CallScope } from './call-scope';
 import { FrontConnection, FrontLauncher } from './front-launcher';
@@ -146,7 +148,11 @@ async function handleCall(fd: number, log: (s: string) => void): Promise<void> {
     await scope.enter();
     let code: number | null;
     try {
-      code = await serveCall(req.args, { launcher: new FrontLauncher(conn, scope), inProcess: true });
+      code = await serveCall(req.args, {
+        launcher: new FrontLauncher(conn, scope),
+        inProcess: true,
+        keepCgroupParents: true,
+      });
     } catch (e) {
       fs.writeSync(2, `husk: ${(e as Error).message}\n`);
       code = 1;
@@ -189,6 +195,7 @@ export async function serve(opts: ServerOptions = {}): Promise<never> {
   const listenFd = native().listenSeqpacket(socket);
   const stop = () => {
     fs.rmSync(socket, { force: true });
+    removeHuskParentsIfEmpty(probeHost());
     log(
       `stopped: ${tally.served} calls served, ${tally.fellBack} handed back, ${tally.refused} callers refused`,
     );

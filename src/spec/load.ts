@@ -24,14 +24,19 @@ declare global {
   var __huskLoadCached: ((file: string) => unknown) | undefined;
 }
 
+let loaded: Validators | undefined;
+
+// Once per process: a long-lived one (the library, the husk server) must not compile the
+// validators again for every config.
 function validators(): Validators {
+  if (loaded) return loaded;
   const load = globalThis.__huskLoadCached;
   if (load) {
     const file = require('node:path').join(__dirname, 'generated', 'validators.js');
-    if (require('node:fs').existsSync(file)) return load(file) as Validators;
+    if (require('node:fs').existsSync(file)) return (loaded = load(file) as Validators);
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('./generated/validators.js');
+  return (loaded = require('./generated/validators.js') as Validators);
 }
 
 export function describeError(e: AjvError): { pointer: string; text: string } {
