@@ -296,3 +296,36 @@ test(
     await e.assertClean();
   },
 );
+
+test('a container handed the server socket is not served', { skip: SKIP }, async (t) => {
+  const s = await startServer(t);
+  const e = env(t);
+  const r = e.husk(
+    [
+      'run',
+      '--bundle',
+      makeBundle(t, (c) => {
+        c.mounts.push(
+          { destination: '/srv', type: 'bind', source: s.dir, options: ['rbind', 'rw'] },
+          {
+            destination: '/front',
+            type: 'bind',
+            source: path.join(REPO, 'build', 'Release', 'husk'),
+            options: ['bind', 'ro'],
+          },
+        );
+        c.process.args = ['sh', '-c', 'HUSK_SERVER_DIR=/srv /front state x; echo rc=$?'];
+      }).dir,
+      e.id('in'),
+    ],
+    s.opts,
+  );
+  assert.equal(r.code, 0, show(r));
+  // Refused, the front falls back to Node, which the container does not have.
+  assert.match(r.stdout, /rc=127/);
+  assert.match(r.stderr, /husk: run node/);
+  const tally = await s.stop();
+  assert.equal(tally.refused, 1, tally.log);
+  assert.match(tally.log, /not serving a caller: differs in mnt namespace/);
+  await e.assertClean();
+});
