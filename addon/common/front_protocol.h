@@ -11,6 +11,8 @@
 //   REAP   a = pid of a child of the front that has exited or is about to: wait for it.
 //   WAIT   a = pid of the container process: wait for it, forwarding the signals the front
 //          gets; answer EXITED (a = the wait status).
+//   FORWARD a = pid of a foreground container process: from now on, forward the signals the
+//          front gets to it (a = 0: stop; the front's own default dispositions again).
 //   FALLBACK  the server does not serve this call (or this caller): run it the ordinary way.
 //   DONE   a = the exit code.
 #pragma once
@@ -27,6 +29,7 @@ enum husk_front_msg_type : uint32_t {
   FRONT_REAP = 12,
   FRONT_WAIT = 13,
   FRONT_DONE = 14,
+  FRONT_FORWARD = 15,
 };
 
 struct husk_front_msg {

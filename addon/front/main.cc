@@ -171,24 +171,32 @@ static char *build_request(char **argv, size_t *len) {
   return buf;
 }
 
-static volatile pid_t forward_to = -1;
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+static volatile sig_atomic_t forward_to = 0;
 
 static void forward(int sig) {
   int saved = errno;
-  if (forward_to > 0) kill(forward_to, sig);
+  pid_t to = forward_to;
+  if (to > 0) {
+    kill(to, sig);
+  } else {
+    // Forwarding was stopped as the signal came: what it would have done without us.
+    signal(sig, SIG_DFL);
+    raise(sig);
+  }
   errno = saved;
 }
 
-// While the container's process runs, the signals this process gets are its, as with `runc run`.
+// While the container's process runs, the signals this process gets are its, as with `runc run`
+// (from the moment the server knows the process, before it is started, as the Node CLI does).
 static void forward_signals(pid_t pid) {
-  static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
   forward_to = pid;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = forward;
+  sa.sa_handler = pid > 0 ? forward : SIG_DFL;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  for (int sig : sigs) sigaction(sig, &sa, nullptr);
+  for (int sig : forwarded) sigaction(sig, &sa, nullptr);
 }
 
 static void close_all(const int *fds, int n) {
@@ -269,18 +277,27 @@ int main(int argc, char **argv) {
       case FRONT_REAP: {
         close_all(fds, nfds);
         int st;
-        while (waitpid(m.a, &st, __WALL) < 0 && errno == EINTR) {
+        while (m.a > 0 && waitpid(m.a, &st, __WALL) < 0 && errno == EINTR) {
         }
         break;
       }
+      case FRONT_FORWARD:
+        close_all(fds, nfds);
+        forward_signals(m.a);
+        break;
       case FRONT_WAIT: {
         close_all(fds, nfds);
+        // Never waitpid(-1) or a process group: only the one process named.
+        if (m.a <= 0) {
+          fprintf(stderr, "husk: the husk server asked to wait for pid %d\n", m.a);
+          return 1;
+        }
         forward_signals(m.a);
         int st = 0;
         int rc;
         do rc = waitpid(m.a, &st, __WALL);
         while (rc < 0 && errno == EINTR);
-        forward_to = -1;
+        forward_signals(0);
         // Not our child (should not happen): report it as killed rather than as a success.
         if (rc < 0) st = SIGKILL;
         if (send_reply(s, FRONT_EXITED, st, 0) < 0) return 1;

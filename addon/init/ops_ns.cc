@@ -37,14 +37,26 @@ void op_unshare(plan_reader *r) {
 }
 
 void op_fork_init(plan_reader *) {
+  // The child says nothing on the sync socket until our MSG_PID is sent: the runtime must know
+  // the pid before the child's first stage (the husk server's faster replies once let an exec's
+  // ready stage overtake it). It waits for this process to close its end of a pipe.
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC) < 0) die(errno, "pipe");
   // CLONE_PARENT makes the init a child of the runtime that spawned us (a sibling of this
   // process), so the runtime can wait for it and the engine's subreaper inherits it after.
   long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) die(errno, "clone the container init");
   if (pid == 0) {
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    close(gate[1]);
+    char c;
+    ssize_t n;
+    do n = read(gate[0], &c, 1);
+    while (n < 0 && errno == EINTR);
+    close(gate[0]);
     return;
   }
+  close(gate[0]);
   send_msg(MSG_PID, 0, (int32_t)pid);
   _exit(0);
 }

@@ -106,6 +106,7 @@ async function execWith(
       if (m.stage === STAGE.CGROUP) {
         joinCgroups(cgroupDirs, stage0);
       } else if (m.stage === STAGE.READY) {
+        if (pid <= 0) throw new HuskError('exec: the process was ready before its pid was known');
         if (opts.pidFile) writePidFile(opts.pidFile, pid);
         native().reply(child.syncFd, MSG.ACK);
         break;

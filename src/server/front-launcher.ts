@@ -73,6 +73,7 @@ export class FrontLauncher implements Launcher {
 
   // Other calls run while this one waits: the scope is let go until the front answers.
   async wait(pid: number): Promise<ExitStatus> {
+    if (pid <= 0) throw new HuskError(`no process to wait for (pid ${pid})`);
     this.scope.leave();
     try {
       this.conn.send(MSG.WAIT, pid);
@@ -82,8 +83,16 @@ export class FrontLauncher implements Launcher {
     }
   }
 
-  // The front forwards what it gets while it waits.
-  forwardSignals(): () => void {
-    return () => {};
+  // The front forwards what it gets to the process, from now until told to stop.
+  forwardSignals(pid: number): () => void {
+    if (pid <= 0) return () => {};
+    this.conn.send(MSG.FORWARD, pid);
+    return () => {
+      try {
+        this.conn.send(MSG.FORWARD, 0);
+      } catch {
+        /* the front is gone */
+      }
+    };
   }
 }

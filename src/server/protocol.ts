@@ -8,6 +8,7 @@ export const MSG = {
   REAP: 12,
   WAIT: 13,
   DONE: 14,
+  FORWARD: 15,
 } as const;
 
 export const SOCKET_NAME = 'socket';
