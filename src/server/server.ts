@@ -145,7 +145,15 @@ async function handleCall(fd: number, log: (s: string) => void): Promise<void> {
       return;
     }
     const scope = new CallScope(req, stdio);
-    await scope.enter();
+    try {
+      await scope.enter();
+    } catch (e) {
+      // Nothing done yet (a cwd that is gone, say): the Node CLI answers as it would have.
+      log(`cannot take the caller's place: ${(e as Error).message}`);
+      tally.fellBack++;
+      conn.send(MSG.FALLBACK);
+      return;
+    }
     let code: number | null;
     try {
       code = await serveCall(req.args, {
