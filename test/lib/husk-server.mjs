@@ -8,11 +8,22 @@ import { fileURLToPath } from 'node:url';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NODE_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
 
-/** → { dir, pid, stop(): Promise<{ served, handedBack, refused, log }>, log() } */
-export async function startHuskServer(dir = fs.mkdtempSync('/tmp/husk-test-server-')) {
-  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'husk.js'), 'server', '--dir', dir], {
+/**
+ * → { dir, pid, stop(): Promise<{ served, handedBack, refused, log }>, log() }. opts.as: a command
+ * that execs the rest (setpriv ..., to run the server as another user); opts.env: its environment.
+ */
+export async function startHuskServer(dir = fs.mkdtempSync('/tmp/husk-test-server-'), opts = {}) {
+  const argv = [
+    ...(opts.as ?? []),
+    process.execPath,
+    path.join(REPO, 'bin', 'husk.js'),
+    'server',
+    '--dir',
+    dir,
+  ];
+  const child = spawn(argv[0], argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: NODE_ENV,
+    env: opts.env ?? NODE_ENV,
   });
   let out = '';
   let err = '';
