@@ -238,9 +238,16 @@ export function destroyCgroups(dirs: string[], made: string[] = dirs, keepParent
   if (!keepParents) removeEmptyHuskParents(dirs);
 }
 
-// What a process that kept /husk between containers removes when it stops (if no container is
+// What a process that kept /husk between containers removes when it exits (if no container is
 // left below it).
-export function removeHuskParentsIfEmpty(host: HostFacts): void {
+let removeAtExit = false;
+export function removeHuskParentsAtExit(host: HostFacts): void {
+  if (removeAtExit) return;
+  removeAtExit = true;
+  process.once('exit', () => removeHuskParentsIfEmpty(host));
+}
+
+function removeHuskParentsIfEmpty(host: HostFacts): void {
   const mounts = [...host.v1.map((h) => h.mountpoint), ...(host.unified ? [host.unified] : [])];
   for (const m of mounts) {
     try {

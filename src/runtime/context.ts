@@ -19,8 +19,9 @@ export interface RuntimeContext {
   // the caller's event loop keeps running. The CLI has nothing else to do and waits in place.
   inProcess?: boolean;
   launcher: Launcher;
-  // A long-lived process making many containers (the husk server) keeps the parent of default
-  // cgroup paths (/husk in each hierarchy) instead of making and removing it for each one.
+  // A long-lived process making many containers (the library, the husk server) keeps the parent
+  // of default cgroup paths (/husk in each hierarchy) instead of making and removing it for each
+  // one; the empty ones go when the process exits.
   keepCgroupParents?: boolean;
 }
 
@@ -65,6 +66,6 @@ export function makeContext(
     systemdCgroup: !!opts.systemdCgroup,
     inProcess: !!opts.inProcess,
     launcher: opts.launcher ?? localLauncher,
-    keepCgroupParents: !!opts.keepCgroupParents,
+    keepCgroupParents: opts.keepCgroupParents ?? !!opts.inProcess,
   };
 }

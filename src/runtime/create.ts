@@ -21,6 +21,7 @@ import {
   destroyCgroups,
   joinCgroups,
   missingDirs,
+  removeHuskParentsAtExit,
   primeCgroupAttach,
 } from './cgroup';
 import { startUnit, stopUnit, systemdDriver } from './cgroup-systemd';
@@ -175,7 +176,10 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       if (rec.systemd) {
         const sd = rec.systemd;
         undo.push('stop the systemd unit', () => stopUnit(sd));
-      } else createCgroups(cg);
+      } else {
+        createCgroups(cg);
+        if (ctx.keepCgroupParents) removeHuskParentsAtExit(host);
+      }
       crashPoint('after-cgroups');
     }
 

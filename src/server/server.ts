@@ -8,8 +8,6 @@ import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
 import { native } from '../native';
-import { probeHost } from '../host/probe';
-import { removeHuskParentsIfEmpty } from '../runtime/cgroup';
 import { serveCall } from '../cli/main';
 import { CallScope } from './call-scope';
 import { FrontConnection, FrontLauncher } from './front-launcher';
@@ -202,8 +200,8 @@ export async function serve(opts: ServerOptions = {}): Promise<never> {
   fs.rmSync(socket, { force: true });
   const listenFd = native().listenSeqpacket(socket);
   const stop = () => {
+    // (process.exit runs the 'exit' hook that removes the cgroup parents kept between calls.)
     fs.rmSync(socket, { force: true });
-    removeHuskParentsIfEmpty(probeHost());
     log(
       `stopped: ${tally.served} calls served, ${tally.fellBack} handed back, ${tally.refused} callers refused`,
     );
