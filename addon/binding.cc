@@ -711,6 +711,13 @@ static Napi::Value SwapStdio(const Napi::CallbackInfo &info) {
   return saved;
 }
 
+// A close-on-exec copy of an fd (the server keeps its own stderr apart from its callers').
+static Napi::Value DupFd(const Napi::CallbackInfo &info) {
+  int fd = fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 10);
+  if (fd < 0) throw errno_error(info.Env(), errno, "dup");
+  return Napi::Number::New(info.Env(), fd);
+}
+
 static Napi::Value RestoreStdio(const Napi::CallbackInfo &info) {
   Napi::Array saved = info[0].As<Napi::Array>();
   for (uint32_t i = 0; i < 3; i++) {
@@ -762,6 +769,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCred", Napi::Function::New(env, PeerCred));
   exports.Set("swapStdio", Napi::Function::New(env, SwapStdio));
   exports.Set("restoreStdio", Napi::Function::New(env, RestoreStdio));
+  exports.Set("dupFd", Napi::Function::New(env, DupFd));
   return exports;
 }
 

@@ -68,6 +68,7 @@ export interface Native {
   peerCred(fd: number): { pid: number; uid: number; gid: number };
   swapStdio(fds: number[]): number[];
   restoreStdio(saved: number[]): void;
+  dupFd(fd: number): number;
 }
 
 function findBuildDir(): string {

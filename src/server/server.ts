@@ -186,7 +186,10 @@ export interface ServerOptions {
 
 // Runs until the process is stopped (SIGTERM, SIGINT: the socket is removed first).
 export async function serve(opts: ServerOptions = {}): Promise<never> {
-  const log = opts.log ?? ((s: string) => fs.writeSync(2, `husk server: ${s}\n`));
+  // A copy of the server's own stderr: while a call runs, fd 2 is its caller's, and another
+  // call's refusal must not be told there.
+  const ownStderr = opts.log ? -1 : native().dupFd(2);
+  const log = opts.log ?? ((s: string) => fs.writeSync(ownStderr, `husk server: ${s}\n`));
   const dir = opts.dir ?? serverDir();
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = fs.lstatSync(dir);
