@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fds_msg.h"
 #include "common/one_fd.h"
 #include "common/protocol.h"
 #include "parent/bpf.h"
@@ -34,9 +35,8 @@ static Napi::Error errno_error(Napi::Env env, int err, const std::string &what) 
   return e;
 }
 
-static Napi::Value Spawn(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = info[0].As<Napi::Object>();
+// The request of spawn and prepareSpawn; the plan stays in the buffer `o` holds.
+static spawn_request spawn_request_of(Napi::Object o) {
   Napi::Buffer<uint8_t> plan = o.Get("plan").As<Napi::Buffer<uint8_t>>();
   spawn_request req;
   req.init_path = o.Get("initPath").As<Napi::String>().Utf8Value();
@@ -51,6 +51,13 @@ static Napi::Value Spawn(const Napi::CallbackInfo &info) {
     for (uint32_t i = 0; i < 3 && i < a.Length(); i++)
       if (a.Get(i).IsNumber()) req.stdio[i] = a.Get(i).As<Napi::Number>().Int32Value();
   }
+  return req;
+}
+
+static Napi::Value Spawn(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  spawn_request req = spawn_request_of(o);
   spawn_result res;
   const char *what = "spawn";
   int rc = spawn_init(req, &res, &what);
@@ -541,14 +548,7 @@ static Napi::Value AttachDeviceProgram(const Napi::CallbackInfo &info) {
 static Napi::Value PrepareSpawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
-  Napi::Buffer<uint8_t> plan = o.Get("plan").As<Napi::Buffer<uint8_t>>();
-  spawn_request req;
-  req.init_path = o.Get("initPath").As<Napi::String>().Utf8Value();
-  req.plan = plan.Data();
-  req.plan_len = plan.Length();
-  if (o.Has("fifo") && o.Get("fifo").IsString()) req.fifo = o.Get("fifo").As<Napi::String>().Utf8Value();
-  if (o.Has("consoleSocket") && o.Get("consoleSocket").IsString())
-    req.console_socket = o.Get("consoleSocket").As<Napi::String>().Utf8Value();
+  spawn_request req = spawn_request_of(o);
   spawn_prepared p;
   const char *what = "spawn";
   int rc = prepare_init(req, &p, &what);
@@ -572,28 +572,7 @@ static Napi::Value SeqSend(const Napi::CallbackInfo &info) {
     Napi::Array a = info[2].As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); i++) fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
   }
-  if (fds.size() > 8) throw Napi::Error::New(env, "seqSend: too many fds");
-  struct iovec iov = {data.Data(), data.Length()};
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * 8)];
-    struct cmsghdr align;
-  } ctl;
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (!fds.empty()) {
-    mh.msg_control = ctl.buf;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t n;
-  do n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = send_with_fds(fd, data.Data(), data.Length(), fds.data(), (int)fds.size());
   if (n != (ssize_t)data.Length()) throw errno_error(env, n < 0 ? errno : EPIPE, "send to the husk front");
   return env.Undefined();
 }
@@ -603,42 +582,18 @@ static Napi::Value SeqRecvAsync(const Napi::CallbackInfo &info) {
   return fdwait(info.Env(), info[0].As<Napi::Number>().Int32Value(), false, -1, "husk:front", [](FdWait *w, bool) {
     Napi::Env env(w->env);
     static uint8_t buf[1 << 18];
-    union {
-      char b[CMSG_SPACE(sizeof(int) * 8)];
-      struct cmsghdr align;
-    } ctl;
-    struct iovec iov = {buf, sizeof buf};
-    struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = ctl.b;
-    mh.msg_controllen = sizeof ctl.b;
-    ssize_t got;
-    do got = recvmsg(w->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    while (got < 0 && errno == EINTR);
+    int got_fds[HUSK_FRONT_MAX_FDS];
+    int nfds = 0;
+    ssize_t got = recv_with_fds(w->fd, buf, sizeof buf, got_fds, &nfds, MSG_DONTWAIT);
     int err = errno;
-    Napi::Array fds = Napi::Array::New(env);
-    uint32_t nfds = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < n; i++) {
-        int f;
-        memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-        fds.Set(nfds++, f);
-      }
-    }
-    if (got == 0 || (got < 0 && err == ECONNRESET)) {
-      for (uint32_t i = 0; i < nfds; i++) close(fds.Get(i).As<Napi::Number>().Int32Value());
-      w->deferred.Resolve(env.Null());
+    if (got <= 0) {
+      for (int i = 0; i < nfds; i++) close(got_fds[i]);
+      if (got == 0 || err == ECONNRESET) w->deferred.Resolve(env.Null());
+      else w->deferred.Reject(errno_error(env, err, "receive from the husk front").Value());
       return;
     }
-    if (got < 0 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-      for (uint32_t i = 0; i < nfds; i++) close(fds.Get(i).As<Napi::Number>().Int32Value());
-      w->deferred.Reject(errno_error(env, got < 0 ? err : EMSGSIZE, "receive from the husk front").Value());
-      return;
-    }
+    Napi::Array fds = Napi::Array::New(env, nfds);
+    for (int i = 0; i < nfds; i++) fds.Set((uint32_t)i, got_fds[i]);
     Napi::Object o = Napi::Object::New(env);
     o.Set("data", Napi::Buffer<uint8_t>::Copy(env, buf, (size_t)got));
     o.Set("fds", fds);

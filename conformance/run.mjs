@@ -81,39 +81,12 @@ console.log(`conformance: ${RUNTIME}${version ? ` (${version})` : ''}, ${files.l
 // --server: a husk server in a directory of its own; the test processes (and so the runtime calls)
 // inherit HUSK_SERVER_DIR, so bin/husk hands every call it can to the server.
 let server = null;
-if (viaServer) server = await startServer();
-
-async function startServer() {
-  const { spawn } = await import('node:child_process');
-  const dir = fs.mkdtempSync('/tmp/husk-conf-server-');
-  const entry = path.join(path.dirname(fs.realpathSync(RUNTIME)), '..', '..', 'bin', 'husk.js');
-  const child = spawn(process.execPath, [entry, 'server', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS')),
+if (viaServer) {
+  const { startHuskServer } = await import('../test/lib/husk-server.mjs');
+  server = await startHuskServer(undefined, {
+    entry: path.join(path.dirname(fs.realpathSync(RUNTIME)), '..', '..', 'bin', 'husk.js'),
   });
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`husk server did not start: ${err}`)), 10000);
-    child.stdout.on('data', (d) => {
-      if (String(d).includes('listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`husk server exited (${code}): ${err}`)));
-  });
-  process.env.HUSK_SERVER_DIR = dir;
-  return {
-    // The server's tally (calls served, handed back, callers refused), once it has stopped.
-    async stop() {
-      const exited = new Promise((resolve) => child.on('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-      fs.rmSync(dir, { recursive: true, force: true });
-      return err.trim();
-    },
-  };
+  process.env.HUSK_SERVER_DIR = server.dir;
 }
 
 // Make the shared rootfs anew, before the test processes start.
@@ -206,10 +179,9 @@ console.log(`results written to ${path.relative(process.cwd(), out) || out}`);
 
 if (server) {
   const tally = await server.stop();
-  console.log(tally);
+  console.log(tally.log.trim());
   // A run where the front never reached the server checked the Node CLI a second time.
-  const served = Number(/(\d+) calls served/.exec(tally)?.[1] ?? 0);
-  if (served === 0) {
+  if (!tally.served) {
     console.error('conformance --server: the server served no call');
     process.exit(1);
   }

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/fds_msg.h"
 #include "../common/front_protocol.h"
 #include "../common/launch.h"
 
@@ -119,34 +120,9 @@ static int connect_server(void) {
   return s;
 }
 
-static int send_msg(int s, const void *data, size_t len, const int *fds, int nfds) {
-  struct iovec iov = {(void *)data, len};
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * HUSK_FRONT_MAX_FDS)];
-    struct cmsghdr align;
-  } ctl;
-  struct msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (nfds > 0) {
-    mh.msg_control = ctl.buf;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-  }
-  ssize_t n;
-  do n = sendmsg(s, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == (ssize_t)len ? 0 : -1;
-}
-
 static int send_reply(int s, uint32_t type, int32_t a, int32_t b) {
   struct husk_front_msg m = {type, a, b, 0};
-  return send_msg(s, &m, sizeof m, nullptr, 0);
+  return send_with_fds(s, &m, sizeof m, nullptr, 0) == (ssize_t)sizeof m ? 0 : -1;
 }
 
 // The call as the server reads it: cwd, arguments, environment.
@@ -229,7 +205,7 @@ int main(int argc, char **argv) {
   static const int stdio[3] = {0, 1, 2};
   // A closed stdio fd cannot be handed over; the ordinary CLI copes with one.
   bool stdio_open = fcntl(0, F_GETFD) >= 0 && fcntl(1, F_GETFD) >= 0 && fcntl(2, F_GETFD) >= 0;
-  if (!req || !stdio_open || send_msg(s, req, len, stdio, 3) < 0) {
+  if (!req || !stdio_open || send_with_fds(s, req, len, stdio, 3) != (ssize_t)len) {
     close(s);
     run_in_node(argv);
   }
@@ -239,25 +215,7 @@ int main(int argc, char **argv) {
     struct husk_front_msg m;
     int fds[HUSK_FRONT_MAX_FDS];
     int nfds = 0;
-    union {
-      char buf[CMSG_SPACE(sizeof(int) * HUSK_FRONT_MAX_FDS)];
-      struct cmsghdr align;
-    } ctl;
-    struct iovec iov = {&m, sizeof m};
-    struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = ctl.buf;
-    mh.msg_controllen = sizeof ctl.buf;
-    ssize_t got;
-    do got = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-    while (got < 0 && errno == EINTR);
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      for (int i = 0; i < n && nfds < HUSK_FRONT_MAX_FDS; i++) memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-    }
+    ssize_t got = recv_with_fds(s, &m, sizeof m, fds, &nfds, 0);
     if (got != (ssize_t)sizeof m) {
       close_all(fds, nfds);
       fprintf(stderr, "husk: the husk server went away during the call\n");

@@ -19,15 +19,18 @@ export interface ExitStatus {
   signal: number | null;
 }
 
+// What husk-init is started with (spawn here, or prepareSpawn and the front's launch).
+export interface SpawnRequest {
+  initPath: string;
+  plan: Buffer;
+  fifo?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  stdio?: (number | null)[];
+}
+
 export interface Native {
-  spawn(req: {
-    initPath: string;
-    plan: Buffer;
-    fifo?: string;
-    consoleSocket?: string;
-    preserveFds?: number;
-    stdio?: (number | null)[];
-  }): { pid: number; syncFd: number };
+  spawn(req: SpawnRequest): { pid: number; syncFd: number };
   recv(fd: number, timeoutMs: number): SyncMessage | null;
   recvAsync(fd: number, timeoutMs: number): Promise<SyncMessage | null>;
   writeInBackground(path: string, data: string): Promise<number>;
@@ -56,7 +59,7 @@ export interface Native {
   // What arrived within timeoutMs (empty at end of stream), or null if nothing did.
   readWithin(fd: number, timeoutMs: number): Buffer | null;
   // The husk server's side of the front protocol (addon/common/front_protocol.h).
-  prepareSpawn(req: { initPath: string; plan: Buffer; fifo?: string; consoleSocket?: string }): {
+  prepareSpawn(req: SpawnRequest): {
     exe: number; // kept by this process: not to be closed
     syncFd: number;
     slots: number[]; // -1: none

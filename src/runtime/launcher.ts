@@ -1,17 +1,10 @@
 // Who starts a container's init and waits for it. The CLI and the library do it themselves
 // (the addon vforks husk-init); the husk server has the caller's front process do it, so the
 // init is the caller's descendant, as under runc (src/server/front-launcher.ts).
-import { native, type ExitStatus } from '../native';
-import { forwardSignals } from './signals';
+import { native, type ExitStatus, type SpawnRequest } from '../native';
 
-export interface SpawnRequest {
-  initPath: string;
-  plan: Buffer;
-  fifo?: string;
-  consoleSocket?: string;
-  preserveFds?: number;
-  stdio?: (number | null)[];
-}
+export type { SpawnRequest };
+import { forwardSignals } from './signals';
 
 export interface Launcher {
   spawn(req: SpawnRequest): Promise<{ pid: number; syncFd: number }>;

@@ -165,10 +165,13 @@ async function handleCall(fd: number, log: (s: string) => void): Promise<void> {
     } finally {
       scope.leave();
     }
-    if (code === null) tally.fellBack++;
-    else tally.served++;
-    if (code === null) conn.send(MSG.FALLBACK);
-    else conn.send(MSG.DONE, code);
+    if (code === null) {
+      tally.fellBack++;
+      conn.send(MSG.FALLBACK);
+    } else {
+      tally.served++;
+      conn.send(MSG.DONE, code);
+    }
   } catch (e) {
     log(`call failed: ${(e as Error).message}`);
   } finally {

@@ -8,10 +8,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startHuskServer } from '../lib/husk-server.mjs';
+import { NODE_ENV, startHuskServer } from '../lib/husk-server.mjs';
 import { env, HUSK, makeBundle, parseStatus, REPO, show, SKIP, waitFor } from '../lib/harness.mjs';
-
-const NODE_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
 
 // A server of the test's own, stopped when the test ends. Called before env(t), so its stop
 // runs before the harness's leftover check (a failing after hook ends the ones after it).

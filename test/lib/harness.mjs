@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CAPS, parseStatus } from '../../conformance/lib/host.mjs';
+import { drain, scratchFd } from './scratch-io.mjs';
 
 export { parseStatus };
 
@@ -52,29 +53,6 @@ function huskArgv(args, opts) {
 
 function huskEnv(opts) {
   return { ...process.env, ...(opts.marker ? { HUSK_TEST_MARKER: opts.marker } : {}), ...(opts.env ?? {}) };
-}
-
-// An unlinked temp file for a child's stdout or stderr: a container that outlives husk (run -d,
-// create) inherits husk's stdio, so with pipes spawnSync would wait for the container to exit.
-function scratchFd() {
-  const dir = fs.mkdtempSync('/tmp/husk-test-io-');
-  const file = path.join(dir, 'out');
-  const fd = fs.openSync(file, 'w+');
-  fs.rmSync(dir, { recursive: true, force: true });
-  return fd;
-}
-
-function drain(fd) {
-  const size = fs.fstatSync(fd).size;
-  const buf = Buffer.alloc(size);
-  let off = 0;
-  while (off < size) {
-    const n = fs.readSync(fd, buf, off, size - off, off);
-    if (n === 0) break;
-    off += n;
-  }
-  fs.closeSync(fd);
-  return buf.subarray(0, off).toString('utf8');
 }
 
 /**

@@ -6,11 +6,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const NODE_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
+/** This process's environment without NODE_EXTRA_CA_CERTS (which costs Node ~70 ms a start). */
+export const NODE_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'),
+);
 
 /**
  * → { dir, pid, stop(): Promise<{ served, handedBack, refused, log }>, log() }. opts.as: a command
- * that execs the rest (setpriv ..., to run the server as another user); opts.env: its environment.
+ * that execs the rest (setpriv ..., to run the server as another user); opts.env: its environment;
+ * opts.entry: the Node CLI to run (default: this checkout's bin/husk.js).
  */
 export async function startHuskServer(dir = fs.mkdtempSync('/tmp/husk-test-server-'), opts = {}) {
   const argv = [

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { drain, scratchFd } from '../lib/scratch-io.mjs';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -69,6 +70,14 @@ export async function waitFor(fn, what, timeoutMs = 10_000) {
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(25);
   }
+}
+
+/** Output lines with their runs of blanks made one space (uid_map and the like line up columns). */
+export function lines(text) {
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).join(' '));
 }
 
 export function show(r) {
@@ -210,28 +219,13 @@ function mountsUnder(dirs) {
 // ---------------------------------------------------------------------------------------------
 // Running the runtime as the user
 
-function scratchFd() {
-  const dir = fs.mkdtempSync(PREFIX + 'io-');
-  const fd = fs.openSync(path.join(dir, 'out'), 'w+');
-  fs.rmSync(dir, { recursive: true, force: true });
-  return fd;
-}
-
-function drain(fd) {
-  const size = fs.fstatSync(fd).size;
-  const buf = Buffer.alloc(size);
-  const n = size ? fs.readSync(fd, buf, 0, size, 0) : 0;
-  fs.closeSync(fd);
-  return buf.subarray(0, n).toString('utf8');
-}
-
 /**
  * Runs `argv` as the user (setpriv, its own groups, a small environment with XDG_RUNTIME_DIR),
  * optionally first moving the shell into cgroup.procs file `opts.cgroupProcs` (as root).
  * stdout and stderr go to files so a container that outlives the command does not hold a pipe.
  */
 export function asUser(user, argv, opts = {}) {
-  const files = [scratchFd(), scratchFd()];
+  const files = [scratchFd(PREFIX + 'io-'), scratchFd(PREFIX + 'io-')];
   const setpriv = ['setpriv', '--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups'];
   let cmd = [...setpriv, ...argv];
   if (opts.cgroupProcs)

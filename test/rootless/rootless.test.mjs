@@ -4,7 +4,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { IS_HUSK, SKIP, defaultRoot, makeUser, rlEnv, show, sleep, userProcesses, waitFor } from './lib.mjs';
+import {
+  IS_HUSK,
+  SKIP,
+  defaultRoot,
+  lines,
+  makeUser,
+  rlEnv,
+  show,
+  sleep,
+  userProcesses,
+  waitFor,
+} from './lib.mjs';
 
 describe('rootless', { skip: SKIP }, () => {
   let user;
@@ -18,11 +29,8 @@ describe('rootless', { skip: SKIP }, () => {
     const b = e.bundle(['sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g']);
     const r = e.run(['run', '--bundle', b, e.id()]);
     assert.equal(r.code, 0, show(r));
-    const lines = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/).join(' '));
-    assert.deepEqual(lines, [`0 ${user.uid} 1`, `0 ${user.gid} 1`, '0', '0'], show(r));
+    const got = lines(r.stdout);
+    assert.deepEqual(got, [`0 ${user.uid} 1`, `0 ${user.gid} 1`, '0', '0'], show(r));
   });
 
   test('create, start, exec, kill, delete; state under $XDG_RUNTIME_DIR', async (t) => {
@@ -41,7 +49,7 @@ describe('rootless', { skip: SKIP }, () => {
     await waitFor(() => e.state(id)?.status === 'running', 'running');
     r = e.run(['exec', id, 'cat', '/proc/self/uid_map']);
     assert.equal(r.code, 0, show(r));
-    assert.equal(r.stdout.trim().split(/\s+/).join(' '), `0 ${user.uid} 1`);
+    assert.deepEqual(lines(r.stdout), [`0 ${user.uid} 1`]);
     r = e.run(['kill', id, 'KILL']);
     assert.equal(r.code, 0, show(r));
     await waitFor(() => e.state(id)?.status === 'stopped', 'stopped');
@@ -88,12 +96,9 @@ describe('rootless', { skip: SKIP }, () => {
     );
     const r = e.run(['run', '--bundle', b, e.id()]);
     assert.equal(r.code, 0, show(r));
-    const lines = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/).join(' '));
+    const got = lines(r.stdout);
     const want = (ms) => ms.map((m) => `${m.containerID} ${m.hostID} ${m.size}`);
-    assert.deepEqual(lines, [...want(maps), ...want(gmaps)], show(r));
+    assert.deepEqual(got, [...want(maps), ...want(gmaps)], show(r));
     const owner = (f) => {
       const st = fs.statSync(path.join(data, f));
       return [st.uid, st.gid];

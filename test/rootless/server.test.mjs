@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import path from 'node:path';
 import { startHuskServer } from '../lib/husk-server.mjs';
-import { HUSK_ONLY, SKIP, makeUser, rlEnv, show, waitFor } from './lib.mjs';
+import { HUSK_ONLY, SKIP, lines, makeUser, rlEnv, show, waitFor } from './lib.mjs';
 
 describe('rootless through a husk server', { skip: SKIP || HUSK_ONLY }, () => {
   let user;
@@ -30,13 +30,7 @@ describe('rootless through a husk server', { skip: SKIP || HUSK_ONLY }, () => {
     const b = e.bundle(['sh', '-c', 'cat /proc/self/uid_map; id -u']);
     let r = e.run(['run', '--bundle', b, e.id('run')]);
     assert.equal(r.code, 0, show(r));
-    assert.deepEqual(
-      r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/).join(' ')),
-      [`0 ${user.uid} 1`, '0'],
-    );
+    assert.deepEqual(lines(r.stdout), [`0 ${user.uid} 1`, '0']);
     const id = e.id('life');
     r = e.run(['create', '--bundle', e.bundle(['sleep', '1000']), id]);
     assert.equal(r.code, 0, show(r));

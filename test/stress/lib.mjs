@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { drain, scratchFd } from '../lib/scratch-io.mjs';
 import { CGROUP_ROOT, HUSK, REPO, show } from '../lib/harness.mjs';
 
 export const FULL = process.env.HUSK_STRESS === 'full';
@@ -14,26 +15,6 @@ export const MODE = FULL ? 'full' : 'quick';
 
 // ---------------------------------------------------------------------------------------------
 // Running husk asynchronously
-
-function scratchFd() {
-  const dir = fs.mkdtempSync('/tmp/husk-test-stress-io-');
-  const fd = fs.openSync(path.join(dir, 'out'), 'w+');
-  fs.rmSync(dir, { recursive: true, force: true });
-  return fd;
-}
-
-function drain(fd) {
-  const size = fs.fstatSync(fd).size;
-  const buf = Buffer.alloc(size);
-  let off = 0;
-  while (off < size) {
-    const n = fs.readSync(fd, buf, off, size - off, off);
-    if (n === 0) break;
-    off += n;
-  }
-  fs.closeSync(fd);
-  return buf.subarray(0, off).toString('utf8');
-}
 
 function spawnOnce(args, opts, out, err) {
   return new Promise((resolve) => {
@@ -66,8 +47,8 @@ export async function huskP(args, opts = {}) {
   const argv = [...(opts.root ? ['--root', opts.root] : []), ...args];
   const t0 = Date.now();
   for (let i = 0; ; i++) {
-    const out = scratchFd();
-    const err = scratchFd();
+    const out = scratchFd('/tmp/husk-test-stress-io-');
+    const err = scratchFd('/tmp/husk-test-stress-io-');
     let r;
     try {
       r = await spawnOnce(argv, opts, out, err);
