@@ -12,7 +12,8 @@
 //   WAIT   a = pid of the container process: wait for it, forwarding the signals the front
 //          gets; answer EXITED (a = the wait status).
 //   FORWARD a = pid of a foreground container process: from now on, forward the signals the
-//          front gets to it (a = 0: stop; the front's own default dispositions again).
+//          front gets to it, and answer FORWARDING once the handlers are in place, before the
+//          server lets the process run (a = 0: stop, no answer; the default dispositions again).
 //   FALLBACK  the server does not serve this call (or this caller): run it the ordinary way.
 //   DONE   a = the exit code.
 #pragma once
@@ -24,6 +25,7 @@ enum husk_front_msg_type : uint32_t {
   FRONT_REQUEST = 1,
   FRONT_SPAWNED = 2,
   FRONT_EXITED = 3,
+  FRONT_FORWARDING = 4,
   FRONT_FALLBACK = 10,
   FRONT_SPAWN = 11,
   FRONT_REAP = 12,

@@ -242,6 +242,7 @@ int main(int argc, char **argv) {
       case FRONT_FORWARD:
         close_all(fds, nfds);
         forward_signals(m.a);
+        if (m.a > 0 && send_reply(s, FRONT_FORWARDING, m.a, 0) < 0) return 1;
         break;
       case FRONT_WAIT: {
         close_all(fds, nfds);

@@ -129,7 +129,7 @@ async function execWith(
   }
   if (opts.detach) return 0;
   const tty = receiver ? relay(receiver.take(), opts.process.consoleSize) : null;
-  const stop = ctx.launcher.forwardSignals(pid);
+  const stop = await ctx.launcher.forwardSignals(pid);
   try {
     const status = await ctx.launcher.wait(pid);
     if (tty) await Promise.race([tty.done, new Promise((r) => setTimeout(r, 500))]);

@@ -13,8 +13,8 @@ export interface Launcher {
   // The exit status of a container process the launcher started.
   wait(pid: number): Promise<ExitStatus>;
   // While a process runs in the foreground (run, exec), the signals the caller gets are its.
-  // Returns the function that stops forwarding.
-  forwardSignals(pid: number): () => void;
+  // Resolves, once forwarding is in place, to the function that stops it.
+  forwardSignals(pid: number): Promise<() => void>;
   // Whether this process can relay a terminal between the caller and the container (run -t, exec
   // -t without --console-socket): the husk server cannot.
   relaysTerminal: boolean;
@@ -24,6 +24,6 @@ export const localLauncher: Launcher = {
   spawn: (req) => Promise.resolve(native().spawn(req)),
   reap: (pid) => void native().reap(pid, true),
   wait: (pid) => native().wait(pid),
-  forwardSignals,
+  forwardSignals: (pid) => Promise.resolve(forwardSignals(pid)),
   relaysTerminal: true,
 };

@@ -89,7 +89,14 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     return 0;
   }
   // Handlers first: a signal that arrives while the container starts is still forwarded.
-  const stopForwarding = ctx.launcher.forwardSignals(rec.pid);
+  let stopForwarding: () => void;
+  try {
+    stopForwarding = await ctx.launcher.forwardSignals(rec.pid);
+  } catch (e) {
+    // The caller went away before the container started: nobody will wait for it.
+    destroy(ctx, id, true);
+    throw e;
+  }
   try {
     startOrDestroy(ctx, id);
   } catch (e) {

@@ -83,10 +83,12 @@ export class FrontLauncher implements Launcher {
     }
   }
 
-  // The front forwards what it gets to the process, from now until told to stop.
-  forwardSignals(pid: number): () => void {
+  // The front forwards what it gets to the process, from now until told to stop. Resolves once
+  // its handlers are in place: a signal the caller sends as soon as the process runs is its.
+  async forwardSignals(pid: number): Promise<() => void> {
     if (pid <= 0) return () => {};
     this.conn.send(MSG.FORWARD, pid);
+    await this.conn.expect(MSG.FORWARDING);
     return () => {
       try {
         this.conn.send(MSG.FORWARD, 0);

@@ -3,6 +3,7 @@ export const MSG = {
   REQUEST: 1,
   SPAWNED: 2,
   EXITED: 3,
+  FORWARDING: 4,
   FALLBACK: 10,
   SPAWN: 11,
   REAP: 12,
