@@ -165,6 +165,10 @@ async function handleCall(fd: number, log: (s: string) => void): Promise<void> {
     } finally {
       scope.leave();
     }
+    // The caller's stdio goes before the answer: whoever reads the caller's output until EOF
+    // must not wait on the server's copies after the front has exited.
+    closeAll(stdio);
+    stdio = [];
     if (code === null) {
       tally.fellBack++;
       conn.send(MSG.FALLBACK);
