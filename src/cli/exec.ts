@@ -2,9 +2,7 @@
 // the container's own config with the command and flags laid over it, as runc does.
 import fs = require('node:fs');
 import { HuskError } from '../errors';
-import { exec } from '../runtime/exec';
 import type { Process } from '../spec/types';
-import { parseConfig } from '../spec/load';
 import type { Verb } from './verb';
 
 interface ExecArgs {
@@ -38,6 +36,8 @@ function processFile(file: string): Process {
   }
   // Validated as the process of a minimal config, so errors name /process/... paths.
   const wrapped = JSON.stringify({ ociVersion: '1.3.0', root: { path: '/' }, process: proc });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseConfig } = require('../spec/load') as typeof import('../spec/load');
   return parseConfig(`--process ${file}`, wrapped).process!;
 }
 
@@ -98,6 +98,8 @@ export const execVerb: Verb<ExecArgs> = {
     const spec = ctx.store.readConfig(a.id);
     if (!spec) throw new HuskError(`container ${a.id} does not exist`);
     const proc = a.process ? processFile(a.process) : fromFlags(a, spec.process!);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { exec } = require('../runtime/exec') as typeof import('../runtime/exec');
     return exec(ctx, a.id, {
       process: proc,
       detach: a.detach,

@@ -3,8 +3,6 @@ import { HuskError } from '../errors';
 import { cgroupPids } from '../runtime/cgroup';
 import { pause, resume } from '../runtime/freezer';
 import { load } from '../runtime/lifecycle';
-import { features } from '../runtime/features';
-import { events } from '../runtime/events';
 import { ID, print, type Verb } from './verb';
 
 export const pauseVerb: Verb<{ id: string }> = {
@@ -57,7 +55,11 @@ export const featuresVerb: Verb = {
   describe: 'print what this runtime supports (runtime-spec features.md)',
   positionals: [],
   options: {},
-  handler: () => print(JSON.stringify(features(), null, 2)),
+  handler: () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { features } = require('../runtime/features') as typeof import('../runtime/features');
+    print(JSON.stringify(features(), null, 2));
+  },
 };
 
 export const eventsVerb: Verb<{ id: string; stats: boolean; interval: string }> = {
@@ -72,6 +74,8 @@ export const eventsVerb: Verb<{ id: string; stats: boolean; interval: string }> 
     const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(a.interval);
     if (!m) throw new HuskError(`--interval ${a.interval}: expected a duration like 5s or 500ms`);
     const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60000 : 1000);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { events } = require('../runtime/events') as typeof import('../runtime/events');
     await events(ctx, a.id, { stats: a.stats, intervalMs: Math.max(ms, 10) }, (e) =>
       print(JSON.stringify(e)),
     );

@@ -2,7 +2,6 @@
 // the ~25 ms a full yargs run costs at every call. Anything it is not sure of (help, unknown
 // flags, wrong positionals, bad choices) returns null, and full yargs handles the call, so
 // help and error messages have one source.
-import Parser from 'yargs-parser';
 import type { Options } from 'yargs';
 import { GLOBAL_OPTIONS, type Verb } from './verb';
 
@@ -62,7 +61,55 @@ export function joinDashValues(argv: string[], verbs: Verb<never>[]): string[] {
   return out.filter((x) => x !== undefined);
 }
 
-export function fastParse(argv: string[], verbs: Verb<never>[]): Parsed | null {
+function defaultsOf(options: Record<string, Options>): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const [name, o] of Object.entries(options)) {
+    if (o.default === undefined) continue;
+    args[name] = o.default;
+    for (const a of o.alias ? (Array.isArray(o.alias) ? o.alias : [o.alias]) : []) args[a] = o.default;
+  }
+  return args;
+}
+
+// What engines send most (`--root R --log L --log-format json state ID`): long global options
+// before the verb, then only the verb's positionals. Read here without yargs-parser (loading and
+// running it is most of a call's parsing time); the result is what yargs-parser gives for the
+// same words (test/unit/cli-parse.test.mjs compares the two). Anything else returns undefined.
+function plainParse(argv: string[], i: number, verb: Verb<never>): Parsed | null | undefined {
+  const words = argv.slice(i + 1);
+  if (words.some((w) => w.startsWith('-'))) return undefined;
+  if (verb.positionals.some((p) => p.variadic)) return undefined;
+  if (words.length < verb.positionals.filter((p) => p.required).length) return null;
+  if (words.length > verb.positionals.length) return null;
+  const args = defaultsOf({ ...GLOBAL_OPTIONS, ...verb.options });
+  const seen = new Set<string>();
+  for (let j = 0; j < i; j++) {
+    const a = argv[j];
+    if (!a.startsWith('--')) return undefined;
+    const eq = a.indexOf('=');
+    const name = a.slice(2, eq < 0 ? undefined : eq);
+    const o = GLOBAL_OPTIONS[name];
+    if (!o || seen.has(name) || o.alias) return undefined;
+    seen.add(name);
+    if (!takesValue(o)) {
+      if (eq >= 0) return undefined;
+      args[name] = true;
+      continue;
+    }
+    const v = eq >= 0 ? a.slice(eq + 1) : argv[++j];
+    if (v === undefined || (eq < 0 && v.startsWith('-'))) return undefined;
+    if (o.type === 'number' || (o.choices && !(o.choices as unknown[]).includes(v))) return undefined;
+    args[name] = v;
+  }
+  args._ = words;
+  verb.positionals.forEach((p, idx) => {
+    args[p.name] = words[idx];
+  });
+  return { verb, args };
+}
+
+// `viaParser` skips the plain path (the tests compare both).
+export function fastParse(argv: string[], verbs: Verb<never>[], viaParser = false): Parsed | null {
   // Find the verb: the first word that is not a global option or its value.
   let i = 0;
   for (; i < argv.length; i++) {
@@ -76,6 +123,10 @@ export function fastParse(argv: string[], verbs: Verb<never>[]): Parsed | null {
   }
   const verb = verbs.find((v) => v.name === argv[i]);
   if (!verb) return null;
+  if (!viaParser) {
+    const plain = plainParse(argv, i, verb);
+    if (plain !== undefined) return plain;
+  }
   const options = { ...GLOBAL_OPTIONS, ...verb.options };
   // Global options before the verb are parsed with the verb's own.
   let rest = [...argv.slice(0, i), ...argv.slice(i + 1)];
@@ -98,6 +149,8 @@ export function fastParse(argv: string[], verbs: Verb<never>[]): Parsed | null {
   }
   if (rest.some((a) => a === '--help' || a === '-h')) return null;
   const cfg = parserConfig(options);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Parser = require('yargs-parser') as typeof import('yargs-parser');
   const res = Parser.detailed(rest, {
     ...cfg,
     configuration: {

@@ -1,4 +1,3 @@
-import { run } from '../runtime/run';
 import { CREATE_OPTIONS, createOptionsOf, type CreateArgs } from './create';
 import type { Verb } from './verb';
 
@@ -11,5 +10,9 @@ export const runVerb: Verb<CreateArgs & { detach: boolean; keep: boolean }> = {
     detach: { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs' },
     keep: { type: 'boolean', default: false, describe: 'do not delete the container after it exits' },
   },
-  handler: (a, ctx) => run(ctx, a.id, { ...createOptionsOf(a), detach: a.detach, keep: a.keep }),
+  handler: (a, ctx) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { run } = require('../runtime/run') as typeof import('../runtime/run');
+    return run(ctx, a.id, { ...createOptionsOf(a), detach: a.detach, keep: a.keep });
+  },
 };

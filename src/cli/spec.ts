@@ -1,7 +1,6 @@
 import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
-import { defaultSpec } from '../spec/default-config';
 import type { Verb } from './verb';
 
 export const specVerb: Verb<{ bundle: string; rootless: boolean | string }> = {
@@ -16,6 +15,8 @@ export const specVerb: Verb<{ bundle: string; rootless: boolean | string }> = {
     const file = path.join(a.bundle, 'config.json');
     if (fs.existsSync(file)) throw new HuskError(`${file} exists already: remove it first`);
     const rootless = String(a.rootless) === 'true';
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { defaultSpec } = require('../spec/default-config') as typeof import('../spec/default-config');
     const spec = defaultSpec({ rootless, uid: process.getuid?.(), gid: process.getgid?.() });
     try {
       fs.writeFileSync(file, JSON.stringify(spec, null, '\t') + '\n', { mode: 0o666 });
