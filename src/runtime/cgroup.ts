@@ -12,31 +12,35 @@ function isCpuset(dir: string): boolean {
   return /\/cpuset(,[^/]*)?\//.test(dir + '/');
 }
 
-// A new v1 cpuset directory starts with no cpus or mems, and nothing can join it until they
-// are copied down from its parent.
-function makeDir(dir: string, made: string[], retries = 3): void {
-  if (fs.existsSync(dir)) return;
+// mkdir first, the parent only when it is missing: most of the time the parent is there and one
+// syscall does. `unified` says whether the directory is on cgroup2, where a child gets only the
+// controllers its parent passes down (v1 has nothing to pass).
+function makeDir(dir: string, made: string[], unified: boolean, retries = 3): void {
   const parent = path.dirname(dir);
-  makeDir(parent, made);
   try {
     fs.mkdirSync(dir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    // The parent was removed by a delete of the last container under it: make it again.
-    if (code === 'ENOENT' && retries > 0) return makeDir(dir, made, retries - 1);
-    if (code !== 'EEXIST') throw new HuskError(`create cgroup ${dir}: ${(e as Error).message}`);
-    return;
+    if (code === 'EEXIST') return;
+    // The parent is missing, or was removed by a delete of the last container under it: make it
+    // (again), then this one.
+    if (code === 'ENOENT' && retries > 0) {
+      makeDir(parent, made, unified);
+      return makeDir(dir, made, unified, retries - 1);
+    }
+    throw new HuskError(`create cgroup ${dir}: ${(e as Error).message}`);
   }
   made.push(dir);
   try {
-    enableControllers(parent);
+    if (unified) enableControllers(parent);
     if (isCpuset(dir)) initCpuset(dir);
   } catch (e) {
     // A delete of the last container under a parent removes it (removeEmptyHuskParents), also
     // one this create has just made and not yet put a child in: its files then answer ENODEV
     // (or are gone). Make it again.
     const code = (e as NodeJS.ErrnoException).code;
-    if ((code === 'ENODEV' || code === 'ENOENT') && retries > 0) return makeDir(dir, made, retries - 1);
+    if ((code === 'ENODEV' || code === 'ENOENT') && retries > 0)
+      return makeDir(dir, made, unified, retries - 1);
     throw e;
   }
 }
@@ -103,7 +107,9 @@ export function missingDirs(plan: CgroupPlan): string[] {
 export function createCgroups(plan: CgroupPlan): string[] {
   const made: string[] = [];
   try {
-    for (const d of plan.dirs) makeDir(d, made);
+    const onUnified = (d: string) =>
+      !!plan.unifiedDir && (d === plan.unifiedDir || plan.unifiedDir.startsWith(d + '/'));
+    for (const d of plan.dirs) makeDir(d, made, onUnified(d));
   } catch (e) {
     removeDirs(made);
     throw e;
@@ -111,16 +117,20 @@ export function createCgroups(plan: CgroupPlan): string[] {
   return made;
 }
 
+// Node takes numeric open flags too (its types say string).
+const WRITE_EXISTING = (fs.constants.O_WRONLY | fs.constants.O_TRUNC) as unknown as string;
+
 export function applyWrites(writes: CgroupWrite[]): void {
   for (const w of writes) {
     let file = path.join(w.dir, w.file);
     if (w.alt && !fs.existsSync(file)) file = path.join(w.dir, w.alt);
-    // Writing a file cgroupfs lacks fails with EACCES, which would hide the real cause.
-    if (!fs.existsSync(file))
-      throw new HuskError(`${w.from}: this host has no ${path.basename(file)} in ${w.dir}`);
     try {
-      fs.writeFileSync(file, w.value);
+      // No O_CREAT: a file the host lacks is ENOENT (cgroupfs would answer EACCES, hiding the
+      // cause), so no existence check is needed before the write.
+      fs.writeFileSync(file, w.value, { flag: WRITE_EXISTING });
     } catch (e) {
+      if (!fs.existsSync(file))
+        throw new HuskError(`${w.from}: this host has no ${path.basename(file)} in ${w.dir}`);
       const code = (e as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'this host has no such cgroup file' : (e as Error).message;
       throw new HuskError(`${w.from}: write ${JSON.stringify(w.value)} to ${file}: ${why}`);
@@ -199,6 +209,20 @@ export function removeDirs(dirs: string[], own: string[] = dirs): void {
   }
 }
 
+// One rmdir each, deepest first; false at the first of the container's own directories that
+// does not go (it still holds a process). Parents in use by other containers stay.
+function removeIfEmpty(made: string[], own: string[]): boolean {
+  for (const d of [...made].sort((a, b) => b.length - a.length)) {
+    try {
+      fs.rmdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if (own.includes(d)) return false;
+    }
+  }
+  return true;
+}
+
 // Kills what is left in the container's cgroups, then removes the directories husk made.
 // husk's own parent of default cgroup paths (/husk in every hierarchy) goes when it is empty.
 function removeEmptyHuskParents(dirs: string[]): void {
@@ -233,8 +257,14 @@ export function killAll(dirs: string[]): void {
 // keepParents: a long-lived process (the husk server) keeps /husk for the next container; see
 // removeHuskParentsIfEmpty.
 export function destroyCgroups(dirs: string[], made: string[] = dirs, keepParents = false): void {
-  killAll(dirs);
-  removeDirs(made, dirs);
+  // A cgroup that can be removed holds no process, so when every directory is the container's
+  // own and each rmdir succeeds there is nothing to kill (the usual case after the init exited).
+  // Otherwise: kill what is inside, then remove, waiting for the killed to leave.
+  const allOwn = dirs.every((d) => made.includes(d));
+  if (!allOwn || !removeIfEmpty(made, dirs)) {
+    killAll(dirs);
+    removeDirs(made, dirs);
+  }
   if (!keepParents) removeEmptyHuskParents(dirs);
 }
 

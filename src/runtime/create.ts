@@ -176,13 +176,11 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       if (rec.systemd) {
         const sd = rec.systemd;
         undo.push('stop the systemd unit', () => stopUnit(sd));
-      } else {
-        createCgroups(cg);
-        if (ctx.keepCgroupParents) removeHuskParentsAtExit(host);
       }
-      crashPoint('after-cgroups');
     }
 
+    // The init starts before the cgroup directories are made: its exec and first steps overlap
+    // with the mkdirs (it waits at the cgroup stage below, where it joins them).
     let child: { pid: number; syncFd: number };
     try {
       child = await ctx.launcher.spawn({
@@ -210,6 +208,11 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       if (stage0 > 0) ctx.launcher.reap(stage0);
       if (initPid > 0) ctx.launcher.reap(initPid);
     });
+    if (cg && !rec.systemd) {
+      createCgroups(cg);
+      if (ctx.keepCgroupParents) removeHuskParentsAtExit(host);
+    }
+    if (cg) crashPoint('after-cgroups');
 
     for (;;) {
       const m = await nextMessage(ctx, syncFd, SYNC_TIMEOUT_MS);
@@ -303,8 +306,11 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
 
 // For the crash-recovery tests only: HUSK_INTERNAL_CRASH_AT=<point> makes create die by
 // SIGKILL there, as an engine killing a hung runtime would.
+// Read once per process: process.env is slow to read, and create passes six points.
+let crashAt: string | undefined | null = null;
 function crashPoint(name: string): void {
-  if (process.env.HUSK_INTERNAL_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
+  if (crashAt === null) crashAt = process.env.HUSK_INTERNAL_CRASH_AT;
+  if (crashAt === name) process.kill(process.pid, 'SIGKILL');
 }
 
 export function writePidFile(file: string, pid: number): void {

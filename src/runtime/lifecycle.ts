@@ -111,7 +111,8 @@ function awaitProgram(rec: ContainerRecord, spec: Spec): void {
   throw new HuskError('startContainer hooks did not finish within their timeouts');
 }
 
-export function start(ctx: RuntimeContext, id: string): void {
+// `spec`: the config the caller created the container from (run), instead of reading it again.
+export function start(ctx: RuntimeContext, id: string, spec?: Spec): void {
   const lock = ctx.store.lock(id);
   try {
     const { rec, status, dir } = load(ctx, id);
@@ -120,7 +121,7 @@ export function start(ctx: RuntimeContext, id: string): void {
     const fifo = path.join(dir, 'exec.fifo');
     native().releaseFifo(fifo);
     unlinkIfThere(fifo);
-    const spec = ctx.store.readConfig(id);
+    spec ??= ctx.store.readConfig(id) ?? undefined;
     // startContainer hooks run in the init after this point; their failure stops the container
     // and must fail `start` (the spec), so start waits until the init has exec'd the program.
     if (spec?.hooks?.startContainer?.length) awaitProgram(rec, spec);
@@ -175,7 +176,7 @@ function thaw(rec: ContainerRecord): void {
   }
 }
 
-export function destroy(ctx: RuntimeContext, id: string, force = false): void {
+export function destroy(ctx: RuntimeContext, id: string, force = false, known?: Spec): void {
   if (!ctx.store.exists(id)) {
     // containerd and docker call `delete --force` after every `delete`; runc says nothing then.
     checkId(id);
@@ -228,7 +229,7 @@ export function destroy(ctx: RuntimeContext, id: string, force = false): void {
         }
       }
       destroyCgroups(rec.cgroupDirs, rec.cgroupMade ?? rec.cgroupDirs, ctx.keepCgroupParents);
-      const spec = ctx.store.readConfig(id);
+      const spec = known ?? ctx.store.readConfig(id);
       // poststop runs for containers that got as far as having a process.
       if (rec.pid > 0 && spec?.hooks?.poststop?.length)
         runHooksWarn(spec.hooks, 'poststop', ociState(rec, 'stopped'), ctx.log);

@@ -45,11 +45,11 @@ async function execOutcome(
   }
 }
 
-function startOrDestroy(ctx: RuntimeContext, id: string): void {
+function startOrDestroy(ctx: RuntimeContext, id: string, spec: Spec): void {
   try {
-    start(ctx, id);
+    start(ctx, id, spec);
   } catch (e) {
-    destroy(ctx, id, true);
+    destroy(ctx, id, true, spec);
     throw e;
   }
 }
@@ -85,7 +85,7 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     receiver?.close();
   }
   if (opts.detach) {
-    startOrDestroy(ctx, id);
+    startOrDestroy(ctx, id, spec);
     return 0;
   }
   // Handlers first: a signal that arrives while the container starts is still forwarded.
@@ -98,7 +98,7 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     throw e;
   }
   try {
-    startOrDestroy(ctx, id);
+    startOrDestroy(ctx, id, spec);
   } catch (e) {
     stopForwarding();
     // A failed startContainer hook: the init said which on the sync socket before it died.
@@ -126,6 +126,6 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     stopForwarding();
     tty?.stop();
   }
-  if (!opts.keep) destroy(ctx, id, true);
+  if (!opts.keep) destroy(ctx, id, true, spec);
   return exitCodeOf(status);
 }
