@@ -53,57 +53,75 @@ async function main() {
     rssKiB: Math.round(process.memoryUsage().rss / 1024),
     sigintListeners: process.listenerCount('SIGINT'),
   });
-  const total = cfg.warmup + cfg.n;
-  for (let i = 0; i < total && !stop; i++) {
-    const keep = i >= cfg.warmup;
-    if (i === cfg.warmup) out.afterWarmup = probe();
-    const order = i % 2 ? ['runc', 'lib'] : ['lib', 'runc'];
-    for (const who of order) {
-      const id = `${cfg.idPrefix}-${who}-${i}`;
-      const rec = out[who];
-      if (who === 'lib') {
-        const t0 = process.hrtime.bigint();
-        try {
-          const code = await lib.run(ctx, id, { bundle: cfg.bundle });
-          const ms = msSince(t0);
-          if (code !== 0) throw new Error(`run() returned exit code ${code}`);
-          if (keep) rec.samples.push(ms);
-        } catch (e) {
-          rec.failures++;
-          rec.firstError ??= `run(): ${e.message}`;
-          try {
-            lib.destroy(ctx, id, true);
-          } catch {
-            /* never created */
-          }
-        }
-      } else {
-        const fd = fs.openSync(errFile, 'w');
-        const t0 = process.hrtime.bigint();
-        const r = spawnSync(cfg.runc, ['--root', cfg.runcRoot, 'run', '--bundle', cfg.bundle, id], {
-          stdio: ['ignore', 'ignore', fd],
-          timeout: 30_000,
-          killSignal: 'SIGKILL',
-        });
+  // One container through each: the library's run(), or a spawned `runc run`. Returns ms or null.
+  let seq = 0;
+  async function once(who) {
+    const id = `${cfg.idPrefix}-${who}-${seq++}`;
+    const rec = out[who];
+    if (who === 'lib') {
+      const t0 = process.hrtime.bigint();
+      try {
+        const code = await lib.run(ctx, id, { bundle: cfg.bundle });
         const ms = msSince(t0);
-        fs.closeSync(fd);
-        if (r.status === 0) {
-          if (keep) rec.samples.push(ms);
-        } else {
-          rec.failures++;
-          const msg = fs.readFileSync(errFile, 'utf8').trim().split('\n').pop();
-          rec.firstError ??= `runc run: ${r.error?.message ?? msg ?? ''} (status ${r.status}, signal ${r.signal})`;
-          spawnSync(cfg.runc, ['--root', cfg.runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
+        if (code !== 0) throw new Error(`run() returned exit code ${code}`);
+        return ms;
+      } catch (e) {
+        rec.failures++;
+        rec.firstError ??= `run(): ${e.message}`;
+        try {
+          lib.destroy(ctx, id, true);
+        } catch {
+          /* never created */
         }
+        return null;
       }
     }
-    // Give up early when the library cannot run a container at all.
-    if (out.lib.samples.length === 0 && out.lib.failures >= 3) {
-      out.error = out.lib.firstError;
-      break;
-    }
-    await tick();
+    const fd = fs.openSync(errFile, 'w');
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(cfg.runc, ['--root', cfg.runcRoot, 'run', '--bundle', cfg.bundle, id], {
+      stdio: ['ignore', 'ignore', fd],
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    });
+    const ms = msSince(t0);
+    fs.closeSync(fd);
+    if (r.status === 0) return ms;
+    rec.failures++;
+    const msg = fs.readFileSync(errFile, 'utf8').trim().split('\n').pop();
+    rec.firstError ??= `runc run: ${r.error?.message ?? msg ?? ''} (status ${r.status}, signal ${r.signal})`;
+    spawnSync(cfg.runc, ['--root', cfg.runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
+    return null;
   }
+  const hopeless = () => out.lib.samples.length === 0 && out.lib.failures >= 3;
+
+  for (let i = 0; i < cfg.warmup && !stop && !hopeless(); i++) {
+    await once('lib');
+    await once('runc');
+  }
+  out.afterWarmup = probe();
+  // Measured in blocks: `block` library runs back to back, as a program using the library runs
+  // them, then as many `runc run`s, the order swapped every block so drift falls on both. (One
+  // by one, each library run starts while the kernel still tears down the container runc just
+  // ran: see the one-by-one pass below.)
+  const block = Math.max(1, cfg.block ?? 20);
+  for (let b = 0; out.lib.samples.length + out.lib.failures < cfg.n && !stop && !hopeless(); b++) {
+    const left = cfg.n - out.lib.samples.length - out.lib.failures;
+    for (const who of b % 2 ? ['runc', 'lib'] : ['lib', 'runc'])
+      for (let i = 0; i < Math.min(block, left) && !stop; i++) {
+        const ms = await once(who);
+        if (ms !== null) out[who].samples.push(ms);
+        await tick();
+      }
+  }
+  // One by one: a `runc run` between every two library runs.
+  out.alternate = { lib: [], runc: [] };
+  for (let i = 0; i < (cfg.alternate ?? 0) && !stop && !hopeless(); i++)
+    for (const who of i % 2 ? ['runc', 'lib'] : ['lib', 'runc']) {
+      const ms = await once(who);
+      if (ms !== null) out.alternate[who].push(ms);
+      await tick();
+    }
+  if (out.lib.samples.length === 0 && out.lib.failures >= 3) out.error = out.lib.firstError;
   out.atEnd = probe();
   fs.rmSync(errFile, { force: true });
   if (stop) out.interrupted = true;

@@ -48,6 +48,8 @@ const MODES = {
     rssCli: 5,
     lib: 20,
     libWarmup: 2,
+    libBlock: 5,
+    libAlternate: 6,
   },
   default: {
     warmup: 3,
@@ -60,6 +62,8 @@ const MODES = {
     rssCli: 10,
     lib: 200,
     libWarmup: 5,
+    libBlock: 20,
+    libAlternate: 50,
   },
 };
 const BATCH_N = 50;
@@ -949,6 +953,8 @@ async function scenarioLib(B) {
     bundle: B.true,
     n: M.lib,
     warmup: M.libWarmup,
+    block: M.libBlock,
+    alternate: M.libAlternate,
     idPrefix: `hb${process.pid}-lib`,
     outFile,
   };
@@ -960,7 +966,10 @@ async function scenarioLib(B) {
     children.add(child);
     let stderr = '';
     child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000 + (M.lib + M.libWarmup) * 2_000);
+    const timer = setTimeout(
+      () => child.kill('SIGKILL'),
+      60_000 + (M.lib + M.libWarmup + M.libAlternate) * 2_000,
+    );
     child.on('error', (e) => (stderr += e.message));
     child.on('close', (c, sig) => {
       clearTimeout(timer);
@@ -995,6 +1004,14 @@ async function scenarioLib(B) {
       leakNotes.push(
         `7: the library process grew from ${(a.rssKiB / 1024).toFixed(1)} to ${(b.rssKiB / 1024).toFixed(1)} MiB RSS over ${M.lib} containers`,
       );
+  }
+  const alt = out.alternate && stats(out.alternate.lib);
+  const altRunc = out.alternate && stats(out.alternate.runc);
+  if (alt && altRunc) {
+    res.husk.extra.oneByOne = { lib: out.alternate.lib, runc: out.alternate.runc };
+    leakNotes.push(
+      `7: measured in blocks of ${M.libBlock} (library runs back to back, then as many \`runc run\`s); one by one instead (a \`runc run\` between every two library runs, ${out.alternate.lib.length} each), the library's median is ${fmtNum(alt.median)} ms against runc's ${fmtNum(altRunc.median)} ms (${(alt.median / altRunc.median).toFixed(2)}×): each library run then starts while the kernel still tears down the container runc ran`,
+    );
   }
   res.runc.samples = out.runc.samples;
   res.runc.failures = out.runc.failures;
@@ -1065,7 +1082,7 @@ function markdown(report) {
   lines.push(`- node ${m.node}; NODE_EXTRA_CA_CERTS removed from every timed process`);
   const c = m.counts;
   lines.push(
-    `- samples per runtime: ${c.warmup} warm-up + ${c.run} (1), ${c.engine} (2), ${c.exec} (3), ${c.state} (4); ${c.batchReps} batch(es) (5); ${c.rssInit} + ${c.rssCli} (6); ${c.libWarmup} + ${c.lib} (7)`,
+    `- samples per runtime: ${c.warmup} warm-up + ${c.run} (1), ${c.engine} (2), ${c.exec} (3), ${c.state} (4); ${c.batchReps} batch(es) (5); ${c.rssInit} + ${c.rssCli} (6); ${c.libWarmup} + ${c.lib} in blocks of ${c.libBlock} (7)`,
   );
   lines.push(
     `- cells: median (min–max); ${RATIOS.map(([a, b]) => `${a.name}/${b.name} = ${a.label} median ÷ ${b.label} median`).join(', ')}`,

@@ -49,6 +49,8 @@ enum husk_op : uint32_t {
   OP_PROC_WRITE = 40,     // str path under the container's /proc, str value (LSM exec labels)
   OP_SESSION_KEYRING = 37,// str name: join a new session keyring, so containers do not share the caller's
   OP_IDMAP_TREE = 41,     // u32 slot, str source, u32 recursive (1 rbind, 2 ridmap), str uid_map, str gid_map
+  OP_JOIN_CGROUP = 42,    // str file: write "0" to it (v1 tasks: this thread; cgroup.procs: this process)
+  OP_CGROUP_INTO = 43,    // str dir: OP_FORK_INIT makes the init in this cgroup2 directory (CLONE_INTO_CGROUP)
 };
 
 enum husk_stage : uint32_t {

@@ -63,6 +63,8 @@ void op_idmap_tree(plan_reader *r);
 void op_setns(plan_reader *r);
 void op_userns(plan_reader *r);
 void op_unshare(plan_reader *r);
+void op_join_cgroup(plan_reader *r);
+void op_cgroup_into(plan_reader *r);
 void op_fork_init(plan_reader *r);
 void op_root_propagation(plan_reader *r);
 void op_bind_rootfs(plan_reader *r);

@@ -26,6 +26,8 @@ static void run_op(uint32_t code, plan_reader *r) {
     case OP_IDMAP_TREE: op_idmap_tree(r); break;
     case OP_USERNS: op_userns(r); break;
     case OP_UNSHARE: op_unshare(r); break;
+    case OP_JOIN_CGROUP: op_join_cgroup(r); break;
+    case OP_CGROUP_INTO: op_cgroup_into(r); break;
     case OP_FORK_INIT: op_fork_init(r); break;
     case OP_ROOT_PROPAGATION: op_root_propagation(r); break;
     case OP_BIND_ROOTFS: op_bind_rootfs(r); break;

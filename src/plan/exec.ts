@@ -4,6 +4,7 @@
 import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { Process } from '../spec/types';
+import { planCgroupJoin, type CgroupJoinInput } from './cgroup-join';
 import { CLONE, type NsType } from './namespaces';
 import { op, type Op } from './ops';
 import { planIdentityAndExec, planRlimits } from './process';
@@ -28,7 +29,8 @@ const JOIN_ORDER: NsType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 
 export interface ExecPlanInput {
   initPid: number;
   namespaces: string[]; // the container's namespace types
-  joinCgroups: boolean;
+  joinCgroups: boolean; // the runtime joins the process at a cgroup stage
+  cgroupJoin?: Omit<CgroupJoinInput, 'forkInto'>; // or the process enters them itself (cgroup-join.ts)
   process: Process;
   consoleSocket: boolean;
   seccomp?: Seccomp; // the container's filter applies to every process in it
@@ -38,7 +40,7 @@ export interface ExecPlanInput {
 export function buildExecPlan(
   input: ExecPlanInput,
   host: HostFacts,
-): { ops: Op[]; warnings: string[]; seccomp: SeccompRequest | null } {
+): { ops: Op[]; warnings: string[]; seccomp: SeccompRequest | null; cgroupProcsWrite: boolean } {
   const warnings: string[] = [];
   const ops: Op[] = [];
   const p = input.process;
@@ -48,12 +50,22 @@ export function buildExecPlan(
       op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: p.oomScoreAdj }, [{ str: String(p.oomScoreAdj) }]),
     );
   if (input.joinCgroups) ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup' }, [{ u32: 1 }]));
-  for (const t of JOIN_ORDER) {
-    if (!input.namespaces.includes(t)) continue;
+  const join = input.cgroupJoin
+    ? planCgroupJoin({ ...input.cgroupJoin, forkInto: !input.namespaces.includes('user') })
+    : null;
+  if (join) ops.push(...join.first);
+  // Made in its cgroup2 directory by the fork, the process enters the cgroup namespace after it.
+  const cgroupNsInChild = !!join?.into && input.namespaces.includes('cgroup');
+  const setns = (t: NsType) => {
     const path = `/proc/${input.initPid}/ns/${PROC_NAME[t]}`;
-    ops.push(op('SETNS', '/linux/namespaces', { type: t, path }, [{ u32: CLONE[t] }, { str: path }]));
+    return op('SETNS', '/linux/namespaces', { type: t, path }, [{ u32: CLONE[t] }, { str: path }]);
+  };
+  for (const t of JOIN_ORDER) {
+    if (!input.namespaces.includes(t) || (t === 'cgroup' && cgroupNsInChild)) continue;
+    ops.push(setns(t));
   }
   ops.push(op('FORK_INIT', '/linux/namespaces', {}));
+  if (cgroupNsInChild) ops.push(setns('cgroup'));
   if (p.terminal) {
     if (!input.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
     ops.push(op('SETSID', '/process', {}));
@@ -73,5 +85,5 @@ export function buildExecPlan(
   ops.push(...ident.beforeStart);
   ops.push(op('SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
   ops.push(...ident.afterStart);
-  return { ops, warnings, seccomp };
+  return { ops, warnings, seccomp, cgroupProcsWrite: input.joinCgroups || !!join?.procs };
 }

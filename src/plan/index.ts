@@ -5,10 +5,11 @@ import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';
 import { planCgroups, type CgroupPlan, type SystemdDriver } from './cgroups';
 import { fitCgroupsToCaller, type CallerAccess } from './cgroup-delegation';
+import { planCgroupJoin } from './cgroup-join';
 import { checkHooks, hookOps } from './hooks';
 import { planIdmapTrees } from './idmap-mounts';
 import { planLsm } from './lsm';
-import { hostId, planNamespaces, type NamespacePlan } from './namespaces';
+import { CLONE, hostId, planNamespaces, type NamespacePlan } from './namespaces';
 import { planPersonality, planScheduling } from './scheduling';
 import { planSysctls } from './sysctl';
 import { op, type Op } from './ops';
@@ -35,6 +36,11 @@ export interface LaunchPlan {
   rootfs: string;
   namespaces: NamespacePlan;
   cgroups: CgroupPlan | null;
+  // The init joins its cgroups itself (planCgroupJoin); the runtime only makes and sets them.
+  cgroupSelfJoin: boolean;
+  // Someone writes cgroup.procs (the runtime, or the init where no other way is open): the
+  // kernel's attach lock is taken, and a head start on its wait pays (primeCgroupAttach).
+  cgroupProcsWrite: boolean;
   // Compiled by the runtime (libseccomp, in the addon) into the SECCOMP op's program.
   seccomp: SeccompRequest | null;
   warnings: string[];
@@ -80,17 +86,26 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
         { str: String(spec.process.oomScoreAdj) },
       ]),
     );
+  const cgJoin = initCgroupJoin(cgroups, ns, host, !!opts.cgroupAccess);
   if (cgroups)
     ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }]));
+  ops.push(...cgJoin.first);
   // Idmapped trees need the host's privileges over their source: before any namespace.
   ops.push(...planIdmapTrees(spec, opts.bundle));
   // Join every namespace given by path while still the host's root (a namespace owned by the
   // host cannot be joined from a new user namespace), then make the new user namespace, as runc.
   ops.push(...ns.join);
   if (ns.newUser) ops.push(op('USERNS', '/linux/uidMappings', { uidMap: ns.uidMap, gidMap: ns.gidMap }));
-  if (ns.newFlags)
-    ops.push(op('UNSHARE', '/linux/namespaces', { flags: ns.newFlags }, [{ u64: ns.newFlags }]));
+  const unshareFlags = ns.newFlags & ~cgJoin.childUnshares;
+  if (unshareFlags)
+    ops.push(op('UNSHARE', '/linux/namespaces', { flags: unshareFlags }, [{ u64: unshareFlags }]));
   ops.push(op('FORK_INIT', '/linux/namespaces', {}));
+  // The cgroup namespace is made by the init once it is in its cgroup2 directory (runc makes it
+  // there too): its root is the cgroup the namespace is made in.
+  if (cgJoin.childUnshares)
+    ops.push(
+      op('UNSHARE', '/linux/namespaces', { flags: cgJoin.childUnshares }, [{ u64: cgJoin.childUnshares }]),
+    );
 
   // In the container's init.
   ops.push(op('SETSID', '/process', {}));
@@ -159,5 +174,37 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   ops.push(op('WAIT_START', '/process', {}));
   ops.push(...startHooks);
   ops.push(...proc.afterStart);
-  return { ops, rootfs, namespaces: ns, cgroups, seccomp, warnings, notes };
+  return {
+    ops,
+    rootfs,
+    namespaces: ns,
+    cgroups,
+    cgroupSelfJoin: cgJoin.self,
+    cgroupProcsWrite: cgJoin.procs,
+    seccomp,
+    warnings,
+    notes,
+  };
+}
+
+// The init enters its cgroups itself (see cgroup-join.ts) as root with the cgroupfs driver;
+// systemd puts it in its unit, and rootless cgroups are joined by the runtime.
+function initCgroupJoin(
+  cgroups: CgroupPlan | null,
+  ns: NamespacePlan,
+  host: HostFacts,
+  rootless: boolean,
+): { self: boolean; procs: boolean; first: Op[]; childUnshares: number } {
+  if (!cgroups || cgroups.systemd || rootless || host.euid !== 0)
+    return { self: false, procs: !!cgroups, first: [], childUnshares: 0 };
+  const cgroupNsByPath = ns.join.some((o) => o.show.type === 'cgroup');
+  const join = planCgroupJoin({
+    v1Dirs: cgroups.v1.map((h) => h.dir),
+    unifiedDir: cgroups.unifiedDir,
+    forkInto: !ns.has.has('user') && !cgroupNsByPath,
+  });
+  // Made in its cgroup2 directory, the init makes its cgroup namespace itself (as runc's does):
+  // the namespace's root is the cgroup it is made in.
+  const childUnshares = join.into ? ns.newFlags & CLONE.cgroup : 0;
+  return { self: true, procs: join.procs, first: join.first, childUnshares };
 }

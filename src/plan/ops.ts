@@ -41,6 +41,8 @@ export const OP = {
   SCHEDULER: 39,
   PROC_WRITE: 40,
   IDMAP_TREE: 41,
+  JOIN_CGROUP: 42,
+  CGROUP_INTO: 43,
 } as const;
 
 export const STAGE = { CGROUP: 1, USERMAP: 2, CREATE_RUNTIME: 3, CREATE_CONTAINER: 4, READY: 10 } as const;

@@ -98,7 +98,6 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
   const bundle = path.resolve(opts.bundle);
   const spec = opts.spec ?? loadConfig(bundle);
   const host = probeHost();
-  if (!ctx.systemdCgroup) primeCgroupAttach(host);
   // Fails here, before anything exists, when systemd is not running (runc does not fall back).
   const systemd = ctx.systemdCgroup ? systemdDriver() : undefined;
   const plan = buildPlan(spec, host, {
@@ -116,6 +115,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       : undefined,
     systemd,
   });
+  if (!ctx.systemdCgroup && plan.cgroupProcsWrite) primeCgroupAttach(host);
   if (!fs.existsSync(plan.rootfs)) throw new HuskError(`/root/path: rootfs ${plan.rootfs} does not exist`);
   for (const w of plan.warnings) ctx.log.warn(w);
   for (const n of plan.notes) ctx.log.debug(n);
@@ -242,15 +242,17 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       const withData = plan.ops[m.op]?.op === 'FETCH_STATE';
       if (m.stage === STAGE.CGROUP) {
         // The first process waits here, before it makes any namespace or runs anything of the
-        // container's: it enters the cgroups (systemd's unit first), and the limits and
-        // device rules are in place before it goes on.
+        // container's: the limits and device rules are in place before it goes on, and it is in
+        // the cgroups (systemd's unit first) or enters them itself right after (JOIN_CGROUP,
+        // and CGROUP_INTO at its fork: see planCgroupJoin).
         if (plan.cgroups) {
           if (rec.systemd) {
             for (const w of startUnit(plan.cgroups, stage0, rec.systemd.userManager)) ctx.log.warn(w);
             createCgroups(plan.cgroups); // the hierarchies systemd does not manage
           }
           attachDevices(plan.cgroups);
-          joinCgroups(plan.cgroups.dirs, stage0);
+          // Limits first: the init joins (JOIN_CGROUP, CGROUP_INTO) after this stage.
+          if (!plan.cgroupSelfJoin) joinCgroups(plan.cgroups.dirs, stage0);
           applyWrites(plan.cgroups.writes);
         }
       } else if (m.stage === STAGE.USERMAP) {

@@ -5,6 +5,7 @@ import { HuskError, NotHere } from '../errors';
 import { probeHost } from '../host/probe';
 import { initPath, native } from '../native';
 import { buildExecPlan } from '../plan/exec';
+import { splitCgroupDirs } from '../plan/cgroup-join';
 import { encodePlan } from '../plan/encode';
 import { MSG, STAGE } from '../plan/ops';
 import type { Process, Seccomp } from '../spec/types';
@@ -61,12 +62,14 @@ async function execWith(
   receiver: ConsoleReceiver | null,
 ): Promise<number> {
   const host = probeHost();
-  if (cgroupDirs.length) primeCgroupAttach(host);
+  // As root the process enters the container's cgroups itself (plan/cgroup-join.ts).
+  const selfJoin = cgroupDirs.length > 0 && host.euid === 0 && !ctx.rootless;
   const plan = buildExecPlan(
     {
       initPid: rec.pid,
       namespaces: Object.keys(rec.namespaces),
-      joinCgroups: cgroupDirs.length > 0,
+      joinCgroups: cgroupDirs.length > 0 && !selfJoin,
+      cgroupJoin: selfJoin ? splitCgroupDirs(cgroupDirs, host.unified) : undefined,
       process: opts.process,
       consoleSocket: !!opts.consoleSocket,
       seccomp: opts.seccomp,
@@ -74,6 +77,7 @@ async function execWith(
     },
     host,
   );
+  if (plan.cgroupProcsWrite) primeCgroupAttach(host);
   for (const w of plan.warnings) ctx.log.warn(w);
   compileInto(plan.ops, plan.seccomp, ctx.log);
   const child = await ctx.launcher.spawn({

@@ -138,8 +138,10 @@ describe(`soak (${MODE})`, { skip: SKIP }, () => {
       );
       if (addedOurs.length) leaks.push(`new mounts: ${addedOurs.join(' | ')}`);
 
+      // An init whose create call has exited is pid 1's child, and a zombie there until pid 1
+      // reaps it: this machine's pid 1 does so only every second or two.
       let procs = processesMentioning([e.marker], e.dirs);
-      if (procs.length) {
+      for (let i = 0; procs.length && i < 10; i++) {
         await sleep(500);
         procs = processesMentioning([e.marker], e.dirs);
       }

@@ -88,11 +88,12 @@ const TAIL = [
   'EXEC',
 ];
 
-test('stage order, joined user namespace: oom score, cgroup sync, setns user, other setns, unshare, fork, ... exec', () => {
+test('stage order, joined user namespace: oom score, cgroup sync, join, setns user, other setns, unshare, fork, ... exec', () => {
   const plan = buildPlan(fullSpec(), hostV2(), OPTS);
   assert.deepEqual(collapse(plan.ops), [
     'OOM_SCORE_ADJ',
     'SYNC',
+    'JOIN_CGROUP',
     'SETNSx2',
     'UNSHARE',
     'FORK_INIT',
@@ -108,6 +109,11 @@ test('stage order, joined user namespace: oom score, cgroup sync, setns user, ot
   assert.equal(plan.ops[1].show.stage, 'cgroup');
   assert.deepEqual(plan.ops[1].fields, [{ u32: 1 }]);
   assert.deepEqual(plan.ops[1].show.dirs, ['/sys/fs/cgroup/husk/c1']);
+  // A user namespace: the init cannot be made in its cgroup2 directory at the fork (see
+  // planCgroupJoin), so it writes cgroup.procs before joining anything.
+  assert.deepEqual(plan.ops[2].fields, [{ str: '/sys/fs/cgroup/husk/c1/cgroup.procs' }]);
+  assert.equal(plan.cgroupSelfJoin, true);
+  assert.equal(plan.cgroupProcsWrite, true);
   const ready = plan.ops.at(-3);
   assert.equal(ready.show.stage, 'ready');
   assert.deepEqual(ready.fields, [{ u32: 10 }]);
@@ -148,9 +154,10 @@ const NEW_USER = {
 
 test('stage order, new user namespace: every setns by path first, then USERNS, then unshare', () => {
   const plan = buildPlan(fullSpec(NEW_USER), hostV2(), OPTS);
-  assert.deepEqual(collapse(plan.ops).slice(0, 7), [
+  assert.deepEqual(collapse(plan.ops).slice(0, 8), [
     'OOM_SCORE_ADJ',
     'SYNC',
+    'JOIN_CGROUP',
     'SETNS',
     'USERNS',
     'UNSHARE',
@@ -189,7 +196,7 @@ test('no new namespaces besides joined ones: no UNSHARE op', () => {
   delete spec.domainname;
   const ops = names(buildPlan(spec, hostV2(), OPTS).ops);
   assert.ok(!ops.includes('UNSHARE'));
-  assert.deepEqual(ops.slice(0, 4), ['OOM_SCORE_ADJ', 'SYNC', 'SETNS', 'FORK_INIT']);
+  assert.deepEqual(ops.slice(0, 5), ['OOM_SCORE_ADJ', 'SYNC', 'CGROUP_INTO', 'SETNS', 'FORK_INIT']);
 });
 
 test('buildPlan errors', () => {
@@ -270,7 +277,15 @@ test('hooks run by husk-init: createRuntime sync and createContainer before pivo
 
 // --- fixtures on every layout -----------------------------------------------------------------
 
-const BEFORE_FORK = new Set(['OOM_SCORE_ADJ', 'SYNC', 'SETNS', 'USERNS', 'UNSHARE']);
+const BEFORE_FORK = new Set([
+  'OOM_SCORE_ADJ',
+  'SYNC',
+  'JOIN_CGROUP',
+  'SETNS',
+  'USERNS',
+  'UNSHARE',
+  'CGROUP_INTO',
+]);
 
 for (const { name, spec } of fixtures()) {
   for (const [layout, mkHost] of Object.entries({ v1: hostV1, v2: hostV2, hybrid: hostHybrid })) {
@@ -284,7 +299,14 @@ for (const { name, spec } of fixtures()) {
         ops.slice(0, fork).join(' '),
       );
       assert.equal(plan.ops.find((o) => o.op === 'SYNC').show.stage, 'cgroup');
-      assert.equal(ops[fork + 1], 'SETSID');
+      // The cgroup namespace is made by the init when it was made in its cgroup2 directory.
+      const childUnshare = ops[fork + 1] === 'UNSHARE';
+      if (childUnshare) assert.deepEqual(plan.ops[fork + 1].fields, [{ u64: 0x02000000 }]);
+      assert.equal(
+        childUnshare,
+        ops.includes('CGROUP_INTO') && spec.linux.namespaces.some((n) => n.type === 'cgroup'),
+      );
+      assert.equal(ops[fork + 1 + (childUnshare ? 1 : 0)], 'SETSID');
       assert.equal(ops.filter((n) => n === 'PIVOT_ROOT').length, 1);
       assert.equal(ops.filter((n) => n === 'BIND_ROOTFS').length, 1);
       assert.deepEqual(ops.slice(-3), ['SYNC', 'WAIT_START', 'EXEC']);
@@ -361,4 +383,143 @@ test('LSM exec labels reach the built plan, before the cwd change closes the pro
   const en = names(exec.ops);
   assert.equal(en.filter((x) => x === 'PROC_WRITE').length, 2, en.join(' '));
   assert.ok(en.lastIndexOf('PROC_WRITE') < en.indexOf('CHDIR'), en.join(' '));
+});
+
+// --- how the init enters its cgroups (planCgroupJoin) ---------------------------------------
+
+const NS_PLAIN = [
+  { type: 'pid' },
+  { type: 'mount' },
+  { type: 'network' },
+  { type: 'uts' },
+  { type: 'cgroup' },
+];
+
+function joinPlan(host, linux = {}, opts = OPTS) {
+  const spec = fullSpec({ namespaces: NS_PLAIN, ...linux });
+  if (!linux.uidMappings) delete spec.linux.uidMappings;
+  if (!linux.gidMappings) delete spec.linux.gidMappings;
+  return buildPlan(spec, host, opts);
+}
+
+test('cgroup v1: the first process moves its only thread into each hierarchy (tasks), before any namespace', () => {
+  const plan = joinPlan(hostV1());
+  const ops = names(plan.ops);
+  const joins = plan.ops.filter((o) => o.op === 'JOIN_CGROUP');
+  assert.deepEqual(
+    joins.map((o) => o.fields[0].str),
+    plan.cgroups.v1.map((h) => `${h.dir}/tasks`),
+  );
+  assert.ok(joins.every((o) => o.from === '/linux/cgroupsPath'));
+  assert.equal(ops.indexOf('JOIN_CGROUP'), ops.indexOf('SYNC') + 1);
+  assert.ok(ops.lastIndexOf('JOIN_CGROUP') < ops.indexOf('UNSHARE'));
+  assert.ok(!ops.includes('CGROUP_INTO'));
+  // No cgroup2 directory: the cgroup namespace is made with the others, after the joins.
+  assert.ok(plan.ops.find((o) => o.op === 'UNSHARE').fields[0].u64 & 0x02000000);
+  assert.equal(plan.cgroupSelfJoin, true);
+  assert.equal(plan.cgroupProcsWrite, false);
+});
+
+test('cgroup2: the init is made in its directory at the fork, and makes the cgroup namespace there', () => {
+  const plan = joinPlan(hostV2());
+  const ops = names(plan.ops);
+  const fork = ops.indexOf('FORK_INIT');
+  assert.ok(!ops.includes('JOIN_CGROUP'));
+  // Opened right after the cgroup stage (a host path), used by the fork.
+  assert.equal(ops[ops.indexOf('SYNC') + 1], 'CGROUP_INTO');
+  assert.deepEqual(plan.ops.find((o) => o.op === 'CGROUP_INTO').fields, [{ str: '/sys/fs/cgroup/husk/c1' }]);
+  const unshares = plan.ops.filter((o) => o.op === 'UNSHARE');
+  assert.equal(unshares[0].fields[0].u64 & 0x02000000, 0, 'not by the first process');
+  assert.equal(ops[fork + 1], 'UNSHARE');
+  assert.deepEqual(plan.ops[fork + 1].fields, [{ u64: 0x02000000 }]);
+  assert.equal(plan.cgroupProcsWrite, false);
+});
+
+test('hybrid: tasks for the v1 hierarchies, the fork for the cgroup2 one', () => {
+  const plan = joinPlan(hostHybrid());
+  const ops = names(plan.ops);
+  assert.equal(ops.filter((n) => n === 'JOIN_CGROUP').length, plan.cgroups.v1.length);
+  assert.deepEqual(plan.ops.find((o) => o.op === 'CGROUP_INTO').fields, [
+    { str: '/sys/fs/cgroup/unified/husk/c1' },
+  ]);
+});
+
+test('cgroup2 with a cgroup namespace joined by path: the first process writes cgroup.procs', () => {
+  const plan = joinPlan(hostV2(), {
+    namespaces: [
+      { type: 'pid' },
+      { type: 'mount' },
+      { type: 'uts' },
+      { type: 'cgroup', path: '/proc/1/ns/cgroup' },
+    ],
+  });
+  const ops = names(plan.ops);
+  assert.ok(!ops.includes('CGROUP_INTO'));
+  assert.deepEqual(plan.ops.find((o) => o.op === 'JOIN_CGROUP').fields, [
+    { str: '/sys/fs/cgroup/husk/c1/cgroup.procs' },
+  ]);
+  assert.ok(ops.indexOf('JOIN_CGROUP') < ops.indexOf('SETNS'));
+  assert.equal(plan.cgroupProcsWrite, true);
+});
+
+test('the runtime joins the init for the systemd driver, without root, and for rootless cgroups', () => {
+  const cases = [
+    joinPlan(hostV2(), {}, { ...OPTS, systemd: { base: '/', userManager: false } }),
+    joinPlan(hostV2({ euid: 1000 }), {
+      namespaces: [...NS_PLAIN, { type: 'user' }],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }],
+      gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }],
+    }),
+    joinPlan(hostV2(), {}, { ...OPTS, cgroupAccess: { uid: 0, canUse: () => true } }),
+  ];
+  for (const plan of cases) {
+    const ops = names(plan.ops);
+    assert.ok(!ops.includes('JOIN_CGROUP') && !ops.includes('CGROUP_INTO'), ops.slice(0, 6).join(' '));
+    assert.equal(plan.cgroupSelfJoin, false);
+    assert.equal(plan.cgroupProcsWrite, true);
+  }
+});
+
+test('exec: the process enters the cgroups itself; on cgroup2 it is made there and enters the cgroup namespace after', () => {
+  const { buildExecPlan } = load('plan/exec.js');
+  const { splitCgroupDirs } = load('plan/cgroup-join.js');
+  const dirs = [
+    '/sys/fs/cgroup/memory/husk/c1',
+    '/sys/fs/cgroup/pids/husk/c1',
+    '/sys/fs/cgroup/unified/husk/c1',
+  ];
+  const input = (namespaces) => ({
+    initPid: 42,
+    namespaces,
+    joinCgroups: false,
+    cgroupJoin: splitCgroupDirs(dirs, '/sys/fs/cgroup/unified'),
+    process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } },
+    consoleSocket: false,
+  });
+  let plan = buildExecPlan(input(['pid', 'mount', 'cgroup']), hostHybrid());
+  let ops = names(plan.ops);
+  assert.deepEqual(ops.slice(0, 7), [
+    'JOIN_CGROUP',
+    'JOIN_CGROUP',
+    'CGROUP_INTO',
+    'SETNS',
+    'SETNS',
+    'FORK_INIT',
+    'SETNS',
+  ]);
+  assert.deepEqual(
+    plan.ops.filter((o) => o.op === 'JOIN_CGROUP').map((o) => o.fields[0].str),
+    ['/sys/fs/cgroup/memory/husk/c1/tasks', '/sys/fs/cgroup/pids/husk/c1/tasks'],
+  );
+  assert.deepEqual(plan.ops[ops.indexOf('FORK_INIT') + 1].show.type, 'cgroup');
+  assert.ok(!ops.includes('SYNC') || ops.indexOf('SYNC') > ops.indexOf('FORK_INIT'), 'no cgroup stage');
+  assert.equal(plan.cgroupProcsWrite, false);
+
+  // In a user namespace the fork cannot make it in the cgroup2 directory.
+  plan = buildExecPlan(input(['user', 'pid', 'mount', 'cgroup']), hostHybrid());
+  ops = names(plan.ops);
+  assert.ok(!ops.includes('CGROUP_INTO'));
+  assert.deepEqual(plan.ops[2].fields, [{ str: '/sys/fs/cgroup/unified/husk/c1/cgroup.procs' }]);
+  assert.ok(ops.indexOf('FORK_INIT') > ops.lastIndexOf('SETNS'));
+  assert.equal(plan.cgroupProcsWrite, true);
 });
