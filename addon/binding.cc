@@ -153,6 +153,39 @@ class WriteWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
 };
 
+// rmdir of each path in order, on the thread pool: resolves to the errno of each (0: removed).
+// Lets delete remove a stopped container's cgroups while the main thread removes its state.
+class RmdirsWorker : public Napi::AsyncWorker {
+ public:
+  RmdirsWorker(Napi::Env env, std::vector<std::string> paths)
+      : Napi::AsyncWorker(env), paths_(std::move(paths)), errs_(paths_.size(), 0), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    for (size_t i = 0; i < paths_.size(); i++)
+      if (rmdir(paths_[i].c_str()) < 0) errs_[i] = errno;
+  }
+  void OnOK() override {
+    Napi::Array a = Napi::Array::New(Env(), errs_.size());
+    for (size_t i = 0; i < errs_.size(); i++) a.Set((uint32_t)i, Napi::Number::New(Env(), errs_[i]));
+    deferred_.Resolve(a);
+  }
+
+ private:
+  std::vector<std::string> paths_;
+  std::vector<int> errs_;
+  Napi::Promise::Deferred deferred_;
+};
+
+static Napi::Value RmdirsInBackground(const Napi::CallbackInfo &info) {
+  Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<std::string> paths;
+  for (uint32_t i = 0; i < arr.Length(); i++) paths.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+  auto *w = new RmdirsWorker(info.Env(), std::move(paths));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 static Napi::Value WriteInBackground(const Napi::CallbackInfo &info) {
   auto *w = new WriteWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
   Napi::Promise p = w->Promise();
@@ -696,6 +729,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("recvAsync", Napi::Function::New(env, RecvAsync));
   exports.Set("writeInBackground", Napi::Function::New(env, WriteInBackground));
+  exports.Set("rmdirsInBackground", Napi::Function::New(env, RmdirsInBackground));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("waitPidfd", Napi::Function::New(env, WaitPidfd));
   exports.Set("reply", Napi::Function::New(env, Reply));

@@ -34,6 +34,7 @@ export interface Native {
   recv(fd: number, timeoutMs: number): SyncMessage | null;
   recvAsync(fd: number, timeoutMs: number): Promise<SyncMessage | null>;
   writeInBackground(path: string, data: string): Promise<number>;
+  rmdirsInBackground(paths: string[]): Promise<number[]>; // errno of each rmdir, in order (0: done)
   pidfdOpen(pid: number): number; // -1: no such process
   waitPidfd(fd: number): Promise<void>; // until that process exits; closes the fd
   reply(fd: number, type: number): void;

@@ -52,8 +52,12 @@ function initCpuset(dir: string): void {
   if (!fs.existsSync(path.join(parent, 'cpuset.cpus'))) return;
   for (const f of ['cpuset.cpus', 'cpuset.mems']) {
     if (fs.readFileSync(path.join(dir, f), 'utf8').trim() !== '') continue;
-    if (fs.readFileSync(path.join(parent, f), 'utf8').trim() === '') initCpuset(parent);
-    fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(parent, f), 'utf8').trim());
+    let value = fs.readFileSync(path.join(parent, f), 'utf8').trim();
+    if (value === '') {
+      initCpuset(parent);
+      value = fs.readFileSync(path.join(parent, f), 'utf8').trim();
+    }
+    fs.writeFileSync(path.join(dir, f), value);
   }
 }
 
@@ -207,6 +211,25 @@ export function removeDirs(dirs: string[], own: string[] = dirs): void {
       }
     }
   }
+}
+
+// destroyCgroups with the rmdirs on the thread pool, so the caller can do other work meanwhile
+// (run's delete removes the container's state files). Anything busy goes the general way.
+export async function destroyCgroupsInBackground(
+  dirs: string[],
+  made: string[] = dirs,
+  keepParents = false,
+): Promise<void> {
+  if (dirs.every((d) => made.includes(d))) {
+    const sorted = [...made].sort((a, b) => b.length - a.length);
+    const errs = await native().rmdirsInBackground(sorted);
+    const ENOENT = 2; // Linux
+    if (!sorted.some((d, i) => errs[i] !== 0 && errs[i] !== ENOENT && dirs.includes(d))) {
+      if (!keepParents) removeEmptyHuskParents(dirs);
+      return;
+    }
+  }
+  destroyCgroups(dirs, made, keepParents);
 }
 
 // One rmdir each, deepest first; false at the first of the container's own directories that

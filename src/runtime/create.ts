@@ -129,6 +129,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
   let stage0 = -1;
   let initPid = -1;
   let syncFd = -1;
+  let ready: { commit: () => void } | null = null;
   try {
     const rec: ContainerRecord = {
       ociVersion: SPEC_VERSION,
@@ -223,6 +224,14 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         ctx.launcher.reap(stage0);
         stage0 = -1;
         crashPoint('after-fork');
+        // The ready record, written while the init makes its namespaces and mounts; the READY
+        // stage only puts it in place. An init gone already has its error on the way.
+        const start = startTimeOf(initPid);
+        if (start) {
+          rec.pid = initPid;
+          rec.startTime = start;
+          ready = ctx.store.prepare(rec);
+        }
         continue;
       }
       const ociState = (status: 'creating' | 'created') => ({
@@ -266,11 +275,14 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         continue;
       } else if (m.stage === STAGE.READY) {
         crashPoint('at-ready');
-        const start = startTimeOf(initPid);
-        if (!start) throw new HuskError('container init exited during create');
-        rec.pid = initPid;
-        rec.startTime = start;
-        ctx.store.write(rec);
+        if (ready) ready.commit();
+        else {
+          const start = startTimeOf(initPid);
+          if (!start) throw new HuskError('container init exited during create');
+          rec.pid = initPid;
+          rec.startTime = start;
+          ctx.store.write(rec);
+        }
         crashPoint('after-state');
         if (opts.pidFile) writePidFile(opts.pidFile, initPid);
         native().reply(syncFd, MSG.ACK);

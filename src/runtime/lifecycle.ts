@@ -8,7 +8,7 @@ import type { State, Status } from '../spec/types';
 import { checkId } from '../state/id';
 import { initAlive, statusOf, zombieComm } from '../state/status';
 import { unlinkIfThere, type ContainerRecord } from '../state/store';
-import { cgroupPids, destroyCgroups, killAll } from './cgroup';
+import { cgroupPids, destroyCgroups, destroyCgroupsInBackground, killAll } from './cgroup';
 import { stopUnit } from './cgroup-systemd';
 import type { RuntimeContext } from './context';
 import { runHooksWarn } from './hooks';
@@ -248,6 +248,40 @@ export function destroy(ctx: RuntimeContext, id: string, force = false, known?: 
     ctx.store.remove(id, lock);
   } finally {
     lock.release();
+  }
+}
+
+// run's delete of its own container once its process has exited: destroy, with the cgroups
+// removed on the thread pool while the state files go (the state directory, which holds the id,
+// goes last). Anything else than a stopped container with cgroupfs cgroups and no poststop hook
+// takes destroy's way.
+export async function destroyExited(ctx: RuntimeContext, id: string, spec: Spec): Promise<void> {
+  if (spec.hooks?.poststop?.length) return destroy(ctx, id, true, spec);
+  let lock;
+  try {
+    lock = ctx.store.lock(id);
+  } catch {
+    return destroy(ctx, id, true, spec);
+  }
+  let general = true;
+  try {
+    const rec = lock.sameAs(ctx.store.dir(id)) ? ctx.store.read(id) : null;
+    if (!rec || rec.systemd || (rec.pid > 0 && statusOf(rec, ctx.store.dir(id)) !== 'stopped')) return;
+    general = false;
+    const cgroups = destroyCgroupsInBackground(
+      rec.cgroupDirs,
+      rec.cgroupMade ?? rec.cgroupDirs,
+      ctx.keepCgroupParents,
+    );
+    try {
+      ctx.store.removeFiles(id);
+    } finally {
+      await cgroups;
+    }
+    ctx.store.remove(id, lock);
+  } finally {
+    lock.release();
+    if (general) destroy(ctx, id, true, spec);
   }
 }
 

@@ -4,7 +4,7 @@
 import type { ExitStatus, SyncMessage } from '../native';
 import { nextMessage, type RuntimeContext } from './context';
 import { create, type CreateOptions } from './create';
-import { destroy, start } from './lifecycle';
+import { destroy, destroyExited, start } from './lifecycle';
 import fs = require('node:fs');
 import { HuskError, NotHere } from '../errors';
 import { MSG } from '../plan/ops';
@@ -126,6 +126,6 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     stopForwarding();
     tty?.stop();
   }
-  if (!opts.keep) destroy(ctx, id, true, spec);
+  if (!opts.keep) await destroyExited(ctx, id, spec);
   return exitCodeOf(status);
 }

@@ -97,6 +97,28 @@ export class Store {
     writeAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
   }
 
+  // A record written now and put in place later by commit() (one rename): create writes the
+  // ready record while the init still sets up. Until then readers see the one before it.
+  prepare(rec: ContainerRecord): { commit: () => void } {
+    const file = path.join(this.dir(rec.id), 'state.json');
+    const tmp = `${file}.${process.pid}.ready`;
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(rec), { mode: 0o600 });
+    } catch (e) {
+      unlinkIfThere(tmp);
+      throw new HuskError(`write ${tmp}: ${(e as Error).message}`);
+    }
+    return {
+      commit: () => {
+        try {
+          fs.renameSync(tmp, file);
+        } catch (e) {
+          throw new HuskError(`write ${file}: ${(e as Error).message}`);
+        }
+      },
+    };
+  }
+
   // The config snapshot create saved: what start, exec, update and delete act on.
   readConfig(id: string): Spec | null {
     try {
@@ -119,6 +141,11 @@ export class Store {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw e;
     }
+  }
+
+  // The files create writes (the directory stays, and with it the id, until remove()).
+  removeFiles(id: string): void {
+    for (const f of ['state.json', 'config.json', 'exec.fifo']) unlinkIfThere(path.join(this.dir(id), f));
   }
 
   // Only the directory the lock is on: if it was removed and the id claimed again meanwhile,
