@@ -48,8 +48,7 @@ const MODES = {
     rssCli: 5,
     lib: 20,
     libWarmup: 2,
-    libBlock: 5,
-    libAlternate: 6,
+    libBackToBack: 10,
   },
   default: {
     warmup: 3,
@@ -61,9 +60,8 @@ const MODES = {
     rssInit: 5,
     rssCli: 10,
     lib: 200,
-    libWarmup: 5,
-    libBlock: 20,
-    libAlternate: 50,
+    libWarmup: 50,
+    libBackToBack: 100,
   },
 };
 const BATCH_N = 50;
@@ -953,8 +951,7 @@ async function scenarioLib(B) {
     bundle: B.true,
     n: M.lib,
     warmup: M.libWarmup,
-    block: M.libBlock,
-    alternate: M.libAlternate,
+    backToBack: M.libBackToBack,
     idPrefix: `hb${process.pid}-lib`,
     outFile,
   };
@@ -968,7 +965,7 @@ async function scenarioLib(B) {
     child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
     const timer = setTimeout(
       () => child.kill('SIGKILL'),
-      60_000 + (M.lib + M.libWarmup + M.libAlternate) * 2_000,
+      60_000 + (M.lib + M.libWarmup + M.libBackToBack) * 2_000,
     );
     child.on('error', (e) => (stderr += e.message));
     child.on('close', (c, sig) => {
@@ -1005,12 +1002,18 @@ async function scenarioLib(B) {
         `7: the library process grew from ${(a.rssKiB / 1024).toFixed(1)} to ${(b.rssKiB / 1024).toFixed(1)} MiB RSS over ${M.lib} containers`,
       );
   }
-  const alt = out.alternate && stats(out.alternate.lib);
-  const altRunc = out.alternate && stats(out.alternate.runc);
-  if (alt && altRunc) {
-    res.husk.extra.oneByOne = { lib: out.alternate.lib, runc: out.alternate.runc };
+  const warm = out.warmupLib?.length ? stats(out.warmupLib) : null;
+  if (warm) {
+    res.husk.extra.warmup = out.warmupLib;
     leakNotes.push(
-      `7: measured in blocks of ${M.libBlock} (library runs back to back, then as many \`runc run\`s); one by one instead (a \`runc run\` between every two library runs, ${out.alternate.lib.length} each), the library's median is ${fmtNum(alt.median)} ms against runc's ${fmtNum(altRunc.median)} ms (${(alt.median / altRunc.median).toFixed(2)}×): each library run then starts while the kernel still tears down the container runc ran`,
+      `7: the library's first ${out.warmupLib.length} containers in the process (the warm-up, not in the table: V8 optimizes its code meanwhile) take ${fmtNum(warm.median)} ms (median; ${fmtNum(warm.min)}–${fmtNum(warm.max)})`,
+    );
+  }
+  const b2b = out.backToBack?.length ? stats(out.backToBack) : null;
+  if (b2b) {
+    res.husk.extra.backToBack = out.backToBack;
+    leakNotes.push(
+      `7: one by one, a \`runc run\` between every two library runs (the table); ${out.backToBack.length} library runs back to back after that take ${fmtNum(b2b.median)} ms (median; ${fmtNum(b2b.min)}–${fmtNum(b2b.max)}): each then starts while the kernel still tears down the container before it (its network namespace above all)`,
     );
   }
   res.runc.samples = out.runc.samples;
@@ -1082,7 +1085,7 @@ function markdown(report) {
   lines.push(`- node ${m.node}; NODE_EXTRA_CA_CERTS removed from every timed process`);
   const c = m.counts;
   lines.push(
-    `- samples per runtime: ${c.warmup} warm-up + ${c.run} (1), ${c.engine} (2), ${c.exec} (3), ${c.state} (4); ${c.batchReps} batch(es) (5); ${c.rssInit} + ${c.rssCli} (6); ${c.libWarmup} + ${c.lib} in blocks of ${c.libBlock} (7)`,
+    `- samples per runtime: ${c.warmup} warm-up + ${c.run} (1), ${c.engine} (2), ${c.exec} (3), ${c.state} (4); ${c.batchReps} batch(es) (5); ${c.rssInit} + ${c.rssCli} (6); ${c.libWarmup} + ${c.lib} one by one, then ${c.libBackToBack} back to back (7)`,
   );
   lines.push(
     `- cells: median (min–max); ${RATIOS.map(([a, b]) => `${a.name}/${b.name} = ${a.label} median ÷ ${b.label} median`).join(', ')}`,
