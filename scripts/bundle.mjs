@@ -37,9 +37,10 @@ await build({ ...common, entryPoints: ['src/cli/index.ts'], outfile: 'dist/husk.
 await build({ ...common, entryPoints: ['src/lib.ts'], outfile: 'dist/lib.js' });
 await build({ ...common, entryPoints: ['src/runtime/systemd/index.ts'], outfile: 'dist/systemd.js' });
 
-// V8 code caches for bin/husk.js: made by running the CLI over paths that compile what a call
-// needs (a state read; a config validated and planned), written at exit. Each run starts from
-// the cache the one before wrote, so they add up.
+// V8 code caches for bin/husk.js, written at exit by runs of the CLI over paths that compile what
+// a call needs: dist/husk.js.light.cache for the verbs that read or signal a container (a state
+// read, a delete), dist/husk.js.cache for the others (a config validated and planned). bin/husk.js
+// picks one by the verb. A run starts from the cache the one before wrote, so they add up.
 const warm = fs.mkdtempSync(path.join(os.tmpdir(), 'husk-build-'));
 try {
   const config = JSON.parse(fs.readFileSync('examples/busybox/config.json', 'utf8'));
@@ -47,6 +48,7 @@ try {
   fs.writeFileSync(path.join(warm, 'config.json'), JSON.stringify(config));
   for (const args of [
     ['--root', path.join(warm, 'root'), 'state', 'warmup'],
+    ['--root', path.join(warm, 'root'), 'delete', '--force', 'warmup'],
     ['--root', path.join(warm, 'root'), 'create', '--bundle', warm, 'warmup'],
   ]) {
     try {
