@@ -47,13 +47,14 @@ void op_unshare(plan_reader *r) {
 // none of the kernel's global attach lock, whose first writer waits for an RCU grace period
 // (several ms); the runtime writing our pid to cgroup.procs would. cgroup.procs is written
 // only where no other way is open (see planCgroupJoin).
-void op_join_cgroup(plan_reader *r) {
-  const char *file = rd_str(r);
+static void write_zero(const char *file) {
   int fd = open(file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) die(errno, "join cgroup: open %s", file);
   if (write(fd, "0", 1) != 1) die(errno, "join cgroup: write 0 to %s", file);
   close(fd);
 }
+
+void op_join_cgroup(plan_reader *r) { write_zero(rd_str(r)); }
 
 static int cgroup_into_fd = -1;
 static const char *cgroup_into_dir = nullptr;
@@ -77,9 +78,7 @@ static long clone_init() {
     char file[4096];
     if (snprintf(file, sizeof file, "%s/cgroup.procs", cgroup_into_dir) >= (int)sizeof file)
       die(ENAMETOOLONG, "cgroup %s", cgroup_into_dir);
-    int fd = open(file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || write(fd, "0", 1) != 1) die(errno, "join cgroup: write 0 to %s", file);
-    close(fd);
+    write_zero(file);
   }
   return syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 }

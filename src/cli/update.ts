@@ -1,12 +1,12 @@
 import fs = require('node:fs');
 import { HuskError } from '../errors';
 import type * as UpdateModule from '../runtime/update';
+import type { Resources } from '../spec/types';
+import type { Verb } from './verb';
 
 // Loaded by update alone: a call pays only for the modules its verb needs.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const runtimeUpdate = () => require('../runtime/update') as typeof UpdateModule;
-import type { Resources } from '../spec/types';
-import type { Verb } from './verb';
 
 type UpdateArgs = { id: string; resources?: string } & Record<string, string | undefined>;
 

@@ -13,7 +13,14 @@
 // Where the second is closed, the first process writes cgroup.procs itself (the lock, but still
 // before any namespace). Without root (rootless cgroups) the runtime joins the process as before.
 import path = require('node:path');
+import type { HostFacts } from '../host/probe';
 import { op, type Op } from './ops';
+
+// Whether the new process enters its cgroups itself: as root, with cgroups that are not
+// rootless ones (delegated to the caller) or systemd's (the unit is made with the process in it).
+export function joinsItself(host: HostFacts, rootless: boolean, systemd: boolean): boolean {
+  return host.euid === 0 && !rootless && !systemd;
+}
 
 export interface CgroupJoinInput {
   v1Dirs: string[];
@@ -48,11 +55,10 @@ export function planCgroupJoin(input: CgroupJoinInput): CgroupJoin {
 }
 
 // The container's cgroup directories split by hierarchy kind, from what the host mounts.
-export function splitCgroupDirs(dirs: string[], unifiedMount: string | null): CgroupJoinInput {
+export function splitCgroupDirs(
+  dirs: string[],
+  unifiedMount: string | null,
+): Omit<CgroupJoinInput, 'forkInto'> {
   const isUnified = (d: string) => !!unifiedMount && (d === unifiedMount || d.startsWith(unifiedMount + '/'));
-  return {
-    v1Dirs: dirs.filter((d) => !isUnified(d)),
-    unifiedDir: dirs.find(isUnified) ?? null,
-    forkInto: false,
-  };
+  return { v1Dirs: dirs.filter((d) => !isUnified(d)), unifiedDir: dirs.find(isUnified) ?? null };
 }

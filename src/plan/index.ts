@@ -5,7 +5,7 @@ import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';
 import { planCgroups, type CgroupPlan, type SystemdDriver } from './cgroups';
 import { fitCgroupsToCaller, type CallerAccess } from './cgroup-delegation';
-import { planCgroupJoin } from './cgroup-join';
+import { joinsItself, planCgroupJoin } from './cgroup-join';
 import { checkHooks, hookOps } from './hooks';
 import { planIdmapTrees } from './idmap-mounts';
 import { planLsm } from './lsm';
@@ -195,7 +195,7 @@ function initCgroupJoin(
   host: HostFacts,
   rootless: boolean,
 ): { self: boolean; procs: boolean; first: Op[]; childUnshares: number } {
-  if (!cgroups || cgroups.systemd || rootless || host.euid !== 0)
+  if (!cgroups || !joinsItself(host, rootless, !!cgroups.systemd))
     return { self: false, procs: !!cgroups, first: [], childUnshares: 0 };
   const cgroupNsByPath = ns.join.some((o) => o.show.type === 'cgroup');
   const join = planCgroupJoin({

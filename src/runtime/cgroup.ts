@@ -213,40 +213,53 @@ export function removeDirs(dirs: string[], own: string[] = dirs): void {
   }
 }
 
+const ENOENT = 2; // Linux
+
+// A cgroup that can be removed holds no process: when every directory is the container's own and
+// one rmdir each (deepest first) removes them, there is nothing to kill (the usual case after the
+// init exited). The order of those rmdirs, or null when some directory is not the container's.
+function rmdirOrder(dirs: string[], made: string[]): string[] | null {
+  if (!dirs.every((d) => made.includes(d))) return null;
+  return [...made].sort((a, b) => b.length - a.length);
+}
+
+// Whether the rmdirs (their errnos, in rmdirOrder) removed the container's own directories;
+// parents in use by other containers stay.
+function allRemoved(sorted: string[], errnos: number[], own: string[]): boolean {
+  return !sorted.some((d, i) => errnos[i] !== 0 && errnos[i] !== ENOENT && own.includes(d));
+}
+
+function rmdirErrno(dir: string): number {
+  try {
+    fs.rmdirSync(dir);
+    return 0;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? ENOENT : -1;
+  }
+}
+
+// After the rmdirs: what still holds a process is killed and removed once the killed have left;
+// then husk's own parents, unless kept.
+function finishDestroy(dirs: string[], made: string[], keepParents: boolean, emptied: boolean): void {
+  if (!emptied) {
+    killAll(dirs);
+    removeDirs(made, dirs);
+  }
+  if (!keepParents) removeEmptyHuskParents(dirs);
+}
+
 // destroyCgroups with the rmdirs on the thread pool, so the caller can do other work meanwhile
-// (run's delete removes the container's state files). Anything busy goes the general way.
+// (run's delete removes the container's state files).
 export async function destroyCgroupsInBackground(
   dirs: string[],
   made: string[] = dirs,
   keepParents = false,
 ): Promise<void> {
-  if (dirs.every((d) => made.includes(d))) {
-    const sorted = [...made].sort((a, b) => b.length - a.length);
-    const errs = await native().rmdirsInBackground(sorted);
-    const ENOENT = 2; // Linux
-    if (!sorted.some((d, i) => errs[i] !== 0 && errs[i] !== ENOENT && dirs.includes(d))) {
-      if (!keepParents) removeEmptyHuskParents(dirs);
-      return;
-    }
-  }
-  destroyCgroups(dirs, made, keepParents);
+  const sorted = rmdirOrder(dirs, made);
+  const emptied = !!sorted && allRemoved(sorted, await native().rmdirsInBackground(sorted), dirs);
+  finishDestroy(dirs, made, keepParents, emptied);
 }
 
-// One rmdir each, deepest first; false at the first of the container's own directories that
-// does not go (it still holds a process). Parents in use by other containers stay.
-function removeIfEmpty(made: string[], own: string[]): boolean {
-  for (const d of [...made].sort((a, b) => b.length - a.length)) {
-    try {
-      fs.rmdirSync(d);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      if (own.includes(d)) return false;
-    }
-  }
-  return true;
-}
-
-// Kills what is left in the container's cgroups, then removes the directories husk made.
 // husk's own parent of default cgroup paths (/husk in every hierarchy) goes when it is empty.
 function removeEmptyHuskParents(dirs: string[]): void {
   for (const d of dirs) {
@@ -277,18 +290,13 @@ export function killAll(dirs: string[]): void {
   }
 }
 
+// Removes the directories husk made, killing what is left in the container's cgroups first.
 // keepParents: a long-lived process (the husk server) keeps /husk for the next container; see
 // removeHuskParentsIfEmpty.
 export function destroyCgroups(dirs: string[], made: string[] = dirs, keepParents = false): void {
-  // A cgroup that can be removed holds no process, so when every directory is the container's
-  // own and each rmdir succeeds there is nothing to kill (the usual case after the init exited).
-  // Otherwise: kill what is inside, then remove, waiting for the killed to leave.
-  const allOwn = dirs.every((d) => made.includes(d));
-  if (!allOwn || !removeIfEmpty(made, dirs)) {
-    killAll(dirs);
-    removeDirs(made, dirs);
-  }
-  if (!keepParents) removeEmptyHuskParents(dirs);
+  const sorted = rmdirOrder(dirs, made);
+  const emptied = !!sorted && allRemoved(sorted, sorted.map(rmdirErrno), dirs);
+  finishDestroy(dirs, made, keepParents, emptied);
 }
 
 // What a process that kept /husk between containers removes when it exits (if no container is

@@ -226,12 +226,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         crashPoint('after-fork');
         // The ready record, written while the init makes its namespaces and mounts; the READY
         // stage only puts it in place. An init gone already has its error on the way.
-        const start = startTimeOf(initPid);
-        if (start) {
-          rec.pid = initPid;
-          rec.startTime = start;
-          ready = ctx.store.prepare(rec);
-        }
+        if (recordInit(rec, initPid)) ready = ctx.store.prepare(rec);
         continue;
       }
       const ociState = (status: 'creating' | 'created') => ({
@@ -276,13 +271,8 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       } else if (m.stage === STAGE.READY) {
         crashPoint('at-ready');
         if (ready) ready.commit();
-        else {
-          const start = startTimeOf(initPid);
-          if (!start) throw new HuskError('container init exited during create');
-          rec.pid = initPid;
-          rec.startTime = start;
-          ctx.store.write(rec);
-        }
+        else if (recordInit(rec, initPid)) ctx.store.write(rec);
+        else throw new HuskError('container init exited during create');
         crashPoint('after-state');
         if (opts.pidFile) writePidFile(opts.pidFile, initPid);
         native().reply(syncFd, MSG.ACK);
@@ -316,6 +306,16 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     if (syncFd >= 0) fs.closeSync(syncFd);
     lock.release();
   }
+}
+
+// The init's pid and start time (which tell it from a later process with its pid) into the
+// record; false when it is gone already.
+function recordInit(rec: ContainerRecord, pid: number): boolean {
+  const start = startTimeOf(pid);
+  if (!start) return false;
+  rec.pid = pid;
+  rec.startTime = start;
+  return true;
 }
 
 // For the crash-recovery tests only: HUSK_INTERNAL_CRASH_AT=<point> makes create die by

@@ -5,7 +5,7 @@ import { HuskError, NotHere } from '../errors';
 import { probeHost } from '../host/probe';
 import { initPath, native } from '../native';
 import { buildExecPlan } from '../plan/exec';
-import { splitCgroupDirs } from '../plan/cgroup-join';
+import { joinsItself, splitCgroupDirs } from '../plan/cgroup-join';
 import { encodePlan } from '../plan/encode';
 import { MSG, STAGE } from '../plan/ops';
 import type { Process, Seccomp } from '../spec/types';
@@ -63,7 +63,7 @@ async function execWith(
 ): Promise<number> {
   const host = probeHost();
   // As root the process enters the container's cgroups itself (plan/cgroup-join.ts).
-  const selfJoin = cgroupDirs.length > 0 && host.euid === 0 && !ctx.rootless;
+  const selfJoin = cgroupDirs.length > 0 && joinsItself(host, ctx.rootless, false);
   const plan = buildExecPlan(
     {
       initPid: rec.pid,

@@ -7,7 +7,7 @@ import { native } from '../native';
 import type { State, Status } from '../spec/types';
 import { checkId } from '../state/id';
 import { initAlive, statusOf, zombieComm } from '../state/status';
-import { unlinkIfThere, type ContainerRecord } from '../state/store';
+import { unlinkIfThere, type ContainerRecord, type Lock } from '../state/store';
 import { cgroupPids, destroyCgroups, destroyCgroupsInBackground, killAll } from './cgroup';
 import { stopUnit } from './cgroup-systemd';
 import type { RuntimeContext } from './context';
@@ -256,33 +256,34 @@ export function destroy(ctx: RuntimeContext, id: string, force = false, known?: 
 // goes last). Anything else than a stopped container with cgroupfs cgroups and no poststop hook
 // takes destroy's way.
 export async function destroyExited(ctx: RuntimeContext, id: string, spec: Spec): Promise<void> {
-  if (spec.hooks?.poststop?.length) return destroy(ctx, id, true, spec);
-  let lock;
-  try {
-    lock = ctx.store.lock(id);
-  } catch {
-    return destroy(ctx, id, true, spec);
-  }
-  let general = true;
-  try {
-    const rec = lock.sameAs(ctx.store.dir(id)) ? ctx.store.read(id) : null;
-    if (!rec || rec.systemd || (rec.pid > 0 && statusOf(rec, ctx.store.dir(id)) !== 'stopped')) return;
-    general = false;
-    const cgroups = destroyCgroupsInBackground(
-      rec.cgroupDirs,
-      rec.cgroupMade ?? rec.cgroupDirs,
-      ctx.keepCgroupParents,
-    );
+  const dir = ctx.store.dir(id);
+  let lock: Lock | null = null;
+  if (!spec.hooks?.poststop?.length) {
     try {
-      ctx.store.removeFiles(id);
-    } finally {
-      await cgroups;
+      lock = ctx.store.lock(id);
+    } catch {
+      /* destroy's way, which says why */
     }
-    ctx.store.remove(id, lock);
-  } finally {
-    lock.release();
-    if (general) destroy(ctx, id, true, spec);
   }
+  if (lock) {
+    try {
+      const rec = lock.sameAs(dir) ? ctx.store.read(id) : null;
+      if (rec && !rec.systemd && (rec.pid === 0 || statusOf(rec, dir) === 'stopped')) {
+        const made = rec.cgroupMade ?? rec.cgroupDirs;
+        const cgroups = destroyCgroupsInBackground(rec.cgroupDirs, made, ctx.keepCgroupParents);
+        try {
+          ctx.store.removeFiles(id);
+        } finally {
+          await cgroups;
+        }
+        ctx.store.remove(id, lock);
+        return;
+      }
+    } finally {
+      lock.release();
+    }
+  }
+  destroy(ctx, id, true, spec);
 }
 
 export function list(ctx: RuntimeContext): (State & Record<string, unknown>)[] {

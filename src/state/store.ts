@@ -100,23 +100,7 @@ export class Store {
   // A record written now and put in place later by commit() (one rename): create writes the
   // ready record while the init still sets up. Until then readers see the one before it.
   prepare(rec: ContainerRecord): { commit: () => void } {
-    const file = path.join(this.dir(rec.id), 'state.json');
-    const tmp = `${file}.${process.pid}.ready`;
-    try {
-      fs.writeFileSync(tmp, JSON.stringify(rec), { mode: 0o600 });
-    } catch (e) {
-      unlinkIfThere(tmp);
-      throw new HuskError(`write ${tmp}: ${(e as Error).message}`);
-    }
-    return {
-      commit: () => {
-        try {
-          fs.renameSync(tmp, file);
-        } catch (e) {
-          throw new HuskError(`write ${file}: ${(e as Error).message}`);
-        }
-      },
-    };
+    return prepareAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
   }
 
   // The config snapshot create saved: what start, exec, update and delete act on.
@@ -234,14 +218,31 @@ export class Lock {
 }
 
 export function writeAtomic(file: string, data: string, mode = 0o600): void {
+  prepareAtomic(file, data, mode).commit();
+}
+
+// Writes `data` beside `file` now; commit() puts it in place with one rename, so readers see the
+// old content or the new, never a part of it.
+export function prepareAtomic(file: string, data: string, mode = 0o600): { commit: () => void } {
   const tmp = `${file}.${process.pid}.tmp`;
+  const failed = (e: unknown) => {
+    unlinkIfThere(tmp);
+    return new HuskError(`write ${file}: ${(e as Error).message}`);
+  };
   try {
     fs.writeFileSync(tmp, data, { mode });
-    fs.renameSync(tmp, file);
   } catch (e) {
-    unlinkIfThere(tmp);
-    throw new HuskError(`write ${file}: ${(e as Error).message}`);
+    throw failed(e);
   }
+  return {
+    commit: () => {
+      try {
+        fs.renameSync(tmp, file);
+      } catch (e) {
+        throw failed(e);
+      }
+    },
+  };
 }
 
 export function unlinkIfThere(file: string): void {
