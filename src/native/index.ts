@@ -40,6 +40,8 @@ export interface Native {
   reply(fd: number, type: number): void;
   sendData(fd: number, data: Buffer): void;
   mkfifo(path: string, mode: number): void;
+  exchange(a: string, b: string): number; // renameat2(RENAME_EXCHANGE): errno, 0 when done
+  unlink(path: string): number; // errno, 0 when done
   sendSeccompState(socketPath: string, state: Buffer, fd: number): void;
   releaseFifo(path: string): void;
   wait(pid: number): Promise<ExitStatus>;

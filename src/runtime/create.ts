@@ -127,6 +127,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
   const undo = new Undo();
   undo.push('remove state directory', () => ctx.store.remove(id, lock));
   let stage0 = -1;
+  let exited = -1; // the first process, once it said the init's pid (see MSG.PID)
   let initPid = -1;
   let syncFd = -1;
   let ready: { commit: () => void } | null = null;
@@ -206,8 +207,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     undo.push('stop the container init', () => {
       killQuietly(initPid);
       killQuietly(stage0);
-      if (stage0 > 0) ctx.launcher.reap(stage0);
-      if (initPid > 0) ctx.launcher.reap(initPid);
+      for (const p of [stage0, exited, initPid]) if (p > 0) ctx.launcher.reap(p);
     });
     if (cg && !rec.systemd) {
       createCgroups(cg);
@@ -221,7 +221,9 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       if (m.type === MSG.ERROR) throw new HuskError(describeFailure(plan, m));
       if (m.type === MSG.PID) {
         initPid = m.pid;
-        ctx.launcher.reap(stage0);
+        // The first process exits right after this message: collected at READY, by when it is
+        // gone for sure, rather than waited for here.
+        exited = stage0;
         stage0 = -1;
         crashPoint('after-fork');
         // The ready record, written while the init makes its namespaces and mounts; the READY
@@ -276,6 +278,8 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         crashPoint('after-state');
         if (opts.pidFile) writePidFile(opts.pidFile, initPid);
         native().reply(syncFd, MSG.ACK);
+        ctx.launcher.reap(exited);
+        exited = -1;
         if (withData) native().sendData(syncFd, Buffer.from(JSON.stringify(ociState('created'))));
         break;
       } else {

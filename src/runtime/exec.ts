@@ -88,6 +88,7 @@ async function execWith(
   });
   let pid = -1;
   let stage0 = child.pid;
+  let exited = -1;
   try {
     for (;;) {
       const m = await nextMessage(ctx, child.syncFd, 60_000);
@@ -98,7 +99,8 @@ async function execWith(
       }
       if (m.type === MSG.PID) {
         pid = m.pid;
-        ctx.launcher.reap(stage0);
+        // Collected at READY (see create): the first process exits right after this message.
+        exited = stage0;
         stage0 = -1;
         continue;
       }
@@ -113,6 +115,8 @@ async function execWith(
         if (pid <= 0) throw new HuskError('exec: the process was ready before its pid was known');
         if (opts.pidFile) writePidFile(opts.pidFile, pid);
         native().reply(child.syncFd, MSG.ACK);
+        ctx.launcher.reap(exited);
+        exited = -1;
         break;
       }
       native().reply(child.syncFd, MSG.ACK);
@@ -125,8 +129,8 @@ async function execWith(
         } catch {
           /* gone */
         }
-        ctx.launcher.reap(p);
       }
+    for (const p of [stage0, exited, pid]) if (p > 0) ctx.launcher.reap(p);
     throw e;
   } finally {
     fs.closeSync(child.syncFd);

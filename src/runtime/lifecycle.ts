@@ -253,12 +253,19 @@ export function destroy(ctx: RuntimeContext, id: string, force = false, known?: 
 
 // run's delete of its own container once its process has exited: destroy, with the cgroups
 // removed on the thread pool while the state files go (the state directory, which holds the id,
-// goes last). Anything else than a stopped container with cgroupfs cgroups and no poststop hook
-// takes destroy's way.
-export async function destroyExited(ctx: RuntimeContext, id: string, spec: Spec): Promise<void> {
+// goes last). `rec` is the record create returned, whose init run has waited for: while the
+// directory is still the one create made, that record is the one on disk (nothing rewrites it
+// after create) and its init is gone, so neither is read again. Anything else than a container
+// with cgroupfs cgroups and no poststop hook takes destroy's way.
+export async function destroyExited(
+  ctx: RuntimeContext,
+  id: string,
+  spec: Spec,
+  rec: ContainerRecord,
+): Promise<void> {
   const dir = ctx.store.dir(id);
   let lock: Lock | null = null;
-  if (!spec.hooks?.poststop?.length) {
+  if (!spec.hooks?.poststop?.length && !rec.systemd) {
     try {
       lock = ctx.store.lock(id);
     } catch {
@@ -266,9 +273,9 @@ export async function destroyExited(ctx: RuntimeContext, id: string, spec: Spec)
     }
   }
   if (lock) {
+    let removed = false;
     try {
-      const rec = lock.sameAs(dir) ? ctx.store.read(id) : null;
-      if (rec && !rec.systemd && (rec.pid === 0 || statusOf(rec, dir) === 'stopped')) {
+      if (lock.sameAs(dir)) {
         const made = rec.cgroupMade ?? rec.cgroupDirs;
         const cgroups = destroyCgroupsInBackground(rec.cgroupDirs, made, ctx.keepCgroupParents);
         try {
@@ -277,10 +284,11 @@ export async function destroyExited(ctx: RuntimeContext, id: string, spec: Spec)
           await cgroups;
         }
         ctx.store.remove(id, lock);
+        removed = true;
         return;
       }
     } finally {
-      lock.release();
+      lock.release(removed);
     }
   }
   destroy(ctx, id, true, spec);

@@ -126,6 +126,6 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     stopForwarding();
     tty?.stop();
   }
-  if (!opts.keep) await destroyExited(ctx, id, spec);
+  if (!opts.keep) await destroyExited(ctx, id, spec, rec);
   return exitCodeOf(status);
 }

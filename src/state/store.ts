@@ -29,6 +29,7 @@ export interface ContainerRecord {
 
 const LOCK_EX = 2;
 const LOCK_UN = 8;
+const ENOENT = 2; // Linux
 
 export class Store {
   constructor(public readonly root: string) {}
@@ -129,7 +130,11 @@ export class Store {
 
   // The files create writes (the directory stays, and with it the id, until remove()).
   removeFiles(id: string): void {
-    for (const f of ['state.json', 'config.json', 'exec.fifo']) unlinkIfThere(path.join(this.dir(id), f));
+    // start removed exec.fifo: no exception for what is not there (an exception costs ~50 us).
+    for (const f of ['state.json', 'config.json', 'exec.fifo']) {
+      const err = native().unlink(path.join(this.dir(id), f));
+      if (err !== 0 && err !== ENOENT) unlinkIfThere(path.join(this.dir(id), f)); // says why
+    }
   }
 
   // Only the directory the lock is on: if it was removed and the id claimed again meanwhile,
@@ -205,12 +210,15 @@ export class Lock {
     }
   }
 
-  release(): void {
+  // inBackground: the close goes to the thread pool. The last close of a directory that was
+  // removed frees it, which on ext4 takes ~0.15 ms; the lock itself is let go here and now.
+  release(inBackground = false): void {
     if (this.fd < 0) return;
     try {
       native().flock(this.fd, LOCK_UN);
     } finally {
-      fs.closeSync(this.fd);
+      if (inBackground) fs.close(this.fd, () => {});
+      else fs.closeSync(this.fd);
       this.fd = -1;
       heldHere.delete(this.dir);
     }
@@ -221,8 +229,10 @@ export function writeAtomic(file: string, data: string, mode = 0o600): void {
   prepareAtomic(file, data, mode).commit();
 }
 
-// Writes `data` beside `file` now; commit() puts it in place with one rename, so readers see the
-// old content or the new, never a part of it.
+// Writes `data` beside `file` now; commit() puts it in place at once, so readers see the old
+// content or the new, never a part of it. A file in place already is swapped with the new one
+// (RENAME_EXCHANGE) and then unlinked: on ext4 a rename over it costs more, now and at delete
+// (see exchange in addon/binding.cc).
 export function prepareAtomic(file: string, data: string, mode = 0o600): { commit: () => void } {
   const tmp = `${file}.${process.pid}.tmp`;
   const failed = (e: unknown) => {
@@ -236,6 +246,11 @@ export function prepareAtomic(file: string, data: string, mode = 0o600): { commi
   }
   return {
     commit: () => {
+      if (native().exchange(tmp, file) === 0) {
+        native().unlink(tmp);
+        return;
+      }
+      // Nothing in place yet (or a filesystem without the exchange): a rename.
       try {
         fs.renameSync(tmp, file);
       } catch (e) {
