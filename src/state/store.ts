@@ -95,13 +95,13 @@ export class Store {
   }
 
   write(rec: ContainerRecord): void {
-    writeAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
+    writeAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), 0o600, true);
   }
 
   // A record written now and put in place later by commit() (one rename): create writes the
   // ready record while the init still sets up. Until then readers see the one before it.
   prepare(rec: ContainerRecord): { commit: () => void } {
-    return prepareAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec));
+    return prepareAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), 0o600, true);
   }
 
   // The config snapshot create saved: what start, exec, update and delete act on.
@@ -114,7 +114,7 @@ export class Store {
   }
 
   writeConfig(id: string, spec: Spec): void {
-    writeAtomic(path.join(this.dir(id), 'config.json'), JSON.stringify(spec));
+    writeAtomic(path.join(this.dir(id), 'config.json'), JSON.stringify(spec), 0o600, true);
   }
 
   exists(id: string): boolean {
@@ -225,15 +225,21 @@ export class Lock {
   }
 }
 
-export function writeAtomic(file: string, data: string, mode = 0o600): void {
-  prepareAtomic(file, data, mode).commit();
+export function writeAtomic(file: string, data: string, mode = 0o600, swap = false): void {
+  prepareAtomic(file, data, mode, swap).commit();
 }
 
 // Writes `data` beside `file` now; commit() puts it in place at once, so readers see the old
-// content or the new, never a part of it. A file in place already is swapped with the new one
-// (RENAME_EXCHANGE) and then unlinked: on ext4 a rename over it costs more, now and at delete
-// (see exchange in addon/binding.cc).
-export function prepareAtomic(file: string, data: string, mode = 0o600): { commit: () => void } {
+// content or the new, never a part of it. swap (the state store's own files): a file in place
+// already is swapped with the new one (RENAME_EXCHANGE) and then unlinked, as on ext4 a rename
+// over it costs more, now and at delete (see exchange in addon/binding.cc). Not for a path the
+// user gave: the exchange would as well swap a directory there aside.
+export function prepareAtomic(
+  file: string,
+  data: string,
+  mode = 0o600,
+  swap = false,
+): { commit: () => void } {
   const tmp = `${file}.${process.pid}.tmp`;
   const failed = (e: unknown) => {
     unlinkIfThere(tmp);
@@ -246,7 +252,7 @@ export function prepareAtomic(file: string, data: string, mode = 0o600): { commi
   }
   return {
     commit: () => {
-      if (native().exchange(tmp, file) === 0) {
+      if (swap && native().exchange(tmp, file) === 0) {
         native().unlink(tmp);
         return;
       }

@@ -126,6 +126,27 @@ test('a write leaves no temporary file behind', (t) => {
   assert.deepEqual(fs.readdirSync(store.dir('c1')).sort(), ['other.json', 'state.json']);
 });
 
+test('a prepared record replaces the one in place at commit, and only then', (t) => {
+  const store = new Store(tmpdir(t));
+  store.claim('c1').release();
+  store.write(record('c1', { pid: 0 }));
+  const ready = store.prepare(record('c1', { pid: 7 }));
+  assert.equal(store.read('c1').pid, 0);
+  ready.commit();
+  assert.equal(store.read('c1').pid, 7);
+  assert.deepEqual(fs.readdirSync(store.dir('c1')), ['state.json']);
+  assert.equal(fs.statSync(path.join(store.dir('c1'), 'state.json')).mode & 0o777, 0o600);
+});
+
+test('writeAtomic to a path the caller gave never moves a directory there aside', (t) => {
+  const dir = tmpdir(t);
+  const target = path.join(dir, 'pidfile');
+  fs.mkdirSync(target);
+  assert.throws(() => writeAtomic(target, '1'), /write .*pidfile/);
+  assert.ok(fs.statSync(target).isDirectory());
+  assert.deepEqual(fs.readdirSync(dir), ['pidfile']);
+});
+
 test('an unreadable state file is an error naming the container', (t) => {
   const store = new Store(tmpdir(t));
   store.claim('c1').release();
