@@ -69,6 +69,46 @@ static Napi::Value Spawn(const Napi::CallbackInfo &info) {
   return out;
 }
 
+// spawn on a thread of the pool: vfork suspends only the calling thread, so the event loop goes
+// on (create makes the cgroup directories meanwhile). The plan is copied: the caller's buffer
+// may be collected before the thread runs.
+class SpawnWorker : public Napi::AsyncWorker {
+ public:
+  SpawnWorker(Napi::Env env, spawn_request req)
+      : Napi::AsyncWorker(env), req_(std::move(req)), plan_(req_.plan, req_.plan + req_.plan_len),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    req_.plan = plan_.data();
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { rc_ = spawn_init(req_, &res_, &what_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (rc_ < 0) {
+      deferred_.Reject(errno_error(env, -rc_, what_).Value());
+      return;
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("pid", res_.pid);
+    out.Set("syncFd", res_.sync_fd);
+    deferred_.Resolve(out);
+  }
+
+ private:
+  spawn_request req_;
+  std::vector<uint8_t> plan_;
+  spawn_result res_ = {-1, -1};
+  const char *what_ = "spawn";
+  int rc_ = 0;
+  Napi::Promise::Deferred deferred_;
+};
+
+static Napi::Value SpawnAsync(const Napi::CallbackInfo &info) {
+  auto *w = new SpawnWorker(info.Env(), spawn_request_of(info[0].As<Napi::Object>()));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 // The next message from the init: 1 with *m (and *passed, a seccomp listener fd or -1), 0 when
 // the init closed its end, or -errno (ETIMEDOUT when nothing came in time; what names the step).
 static int recv_msg(int fd, int timeout, husk_msg *m, int *passed, const char **what) {
@@ -743,6 +783,7 @@ static Napi::Value RestoreStdio(const Napi::CallbackInfo &info) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
+  exports.Set("spawnAsync", Napi::Function::New(env, SpawnAsync));
   exports.Set("recv", Napi::Function::New(env, Recv));
   exports.Set("recvAsync", Napi::Function::New(env, RecvAsync));
   exports.Set("writeInBackground", Napi::Function::New(env, WriteInBackground));

@@ -4,6 +4,8 @@
 // can bite.
 #include "spawn.h"
 
+#include <mutex>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/memfd.h>
@@ -23,8 +25,10 @@
 
 static int sealed_copy_of(const std::string &path) {
   // One sealed copy per process: the init's /proc/self/exe is this memfd, never a host file a
-  // container could open for writing (CVE-2019-5736).
+  // container could open for writing (CVE-2019-5736). Spawns run on the pool's threads too.
+  static std::mutex lock;
   static int cached = -1;
+  std::lock_guard<std::mutex> held(lock);
   if (cached >= 0) return cached;
   int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (src < 0) return -1;

@@ -27,10 +27,13 @@ export interface SpawnRequest {
   consoleSocket?: string;
   preserveFds?: number;
   stdio?: (number | null)[];
+  // In process (the library, the husk server): spawn on the thread pool while the caller goes on.
+  background?: boolean;
 }
 
 export interface Native {
   spawn(req: SpawnRequest): { pid: number; syncFd: number };
+  spawnAsync(req: SpawnRequest): Promise<{ pid: number; syncFd: number }>; // on the thread pool
   recv(fd: number, timeoutMs: number): SyncMessage | null;
   recvAsync(fd: number, timeoutMs: number): Promise<SyncMessage | null>;
   writeInBackground(path: string, data: string): Promise<number>;

@@ -147,7 +147,6 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       namespaces: Object.fromEntries((spec.linux?.namespaces ?? []).map((n) => [n.type, n.path ?? ''])),
       config: 'config.json',
     };
-    ctx.store.writeConfig(id, spec);
     native().mkfifo(path.join(dir, 'exec.fifo'), 0o622);
     // The record is written before anything it names exists, and again once the cgroups do,
     // so `delete --force` can clean up after a create killed at any point.
@@ -182,19 +181,33 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     }
 
     // The init starts before the cgroup directories are made: its exec and first steps overlap
-    // with the mkdirs (it waits at the cgroup stage below, where it joins them).
-    let child: { pid: number; syncFd: number };
-    try {
-      child = await ctx.launcher.spawn({
+    // with the mkdirs (it waits at the cgroup stage below, where it joins them). In process the
+    // spawn itself runs on the thread pool meanwhile; the promise never rejects, so nothing is
+    // left unhandled should the mkdirs fail first.
+    const spawning = ctx.launcher
+      .spawn({
         initPath: initPath(),
         plan: encoded,
         fifo: path.join(dir, 'exec.fifo'),
         consoleSocket: opts.consoleSocket,
         preserveFds: opts.preserveFds ?? 0,
         stdio: opts.stdio,
-      });
-    } catch (e) {
-      const msg = (e as Error).message;
+        background: ctx.inProcess,
+      })
+      .catch((e: Error) => e);
+    let cgroupsFailed: unknown = null;
+    if (cg && !rec.systemd) {
+      try {
+        createCgroups(cg);
+        if (ctx.keepCgroupParents) removeHuskParentsAtExit(host);
+      } catch (e) {
+        cgroupsFailed = e;
+      }
+    }
+    const child = await spawning;
+    if (child instanceof Error) {
+      if (cgroupsFailed) throw cgroupsFailed;
+      const msg = child.message;
       if (msg.startsWith('connect to the console socket'))
         throw new HuskError(
           `--console-socket ${opts.consoleSocket}: ${msg.replace('connect to the console socket', 'connect')}`,
@@ -203,17 +216,15 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     }
     stage0 = child.pid;
     syncFd = child.syncFd;
-    crashPoint('after-spawn');
     undo.push('stop the container init', () => {
       killQuietly(initPid);
       killQuietly(stage0);
       for (const p of [stage0, exited, initPid]) if (p > 0) ctx.launcher.reap(p);
     });
-    if (cg && !rec.systemd) {
-      createCgroups(cg);
-      if (ctx.keepCgroupParents) removeHuskParentsAtExit(host);
-    }
+    if (cgroupsFailed) throw cgroupsFailed;
+    crashPoint('after-spawn');
     if (cg) crashPoint('after-cgroups');
+    let configWritten = false;
 
     for (;;) {
       const m = await nextMessage(ctx, syncFd, SYNC_TIMEOUT_MS);
@@ -226,8 +237,12 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         exited = stage0;
         stage0 = -1;
         crashPoint('after-fork');
-        // The ready record, written while the init makes its namespaces and mounts; the READY
-        // stage only puts it in place. An init gone already has its error on the way.
+        // The config snapshot and the ready record, written while the init makes its namespaces
+        // and mounts; the READY stage only puts the record in place. An init gone already has
+        // its error on the way. Until then nothing reads the snapshot: start, exec and update
+        // want a created container, and a forced delete does without.
+        ctx.store.writeConfig(id, spec);
+        configWritten = true;
         if (recordInit(rec, initPid)) ready = ctx.store.prepare(rec);
         continue;
       }
@@ -272,6 +287,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         continue;
       } else if (m.stage === STAGE.READY) {
         crashPoint('at-ready');
+        if (!configWritten) ctx.store.writeConfig(id, spec);
         if (ready) ready.commit();
         else if (recordInit(rec, initPid)) ctx.store.write(rec);
         else throw new HuskError('container init exited during create');

@@ -21,7 +21,7 @@ export interface Launcher {
 }
 
 export const localLauncher: Launcher = {
-  spawn: (req) => Promise.resolve(native().spawn(req)),
+  spawn: (req) => (req.background ? native().spawnAsync(req) : Promise.resolve(native().spawn(req))),
   reap: (pid) => void native().reap(pid, true),
   wait: (pid) => native().wait(pid),
   forwardSignals: (pid) => Promise.resolve(forwardSignals(pid)),
