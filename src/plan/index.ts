@@ -28,6 +28,8 @@ export interface PlanOptions {
   // Rootless (--rootless): use only the cgroups this caller can use (see cgroup-delegation.ts).
   cgroupAccess?: CallerAccess;
   systemd?: SystemdDriver; // --systemd-cgroup
+  // run: the init goes on to the program after the ready stage, with no exec fifo to wait on.
+  startAtOnce?: boolean;
   // exec into an existing container joins its namespaces; not used by create.
 }
 
@@ -171,7 +173,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   ops.push(...proc.beforeStart);
   const startHooks = hookOps(spec, 'startContainer');
   ops.push(op(startHooks.length ? 'FETCH_STATE' : 'SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
-  ops.push(op('WAIT_START', '/process', {}));
+  if (!opts.startAtOnce) ops.push(op('WAIT_START', '/process', {}));
   ops.push(...startHooks);
   ops.push(...proc.afterStart);
   return {

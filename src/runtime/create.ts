@@ -45,6 +45,10 @@ export interface CreateOptions {
   // run keeps the sync socket to hear of a failed exec or startContainer hook; `describe`
   // names the config entry of such a failure.
   keepSync?: (fd: number, describe: (m: SyncMessage) => string) => void;
+  // run: no exec fifo; the init runs the program as soon as create is done (see run.ts).
+  startAtOnce?: boolean;
+  // run: told the init's pid as soon as it is known, while the init still sets up.
+  onPid?: (pid: number) => void | Promise<void>;
 }
 
 const SYNC_TIMEOUT_MS = 60_000;
@@ -106,6 +110,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     noPivot: opts.noPivot,
     consoleSocket: !!opts.consoleSocket,
     noNewKeyring: opts.noNewKeyring,
+    startAtOnce: opts.startAtOnce,
     cgroupAccess: ctx.rootless
       ? {
           uid: host.euid,
@@ -147,7 +152,8 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       namespaces: Object.fromEntries((spec.linux?.namespaces ?? []).map((n) => [n.type, n.path ?? ''])),
       config: 'config.json',
     };
-    native().mkfifo(path.join(dir, 'exec.fifo'), 0o622);
+    const fifo = opts.startAtOnce ? undefined : path.join(dir, 'exec.fifo');
+    if (fifo) native().mkfifo(fifo, 0o622);
     // The record is written before anything it names exists, and again once the cgroups do,
     // so `delete --force` can clean up after a create killed at any point.
     const cg = plan.cgroups;
@@ -184,17 +190,17 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     // with the mkdirs (it waits at the cgroup stage below, where it joins them). In process the
     // spawn itself runs on the thread pool meanwhile; the promise never rejects, so nothing is
     // left unhandled should the mkdirs fail first.
-    const spawning = ctx.launcher
-      .spawn({
+    // (A launcher that throws at once, as the CLI's synchronous spawn does, rejects too.)
+    const spawning = (async () =>
+      ctx.launcher.spawn({
         initPath: initPath(),
         plan: encoded,
-        fifo: path.join(dir, 'exec.fifo'),
+        fifo,
         consoleSocket: opts.consoleSocket,
         preserveFds: opts.preserveFds ?? 0,
         stdio: opts.stdio,
         background: ctx.inProcess,
-      })
-      .catch((e: Error) => e);
+      }))().catch((e: Error) => e);
     let cgroupsFailed: unknown = null;
     if (cg && !rec.systemd) {
       try {
@@ -244,6 +250,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         ctx.store.writeConfig(id, spec);
         configWritten = true;
         if (recordInit(rec, initPid)) ready = ctx.store.prepare(rec);
+        await opts.onPid?.(initPid);
         continue;
       }
       const ociState = (status: 'creating' | 'created') => ({

@@ -61,15 +61,27 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     if (!ctx.launcher.relaysTerminal) throw new NotHere();
     receiver = listenForConsole();
   }
+  // Without startContainer and poststart hooks, `start` has nothing to do but let the init go
+  // on: the init then runs the program right after create, with no exec fifo and no `start`.
+  const atOnce = !spec.hooks?.startContainer?.length && !spec.hooks?.poststart?.length;
   let rec;
   let master = -1;
   let syncFd = -1;
   let describe: (m: SyncMessage) => string = (m) => m.text;
+  // Signals are forwarded from the moment the init's pid is known (while it still sets up), so
+  // one that comes while the container starts is its too.
+  const forwarding = { stop: () => {} };
   try {
     rec = await create(ctx, id, {
       ...opts,
       spec,
       consoleSocket: receiver?.socket ?? opts.consoleSocket,
+      startAtOnce: atOnce,
+      onPid: opts.detach
+        ? undefined
+        : async (pid) => {
+            forwarding.stop = await ctx.launcher.forwardSignals(pid);
+          },
       keepSync: opts.detach
         ? undefined
         : (fd, d) => {
@@ -79,38 +91,32 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     });
     if (receiver) master = receiver.take();
   } catch (e) {
+    forwarding.stop();
     if (master < 0 && rec) destroy(ctx, id, true);
     throw e;
   } finally {
     receiver?.close();
   }
   if (opts.detach) {
-    startOrDestroy(ctx, id, spec);
+    if (!atOnce) startOrDestroy(ctx, id, spec);
     return 0;
   }
-  // Handlers first: a signal that arrives while the container starts is still forwarded.
-  let stopForwarding: () => void;
-  try {
-    stopForwarding = await ctx.launcher.forwardSignals(rec.pid);
-  } catch (e) {
-    // The caller went away before the container started: nobody will wait for it.
-    destroy(ctx, id, true);
-    throw e;
-  }
-  try {
-    startOrDestroy(ctx, id, spec);
-  } catch (e) {
-    stopForwarding();
-    // A failed startContainer hook: the init said which on the sync socket before it died.
-    const cause = syncFd >= 0 ? await execOutcome(ctx, syncFd, spec, describe, 100) : null;
-    throw cause ? new HuskError(cause) : e;
+  if (!atOnce) {
+    try {
+      startOrDestroy(ctx, id, spec);
+    } catch (e) {
+      forwarding.stop();
+      // A failed startContainer hook: the init said which on the sync socket before it died.
+      const cause = syncFd >= 0 ? await execOutcome(ctx, syncFd, spec, describe, 100) : null;
+      throw cause ? new HuskError(cause) : e;
+    }
   }
   if (syncFd >= 0) {
     // The init's end of the sync socket closes at a successful exec; a failed exec (or a failed
     // startContainer hook) is reported on it instead: the real cause, as one husk line.
     const failure = await execOutcome(ctx, syncFd, spec, describe);
     if (failure) {
-      stopForwarding();
+      forwarding.stop();
       destroy(ctx, id, true);
       throw new HuskError(failure);
     }
@@ -123,7 +129,7 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     // the pty open.
     if (tty) await Promise.race([tty.done, new Promise((r) => setTimeout(r, 500))]);
   } finally {
-    stopForwarding();
+    forwarding.stop();
     tty?.stop();
   }
   if (!opts.keep) await destroyExited(ctx, id, spec, rec);

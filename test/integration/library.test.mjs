@@ -1,7 +1,9 @@
 // The in-process API (dist/lib.js, `require('husk')`): the same state as the CLI, the init's
 // set-up and exit waited for off the main thread, so a Node program keeps running meanwhile.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { REPO, SKIP, env, makeBundle, show } from '../lib/harness.mjs';
 
@@ -124,6 +126,47 @@ describe('library: Runtime in one Node process', { skip: SKIP }, () => {
       const b = makeBundle(t, { args: ['sh', '-c', `exit ${i}`] });
       assert.equal(await rt.run(e.id(`run${i}`), { bundle: b.dir }), i);
     }
+    await e.assertClean();
+  });
+
+  test('run() without start hooks: the program runs at once, with no exec fifo; signals reach it', async (t) => {
+    const { Runtime } = require(REPO);
+    const e = env(t);
+    // As pid 1 of its namespace, the program only gets signals it has a handler for.
+    const b = makeBundle(t, { args: ['sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.1; done'] });
+    const rt = new Runtime({ root: e.root });
+    const id = e.id('atonce');
+    const running = rt.run(id, { bundle: b.dir });
+    let st;
+    for (let i = 0; i < 500 && st?.status !== 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      const r = e.husk(['state', id]);
+      if (r.code === 0) st = JSON.parse(r.stdout);
+    }
+    assert.equal(st?.status, 'running');
+    assert.ok(!fs.existsSync(path.join(e.root, id, 'exec.fifo')), 'an exec fifo was made');
+    // run forwards what this process gets to the container's process.
+    process.kill(process.pid, 'SIGTERM');
+    assert.equal(await running, 3);
+    await e.assertClean();
+  });
+
+  test('run() with a poststart hook goes through start: the hook has run when run() resolves', async (t) => {
+    const { Runtime } = require(REPO);
+    const e = env(t);
+    const mark = path.join(e.root, 'poststart-ran');
+    const b = makeBundle(t, (c) => {
+      c.process.args = ['true'];
+      c.hooks = { poststart: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${mark}`] }] };
+    });
+    const rt = new Runtime({ root: e.root });
+    const id = e.id('poststart');
+    assert.equal(await rt.run(id, { bundle: b.dir }), 0);
+    // The hook got the state on its stdin, with the container running.
+    const state = JSON.parse(fs.readFileSync(mark, 'utf8'));
+    assert.equal(state.id, id);
+    assert.equal(state.status, 'running');
+    fs.rmSync(mark);
     await e.assertClean();
   });
 });

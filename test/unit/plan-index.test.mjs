@@ -275,6 +275,18 @@ test('hooks run by husk-init: createRuntime sync and createContainer before pivo
   );
 });
 
+test('startAtOnce (run): no wait on the exec fifo; the program follows the ready stage', () => {
+  const spec = fullSpec();
+  const waits = names(buildPlan(clone(spec), hostV2(), OPTS).ops);
+  const atOnce = names(buildPlan(clone(spec), hostV2(), { ...OPTS, startAtOnce: true }).ops);
+  assert.deepEqual(waits.slice(-3), ['SYNC', 'WAIT_START', 'EXEC']);
+  assert.deepEqual(atOnce.slice(-2), ['SYNC', 'EXEC']);
+  assert.deepEqual(
+    atOnce,
+    waits.filter((n) => n !== 'WAIT_START'),
+  );
+});
+
 // --- fixtures on every layout -----------------------------------------------------------------
 
 const BEFORE_FORK = new Set([
