@@ -172,7 +172,10 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   proc.beforeStart.unshift(...lsm);
   ops.push(...proc.beforeStart);
   const startHooks = hookOps(spec, 'startContainer');
-  ops.push(op(startHooks.length ? 'FETCH_STATE' : 'SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
+  // run with nothing to do at start: the init says it is ready and goes on to the program
+  // without waiting for the runtime's answer (the runtime records it meanwhile).
+  const ready = startHooks.length ? 'FETCH_STATE' : opts.startAtOnce ? 'NOTIFY' : 'SYNC';
+  ops.push(op(ready, '/process', { stage: 'ready' }, [{ u32: 10 }]));
   if (!opts.startAtOnce) ops.push(op('WAIT_START', '/process', {}));
   ops.push(...startHooks);
   ops.push(...proc.afterStart);

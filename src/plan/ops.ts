@@ -43,6 +43,7 @@ export const OP = {
   IDMAP_TREE: 41,
   JOIN_CGROUP: 42,
   CGROUP_INTO: 43,
+  NOTIFY: 44,
 } as const;
 
 export const STAGE = { CGROUP: 1, USERMAP: 2, CREATE_RUNTIME: 3, CREATE_CONTAINER: 4, READY: 10 } as const;

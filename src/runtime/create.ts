@@ -300,7 +300,8 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         else throw new HuskError('container init exited during create');
         crashPoint('after-state');
         if (opts.pidFile) writePidFile(opts.pidFile, initPid);
-        native().reply(syncFd, MSG.ACK);
+        // After a NOTIFY the init does not wait for an answer: it runs the program already.
+        if (plan.ops[m.op]?.op !== 'NOTIFY') native().reply(syncFd, MSG.ACK);
         ctx.launcher.reap(exited);
         exited = -1;
         if (withData) native().sendData(syncFd, Buffer.from(JSON.stringify(ociState('created'))));
@@ -336,9 +337,11 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
 }
 
 // The init's pid and start time (which tell it from a later process with its pid) into the
-// record; false when it is gone already.
+// record; false when it is gone already. An init that has exited counts until it is reaped (by
+// the launcher, later): run's init does not wait for create to finish (NOTIFY), and a program
+// that exits at once can be done before create looks.
 function recordInit(rec: ContainerRecord, pid: number): boolean {
-  const start = startTimeOf(pid);
+  const start = startTimeOf(pid, true);
   if (!start) return false;
   rec.pid = pid;
   rec.startTime = start;

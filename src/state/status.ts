@@ -18,9 +18,11 @@ function procStat(pid: number): { state: string; comm: string; startTime: string
   }
 }
 
-export function startTimeOf(pid: number): string | null {
+// exited: also of a process that has exited and is not yet reaped (its pid is not reused until
+// then): create records an init that ran its program and exited before it got to look.
+export function startTimeOf(pid: number, exited = false): string | null {
   const s = procStat(pid);
-  return !s || s.state === 'Z' || s.state === 'X' ? null : s.startTime;
+  return !s || (!exited && (s.state === 'Z' || s.state === 'X')) ? null : s.startTime;
 }
 
 // The comm of a container's init that has exited but is not yet reaped (same pid and start

@@ -275,16 +275,19 @@ test('hooks run by husk-init: createRuntime sync and createContainer before pivo
   );
 });
 
-test('startAtOnce (run): no wait on the exec fifo; the program follows the ready stage', () => {
+test('startAtOnce (run): the init says it is ready and goes on to the program, waiting for nothing', () => {
   const spec = fullSpec();
   const waits = names(buildPlan(clone(spec), hostV2(), OPTS).ops);
-  const atOnce = names(buildPlan(clone(spec), hostV2(), { ...OPTS, startAtOnce: true }).ops);
+  const plan = buildPlan(clone(spec), hostV2(), { ...OPTS, startAtOnce: true });
+  const atOnce = names(plan.ops);
   assert.deepEqual(waits.slice(-3), ['SYNC', 'WAIT_START', 'EXEC']);
-  assert.deepEqual(atOnce.slice(-2), ['SYNC', 'EXEC']);
-  assert.deepEqual(
-    atOnce,
-    waits.filter((n) => n !== 'WAIT_START'),
-  );
+  assert.deepEqual(atOnce.slice(-2), ['NOTIFY', 'EXEC']);
+  assert.deepEqual(plan.ops.at(-2).fields, [{ u32: 10 }]);
+  assert.deepEqual(atOnce.slice(0, -2), waits.slice(0, -3));
+  // A startContainer hook needs the state at the ready stage: that plan is not run's at-once one.
+  const hooked = fullSpec({}, { hooks: { startContainer: [{ path: '/bin/h' }] } });
+  const withHook = names(buildPlan(hooked, hostV2(), { ...OPTS, startAtOnce: true }).ops);
+  assert.deepEqual(withHook.slice(-3), ['FETCH_STATE', 'HOOK', 'EXEC']);
 });
 
 // --- fixtures on every layout -----------------------------------------------------------------
