@@ -47,9 +47,12 @@ function makeDir(dir: string, made: string[], unified: boolean, retries = 3): vo
 
 // A new v1 cpuset directory starts with no cpus or mems, and nothing can join it until they are
 // copied from its parent; a parent another create made a moment ago may still be empty too.
+// In husk's own parent (/husk) cgroup.clone_children is set, so that the kernel copies them into
+// the next containers' directories as it makes them: the copy here costs ~0.2 ms a container.
 function initCpuset(dir: string): void {
   const parent = path.dirname(dir);
   if (!fs.existsSync(path.join(parent, 'cpuset.cpus'))) return;
+  let copied = false;
   for (const f of ['cpuset.cpus', 'cpuset.mems']) {
     if (fs.readFileSync(path.join(dir, f), 'utf8').trim() !== '') continue;
     let value = fs.readFileSync(path.join(parent, f), 'utf8').trim();
@@ -58,6 +61,14 @@ function initCpuset(dir: string): void {
       value = fs.readFileSync(path.join(parent, f), 'utf8').trim();
     }
     fs.writeFileSync(path.join(dir, f), value);
+    copied = true;
+  }
+  if (copied && path.basename(parent) === 'husk') {
+    try {
+      fs.writeFileSync(path.join(parent, 'cgroup.clone_children'), '1');
+    } catch {
+      /* only a shortcut for the next container */
+    }
   }
 }
 

@@ -151,6 +151,38 @@ describe('library: Runtime in one Node process', { skip: SKIP }, () => {
     await e.assertClean();
   });
 
+  test(
+    "cgroup v1 cpuset: a container's directory has its parent's cpus and mems; /husk hands them down itself",
+    { skip: !fs.existsSync('/sys/fs/cgroup/cpuset/cpuset.cpus') && 'no v1 cpuset hierarchy' },
+    async (t) => {
+      const { Runtime } = require(REPO);
+      const e = env(t);
+      const rt = new Runtime({ root: e.root });
+      const b = makeBundle(t, { args: ['sh', '-c', 'cat /proc/self/cgroup >/dev/null; sleep 600'] });
+      for (const n of [1, 2]) {
+        const id = e.id(`cpuset${n}`);
+        const running = rt.run(id, { bundle: b.dir });
+        const dir = `/sys/fs/cgroup/cpuset/husk/${id}`;
+        let st;
+        for (let i = 0; i < 500 && st?.status !== 'running'; i++) {
+          await new Promise((r) => setTimeout(r, 10));
+          const r = e.husk(['state', id]);
+          if (r.code === 0) st = JSON.parse(r.stdout);
+        }
+        assert.equal(st?.status, 'running');
+        for (const f of ['cpuset.cpus', 'cpuset.mems'])
+          assert.equal(
+            fs.readFileSync(path.join(dir, f), 'utf8'),
+            fs.readFileSync(path.join('/sys/fs/cgroup/cpuset/husk', f), 'utf8'),
+          );
+        assert.equal(fs.readFileSync('/sys/fs/cgroup/cpuset/husk/cgroup.clone_children', 'utf8').trim(), '1');
+        e.husk(['kill', id, 'KILL']);
+        assert.equal(await running, 137);
+      }
+      await e.assertClean();
+    },
+  );
+
   test('run() with a poststart hook goes through start: the hook has run when run() resolves', async (t) => {
     const { Runtime } = require(REPO);
     const e = env(t);
