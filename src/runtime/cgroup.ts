@@ -75,23 +75,38 @@ function initCpuset(dir: string): void {
 // cgroup v2: a child gets only the controllers its parent passes down in
 // cgroup.subtree_control; pass down every one the parent has, as runc does.
 function enableControllers(parent: string): void {
-  const file = path.join(parent, 'cgroup.controllers');
-  // v1 has no such file (checked without a throw: an exception costs more than the check).
-  if (!fs.existsSync(file)) return;
+  // v1 has no such file; read without a throw (an exception costs more than the read).
+  const available = readIfThere(path.join(parent, 'cgroup.controllers')).split(/\s+/).filter(Boolean);
+  if (!available.length) return;
+  // Most of the time the parent passes them all down already (it is kept between containers).
+  const enabled = new Set(readIfThere(path.join(parent, 'cgroup.subtree_control')).split(/\s+/));
+  const missing = available.filter((c) => !enabled.has(c));
+  if (!missing.length) return;
   // Never the hierarchy's root: that is the host's configuration, not ours to change.
   if (fs.statSync(parent).dev !== fs.statSync(path.dirname(parent)).dev) return;
-  let available: string[];
-  try {
-    available = fs.readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean);
-  } catch {
-    return; // removed meanwhile
-  }
-  for (const c of available) {
+  for (const c of missing) {
     try {
       fs.writeFileSync(path.join(parent, 'cgroup.subtree_control'), `+${c}`);
     } catch {
       /* e.g. a controller the parent may not delegate: its limits fail later, naming the file */
     }
+  }
+}
+
+// A cgroup file's content, '' when there is no such file (or directory).
+function readIfThere(file: string): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    return fs.readFileSync(fd, 'utf8').trim();
+  } catch {
+    return '';
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -165,3 +165,20 @@ test('without root, a config with no user namespace is refused in planning', () 
     /^\/linux\/namespaces: running as uid 1000 \(not root\) needs a user namespace/,
   );
 });
+
+test('cgroup v2: a new directory gets every controller of its parent passed down, and only missing ones are written', (t) => {
+  const { root, host } = fakeV2(t);
+  const parent = path.join(root, 'deleg');
+  fs.writeFileSync(path.join(parent, 'cgroup.controllers'), 'cpu io memory pids\n');
+  fs.writeFileSync(path.join(parent, 'cgroup.subtree_control'), 'cpu memory\n');
+  const plan = planCgroups({ linux: { cgroupsPath: '/deleg/c1' } }, host, 'c1');
+  createCgroups(plan);
+  assert.ok(fs.statSync(path.join(parent, 'c1')).isDirectory());
+  // A plain file keeps only the last write: one of the two missing controllers, never one the
+  // parent passes down already.
+  assert.match(fs.readFileSync(path.join(parent, 'cgroup.subtree_control'), 'utf8'), /^\+(io|pids)$/);
+  // All passed down already: nothing is written.
+  fs.writeFileSync(path.join(parent, 'cgroup.subtree_control'), 'cpu io memory pids\n');
+  createCgroups(planCgroups({ linux: { cgroupsPath: '/deleg/c2' } }, host, 'c2'));
+  assert.equal(fs.readFileSync(path.join(parent, 'cgroup.subtree_control'), 'utf8'), 'cpu io memory pids\n');
+});

@@ -284,3 +284,20 @@ test('the generated validator rejects what the schema forbids', () => {
   delete t.ociVersion;
   assert.equal(validateConfig(t), false);
 });
+
+test('the same config text twice: validated once, but each call gets its own object; another text is checked', () => {
+  const text = JSON.stringify({
+    ociVersion: '1.2.0',
+    root: { path: 'rootfs' },
+    process: { args: ['sh'], cwd: '/' },
+  });
+  const a = parseConfig('/b/config.json', text);
+  a.process.args.push('changed');
+  const b = parseConfig('/b/config.json', text);
+  assert.deepEqual(b.process.args, ['sh']);
+  assert.notEqual(a, b);
+  const bad = text.replace('"1.2.0"', '"2.0.0"');
+  throwsHusk(() => parseConfig('/b/config.json', bad), /ociVersion: 2\.0\.0 is not supported/);
+  throwsHusk(() => parseConfig('/b/config.json', bad), /ociVersion: 2\.0\.0 is not supported/);
+  assert.deepEqual(parseConfig('/b/config.json', text).process.args, ['sh']);
+});
