@@ -230,7 +230,6 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     if (cgroupsFailed) throw cgroupsFailed;
     crashPoint('after-spawn');
     if (cg) crashPoint('after-cgroups');
-    let configWritten = false;
 
     for (;;) {
       const m = await nextMessage(ctx, syncFd, SYNC_TIMEOUT_MS);
@@ -244,11 +243,10 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         stage0 = -1;
         crashPoint('after-fork');
         // The config snapshot and the ready record, written while the init makes its namespaces
-        // and mounts; the READY stage only puts the record in place. An init gone already has
-        // its error on the way. Until then nothing reads the snapshot: start, exec and update
-        // want a created container, and a forced delete does without.
+        // and mounts (every init says its pid before it is ready); the READY stage only puts the
+        // record in place. Until then nothing reads the snapshot: start, exec and update want a
+        // created container, and a forced delete does without.
         ctx.store.writeConfig(id, spec);
-        configWritten = true;
         if (recordInit(rec, initPid)) ready = ctx.store.prepare(rec);
         await opts.onPid?.(initPid);
         continue;
@@ -294,7 +292,6 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         continue;
       } else if (m.stage === STAGE.READY) {
         crashPoint('at-ready');
-        if (!configWritten) ctx.store.writeConfig(id, spec);
         if (ready) ready.commit();
         else if (recordInit(rec, initPid)) ctx.store.write(rec);
         else throw new HuskError('container init exited during create');

@@ -98,7 +98,7 @@ export class Store {
     writeAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), 0o600, true);
   }
 
-  // A record written now and put in place later by commit() (one rename): create writes the
+  // A record written now and put in place later by commit() (at once): create writes the
   // ready record while the init still sets up. Until then readers see the one before it.
   prepare(rec: ContainerRecord): { commit: () => void } {
     return prepareAtomic(path.join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), 0o600, true);
@@ -130,7 +130,8 @@ export class Store {
 
   // The files create writes (the directory stays, and with it the id, until remove()).
   removeFiles(id: string): void {
-    // start removed exec.fifo: no exception for what is not there (an exception costs ~50 us).
+    // exec.fifo is gone after start (and never made for run): no exception for what is not
+    // there (an exception costs ~50 us).
     for (const f of ['state.json', 'config.json', 'exec.fifo']) {
       const err = native().unlink(path.join(this.dir(id), f));
       if (err !== 0 && err !== ENOENT) unlinkIfThere(path.join(this.dir(id), f)); // says why
