@@ -126,6 +126,14 @@ static int recv_msg(int fd, int timeout, husk_msg *m, int *passed, const char **
   ssize_t got;
   do got = recvmsg(fd, mh, MSG_CMSG_CLOEXEC);
   while (got < 0 && errno == EINTR);
+  // An init that exits with an answer of ours unread makes the kernel report ECONNRESET here
+  // once, ahead of what it sent before it went (its error): look again for that.
+  if (got < 0 && errno == ECONNRESET) {
+    mh = one_fd_init(&om, m, sizeof *m, -1, true);
+    do got = recvmsg(fd, mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    while (got < 0 && errno == EINTR);
+    if (got < 0 && errno == EAGAIN) errno = ECONNRESET;
+  }
   int err = errno;
   // Only a seccomp listener message carries an fd; one on any other message is not kept.
   int fdin = one_fd_take(mh);

@@ -51,7 +51,7 @@ enum husk_op : uint32_t {
   OP_IDMAP_TREE = 41,     // u32 slot, str source, u32 recursive (1 rbind, 2 ridmap), str uid_map, str gid_map
   OP_JOIN_CGROUP = 42,    // str file: write "0" to it (v1 tasks: this thread; cgroup.procs: this process)
   OP_CGROUP_INTO = 43,    // str dir: OP_FORK_INIT makes the init in this cgroup2 directory (CLONE_INTO_CGROUP)
-  OP_NOTIFY = 44,         // u32 stage: as OP_SYNC, without waiting for the parent's answer
+  OP_NOTIFY = 44,         // u32 stage: as OP_SYNC; the parent answers early (when it learns the init's pid)
 };
 
 enum husk_stage : uint32_t {

@@ -21,8 +21,8 @@ init_ctx g = {-1, -1, -1, -1, -1, -1, nullptr, false, 0, {0}};
 
 static void run_op(uint32_t code, plan_reader *r) {
   switch (code) {
-    case OP_SYNC: sync_stage(rd_u32(r)); break;
-    case OP_NOTIFY: send_msg(MSG_SYNC, rd_u32(r), 0); break;
+    case OP_SYNC:
+    case OP_NOTIFY: sync_stage(rd_u32(r)); break;
     case OP_SETNS: op_setns(r); break;
     case OP_IDMAP_TREE: op_idmap_tree(r); break;
     case OP_USERNS: op_userns(r); break;

@@ -172,9 +172,13 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   proc.beforeStart.unshift(...lsm);
   ops.push(...proc.beforeStart);
   const startHooks = hookOps(spec, 'startContainer');
-  // run with nothing to do at start: the init says it is ready and goes on to the program
-  // without waiting for the runtime's answer (the runtime records it meanwhile).
-  const ready = startHooks.length ? 'FETCH_STATE' : opts.startAtOnce ? 'NOTIFY' : 'SYNC';
+  // run with nothing to do at start: the runtime answers the ready stage early, as soon as it has
+  // the init's pid (and forwards signals), so the init goes on to the program at once while the
+  // runtime records it. Only where nothing else waits for an answer from then on (hooks, the
+  // seccomp agent), or the early answer would be taken for theirs.
+  const fork = ops.findIndex((o) => o.op === 'FORK_INIT');
+  const answered = ops.slice(fork).some((o) => o.op === 'SYNC' || o.op === 'FETCH_STATE') || seccomp?.notify;
+  const ready = startHooks.length ? 'FETCH_STATE' : opts.startAtOnce && !answered ? 'NOTIFY' : 'SYNC';
   ops.push(op(ready, '/process', { stage: 'ready' }, [{ u32: 10 }]));
   if (!opts.startAtOnce) ops.push(op('WAIT_START', '/process', {}));
   ops.push(...startHooks);

@@ -131,6 +131,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
   const dir = ctx.store.dir(id);
   const undo = new Undo();
   undo.push('remove state directory', () => ctx.store.remove(id, lock));
+  const earlyReady = plan.ops.some((o) => o.op === 'NOTIFY');
   let stage0 = -1;
   let exited = -1; // the first process, once it said the init's pid (see MSG.PID)
   let initPid = -1;
@@ -249,6 +250,15 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         ctx.store.writeConfig(id, spec);
         if (recordInit(rec, initPid)) ready = ctx.store.prepare(rec);
         await opts.onPid?.(initPid);
+        // The answer to a NOTIFY ready stage, given now: from here the init may run the program.
+        // An init that failed meanwhile has closed its end: its error is the next message.
+        if (earlyReady) {
+          try {
+            native().reply(syncFd, MSG.ACK);
+          } catch {
+            /* read below */
+          }
+        }
         continue;
       }
       const ociState = (status: 'creating' | 'created') => ({
@@ -297,8 +307,8 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         else throw new HuskError('container init exited during create');
         crashPoint('after-state');
         if (opts.pidFile) writePidFile(opts.pidFile, initPid);
-        // After a NOTIFY the init does not wait for an answer: it runs the program already.
-        if (plan.ops[m.op]?.op !== 'NOTIFY') native().reply(syncFd, MSG.ACK);
+        // A NOTIFY was answered at PID: the init runs the program already.
+        if (!earlyReady) native().reply(syncFd, MSG.ACK);
         ctx.launcher.reap(exited);
         exited = -1;
         if (withData) native().sendData(syncFd, Buffer.from(JSON.stringify(ociState('created'))));

@@ -275,7 +275,7 @@ test('hooks run by husk-init: createRuntime sync and createContainer before pivo
   );
 });
 
-test('startAtOnce (run): the init says it is ready and goes on to the program, waiting for nothing', () => {
+test('startAtOnce (run): the ready stage is a NOTIFY, answered early; none where hooks or an agent wait for answers', () => {
   const spec = fullSpec();
   const waits = names(buildPlan(clone(spec), hostV2(), OPTS).ops);
   const plan = buildPlan(clone(spec), hostV2(), { ...OPTS, startAtOnce: true });
@@ -288,6 +288,24 @@ test('startAtOnce (run): the init says it is ready and goes on to the program, w
   const hooked = fullSpec({}, { hooks: { startContainer: [{ path: '/bin/h' }] } });
   const withHook = names(buildPlan(hooked, hostV2(), { ...OPTS, startAtOnce: true }).ops);
   assert.deepEqual(withHook.slice(-3), ['FETCH_STATE', 'HOOK', 'EXEC']);
+  // A createRuntime hook's stage, or the seccomp agent's, waits for an answer of its own after
+  // the fork: the ready stage is a plain SYNC then, answered when it comes.
+  for (const extra of [
+    { hooks: { createRuntime: [{ path: '/bin/h' }] } },
+    { hooks: { createContainer: [{ path: '/bin/h' }] } },
+  ]) {
+    const o = names(buildPlan(fullSpec({}, extra), hostV2(), { ...OPTS, startAtOnce: true }).ops);
+    assert.deepEqual(o.slice(-2), ['SYNC', 'EXEC'], JSON.stringify(extra));
+  }
+  const agent = fullSpec({
+    seccomp: {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      listenerPath: '/run/agent.sock',
+      syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }],
+    },
+  });
+  const withAgent = names(buildPlan(agent, hostV2(), { ...OPTS, startAtOnce: true }).ops);
+  assert.deepEqual(withAgent.slice(-2), ['SYNC', 'EXEC']);
 });
 
 // --- fixtures on every layout -----------------------------------------------------------------
