@@ -82,7 +82,8 @@ function lastCap(): number {
   }
 }
 
-function readFlag(file: string): string {
+// A small file's content, trimmed; '' when it cannot be read (absent, or gone meanwhile).
+export function readTrimmed(file: string): string {
   try {
     return fs.readFileSync(file, 'utf8').trim();
   } catch {
@@ -102,9 +103,9 @@ export function probeHost(): HostFacts {
     euid: process.geteuid?.() ?? 0,
     egid: process.getegid?.() ?? 0,
     unifiedControllers: mounts.unified
-      ? readFlag(`${mounts.unified}/cgroup.controllers`).split(/\s+/).filter(Boolean)
+      ? readTrimmed(`${mounts.unified}/cgroup.controllers`).split(/\s+/).filter(Boolean)
       : [],
-    apparmor: readFlag('/sys/module/apparmor/parameters/enabled') === 'Y',
+    apparmor: readTrimmed('/sys/module/apparmor/parameters/enabled') === 'Y',
     selinux: fs.existsSync('/sys/fs/selinux/enforce'),
   };
   return cached;

@@ -1,7 +1,7 @@
 // Doing what the cgroup plan says: make the directories, join the init, write the limits;
 // and on delete, empty and remove them. Every failure names the file, value and errno.
 import fs = require('node:fs');
-import { cgroupOf, type HostFacts } from '../host/probe';
+import { cgroupOf, readTrimmed, type HostFacts } from '../host/probe';
 import path = require('node:path');
 import { HuskError } from '../errors';
 import { sleep } from './sleep';
@@ -75,11 +75,11 @@ function initCpuset(dir: string): void {
 // cgroup v2: a child gets only the controllers its parent passes down in
 // cgroup.subtree_control; pass down every one the parent has, as runc does.
 function enableControllers(parent: string): void {
-  // v1 has no such file; read without a throw (an exception costs more than the read).
-  const available = readIfThere(path.join(parent, 'cgroup.controllers')).split(/\s+/).filter(Boolean);
+  // v1 has no such file (read as '').
+  const available = readTrimmed(path.join(parent, 'cgroup.controllers')).split(/\s+/).filter(Boolean);
   if (!available.length) return;
   // Most of the time the parent passes them all down already (it is kept between containers).
-  const enabled = new Set(readIfThere(path.join(parent, 'cgroup.subtree_control')).split(/\s+/));
+  const enabled = new Set(readTrimmed(path.join(parent, 'cgroup.subtree_control')).split(/\s+/));
   const missing = available.filter((c) => !enabled.has(c));
   if (!missing.length) return;
   // Never the hierarchy's root: that is the host's configuration, not ours to change.
@@ -90,23 +90,6 @@ function enableControllers(parent: string): void {
     } catch {
       /* e.g. a controller the parent may not delegate: its limits fail later, naming the file */
     }
-  }
-}
-
-// A cgroup file's content, '' when there is no such file (or directory).
-function readIfThere(file: string): string {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    return '';
-  }
-  try {
-    return fs.readFileSync(fd, 'utf8').trim();
-  } catch {
-    return '';
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
