@@ -438,6 +438,38 @@ static Napi::Value Unlink(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), unlink(path.c_str()) < 0 ? errno : 0);
 }
 
+// Each value into its existing file (no O_CREAT, truncated), in order, stopping at the first
+// failure: the errno of each write (0: done; entries after a failure stay 0 and unwritten).
+// One call instead of three fs calls a file: a container's cgroup limits and device rules are a
+// dozen small writes on create's critical path.
+static Napi::Value WriteFiles(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Array paths = info[0].As<Napi::Array>();
+  Napi::Array values = info[1].As<Napi::Array>();
+  uint32_t n = paths.Length();
+  Napi::Array errs = Napi::Array::New(env, n);
+  bool failed = false;
+  for (uint32_t i = 0; i < n; i++) {
+    int err = 0;
+    if (!failed) {
+      std::string path = paths.Get(i).As<Napi::String>().Utf8Value();
+      std::string value = values.Get(i).As<Napi::String>().Utf8Value();
+      int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+      if (fd < 0) {
+        err = errno;
+      } else {
+        ssize_t w = write(fd, value.data(), value.size());
+        if (w < 0) err = errno;
+        else if ((size_t)w != value.size()) err = EIO;
+        close(fd);
+      }
+      failed = err != 0;
+    }
+    errs.Set(i, Napi::Number::New(env, err));
+  }
+  return errs;
+}
+
 // `start`: one byte into the exec fifo. The init holds its read end, so an open that finds
 // no reader (ENXIO) means the init is gone; otherwise the byte is in the pipe and the init
 // goes on to exec whenever it is scheduled.
@@ -803,6 +835,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
   exports.Set("exchange", Napi::Function::New(env, Exchange));
   exports.Set("unlink", Napi::Function::New(env, Unlink));
+  exports.Set("writeFiles", Napi::Function::New(env, WriteFiles));
   exports.Set("sendSeccompState", Napi::Function::New(env, SendSeccompState));
   exports.Set("releaseFifo", Napi::Function::New(env, ReleaseFifo));
   exports.Set("wait", Napi::Function::New(env, Wait));

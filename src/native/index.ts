@@ -45,6 +45,9 @@ export interface Native {
   mkfifo(path: string, mode: number): void;
   exchange(a: string, b: string): number; // renameat2(RENAME_EXCHANGE): errno, 0 when done
   unlink(path: string): number; // errno, 0 when done
+  // Writes each value into its existing file in order, stopping at the first failure: the
+  // errno of each (0: written, or not tried after a failure).
+  writeFiles(paths: string[], values: string[]): number[];
   sendSeccompState(socketPath: string, state: Buffer, fd: number): void;
   releaseFifo(path: string): void;
   wait(pid: number): Promise<ExitStatus>;

@@ -134,6 +134,23 @@ export function createCgroups(plan: CgroupPlan): string[] {
 const WRITE_EXISTING = (fs.constants.O_WRONLY | fs.constants.O_TRUNC) as unknown as string;
 
 export function applyWrites(writes: CgroupWrite[]): void {
+  // Files without an alternative name go in one native call; from the first that fails (or has
+  // an alternative) on, one at a time here, which names the cause.
+  let from = 0;
+  while (from < writes.length && !writes[from].alt) from++;
+  if (from > 0) {
+    const head = writes.slice(0, from);
+    const errs = native().writeFiles(
+      head.map((w) => path.join(w.dir, w.file)),
+      head.map((w) => w.value),
+    );
+    const failed = errs.findIndex((e) => e !== 0);
+    if (failed >= 0) from = failed;
+  }
+  writeEach(writes.slice(from));
+}
+
+function writeEach(writes: CgroupWrite[]): void {
   for (const w of writes) {
     let file = path.join(w.dir, w.file);
     if (w.alt && !fs.existsSync(file)) file = path.join(w.dir, w.alt);

@@ -202,11 +202,16 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         stdio: opts.stdio,
         background: ctx.inProcess,
       }))().catch((e: Error) => e);
+    // The device rules and limits go in too, so that the init finds everything in place when it
+    // gets to the cgroup stage (its exec takes about as long) and goes on at once. No process is
+    // in these directories yet; systemd's unit is made only at that stage, so its limits wait.
     let cgroupsFailed: unknown = null;
     if (cg && !rec.systemd) {
       try {
         createCgroups(cg);
         if (ctx.keepCgroupParents) removeHuskParentsAtExit(host);
+        attachDevices(cg);
+        applyWrites(cg.writes);
       } catch (e) {
         cgroupsFailed = e;
       }
@@ -285,11 +290,12 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
           if (rec.systemd) {
             for (const w of startUnit(plan.cgroups, stage0, rec.systemd.userManager)) ctx.log.warn(w);
             createCgroups(plan.cgroups); // the hierarchies systemd does not manage
+            attachDevices(plan.cgroups);
           }
-          attachDevices(plan.cgroups);
-          // Limits first: the init joins (JOIN_CGROUP, CGROUP_INTO) after this stage.
+          // Without systemd the limits went in with the directories; the init joins
+          // (JOIN_CGROUP, CGROUP_INTO) after this stage.
           if (!plan.cgroupSelfJoin) joinCgroups(plan.cgroups.dirs, stage0);
-          applyWrites(plan.cgroups.writes);
+          if (rec.systemd) applyWrites(plan.cgroups.writes);
         }
       } else if (m.stage === STAGE.USERMAP) {
         writeIdMaps(stage0, plan);
