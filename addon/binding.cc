@@ -325,6 +325,22 @@ static Napi::Promise fdwait(Napi::Env env, int fd, bool owned, int timeout_ms, c
 // container's init sets itself up.
 static Napi::Value RecvAsync(const Napi::CallbackInfo &info) {
   int timeout = info[1].As<Napi::Number>().Int32Value();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  // A message that is there already (the init got to its stage while we were busy) is read now:
+  // the promise is settled at once, without a turn of the event loop.
+  struct pollfd p = {fd, POLLIN, 0};
+  if (poll(&p, 1, 0) == 1) {
+    Napi::Env env = info.Env();
+    auto deferred = Napi::Promise::Deferred::New(env);
+    husk_msg m;
+    int passed;
+    const char *what;
+    int rc = recv_msg(fd, 0, &m, &passed, &what);
+    if (rc < 0) deferred.Reject(errno_error(env, -rc, what).Value());
+    else if (rc == 0) deferred.Resolve(env.Null());
+    else deferred.Resolve(msg_object(env, m, passed));
+    return deferred.Promise();
+  }
   return fdwait(info.Env(), info[0].As<Napi::Number>().Int32Value(), false, timeout, "husk:recv", [](FdWait *w, bool readable) {
     Napi::Env env(w->env);
     if (!readable) {

@@ -155,43 +155,12 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     };
     const fifo = opts.startAtOnce ? undefined : path.join(dir, 'exec.fifo');
     if (fifo) native().mkfifo(fifo, 0o622);
-    // The record is written before anything it names exists, and again once the cgroups do,
-    // so `delete --force` can clean up after a create killed at any point.
-    const cg = plan.cgroups;
-    if (cg) {
-      rec.cgroupDirs = [...cg.dirs];
-      // Parents kept between containers are not this container's to remove.
-      rec.cgroupMade = ctx.keepCgroupParents
-        ? missingDirs(cg).filter((d) => cg.dirs.includes(d))
-        : missingDirs(cg);
-      if (cg.systemd && systemd)
-        rec.systemd = { unit: cg.systemd.unit, userManager: systemd.userManager, base: systemd.base };
-      const freezer = cg.v1.find((h) => h.controllers.includes('freezer'));
-      rec.freezerDir = freezer
-        ? path.join(freezer.dir, 'freezer.state')
-        : host.cgroupMode === 'v2' && cg.unifiedDir
-          ? path.join(cg.unifiedDir, 'cgroup.freeze')
-          : null;
-    }
-    ctx.store.write(rec);
-    crashPoint('after-record');
-    if (cg) {
-      undo.push('remove cgroups', () =>
-        destroyCgroups(rec.cgroupDirs, rec.cgroupMade, ctx.keepCgroupParents),
-      );
-      // systemd makes its unit's directories once there is a process to put in them (at the
-      // cgroup stage below); a stop of a unit that was never made is a no-op.
-      if (rec.systemd) {
-        const sd = rec.systemd;
-        undo.push('stop the systemd unit', () => stopUnit(sd));
-      }
-    }
-
-    // The init starts before the cgroup directories are made: its exec and first steps overlap
-    // with the mkdirs (it waits at the cgroup stage below, where it joins them). In process the
-    // spawn itself runs on the thread pool meanwhile; the promise never rejects, so nothing is
-    // left unhandled should the mkdirs fail first.
-    // (A launcher that throws at once, as the CLI's synchronous spawn does, rejects too.)
+    // The init starts first: its exec and first steps overlap with the record and the cgroup
+    // directories (it waits for them at the cgroup stage below). In process the spawn itself runs
+    // on the thread pool meanwhile. The promise never rejects, so nothing is left unhandled
+    // should the steps below fail first; a launcher that throws at once (the CLI's synchronous
+    // spawn) resolves to its error too. Killed before the record, a create leaves an init that
+    // exits at the end of its sync socket, and a state directory `delete --force` removes.
     const spawning = (async () =>
       ctx.launcher.spawn({
         initPath: initPath(),
@@ -202,23 +171,54 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         stdio: opts.stdio,
         background: ctx.inProcess,
       }))().catch((e: Error) => e);
-    // The device rules and limits go in too, so that the init finds everything in place when it
-    // gets to the cgroup stage (its exec takes about as long) and goes on at once. No process is
-    // in these directories yet; systemd's unit is made only at that stage, so its limits wait.
-    let cgroupsFailed: unknown = null;
-    if (cg && !rec.systemd) {
-      try {
+    let setupFailed: unknown = null;
+    try {
+      // The record is written before anything it names exists, and again once the init does,
+      // so `delete --force` can clean up after a create killed at any point.
+      const cg = plan.cgroups;
+      if (cg) {
+        rec.cgroupDirs = [...cg.dirs];
+        // Parents kept between containers are not this container's to remove.
+        rec.cgroupMade = ctx.keepCgroupParents
+          ? missingDirs(cg).filter((d) => cg.dirs.includes(d))
+          : missingDirs(cg);
+        if (cg.systemd && systemd)
+          rec.systemd = { unit: cg.systemd.unit, userManager: systemd.userManager, base: systemd.base };
+        const freezer = cg.v1.find((h) => h.controllers.includes('freezer'));
+        rec.freezerDir = freezer
+          ? path.join(freezer.dir, 'freezer.state')
+          : host.cgroupMode === 'v2' && cg.unifiedDir
+            ? path.join(cg.unifiedDir, 'cgroup.freeze')
+            : null;
+      }
+      ctx.store.write(rec);
+      crashPoint('after-record');
+      if (cg) {
+        undo.push('remove cgroups', () =>
+          destroyCgroups(rec.cgroupDirs, rec.cgroupMade, ctx.keepCgroupParents),
+        );
+        // systemd makes its unit's directories once there is a process to put in them (at the
+        // cgroup stage below); a stop of a unit that was never made is a no-op.
+        if (rec.systemd) {
+          const sd = rec.systemd;
+          undo.push('stop the systemd unit', () => stopUnit(sd));
+        }
+      }
+      // The device rules and limits go in with the directories, so that the init finds
+      // everything in place when it gets to the cgroup stage and goes on at once. No process is
+      // in them yet; systemd's unit is made only at that stage, so its limits wait.
+      if (cg && !rec.systemd) {
         createCgroups(cg);
         if (ctx.keepCgroupParents) removeHuskParentsAtExit(host);
         attachDevices(cg);
         applyWrites(cg.writes);
-      } catch (e) {
-        cgroupsFailed = e;
       }
+    } catch (e) {
+      setupFailed = e;
     }
     const child = await spawning;
     if (child instanceof Error) {
-      if (cgroupsFailed) throw cgroupsFailed;
+      if (setupFailed) throw setupFailed;
       const msg = child.message;
       if (msg.startsWith('connect to the console socket'))
         throw new HuskError(
@@ -233,9 +233,9 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       killQuietly(stage0);
       for (const p of [stage0, exited, initPid]) if (p > 0) ctx.launcher.reap(p);
     });
-    if (cgroupsFailed) throw cgroupsFailed;
+    if (setupFailed) throw setupFailed;
     crashPoint('after-spawn');
-    if (cg) crashPoint('after-cgroups');
+    if (plan.cgroups) crashPoint('after-cgroups');
 
     for (;;) {
       const m = await nextMessage(ctx, syncFd, SYNC_TIMEOUT_MS);
