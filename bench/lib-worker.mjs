@@ -121,6 +121,9 @@ async function main() {
     await tick();
   }
   if (out.lib.samples.length === 0 && out.lib.failures >= 3) out.error = out.lib.firstError;
+  // run() closes the removed state directory's lock fd on the thread pool: give the last one a
+  // moment, so that it is not counted as held.
+  await new Promise((r) => setTimeout(r, 100));
   out.atEnd = probe();
   fs.rmSync(errFile, { force: true });
   if (stop) out.interrupted = true;
