@@ -325,6 +325,15 @@ export function destroyCgroups(dirs: string[], made: string[] = dirs, keepParent
   finishDestroy(dirs, made, keepParents, emptied);
 }
 
+// husk's own parent of default cgroup paths, /husk right under a hierarchy's root: the one
+// directory a long-lived process keeps between containers (keepCgroupParents) and removes when
+// it exits. Any other missing ancestor a create makes is the container's, removed at delete.
+export function isHuskParent(dir: string, host: HostFacts): boolean {
+  if (path.basename(dir) !== 'husk') return false;
+  const up = path.dirname(dir);
+  return host.v1.some((h) => h.mountpoint === up) || host.unified === up;
+}
+
 // What a process that kept /husk between containers removes when it exits (if no container is
 // left below it).
 let removeAtExit = false;

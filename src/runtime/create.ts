@@ -19,6 +19,7 @@ import {
   callerCanUseCgroup,
   createCgroups,
   destroyCgroups,
+  isHuskParent,
   joinCgroups,
   missingDirs,
   removeHuskParentsAtExit,
@@ -178,9 +179,10 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       const cg = plan.cgroups;
       if (cg) {
         rec.cgroupDirs = [...cg.dirs];
-        // Parents kept between containers are not this container's to remove.
+        // /husk, kept between containers by a long-lived process, is not this container's to
+        // remove; every other directory it makes is (the ancestors of a cgroupsPath too).
         rec.cgroupMade = ctx.keepCgroupParents
-          ? missingDirs(cg).filter((d) => cg.dirs.includes(d))
+          ? missingDirs(cg).filter((d) => cg.dirs.includes(d) || !isHuskParent(d, host))
           : missingDirs(cg);
         if (cg.systemd && systemd)
           rec.systemd = { unit: cg.systemd.unit, userManager: systemd.userManager, base: systemd.base };

@@ -141,6 +141,33 @@ describe('library: Runtime in one Node process', { skip: SKIP }, () => {
     await e.assertClean();
   });
 
+  test('run() with a cgroupsPath whose ancestors are missing: they are removed too, while /husk is kept', async (t) => {
+    // In process (as in the husk server) husk's own /husk is kept between containers; the other
+    // directories a create makes are the container's. The server once kept them all, forever.
+    const { Runtime } = require(REPO);
+    const e = env(t);
+    const top = `${e.id('anc')}-top`;
+    const hierarchies = fs.readdirSync('/sys/fs/cgroup');
+    const left = () => hierarchies.filter((h) => fs.existsSync(path.join('/sys/fs/cgroup', h, top)));
+    t.after(() => {
+      for (const h of left())
+        for (const d of ['a/b', 'a', ''])
+          try {
+            fs.rmdirSync(path.join('/sys/fs/cgroup', h, top, d));
+          } catch {
+            /* not there */
+          }
+    });
+    const rt = new Runtime({ root: e.root });
+    const b = makeBundle(t, (c) => {
+      c.process.args = ['true'];
+      c.linux.cgroupsPath = `/${top}/a/b`;
+    });
+    assert.equal(await rt.run(e.id('anc'), { bundle: b.dir }), 0);
+    assert.deepEqual(left(), [], `/${top} left behind`);
+    await e.assertClean();
+  });
+
   test('run() without start hooks: the program runs at once, with no exec fifo; signals reach it', async (t) => {
     const { Runtime } = require(REPO);
     const e = env(t);

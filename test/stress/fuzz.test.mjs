@@ -16,6 +16,7 @@ import {
   FULL,
   MODE,
   cgroupDirsAt,
+  cgroupTree,
   entriesOf,
   errorOf,
   faultIn,
@@ -336,6 +337,7 @@ describe(`fuzz (${MODE})`, { skip: SKIP }, () => {
         return `${base}.json`;
       };
 
+      const cgroupsAtStart = new Set(cgroupTree());
       const cases = Array.from({ length: COUNT }, (_, i) => i);
       await pool(cases, PARALLEL, async (i) => {
         // Each config has its own PRNG stream, so a failure replays alone (same seed and index).
@@ -457,6 +459,21 @@ describe(`fuzz (${MODE})`, { skip: SKIP }, () => {
       if (crashes.length || leaks.length || notReproduced.length)
         console.log(`# fuzz failures saved under ${FAILURES}`);
 
+      // What the per-run checks cannot see: ancestors of a cgroupsPath that runs side by side
+      // share (each run looks only at its own directory). Removed here, deepest first, whatever
+      // the outcome.
+      // husk's own parent (/husk) is not one: through the husk server it stays until the server
+      // exits, by design.
+      const newCgroups = cgroupTree().filter(
+        (d) => !cgroupsAtStart.has(d) && !/^\/sys\/fs\/cgroup\/[^/]+\/husk$/.test(d),
+      );
+      for (const d of [...newCgroups].sort((a, b) => b.length - a.length))
+        try {
+          fs.rmdirSync(d);
+        } catch {
+          /* the harness's cleanup reports what is left */
+        }
+      assert.deepEqual(newCgroups, [], 'cgroup directories made during the fuzz run and left');
       assert.equal(
         counts.crashed,
         0,
@@ -468,6 +485,7 @@ describe(`fuzz (${MODE})`, { skip: SKIP }, () => {
         `${counts.leaked} config(s) left things behind:\n${leaks.slice(0, 10).join('\n')}`,
       );
       assert.ok(counts.ran > 0, 'no config ran at all');
+
       // husk keeps its seccomp cache in --root/.cache (not a container): only containers count.
       assert.deepEqual(
         entriesOf(e.root).filter((n) => !n.startsWith('.')),
