@@ -321,6 +321,17 @@ static Napi::Promise fdwait(Napi::Env env, int fd, bool owned, int timeout_ms, c
   return promise;
 }
 
+// Settles `d` with the message waiting on `fd` (null at the end of the stream).
+static void settle_with_message(Napi::Env env, Napi::Promise::Deferred &d, int fd) {
+  husk_msg m;
+  int passed;
+  const char *what;
+  int rc = recv_msg(fd, 0, &m, &passed, &what);
+  if (rc < 0) d.Reject(errno_error(env, -rc, what).Value());
+  else if (rc == 0) d.Resolve(env.Null());
+  else d.Resolve(msg_object(env, m, passed));
+}
+
 // recv, with the wait on the event loop: the in-process API stays responsive while a
 // container's init sets itself up.
 static Napi::Value RecvAsync(const Napi::CallbackInfo &info) {
@@ -330,30 +341,17 @@ static Napi::Value RecvAsync(const Napi::CallbackInfo &info) {
   // the promise is settled at once, without a turn of the event loop.
   struct pollfd p = {fd, POLLIN, 0};
   if (poll(&p, 1, 0) == 1) {
-    Napi::Env env = info.Env();
-    auto deferred = Napi::Promise::Deferred::New(env);
-    husk_msg m;
-    int passed;
-    const char *what;
-    int rc = recv_msg(fd, 0, &m, &passed, &what);
-    if (rc < 0) deferred.Reject(errno_error(env, -rc, what).Value());
-    else if (rc == 0) deferred.Resolve(env.Null());
-    else deferred.Resolve(msg_object(env, m, passed));
+    auto deferred = Napi::Promise::Deferred::New(info.Env());
+    settle_with_message(info.Env(), deferred, fd);
     return deferred.Promise();
   }
-  return fdwait(info.Env(), info[0].As<Napi::Number>().Int32Value(), false, timeout, "husk:recv", [](FdWait *w, bool readable) {
+  return fdwait(info.Env(), fd, false, timeout, "husk:recv", [](FdWait *w, bool readable) {
     Napi::Env env(w->env);
     if (!readable) {
       w->deferred.Reject(errno_error(env, ETIMEDOUT, "sync: no answer from the container init").Value());
       return;
     }
-    husk_msg m;
-    int passed;
-    const char *what;
-    int rc = recv_msg(w->fd, 0, &m, &passed, &what);
-    if (rc < 0) w->deferred.Reject(errno_error(env, -rc, what).Value());
-    else if (rc == 0) w->deferred.Resolve(env.Null());
-    else w->deferred.Resolve(msg_object(env, m, passed));
+    settle_with_message(env, w->deferred, w->fd);
   });
 }
 

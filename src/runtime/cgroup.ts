@@ -329,9 +329,12 @@ export function destroyCgroups(dirs: string[], made: string[] = dirs, keepParent
 // directory a long-lived process keeps between containers (keepCgroupParents) and removes when
 // it exits. Any other missing ancestor a create makes is the container's, removed at delete.
 export function isHuskParent(dir: string, host: HostFacts): boolean {
-  if (path.basename(dir) !== 'husk') return false;
-  const up = path.dirname(dir);
-  return host.v1.some((h) => h.mountpoint === up) || host.unified === up;
+  return path.basename(dir) === 'husk' && hierarchyRoots(host).includes(path.dirname(dir));
+}
+
+// Where each cgroup hierarchy is mounted (v1 controllers, and cgroup2 if there is one).
+function hierarchyRoots(host: HostFacts): string[] {
+  return [...host.v1.map((h) => h.mountpoint), ...(host.unified ? [host.unified] : [])];
 }
 
 // What a process that kept /husk between containers removes when it exits (if no container is
@@ -344,8 +347,7 @@ export function removeHuskParentsAtExit(host: HostFacts): void {
 }
 
 function removeHuskParentsIfEmpty(host: HostFacts): void {
-  const mounts = [...host.v1.map((h) => h.mountpoint), ...(host.unified ? [host.unified] : [])];
-  for (const m of mounts) {
+  for (const m of hierarchyRoots(host)) {
     try {
       fs.rmdirSync(path.join(m, 'husk'));
     } catch {
