@@ -133,29 +133,34 @@ export function cgroupDirsNamed(cgPath) {
     .filter((d) => fs.existsSync(d));
 }
 
-/**
- * Cgroup directories (in every hierarchy, up to `depth` levels down) whose name is in `names`:
- * where a runtime's default cgroup for a container id would be.
- */
-export function cgroupDirsWithNames(names, depth = 5) {
+/** Every cgroup directory on this host: each hierarchy (v1 and unified), up to `depth` levels down. */
+export function cgroupDirsAll(depth = 5) {
   const found = [];
   const walk = (dir, level) => {
     let entries = [];
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch {
-      return;
+      return; // removed meanwhile
     }
     for (const e of entries) {
       if (!e.isDirectory()) continue;
       const p = dir + '/' + e.name;
-      if (names.has(e.name)) found.push(p);
+      found.push(p);
       if (level < depth) walk(p, level + 1);
     }
   };
   const mounts = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
   for (const m of mounts) if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') walk(m.mountpoint, 1);
   return found;
+}
+
+/**
+ * Cgroup directories (in every hierarchy, up to `depth` levels down) whose name is in `names`:
+ * where a runtime's default cgroup for a container id would be.
+ */
+export function cgroupDirsWithNames(names, depth = 5) {
+  return cgroupDirsAll(depth).filter((p) => names.has(p.slice(p.lastIndexOf('/') + 1)));
 }
 
 export function readOr(p, dflt = null) {

@@ -290,31 +290,6 @@ export function cgroupDirsAt(rel) {
     });
 }
 
-/**
- * Every cgroup directory on the host, in every hierarchy (depth-first). The fuzz run compares it
- * before and after: the attempts run side by side and share ancestors (/husk, a mutated
- * "ab/ab/…" path), so only the whole tree, once all are done, tells what a run made and left.
- */
-export function cgroupTree() {
-  const out = [];
-  const walk = (dir, depth) => {
-    let entries = [];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return; // removed meanwhile
-    }
-    for (const ent of entries) {
-      if (!ent.isDirectory()) continue;
-      const d = path.join(dir, ent.name);
-      out.push(d);
-      if (depth < 4096) walk(d, depth + 1);
-    }
-  };
-  for (const h of cgroupHierarchies()) walk(path.join(CGROUP_ROOT, h), 0);
-  return out;
-}
-
 /** MemAvailable in bytes. */
 export function memAvailable() {
   const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
