@@ -89,18 +89,27 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
       ]),
     );
   const cgJoin = initCgroupJoin(cgroups, ns, host, !!opts.cgroupAccess);
-  if (cgroups)
-    ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }]));
-  ops.push(...cgJoin.first);
-  // Idmapped trees need the host's privileges over their source: before any namespace.
-  ops.push(...planIdmapTrees(spec, opts.bundle));
-  // Join every namespace given by path while still the host's root (a namespace owned by the
+  const cgroupSync = cgroups
+    ? [op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }])]
+    : [];
+  // Idmapped trees need the host's privileges over their source: before any namespace. Then
+  // join every namespace given by path while still the host's root (a namespace owned by the
   // host cannot be joined from a new user namespace), then make the new user namespace, as runc.
-  ops.push(...ns.join);
-  if (ns.newUser) ops.push(op('USERNS', '/linux/uidMappings', { uidMap: ns.uidMap, gidMap: ns.gidMap }));
+  const nsOps = [...planIdmapTrees(spec, opts.bundle), ...ns.join];
+  if (ns.newUser) nsOps.push(op('USERNS', '/linux/uidMappings', { uidMap: ns.uidMap, gidMap: ns.gidMap }));
+  const unshare = (flags: number) =>
+    flags ? [op('UNSHARE', '/linux/namespaces', { flags }, [{ u64: flags }])] : [];
   const unshareFlags = ns.newFlags & ~cgJoin.childUnshares;
-  if (unshareFlags)
-    ops.push(op('UNSHARE', '/linux/namespaces', { flags: unshareFlags }, [{ u64: unshareFlags }]));
+  if (cgroups && namespacesBeforeCgroups(ns)) {
+    // The namespaces (the network one alone takes about 1 ms to make) are made while the
+    // runtime still makes and fills the cgroups, instead of after; crun too makes them before
+    // the cgroup join. Their kernel memory is then charged to the runtime's cgroup, not the
+    // container's. The cgroup namespace's root is the cgroup it is made in: it waits for the join.
+    const late = unshareFlags & CLONE.cgroup;
+    ops.push(...nsOps, ...unshare(unshareFlags & ~late), ...cgroupSync, ...cgJoin.first, ...unshare(late));
+  } else {
+    ops.push(...cgroupSync, ...cgJoin.first, ...nsOps, ...unshare(unshareFlags));
+  }
   ops.push(op('FORK_INIT', '/linux/namespaces', {}));
   // The cgroup namespace is made by the init once it is in its cgroup2 directory (runc makes it
   // there too): its root is the cgroup the namespace is made in.
@@ -194,6 +203,14 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
     warnings,
     notes,
   };
+}
+
+// Made before the cgroup stage only where that changes nothing the cgroup join or the id maps
+// see: a new user namespace waits for the runtime's maps (and the cgroup join is the runtime's
+// then), and a mount namespace joined by path would change what the cgroup paths resolve to.
+function namespacesBeforeCgroups(ns: NamespacePlan): boolean {
+  if (ns.newUser) return false;
+  return !ns.join.some((o) => ['mount', 'user', 'cgroup'].includes(o.show.type as string));
 }
 
 // The init enters its cgroups itself (see cgroup-join.ts) as root with the cgroupfs driver;

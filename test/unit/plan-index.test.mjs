@@ -435,7 +435,7 @@ function joinPlan(host, linux = {}, opts = OPTS) {
   return buildPlan(spec, host, opts);
 }
 
-test('cgroup v1: the first process moves its only thread into each hierarchy (tasks), before any namespace', () => {
+test('cgroup v1: the first process moves its only thread into each hierarchy (tasks), then makes the cgroup namespace', () => {
   const plan = joinPlan(hostV1());
   const ops = names(plan.ops);
   const joins = plan.ops.filter((o) => o.op === 'JOIN_CGROUP');
@@ -445,12 +445,84 @@ test('cgroup v1: the first process moves its only thread into each hierarchy (ta
   );
   assert.ok(joins.every((o) => o.from === '/linux/cgroupsPath'));
   assert.equal(ops.indexOf('JOIN_CGROUP'), ops.indexOf('SYNC') + 1);
-  assert.ok(ops.lastIndexOf('JOIN_CGROUP') < ops.indexOf('UNSHARE'));
   assert.ok(!ops.includes('CGROUP_INTO'));
-  // No cgroup2 directory: the cgroup namespace is made with the others, after the joins.
-  assert.ok(plan.ops.find((o) => o.op === 'UNSHARE').fields[0].u64 & 0x02000000);
+  // No cgroup2 directory: the first process makes the cgroup namespace, after the joins and
+  // before the fork; the other new namespaces were made before the cgroup stage.
+  const unshares = plan.ops.filter((o) => o.op === 'UNSHARE');
+  assert.deepEqual(
+    unshares.map((o) => o.fields[0].u64),
+    [0x20000000 | 0x00020000 | 0x40000000 | 0x04000000, 0x02000000],
+  );
+  assert.ok(ops.indexOf('UNSHARE') < ops.indexOf('SYNC'));
+  assert.equal(ops[ops.lastIndexOf('JOIN_CGROUP') + 1], 'UNSHARE');
+  assert.equal(ops[ops.lastIndexOf('UNSHARE') + 1], 'FORK_INIT');
   assert.equal(plan.cgroupSelfJoin, true);
   assert.equal(plan.cgroupProcsWrite, false);
+});
+
+test('new namespaces are made before the cgroup stage, except the cgroup one and where a user namespace or a joined mount namespace is involved', () => {
+  const CGROUP_NS = 0x02000000;
+  const syncAt = (ops) => ops.findIndex((o) => o.op === 'SYNC' && o.show.stage === 'cgroup');
+  const early = (plan) =>
+    plan.ops.slice(0, syncAt(plan.ops)).filter((o) => o.op === 'UNSHARE' || o.op === 'SETNS');
+  for (const host of [hostV1(), hostV2(), hostHybrid()]) {
+    const plan = joinPlan(host);
+    assert.ok(syncAt(plan.ops) > 0);
+    const made = early(plan);
+    assert.equal(made.length, 1, names(plan.ops).join(' '));
+    assert.equal(made[0].fields[0].u64 & CGROUP_NS, 0, 'the cgroup namespace waits for the join');
+    // Every namespace asked for is still made, once.
+    const all = plan.ops.filter((o) => o.op === 'UNSHARE').reduce((f, o) => f | o.fields[0].u64, 0);
+    assert.equal(all, 0x20000000 | 0x00020000 | 0x40000000 | 0x04000000 | CGROUP_NS);
+  }
+  // A network namespace joined by path is joined early too, before the new ones are made.
+  const withNet = joinPlan(hostV2(), {
+    namespaces: [
+      { type: 'pid' },
+      { type: 'mount' },
+      { type: 'uts' },
+      { type: 'network', path: '/proc/1/ns/net' },
+      { type: 'cgroup' },
+    ],
+  });
+  assert.deepEqual(
+    early(withNet).map((o) => o.op),
+    ['SETNS', 'UNSHARE'],
+  );
+  // Kept after the cgroup stage: a mount or cgroup namespace joined by path (the cgroup paths
+  // are resolved, and the namespace's root taken, in the namespaces the init is in), and a new
+  // user namespace (its maps come from the runtime).
+  const late = [
+    joinPlan(hostV2(), {
+      namespaces: [{ type: 'pid' }, { type: 'uts' }, { type: 'mount', path: '/proc/1/ns/mnt' }],
+    }),
+    joinPlan(hostV2(), {
+      namespaces: [
+        { type: 'pid' },
+        { type: 'mount' },
+        { type: 'uts' },
+        { type: 'cgroup', path: '/proc/1/ns/cgroup' },
+      ],
+    }),
+    joinPlan(hostV2(), {
+      namespaces: [...NS_PLAIN, { type: 'user' }],
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+    }),
+  ];
+  for (const plan of late) {
+    const ops = names(plan.ops);
+    assert.deepEqual(early(plan), [], ops.join(' '));
+    assert.ok(ops.indexOf('SYNC') < ops.indexOf('UNSHARE') || !ops.includes('UNSHARE'), ops.join(' '));
+  }
+  // No cgroups at all: no cgroup stage, and one unshare of every new namespace.
+  const none = joinPlan(hostV2({ cgroupMode: 'none', unified: null }));
+  assert.equal(none.cgroups, null);
+  assert.equal(syncAt(none.ops), -1);
+  assert.deepEqual(
+    none.ops.filter((o) => o.op === 'UNSHARE').map((o) => o.fields[0].u64),
+    [0x20000000 | 0x00020000 | 0x40000000 | 0x04000000 | CGROUP_NS],
+  );
 });
 
 test('cgroup2: the init is made in its directory at the fork, and makes the cgroup namespace there', () => {
