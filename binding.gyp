@@ -28,15 +28,15 @@
         "addon/init/ops_exec.cc",
         "addon/init/ops_hooks.cc"
       ],
-      "cflags_cc": ["-std=c++17", "-Os", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-Wno-missing-field-initializers"],
-      "ldflags": ["-static", "-s"]
+      "cflags_cc": ["-std=c++17", "-Os", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-Wno-missing-field-initializers", "<!@(node scripts/musl-flags.mjs cflags)"],
+      "ldflags": ["-static", "-s", "<!@(node scripts/musl-flags.mjs ldflags)"]
     },
     {
       "target_name": "husk",
       "type": "executable",
       "sources": ["addon/front/main.cc", "addon/common/launch.cc"],
-      "cflags_cc": ["-std=c++17", "-Os", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-Wno-missing-field-initializers"],
-      "ldflags": ["-static", "-s"]
+      "cflags_cc": ["-std=c++17", "-Os", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-Wno-missing-field-initializers", "<!@(node scripts/musl-flags.mjs cflags)"],
+      "ldflags": ["-static", "-s", "<!@(node scripts/musl-flags.mjs ldflags)"]
     }
   ]
 }

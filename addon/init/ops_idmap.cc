@@ -8,7 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
+#include "mount_api.h"
 #include <sys/wait.h>
 #include <unistd.h>
 #include "init.h"
