@@ -9,34 +9,39 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const want = process.argv[2];
-function flags() {
-  if (process.env.HUSK_LIBC === 'glibc') return [];
+// musl's gcc specs and the kernel headers musl's own do not have, or null: then glibc. One
+// answer for both modes, so objects and link never disagree.
+function musl() {
+  if (process.env.HUSK_LIBC === 'glibc') return null;
   let triplet;
   try {
     triplet = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim(); // x86_64-linux-gnu
   } catch {
-    return [];
+    return null;
   }
-  const arch = triplet.split('-')[0];
-  const specs = `/usr/lib/${arch}-linux-musl/musl-gcc.specs`;
-  if (!fs.existsSync(specs)) return [];
-  if (want === 'ldflags') return [`-specs=${specs}`];
-  // musl's headers stand alone; the kernel's (linux/, asm/, asm-generic/) are reached through a
-  // directory of links, so that no glibc header can be picked up in their place.
-  const dir = path.resolve('build', 'musl-include');
-  fs.mkdirSync(dir, { recursive: true });
+  const specs = `/usr/lib/${triplet.split('-')[0]}-linux-musl/musl-gcc.specs`;
   const links = {
     linux: '/usr/include/linux',
     asm: `/usr/include/${triplet}/asm`,
     'asm-generic': '/usr/include/asm-generic',
   };
-  for (const [name, target] of Object.entries(links)) {
-    if (!fs.existsSync(target)) return [];
+  if (![specs, ...Object.values(links)].every((f) => fs.existsSync(f))) return null;
+  return { specs, links };
+}
+
+function flags(want) {
+  const m = musl();
+  if (!m) return [];
+  if (want === 'ldflags') return [`-specs=${m.specs}`];
+  // musl's headers stand alone; the kernel's (linux/, asm/, asm-generic/) are reached through a
+  // directory of links, so that no glibc header can be picked up in their place.
+  const dir = path.resolve('build', 'musl-include');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, target] of Object.entries(m.links)) {
     const at = path.join(dir, name);
     fs.rmSync(at, { force: true });
     fs.symlinkSync(target, at);
   }
-  return [`-specs=${specs}`, '-isystem', dir];
+  return [`-specs=${m.specs}`, '-isystem', dir];
 }
-process.stdout.write(flags().join(' '));
+process.stdout.write(flags(process.argv[2]).join(' '));

@@ -8,8 +8,9 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 
 const release = new URL('../../build/Release/', import.meta.url).pathname;
-const arch = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).split('-')[0];
-const musl = fs.existsSync(`/usr/lib/${arch}-linux-musl/musl-gcc.specs`) && process.env.HUSK_LIBC !== 'glibc';
+// What the build chose (the same script binding.gyp asks; ldflags makes no links).
+const script = new URL('../../scripts/musl-flags.mjs', import.meta.url).pathname;
+const musl = execFileSync(process.execPath, [script, 'ldflags'], { encoding: 'utf8' }) !== '';
 
 for (const name of ['husk-init', 'husk']) {
   test(`${name} is a static ${musl ? 'musl' : 'glibc'} executable`, () => {
