@@ -51,7 +51,7 @@ void op_hook(plan_reader *r) {
     dup2(pipefd[0], 0);
     char *fallback[] = {(char *)path, nullptr};
     execve(path, argc ? argv : fallback, envp);
-    _exit(127);
+    exit_now(127);
   }
   close(pipefd[0]);
   // A hook that does not read its stdin is no failure: SIGPIPE is ignored in husk-init.

@@ -37,10 +37,10 @@ static int userns_with_maps(const char *uid_map, const char *gid_map, const char
     close(ready[0]);
     close(hold[1]);  // else our own copy would keep the read below from ever seeing EOF
     char c = unshare(CLONE_NEWUSER) == 0 ? 1 : 0;
-    if (write(ready[1], &c, 1) != 1) _exit(1);
+    if (write(ready[1], &c, 1) != 1) exit_now(1);
     // Until the parent has opened our namespace and closes its end.
     ssize_t n = read(hold[0], &c, 1);
-    _exit(n < 0 ? 1 : 0);
+    exit_now(n < 0 ? 1 : 0);
   }
   close(ready[1]);
   close(hold[0]);

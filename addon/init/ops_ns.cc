@@ -108,5 +108,5 @@ void op_fork_init(plan_reader *) {
   send_msg(MSG_PID, 0, (int32_t)pid);
   // Open the gate now rather than at our exit, which takes longer.
   close(gate[1]);
-  _exit(0);
+  exit_now(0);
 }

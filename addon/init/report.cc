@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "init.h"
 #include "../common/one_fd.h"
@@ -29,8 +30,8 @@ static void await_ack() {
   // found it); nothing here needs read.
   do n = recv(g.sync_fd, &reply, sizeof reply, 0);
   while (n < 0 && errno == EINTR);
-  if (n != (ssize_t)sizeof reply) _exit(1);  // the parent is gone: nothing to report to
-  if (reply.type != MSG_ACK) _exit(1);
+  if (n != (ssize_t)sizeof reply) exit_now(1);  // the parent is gone: nothing to report to
+  if (reply.type != MSG_ACK) exit_now(1);
 }
 
 void sync_stage(uint32_t stage) {
@@ -58,6 +59,12 @@ void hand_over_listener(int fd) {
   await_ack();
 }
 
+void exit_now(int code) {
+  syscall(SYS_exit_group, code);
+  syscall(SYS_exit, code);
+  __builtin_trap();
+}
+
 void die(int err, const char *fmt, ...) {
   husk_msg m;
   memset(&m, 0, sizeof m);
@@ -72,5 +79,5 @@ void die(int err, const char *fmt, ...) {
     // Nobody listens any more (after `start`): the container's stderr is the only place left.
     dprintf(2, "husk-init: %s%s%s\n", m.text, err ? ": " : "", err ? strerror(err) : "");
   }
-  _exit(err == ENOENT || err == EACCES ? 127 : 1);
+  exit_now(err == ENOENT || err == EACCES ? 127 : 1);
 }

@@ -350,6 +350,27 @@ describe('bad bundles and config.json', { skip: SKIP }, () => {
 });
 
 describe('failures while the container is being made', { skip: SKIP }, () => {
+  // The filter goes in right before the exec, which it denies, and so the report and both exit
+  // calls: the init must still end (a trap), not retry its exit for ever (musl's _exit does).
+  // Nothing can tell that death from the program's own, so run exits with the signal's status.
+  test('a seccomp profile that denies execve, exit and exit_group: run fails at once', async (t) => {
+    const e = env(t);
+    const b = makeBundle(t, (c) => {
+      c.linux.seccomp = {
+        defaultAction: 'SCMP_ACT_ERRNO',
+        syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_ALLOW' }],
+      };
+    });
+    const id = e.id('deny-exit');
+    const started = Date.now();
+    const r = e.husk(['run', '--bundle', b.dir, id], { timeout: 15_000 });
+    const took = Date.now() - started;
+    assert.ok(r.code !== 0 && r.code !== null, show(r));
+    assert.ok(took < 10_000, `took ${took} ms`);
+    await e.assertClean();
+    assert.deepEqual(cgroupDirsOf(id), []);
+  });
+
   test('a mount with an unknown filesystem type', async (t) => {
     await createFails(
       t,
