@@ -204,7 +204,6 @@ export async function startCri({ handlers, prefix = 'husk-cri-' }) {
     daemon: null,
     cri: null,
     runShimBefore: fs.existsSync('/run/containerd'),
-    cgroupsBefore: cgroupDirs(),
   };
   ctx.ctr = (args, opts) => run(CTR, ['-a', ctx.sock, '-n', CRI_NS, ...args], { timeout: 30_000, ...opts });
   ctx.stop = () => stopCri(ctx);
@@ -292,6 +291,18 @@ async function stopCri(ctx) {
     }
     await sleep(300);
   }
+  // Container processes do not mention our dir (a pod containerd failed to stop, say): whatever
+  // is in our cgroups is ours.
+  for (let i = 0; i < 3; i++) {
+    const pids = pidsInCgroups(ctx.cgroupParent);
+    if (!pids.length) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    await sleep(300);
+  }
   unmountUnder(ctx.dir);
   spawnSync('ip', ['link', 'del', ctx.bridge], { stdio: 'ignore' });
   removeCgroupTree(ctx.cgroupParent);
@@ -310,6 +321,17 @@ export function cgroupsUnder(rel) {
     const below = '/' + parts.slice(1).join('/');
     return below === rel || below.startsWith(rel + '/');
   });
+}
+
+export function pidsInCgroups(rel) {
+  const pids = new Set();
+  for (const d of cgroupsUnder(rel)) {
+    try {
+      for (const l of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n'))
+        if (l) pids.add(Number(l));
+    } catch {}
+  }
+  return [...pids];
 }
 
 export function removeCgroupTree(rel) {
