@@ -3,7 +3,6 @@
 // See test/cri/README.md for the setup and what it leaves on the machine (nothing).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +18,7 @@ import {
   startCri,
   whyNot,
 } from './lib.mjs';
+import { wsExec } from './exec-stream.mjs';
 import { containerInfo, execSync, readCriLog, runPod, sandboxInfo, startContainer } from './pods.mjs';
 
 const SKIP = whyNot();
@@ -225,26 +225,24 @@ function handlerSuite(handler) {
     );
   });
 
-  criTest(handler, 'Exec: the streaming URL is served', async () => {
+  criTest(handler, 'Exec: the streaming URL, and an exec through it as the API server does', async () => {
     const { url } = await ctx.cri.Exec({
       container_id: a.id,
-      cmd: ['echo', 'hi'],
+      cmd: ['sh', '-c', 'echo out-$HUSK_CRI_CONTAINER; echo err >&2; exit 4'],
       stdout: true,
       stderr: true,
     });
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/exec\/\S+$/);
-    // kubelet's apiserver would upgrade this to SPDY or websocket; a plain request still reaches
-    // the streaming server, which refuses it for want of an upgrade (and not with 404: the token
-    // is known).
-    const code = await new Promise((resolve, reject) => {
-      const req = http.request(url, { method: 'POST' }, (res) => {
-        res.resume();
-        resolve(res.statusCode);
-      });
-      req.on('error', reject);
-      req.end();
-    });
-    assert.ok(code >= 400 && code !== 404, `streaming server answered ${code}`);
+    const r = await wsExec(url);
+    assert.equal(r.protocol, 'v4.channel.k8s.io');
+    assert.equal(r.stdout, 'out-a\n');
+    assert.equal(r.stderr, 'err\n');
+    assert.equal(r.status?.reason, 'NonZeroExitCode', JSON.stringify(r.status));
+    assert.deepEqual(r.status.details.causes, [{ reason: 'ExitCode', message: '4' }]);
+    const ok = await wsExec((await ctx.cri.Exec({ container_id: b.id, cmd: ['true'], stdout: true })).url);
+    assert.equal(ok.status?.status, 'Success', JSON.stringify(ok.status));
+    // A URL is good for one exec: a second use is refused.
+    await assert.rejects(wsExec(url), /HTTP 404/);
   });
 
   criTest(handler, 'container logs in the CRI log path, ReopenContainerLog', async () => {

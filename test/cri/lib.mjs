@@ -168,7 +168,8 @@ function writeConfig(dir, { sock, handlers, cniConf }) {
     '  max_conf_num = 1',
     `[${cri}.containerd]`,
     '  snapshotter = "overlayfs"',
-    '  default_runtime_name = "runc"',
+    // Must name a configured handler, or the CRI plugin does not load at all.
+    `  default_runtime_name = ${toml(Object.keys(handlers)[0])}`,
   ];
   for (const [name, h] of Object.entries(handlers)) {
     lines.push(
