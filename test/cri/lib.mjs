@@ -305,6 +305,13 @@ async function stopCri(ctx) {
     await sleep(300);
   }
   unmountUnder(ctx.dir);
+  // HUSK_CRI_KEEP_LOGS=DIR: containerd's log and the runtime call logs are copied there first.
+  const keep = process.env.HUSK_CRI_KEEP_LOGS;
+  if (keep) {
+    fs.mkdirSync(keep, { recursive: true });
+    for (const f of fs.readdirSync(ctx.dir).filter((f) => f.endsWith('.log')))
+      fs.copyFileSync(path.join(ctx.dir, f), path.join(keep, f));
+  }
   spawnSync('ip', ['link', 'del', ctx.bridge], { stdio: 'ignore' });
   removeCgroupTree(ctx.cgroupParent);
   fs.rmSync(ctx.dir, { recursive: true, force: true });
