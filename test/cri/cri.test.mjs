@@ -361,6 +361,77 @@ function handlerSuite(handler) {
 
   criTest(
     handler,
+    'a probe that outlives its ExecSync timeout fails in time, leaving no process',
+    async () => {
+      const t0 = Date.now();
+      const r = await ctx.cri.ExecSync({ container_id: a.id, cmd: ['sleep', '30'], timeout: 1 }).then(
+        (x) => ({ code: x.exit_code }),
+        (e) => ({ rpcError: e.message }),
+      );
+      const took = Date.now() - t0;
+      // containerd 1.6 answers DeadlineExceeded (kubelet counts the probe as failed).
+      assert.ok(r.rpcError || r.code !== 0, JSON.stringify(r));
+      assert.ok(took < 10_000, `ExecSync with a 1 s timeout took ${took} ms`);
+      await waitFor(
+        async () => {
+          const ps = await execSync(ctx, a.id, ['ps', '-o', 'args']);
+          return !ps.out.split('\n').some((l) => l.trim() === 'sleep 30');
+        },
+        { timeout: 10_000, what: 'the timed-out probe process to be gone' },
+      );
+    },
+  );
+
+  criTest(handler, 'a container over its memory limit is reported OOMKilled', async () => {
+    const mem = 32 * 1024 * 1024;
+    const c = await startContainer(
+      ctx,
+      pod,
+      'hog',
+      ['sh', '-c', 'x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived'],
+      { resources: { memory_limit_in_bytes: mem, memory_swap_limit_in_bytes: mem } },
+    );
+    extra.push(c.id);
+    const status = await waitFor(
+      async () => {
+        const { status: s } = await containerInfo(ctx, c.id);
+        return s.state === 'CONTAINER_EXITED' && s;
+      },
+      { timeout: 30_000, what: 'the memory hog to be killed' },
+    );
+    assert.equal(status.reason, 'OOMKilled', JSON.stringify(status));
+    assert.equal(status.exit_code, 137);
+  });
+
+  criTest(handler, 'a container restarted in its pod (attempt 1), as kubelet restarts one', async () => {
+    const first = await startContainer(ctx, pod, 'again', ['sh', '-c', 'echo run-1; exit 1']);
+    extra.push(first.id);
+    await waitFor(async () => (await containerInfo(ctx, first.id)).status.state === 'CONTAINER_EXITED', {
+      timeout: 10_000,
+      what: 'the first attempt to exit',
+    });
+    const second = await startContainer(ctx, pod, 'again', ['sh', '-c', 'echo run-2; exec sleep 100000'], {
+      attempt: 1,
+    });
+    extra.push(second.id);
+    const { status } = await containerInfo(ctx, second.id);
+    assert.equal(status.state, 'CONTAINER_RUNNING');
+    assert.equal(status.metadata.attempt, 1);
+    await waitFor(() => readCriLog(second.logPath).some((l) => l.text === 'run-2'), {
+      timeout: 5_000,
+      what: "the second attempt's log",
+    });
+    assert.deepEqual(
+      readCriLog(first.logPath).map((l) => l.text),
+      ['run-1'],
+    );
+    // kubelet removes the dead attempt; the live one is untouched.
+    await ctx.cri.RemoveContainer({ container_id: first.id });
+    assert.equal((await containerInfo(ctx, second.id)).status.state, 'CONTAINER_RUNNING');
+  });
+
+  criTest(
+    handler,
     'a container whose binary is missing: StartContainer fails, the status says why',
     async (t) => {
       const { createContainer } = await import('./pods.mjs');

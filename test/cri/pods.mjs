@@ -37,15 +37,15 @@ function nsOptions(sharePid) {
 }
 
 /** CreateContainer in `pod` (not started): → { id, name, logPath }. */
-export async function createContainer(ctx, pod, name, command, { resources } = {}) {
+export async function createContainer(ctx, pod, name, command, { resources, attempt = 0 } = {}) {
   fs.mkdirSync(path.join(pod.logDir, name), { recursive: true });
   const config = {
-    metadata: { name, attempt: 0 },
+    metadata: { name, attempt },
     image: { image: BUSYBOX_IMAGE },
     command,
     envs: [{ key: 'HUSK_CRI_CONTAINER', value: name }],
     labels: { 'husk.test/container': name },
-    log_path: `${name}/0.log`,
+    log_path: `${name}/${attempt}.log`,
     linux: {
       resources: resources ?? {},
       security_context: { namespace_options: nsOptions(pod.sharePid) },
@@ -56,7 +56,7 @@ export async function createContainer(ctx, pod, name, command, { resources } = {
     config,
     sandbox_config: pod.config,
   });
-  return { id, name, logPath: path.join(pod.logDir, name, '0.log') };
+  return { id, name, logPath: path.join(pod.logDir, name, `${attempt}.log`) };
 }
 
 export async function startContainer(ctx, pod, name, command, opts) {
