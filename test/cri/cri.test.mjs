@@ -430,6 +430,23 @@ function handlerSuite(handler) {
     assert.equal((await containerInfo(ctx, second.id)).status.state, 'CONTAINER_RUNNING');
   });
 
+  criTest(handler, 'a container with a tty (tty: true, stdin: true): its pty output in the log', async () => {
+    const c = await startContainer(ctx, pod, 'tty', ['sh', '-c', 'tty; echo tty-ok; exec sleep 100000'], {
+      tty: true,
+    });
+    extra.push(c.id);
+    await waitFor(() => readCriLog(c.logPath).some((l) => l.text.replace(/\r$/, '') === 'tty-ok'), {
+      timeout: 5_000,
+      what: `tty-ok in ${c.logPath}`,
+    });
+    const lines = readCriLog(c.logPath).map((l) => l.text.replace(/\r$/, ''));
+    assert.match(lines[0], /^\/dev\/pts\/\d+$/, lines.join('\n'));
+    const r = await execSync(ctx, c.id, ['readlink', '/proc/1/fd/0']);
+    assert.match(r.out, /^\/dev\/pts\/\d+\n$/, r.out + r.err);
+    await ctx.cri.StopContainer({ container_id: c.id, timeout: 0 });
+    assert.equal((await containerInfo(ctx, c.id)).status.state, 'CONTAINER_EXITED');
+  });
+
   criTest(
     handler,
     'a container whose binary is missing: StartContainer fails, the status says why',

@@ -37,7 +37,7 @@ function nsOptions(sharePid) {
 }
 
 /** CreateContainer in `pod` (not started): → { id, name, logPath }. */
-export async function createContainer(ctx, pod, name, command, { resources, attempt = 0 } = {}) {
+export async function createContainer(ctx, pod, name, command, { resources, attempt = 0, tty = false } = {}) {
   fs.mkdirSync(path.join(pod.logDir, name), { recursive: true });
   const config = {
     metadata: { name, attempt },
@@ -46,6 +46,9 @@ export async function createContainer(ctx, pod, name, command, { resources, atte
     envs: [{ key: 'HUSK_CRI_CONTAINER', value: name }],
     labels: { 'husk.test/container': name },
     log_path: `${name}/${attempt}.log`,
+    // kubelet sends stdin with tty (`kubectl run -it`); nothing attaches to it here.
+    tty,
+    stdin: tty,
     linux: {
       resources: resources ?? {},
       security_context: { namespace_options: nsOptions(pod.sharePid) },
