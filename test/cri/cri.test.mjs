@@ -449,6 +449,46 @@ function handlerSuite(handler) {
 
   criTest(
     handler,
+    "kubelet's mounts: /etc/hosts, /dev/termination-log, a read-only hostPath volume",
+    async () => {
+      const vol = fs.mkdtempSync(path.join(ctx.dir, 'vol-'));
+      const hosts = path.join(vol, 'etc-hosts');
+      const term = path.join(vol, 'termination-log');
+      const data = path.join(vol, 'data');
+      fs.writeFileSync(hosts, '127.0.0.1 localhost\n10.1.2.3 husk-cri-test\n');
+      fs.writeFileSync(term, '');
+      fs.mkdirSync(data);
+      fs.writeFileSync(path.join(data, 'in'), 'from-the-host\n');
+      const c = await startContainer(
+        ctx,
+        pod,
+        'volumes',
+        ['sh', '-c', 'echo bye >/dev/termination-log; exec sleep 100000'],
+        {
+          mounts: [
+            { container_path: '/etc/hosts', host_path: hosts },
+            { container_path: '/dev/termination-log', host_path: term },
+            { container_path: '/data', host_path: data, readonly: true },
+          ],
+        },
+      );
+      extra.push(c.id);
+      const h = await execSync(ctx, c.id, ['cat', '/etc/hosts']);
+      assert.match(h.out, /husk-cri-test/);
+      const d = await execSync(ctx, c.id, ['cat', '/data/in']);
+      assert.equal(d.out, 'from-the-host\n');
+      const w = await execSync(ctx, c.id, ['sh', '-c', 'echo x >/data/new']);
+      assert.notEqual(w.code, 0, 'the read-only volume refused a write');
+      assert.match(w.err, /Read-only file system/i);
+      await waitFor(() => fs.readFileSync(term, 'utf8') === 'bye\n', {
+        timeout: 5_000,
+        what: 'the termination message on the host',
+      });
+    },
+  );
+
+  criTest(
+    handler,
     'a container whose binary is missing: StartContainer fails, the status says why',
     async (t) => {
       const { createContainer } = await import('./pods.mjs');

@@ -37,13 +37,20 @@ function nsOptions(sharePid) {
 }
 
 /** CreateContainer in `pod` (not started): → { id, name, logPath }. */
-export async function createContainer(ctx, pod, name, command, { resources, attempt = 0, tty = false } = {}) {
+export async function createContainer(
+  ctx,
+  pod,
+  name,
+  command,
+  { resources, attempt = 0, tty = false, mounts = [] } = {},
+) {
   fs.mkdirSync(path.join(pod.logDir, name), { recursive: true });
   const config = {
     metadata: { name, attempt },
     image: { image: BUSYBOX_IMAGE },
     command,
     envs: [{ key: 'HUSK_CRI_CONTAINER', value: name }],
+    mounts,
     labels: { 'husk.test/container': name },
     log_path: `${name}/${attempt}.log`,
     // kubelet sends stdin with tty (`kubectl run -it`); nothing attaches to it here.
