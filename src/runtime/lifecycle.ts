@@ -128,8 +128,11 @@ export function kill(ctx: RuntimeContext, id: string, signal?: string | number, 
   const sig = parseSignal(signal);
   const { rec, status } = load(ctx, id);
   if (status === 'stopped' || status === 'creating') {
-    if (all && status === 'stopped' && cgroupPids(rec.cgroupDirs).length) return signalAll(rec, sig);
-    throw new HuskError(`container ${id} is not running (${status})`);
+    // As runc: --all signals whatever is left in the cgroup, which may be nothing.
+    if (all && status === 'stopped') return signalAll(rec, sig);
+    // containerd's shim takes an error containing "container not running" (runc's words) as
+    // "already gone"; any other text fails StopContainer and StopPodSandbox.
+    throw new HuskError(`container not running: ${id} is ${status}`);
   }
   if (all && rec.cgroupDirs.length) return signalAll(rec, sig);
   try {
