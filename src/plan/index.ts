@@ -190,6 +190,10 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const ready = startHooks.length ? 'FETCH_STATE' : opts.startAtOnce && !answered ? 'NOTIFY' : 'SYNC';
   ops.push(op(ready, '/process', { stage: 'ready' }, [{ u32: 10 }]));
   if (!opts.startAtOnce) ops.push(op('WAIT_START', '/process', {}));
+  // startContainer hooks run under the container's seccomp filter, as runc's do: with
+  // no_new_privs the filter, else loaded just before execve, is loaded before the hooks.
+  const late = startHooks.length ? proc.afterStart.findIndex((o) => o.op === 'SECCOMP') : -1;
+  if (late >= 0) ops.push(...proc.afterStart.splice(late, 1));
   ops.push(...startHooks);
   ops.push(...proc.afterStart);
   return {

@@ -628,3 +628,23 @@ test('exec: the process enters the cgroups itself; on cgroup2 it is made there a
   assert.ok(ops.indexOf('FORK_INIT') > ops.lastIndexOf('SETNS'));
   assert.equal(plan.cgroupProcsWrite, true);
 });
+
+test('startContainer hooks run under the seccomp filter, with and without no_new_privs (as runc 1.1.5)', () => {
+  const seccomp = {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }],
+  };
+  const hooks = { startContainer: [{ path: '/bin/sc' }] };
+  for (const nnp of [true, false]) {
+    const spec = fullSpec({ seccomp }, { hooks });
+    spec.process.noNewPrivileges = nnp;
+    const n = names(buildPlan(spec, hostV2(), OPTS).ops);
+    assert.ok(n.indexOf('SECCOMP') >= 0 && n.indexOf('SECCOMP') < n.indexOf('HOOK'), `nnp ${nnp}: ${n}`);
+    // Without hooks, no_new_privs keeps the filter as late as it can be: right before execve.
+    const bare = fullSpec({ seccomp });
+    bare.process.noNewPrivileges = nnp;
+    const b = names(buildPlan(bare, hostV2(), OPTS).ops);
+    if (nnp) assert.deepEqual(b.slice(-2), ['SECCOMP', 'EXEC']);
+    else assert.ok(b.indexOf('SECCOMP') < b.indexOf('WAIT_START'));
+  }
+});
