@@ -1,6 +1,7 @@
 // What planning needs to know about the host, read once per call. The only impure input to the
 // planner; unit tests pass hand-made HostFacts (e.g. a pure cgroup v2 layout).
 import fs = require('node:fs');
+import { detectLsm } from './lsm';
 
 export interface CgroupHierarchy {
   mountpoint: string; // e.g. /sys/fs/cgroup/memory
@@ -95,7 +96,8 @@ let cached: HostFacts | undefined;
 
 export function probeHost(): HostFacts {
   if (cached) return cached;
-  const mounts = parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  const mounts = parseCgroupMounts(mountinfo);
   cached = {
     ...mounts,
     lastCap: lastCap(),
@@ -105,8 +107,7 @@ export function probeHost(): HostFacts {
     unifiedControllers: mounts.unified
       ? readTrimmed(`${mounts.unified}/cgroup.controllers`).split(/\s+/).filter(Boolean)
       : [],
-    apparmor: readTrimmed('/sys/module/apparmor/parameters/enabled') === 'Y',
-    selinux: fs.existsSync('/sys/fs/selinux/enforce'),
+    ...detectLsm({ exists: (p) => fs.existsSync(p), read: readTrimmed, mountinfo: () => mountinfo }),
   };
   return cached;
 }
