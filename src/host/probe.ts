@@ -19,6 +19,10 @@ export interface HostFacts {
   egid: number;
   apparmor: boolean;
   selinux: boolean;
+  // husk itself runs in a user namespace whose setgroups is "deny" (`unshare --user
+  // --map-root-user`, a rootless engine without subuid ranges): every namespace made below it
+  // inherits the denial, so no process of a container can call setgroups.
+  setgroupsDenied?: boolean;
 }
 
 // A process's cgroup path in one hierarchy, from /proc/<pid>/cgroup ("id:controllers:path"):
@@ -107,6 +111,7 @@ export function probeHost(): HostFacts {
     unifiedControllers: mounts.unified
       ? readTrimmed(`${mounts.unified}/cgroup.controllers`).split(/\s+/).filter(Boolean)
       : [],
+    setgroupsDenied: readTrimmed('/proc/self/setgroups') === 'deny',
     ...detectLsm({ exists: (p) => fs.existsSync(p), read: readTrimmed, mountinfo: () => mountinfo }),
   };
   return cached;

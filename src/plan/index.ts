@@ -167,7 +167,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const lsm = planLsm(spec.process, spec, host);
   const gm = linux.gidMappings ?? [];
   const setgroupsDenied =
-    host.euid !== 0 && ns.newUser && gm.length === 1 && gm[0].size === 1 && gm[0].hostID === host.egid;
+    !!host.setgroupsDenied ||
+    (host.euid !== 0 && ns.newUser && gm.length === 1 && gm[0].size === 1 && gm[0].hostID === host.egid);
   const proc = planIdentityAndExec(spec.process, {
     lastCap: host.lastCap,
     userNs,

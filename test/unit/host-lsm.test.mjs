@@ -21,16 +21,26 @@ test('AppArmor: enabled when the module says Y and its securityfs directory is t
   const on = { '/sys/module/apparmor/parameters/enabled': 'Y\n', '/sys/kernel/security/apparmor': '' };
   assert.deepEqual(detectLsm(fakeHost(on)), { apparmor: true, selinux: false });
   // Built in but booted with apparmor=0, or securityfs not mounted: not usable.
-  assert.equal(detectLsm(fakeHost({ ...on, '/sys/module/apparmor/parameters/enabled': 'N' })).apparmor, false);
+  assert.equal(
+    detectLsm(fakeHost({ ...on, '/sys/module/apparmor/parameters/enabled': 'N' })).apparmor,
+    false,
+  );
   assert.equal(detectLsm(fakeHost({ '/sys/module/apparmor/parameters/enabled': 'Y' })).apparmor, false);
   assert.deepEqual(detectLsm(fakeHost({})), { apparmor: false, selinux: false });
 });
 
 test('SELinux: enabled where selinuxfs is mounted with its enforce file, at /sys/fs/selinux or elsewhere', () => {
-  assert.deepEqual(detectLsm(fakeHost({ '/sys/fs/selinux/enforce': '1' })), { apparmor: false, selinux: true });
+  assert.deepEqual(detectLsm(fakeHost({ '/sys/fs/selinux/enforce': '1' })), {
+    apparmor: false,
+    selinux: true,
+  });
   const elsewhere = MOUNTS + '40 22 0:40 / /selinux rw,relatime - selinuxfs selinuxfs rw\n';
   assert.equal(detectLsm(fakeHost({ '/selinux/enforce': '0' }, elsewhere)).selinux, true);
-  assert.equal(detectLsm(fakeHost({}, elsewhere)).selinux, false, 'a selinuxfs mount without its enforce file');
+  assert.equal(
+    detectLsm(fakeHost({}, elsewhere)).selinux,
+    false,
+    'a selinuxfs mount without its enforce file',
+  );
 });
 
 test('husk features reports the host’s AppArmor and SELinux, not a fixed false', () => {

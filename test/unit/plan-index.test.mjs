@@ -648,3 +648,22 @@ test('startContainer hooks run under the seccomp filter, with and without no_new
     else assert.ok(b.indexOf('SECCOMP') < b.indexOf('WAIT_START'));
   }
 });
+
+test('husk in a user namespace with setgroups "deny": no setgroups call, and additionalGids refused saying why', () => {
+  const spec = fullSpec({
+    namespaces: [{ type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'user' }],
+  });
+  spec.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
+  spec.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
+  const creds = (host) =>
+    buildPlan(spec, host, OPTS)
+      .ops.find((o) => o.op === 'CREDS')
+      .fields.at(-1);
+  assert.deepEqual(creds(hostV2()), { u32: 1 }, 'root on the host sets the groups');
+  assert.deepEqual(creds(hostV2({ setgroupsDenied: true })), { u32: 0 });
+  spec.process.user.additionalGids = [5];
+  throwsHusk(
+    () => buildPlan(spec, hostV2({ setgroupsDenied: true }), OPTS),
+    /^\/process\/user\/additionalGids: cannot be set where setgroups is denied/,
+  );
+});
