@@ -176,7 +176,10 @@ void op_pivot_root(plan_reader *r) {
   uint32_t no_pivot = rd_u32(r);
   if (fchdir(g.root_fd) < 0) die(errno, "chdir to rootfs %s", g.rootfs);
   if (no_pivot) {
-    // Without pivot_root (e.g. a rootfs on ramfs): move the rootfs over / and chroot into it.
+    // Without pivot_root (e.g. a rootfs on ramfs): move the rootfs over / and chroot into it,
+    // with the host's proc and sysfs detached first (no_pivot.cc).
+    hide_host_pseudo_fs();
+    if (fchdir(g.root_fd) < 0) die(errno, "chdir to rootfs %s", g.rootfs);
     if (mount(".", "/", nullptr, MS_MOVE, nullptr) < 0) die(errno, "move rootfs %s to /", g.rootfs);
     if (chroot(".") < 0) die(errno, "chroot to rootfs");
   } else {

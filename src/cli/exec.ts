@@ -1,8 +1,10 @@
 // exec: the process comes from --process (a JSON process object, as engines send it) or from
-// the container's own config with the command and flags laid over it, as runc does.
+// the container's own config with the command and flags laid over it, as runc does. The CLI
+// only parses: what the process runs with is decided in runtime/exec (exec-policy.ts).
 import fs = require('node:fs');
 import { HuskError } from '../errors';
 import type { Process } from '../spec/types';
+import type { ExecOverrides } from '../runtime/exec-policy';
 import type { Verb } from './verb';
 
 interface ExecArgs {
@@ -21,6 +23,8 @@ interface ExecArgs {
   'no-new-privs': boolean;
   'preserve-fds': number;
   'ignore-paused': boolean;
+  apparmor?: string;
+  'process-label'?: string;
 }
 
 const list = (v: string | string[] | undefined): string[] =>
@@ -41,31 +45,24 @@ function processFile(file: string): Process {
   return parseConfig(`--process ${file}`, wrapped).process!;
 }
 
-function fromFlags(a: ExecArgs, base: Process): Process {
-  if (!a.command.length) throw new HuskError('exec: give a command, or a process with --process');
-  const p: Process = {
-    ...base,
-    args: a.command,
-    terminal: a.tty,
-    env: [...(base.env ?? []), ...list(a.env)],
-  };
-  if (a.cwd) p.cwd = a.cwd;
+// The flags as overrides of the container's own process; runtime/exec lays them over it.
+function overrides(a: ExecArgs): ExecOverrides {
+  const o: ExecOverrides = { args: a.command, terminal: a.tty, env: list(a.env) };
+  if (a.cwd) o.cwd = a.cwd;
   if (a.user) {
     const m = /^(\d+)(?::(\d+))?$/.exec(a.user);
     if (!m) throw new HuskError(`--user ${a.user}: expected uid[:gid] as numbers`);
-    p.user = { ...p.user, uid: Number(m[1]), gid: m[2] !== undefined ? Number(m[2]) : p.user.gid };
+    o.uid = Number(m[1]);
+    if (m[2] !== undefined) o.gid = Number(m[2]);
   }
   const gids = list(a['additional-gids']).flatMap((g) => g.split(','));
-  if (gids.length) p.user = { ...p.user, additionalGids: gids.map(Number) };
+  if (gids.length) o.additionalGids = gids.map(Number);
   const caps = list(a.cap);
-  if (caps.length) {
-    const c = { ...(p.capabilities ?? {}) };
-    for (const k of ['bounding', 'effective', 'permitted', 'ambient'] as const)
-      c[k] = [...new Set([...(c[k] ?? []), ...caps])];
-    p.capabilities = c;
-  }
-  if (a['no-new-privs']) p.noNewPrivileges = true;
-  return p;
+  if (caps.length) o.caps = caps;
+  if (a['no-new-privs']) o.noNewPrivileges = true;
+  if (a.apparmor) o.apparmorProfile = a.apparmor;
+  if (a['process-label']) o.selinuxLabel = a['process-label'];
+  return o;
 }
 
 export const execVerb: Verb<ExecArgs> = {
@@ -95,19 +92,25 @@ export const execVerb: Verb<ExecArgs> = {
     'process-label': { type: 'string', describe: 'SELinux label' },
   },
   handler: async (a, ctx) => {
-    const spec = ctx.store.readConfig(a.id);
-    if (!spec) throw new HuskError(`container ${a.id} does not exist`);
-    const proc = a.process ? processFile(a.process) : fromFlags(a, spec.process!);
+    if (!ctx.store.readConfig(a.id)) throw new HuskError(`container ${a.id} does not exist`);
+    if (!a.process && !a.command.length)
+      throw new HuskError('exec: give a command, or a process with --process');
+    const flags = overrides(a);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { exec } = require('../runtime/exec') as typeof import('../runtime/exec');
     return exec(ctx, a.id, {
-      process: proc,
+      // With --process the flags other than the labels are ignored, as runc ignores them.
+      ...(a.process
+        ? {
+            process: processFile(a.process),
+            overrides: { args: [], apparmorProfile: flags.apparmorProfile, selinuxLabel: flags.selinuxLabel },
+          }
+        : { overrides: flags }),
       detach: a.detach,
       pidFile: a['pid-file'],
       consoleSocket: a['console-socket'],
       preserveFds: a['preserve-fds'],
       ignorePaused: a['ignore-paused'],
-      seccomp: spec.linux?.seccomp,
     });
   },
 };

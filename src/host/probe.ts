@@ -1,6 +1,7 @@
 // What planning needs to know about the host, read once per call. The only impure input to the
 // planner; unit tests pass hand-made HostFacts (e.g. a pure cgroup v2 layout).
 import fs = require('node:fs');
+import { detectLsm } from './lsm';
 
 export interface CgroupHierarchy {
   mountpoint: string; // e.g. /sys/fs/cgroup/memory
@@ -18,6 +19,10 @@ export interface HostFacts {
   egid: number;
   apparmor: boolean;
   selinux: boolean;
+  // husk itself runs in a user namespace whose setgroups is "deny" (`unshare --user
+  // --map-root-user`, a rootless engine without subuid ranges): every namespace made below it
+  // inherits the denial, so no process of a container can call setgroups.
+  setgroupsDenied?: boolean;
 }
 
 // A process's cgroup path in one hierarchy, from /proc/<pid>/cgroup ("id:controllers:path"):
@@ -95,7 +100,8 @@ let cached: HostFacts | undefined;
 
 export function probeHost(): HostFacts {
   if (cached) return cached;
-  const mounts = parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  const mounts = parseCgroupMounts(mountinfo);
   cached = {
     ...mounts,
     lastCap: lastCap(),
@@ -105,8 +111,8 @@ export function probeHost(): HostFacts {
     unifiedControllers: mounts.unified
       ? readTrimmed(`${mounts.unified}/cgroup.controllers`).split(/\s+/).filter(Boolean)
       : [],
-    apparmor: readTrimmed('/sys/module/apparmor/parameters/enabled') === 'Y',
-    selinux: fs.existsSync('/sys/fs/selinux/enforce'),
+    setgroupsDenied: readTrimmed('/proc/self/setgroups') === 'deny',
+    ...detectLsm({ exists: (p) => fs.existsSync(p), read: readTrimmed, mountinfo: () => mountinfo }),
   };
   return cached;
 }

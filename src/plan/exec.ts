@@ -8,7 +8,7 @@ import { planCgroupJoin, type CgroupJoinInput } from './cgroup-join';
 import { CLONE, type NsType } from './namespaces';
 import { op, type Op } from './ops';
 import { planIdentityAndExec, planRlimits } from './process';
-import { planLsm } from './lsm';
+import { planLsm, type LsmSources } from './lsm';
 import { planScheduling } from './scheduling';
 import { placeSeccomp, planSeccomp, type SeccompRequest } from './seccomp';
 import type { Seccomp } from '../spec/types';
@@ -35,6 +35,7 @@ export interface ExecPlanInput {
   consoleSocket: boolean;
   seccomp?: Seccomp; // the container's filter applies to every process in it
   setgroupsDenied?: boolean; // the container's user namespace forbids setgroups
+  lsmFrom?: LsmSources; // where the labels came from (an exec flag), for errors
 }
 
 export function buildExecPlan(
@@ -81,7 +82,7 @@ export function buildExecPlan(
   });
   const seccomp = planSeccomp(input.seccomp);
   placeSeccomp(ident, seccomp, !!p.noNewPrivileges);
-  ident.beforeStart.unshift(...planLsm(p, null, host));
+  ident.beforeStart.unshift(...planLsm(p, null, host, input.lsmFrom));
   ops.push(...ident.beforeStart);
   ops.push(op('SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
   ops.push(...ident.afterStart);

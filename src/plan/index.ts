@@ -167,7 +167,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const lsm = planLsm(spec.process, spec, host);
   const gm = linux.gidMappings ?? [];
   const setgroupsDenied =
-    host.euid !== 0 && ns.newUser && gm.length === 1 && gm[0].size === 1 && gm[0].hostID === host.egid;
+    !!host.setgroupsDenied ||
+    (host.euid !== 0 && ns.newUser && gm.length === 1 && gm[0].size === 1 && gm[0].hostID === host.egid);
   const proc = planIdentityAndExec(spec.process, {
     lastCap: host.lastCap,
     userNs,
@@ -190,6 +191,10 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const ready = startHooks.length ? 'FETCH_STATE' : opts.startAtOnce && !answered ? 'NOTIFY' : 'SYNC';
   ops.push(op(ready, '/process', { stage: 'ready' }, [{ u32: 10 }]));
   if (!opts.startAtOnce) ops.push(op('WAIT_START', '/process', {}));
+  // startContainer hooks run under the container's seccomp filter, as runc's do: with
+  // no_new_privs the filter, else loaded just before execve, is loaded before the hooks.
+  const late = startHooks.length ? proc.afterStart.findIndex((o) => o.op === 'SECCOMP') : -1;
+  if (late >= 0) ops.push(...proc.afterStart.splice(late, 1));
   ops.push(...startHooks);
   ops.push(...proc.afterStart);
   return {

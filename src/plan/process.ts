@@ -48,8 +48,9 @@ export function planRlimits(p: Process | undefined): Op[] {
 export interface ProcessPlanOptions {
   lastCap: number;
   userNs: boolean;
-  // A user namespace whose gid map an unprivileged user wrote: the kernel requires setgroups
-  // "deny" first, so the process keeps the groups it has (none to add).
+  // A user namespace whose gid map an unprivileged user wrote (the kernel requires setgroups
+  // "deny" first), or one below a namespace that denies it already: the process keeps the
+  // groups it has, as runc skips setgroups there when no additional groups are asked for.
   setgroupsDenied?: boolean;
   warnings: string[];
 }
@@ -89,7 +90,7 @@ export function planIdentityAndExec(
   const gids = p.user.additionalGids ?? [];
   if (opts.setgroupsDenied && gids.length)
     throw new HuskError(
-      '/process/user/additionalGids: cannot be set in a rootless container with a single gid mapping',
+      '/process/user/additionalGids: cannot be set where setgroups is denied (a rootless container with a single gid mapping, or husk run in a user namespace whose /proc/self/setgroups is "deny")',
     );
   before.push(
     op('CREDS', '/process/user', { uid: p.user.uid, gid: p.user.gid, additionalGids: gids }, [

@@ -7,6 +7,7 @@ import { probeHost } from '../host/probe';
 import { initPath, native, type SyncMessage } from '../native';
 import { buildPlan, type LaunchPlan } from '../plan';
 import { encodePlan } from '../plan/encode';
+import { lsmFailure } from '../plan/lsm';
 import { MSG, STAGE } from '../plan/ops';
 import { loadConfig, SPEC_VERSION } from '../spec/load';
 import type { Spec } from '../spec/types';
@@ -55,6 +56,8 @@ export interface CreateOptions {
 const SYNC_TIMEOUT_MS = 60_000;
 
 function describeFailure(plan: LaunchPlan, m: SyncMessage): string {
+  const plain = lsmFailure(plan.ops[m.op], m.text, m.errno);
+  if (plain) return plain;
   const from = plan.ops[m.op]?.from ?? `op ${m.op}`;
   return `${from}: ${m.text}${m.errno ? `: ${m.errnoText}` : ''}`;
 }

@@ -1,5 +1,6 @@
 // exec: run another process in a container, joining everything its init is in. In the
-// foreground the exit status is ours; --detach returns once the process runs.
+// foreground the exit status is ours; --detach returns once the process runs. What the process
+// runs with comes from the container's saved config (exec-policy.ts), whoever calls.
 import fs = require('node:fs');
 import { HuskError, NotHere } from '../errors';
 import { probeHost } from '../host/probe';
@@ -8,7 +9,8 @@ import { buildExecPlan } from '../plan/exec';
 import { joinsItself, splitCgroupDirs } from '../plan/cgroup-join';
 import { encodePlan } from '../plan/encode';
 import { MSG, STAGE } from '../plan/ops';
-import type { Process, Seccomp } from '../spec/types';
+import { lsmFailure } from '../plan/lsm';
+import { execPolicy, type ExecRequest, type ExecPolicy } from './exec-policy';
 import { nextMessage, type RuntimeContext } from './context';
 import { joinCgroups, primeCgroupAttach } from './cgroup';
 import { writePidFile } from './create';
@@ -18,14 +20,16 @@ import { exitCodeOf } from './run';
 import { listenForConsole, relay, type ConsoleReceiver } from './tty';
 import type { ContainerRecord } from '../state/store';
 
-export interface ExecOptions {
-  process: Process;
+export type { ExecOverrides } from './exec-policy';
+
+// The process: a whole one (`process`), or the container's own with `overrides` laid over it.
+// There is no way to pass a seccomp filter or to drop the container's: it always applies.
+export interface ExecOptions extends ExecRequest {
   detach?: boolean;
   pidFile?: string;
   consoleSocket?: string;
   preserveFds?: number;
   ignorePaused?: boolean;
-  seccomp?: Seccomp;
 }
 
 export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
@@ -35,8 +39,11 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
   if (status !== 'running' && status !== 'created' && status !== 'paused')
     throw new HuskError(`cannot exec in container ${id}: it is ${status}`);
   const cgroupDirs = rec.cgroupDirs;
+  const spec = ctx.store.readConfig(id);
+  if (!spec) throw new HuskError(`container ${id} has no saved config`);
+  const policy = execPolicy(spec, opts);
   // `exec -t` in the foreground without a console socket: husk relays its own terminal.
-  const relayed = opts.process.terminal && !opts.consoleSocket && !opts.detach;
+  const relayed = policy.process.terminal && !opts.consoleSocket && !opts.detach;
   if (relayed && !ctx.launcher.relaysTerminal) throw new NotHere();
   const receiver = relayed ? listenForConsole() : null;
   try {
@@ -45,6 +52,7 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
       rec,
       status,
       cgroupDirs,
+      policy,
       { ...opts, consoleSocket: receiver?.socket ?? opts.consoleSocket },
       receiver,
     );
@@ -58,6 +66,7 @@ async function execWith(
   rec: ContainerRecord,
   status: 'created' | 'running' | 'paused',
   cgroupDirs: string[],
+  policy: ExecPolicy,
   opts: ExecOptions,
   receiver: ConsoleReceiver | null,
 ): Promise<number> {
@@ -70,9 +79,10 @@ async function execWith(
       namespaces: Object.keys(rec.namespaces),
       joinCgroups: cgroupDirs.length > 0 && !selfJoin,
       cgroupJoin: selfJoin ? splitCgroupDirs(cgroupDirs, host.unified) : undefined,
-      process: opts.process,
+      process: policy.process,
       consoleSocket: !!opts.consoleSocket,
-      seccomp: opts.seccomp,
+      seccomp: policy.seccomp,
+      lsmFrom: policy.lsmFrom,
       setgroupsDenied: setgroupsDenied(rec.pid),
     },
     host,
@@ -94,8 +104,12 @@ async function execWith(
       const m = await nextMessage(ctx, child.syncFd, 60_000);
       if (m === null) throw new HuskError('exec: the process exited before it was set up');
       if (m.type === MSG.ERROR) {
-        const from = plan.ops[m.op]?.from ?? `op ${m.op}`;
-        throw new HuskError(`exec: ${from}: ${m.text}${m.errno ? `: ${m.errnoText}` : ''}`);
+        const o = plan.ops[m.op];
+        const plain = lsmFailure(o, m.text, m.errno);
+        if (plain) throw new HuskError(`exec: ${plain}`);
+        throw new HuskError(
+          `exec: ${o?.from ?? `op ${m.op}`}: ${m.text}${m.errno ? `: ${m.errnoText}` : ''}`,
+        );
       }
       if (m.type === MSG.PID) {
         pid = m.pid;
@@ -105,7 +119,7 @@ async function execWith(
         continue;
       }
       if (m.type === MSG.SECCOMP_FD) {
-        passListener(m.fd!, opts.seccomp, pid, ociState(rec, status));
+        passListener(m.fd!, policy.seccomp, pid, ociState(rec, status));
         native().reply(child.syncFd, MSG.ACK);
         continue;
       }
@@ -136,7 +150,7 @@ async function execWith(
     fs.closeSync(child.syncFd);
   }
   if (opts.detach) return 0;
-  const tty = receiver ? relay(receiver.take(), opts.process.consoleSize) : null;
+  const tty = receiver ? relay(receiver.take(), policy.process.consoleSize) : null;
   const stop = await ctx.launcher.forwardSignals(pid);
   try {
     const status = await ctx.launcher.wait(pid);

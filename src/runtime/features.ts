@@ -1,8 +1,10 @@
 // `features`: what this build of husk implements on this host (runtime-spec features.md).
-// Only what works is listed; AppArmor and SELinux say false until they do, and the systemd
-// driver says true only when systemd answers on its bus.
+// Only what works is listed: AppArmor and SELinux say whether this host has them (husk applies
+// their labels where it does and refuses them where not), and the systemd driver says true only
+// when systemd answers on its bus. (runc 1.1.5 says true for both LSMs on any host: its answer
+// is what it was built with.)
 import os = require('node:os');
-import { probeHost } from '../host/probe';
+import { probeHost, type HostFacts } from '../host/probe';
 import { systemdWorks } from './cgroup-systemd';
 import { CAPABILITIES } from '../plan/caps';
 import { knownMountOptions } from '../plan/mountopts';
@@ -17,8 +19,7 @@ function idmapSupported(): boolean {
   return major > 5 || (major === 5 && minor >= 12);
 }
 
-export function features(): Record<string, unknown> {
-  const host = probeHost();
+export function features(host: HostFacts = probeHost()): Record<string, unknown> {
   return {
     ociVersionMin: '1.0.0',
     ociVersionMax: SPEC_VERSION,
@@ -42,8 +43,8 @@ export function features(): Record<string, unknown> {
         knownFlags: [...SECCOMP_FLAGS],
         supportedFlags: [...SECCOMP_FLAGS].filter((f) => f !== 'SECCOMP_FILTER_FLAG_TSYNC'),
       },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
+      apparmor: { enabled: host.apparmor },
+      selinux: { enabled: host.selinux },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: idmapSupported() } },
     },

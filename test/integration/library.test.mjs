@@ -244,4 +244,51 @@ describe('library: Runtime in one Node process', { skip: SKIP }, () => {
     fs.rmSync(mark);
     await e.assertClean();
   });
+  test("exec() runs under the container's seccomp filter, with a whole process or with overrides", async (t) => {
+    const { Runtime } = require(REPO);
+    const e = env(t);
+    const rt = new Runtime({ root: e.root });
+    // The profile denies mkdir (EPERM); /tmp is a tmpfs, where mkdir works unless denied.
+    const bundle = (seccomp) =>
+      makeBundle(t, (c) => {
+        c.process.args = ['sleep', '600'];
+        c.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] });
+        if (seccomp)
+          c.linux.seccomp = {
+            defaultAction: 'SCMP_ACT_ALLOW',
+            syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+          };
+      });
+    const mkdir = (dir) => ['sh', '-c', `mkdir /tmp/${dir} 2>/dev/null`];
+    const whole = (args) => ({
+      process: { args, cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin:/usr/bin'] },
+    });
+    const filtered = e.id('seccomp');
+    const open = e.id('open');
+    await rt.create(filtered, { bundle: bundle(true).dir });
+    await rt.create(open, { bundle: bundle(false).dir });
+    rt.start(filtered);
+    rt.start(open);
+    try {
+      // Control: without the profile the same calls make their directories.
+      assert.equal(await rt.exec(open, whole(mkdir('a'))), 0);
+      assert.equal(await rt.exec(open, { overrides: { args: mkdir('b') } }), 0);
+      // The library's exec gets the container's filter whatever the caller passes.
+      assert.equal(await rt.exec(filtered, whole(mkdir('a'))), 1, 'mkdir got through the filter (process)');
+      assert.equal(
+        await rt.exec(filtered, { overrides: { args: mkdir('b') } }),
+        1,
+        'mkdir got through the filter (overrides)',
+      );
+      assert.equal(await rt.exec(filtered, { ...whole(mkdir('c')), seccomp: undefined }), 1);
+    } finally {
+      rt.kill(filtered, 'SIGKILL');
+      rt.kill(open, 'SIGKILL');
+      await rt.wait(filtered);
+      await rt.wait(open);
+      rt.delete(filtered, true);
+      rt.delete(open, true);
+    }
+    await e.assertClean();
+  });
 });

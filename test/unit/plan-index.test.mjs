@@ -628,3 +628,42 @@ test('exec: the process enters the cgroups itself; on cgroup2 it is made there a
   assert.ok(ops.indexOf('FORK_INIT') > ops.lastIndexOf('SETNS'));
   assert.equal(plan.cgroupProcsWrite, true);
 });
+
+test('startContainer hooks run under the seccomp filter, with and without no_new_privs (as runc 1.1.5)', () => {
+  const seccomp = {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }],
+  };
+  const hooks = { startContainer: [{ path: '/bin/sc' }] };
+  for (const nnp of [true, false]) {
+    const spec = fullSpec({ seccomp }, { hooks });
+    spec.process.noNewPrivileges = nnp;
+    const n = names(buildPlan(spec, hostV2(), OPTS).ops);
+    assert.ok(n.indexOf('SECCOMP') >= 0 && n.indexOf('SECCOMP') < n.indexOf('HOOK'), `nnp ${nnp}: ${n}`);
+    // Without hooks, no_new_privs keeps the filter as late as it can be: right before execve.
+    const bare = fullSpec({ seccomp });
+    bare.process.noNewPrivileges = nnp;
+    const b = names(buildPlan(bare, hostV2(), OPTS).ops);
+    if (nnp) assert.deepEqual(b.slice(-2), ['SECCOMP', 'EXEC']);
+    else assert.ok(b.indexOf('SECCOMP') < b.indexOf('WAIT_START'));
+  }
+});
+
+test('husk in a user namespace with setgroups "deny": no setgroups call, and additionalGids refused saying why', () => {
+  const spec = fullSpec({
+    namespaces: [{ type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'user' }],
+  });
+  spec.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
+  spec.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
+  const creds = (host) =>
+    buildPlan(spec, host, OPTS)
+      .ops.find((o) => o.op === 'CREDS')
+      .fields.at(-1);
+  assert.deepEqual(creds(hostV2()), { u32: 1 }, 'root on the host sets the groups');
+  assert.deepEqual(creds(hostV2({ setgroupsDenied: true })), { u32: 0 });
+  spec.process.user.additionalGids = [5];
+  throwsHusk(
+    () => buildPlan(spec, hostV2({ setgroupsDenied: true }), OPTS),
+    /^\/process\/user\/additionalGids: cannot be set where setgroups is denied/,
+  );
+});
