@@ -5,7 +5,7 @@ import fs = require('node:fs');
 import { HuskError, NotHere } from '../errors';
 import { Logger } from '../log';
 import { makeContext, type RuntimeContext } from '../runtime/context';
-import { fastParse, joinDashValues } from './parse';
+import { checkWords, fastParse, joinDashValues } from './parse';
 import { GLOBAL_OPTIONS, type GlobalArgs, type Verb } from './verb';
 import { VERBS } from './verbs';
 
@@ -131,6 +131,8 @@ export async function main(args: string[]): Promise<number> {
   args = joinDashValues(args, VERBS);
   const fast = fastParse(args, VERBS);
   if (fast) return dispatch(fast.verb, fast.args);
+  const wrong = checkWords(args, VERBS);
+  if (wrong) return fail(new HuskError(wrong));
   return slowPath(args);
 }
 
