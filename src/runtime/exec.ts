@@ -99,6 +99,7 @@ async function execWith(
       }
       if (m.type === MSG.PID) {
         pid = m.pid;
+        ctx.log.debug(`${rec.id}: exec process pid ${pid}`);
         // Collected at READY (see create): the first process exits right after this message.
         exited = stage0;
         stage0 = -1;

@@ -45,8 +45,14 @@ function runHook(h: Hook, where: string, state: State): string | null {
 }
 
 // Create-time hooks: the first failure is an error (the caller tears the container down).
-export function runHooksOrFail(hooks: Hooks | undefined, kind: RuntimeHookKind, state: State): void {
+export function runHooksOrFail(
+  hooks: Hooks | undefined,
+  kind: RuntimeHookKind,
+  state: State,
+  log?: Logger,
+): void {
   (hooks?.[kind] ?? []).forEach((h, i) => {
+    log?.debug(`${state.id}: running hook /hooks/${kind}/${i}: ${h.path}`);
     const err = runHook(h, `/hooks/${kind}/${i}`, state);
     if (err) throw new HuskError(err);
   });
@@ -60,6 +66,7 @@ export function runHooksWarn(
   log: Logger,
 ): void {
   (hooks?.[kind] ?? []).forEach((h, i) => {
+    log.debug(`${state.id}: running hook /hooks/${kind}/${i}: ${h.path}`);
     const err = runHook(h, `/hooks/${kind}/${i}`, state);
     if (err) log.warn(err);
   });

@@ -72,3 +72,73 @@ describe(`the command line (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
     }
   });
 });
+
+// One line of runc's logrus output in either format: { level, msg, time }, or null.
+function logLine(line, format) {
+  if (format === 'json') {
+    const o = JSON.parse(line);
+    assert.equal(typeof o.msg, 'string', line);
+    assert.ok(!Number.isNaN(Date.parse(o.time)), `time in ${line}`);
+    return o;
+  }
+  const m = /^time="([^"]+)" level=(\w+) msg=("(?:[^"\\]|\\.)*")/.exec(line);
+  assert.ok(m, `a logrus text line: ${line}`);
+  assert.ok(!Number.isNaN(Date.parse(m[1])), `time in ${line}`);
+  return { time: m[1], level: m[2], msg: JSON.parse(m[3]) };
+}
+
+describe(`--debug and --log (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
+  for (const format of ['text', 'json'])
+    test(`run --debug writes debug lines to --log (${format})`, (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const b = makeBundle(t);
+      const log = path.join(b.dir, 'log');
+      const id = e.id(`dbg${format}`);
+      const r = e.husk(['--debug', '--log', log, '--log-format', format, 'run', '-b', b.dir, id]);
+      assert.equal(r.code, 0, show(r));
+      const lines = fs
+        .readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => logLine(l, format));
+      const debug = lines.filter((l) => l.level === 'debug');
+      assert.ok(debug.length > 0, `debug lines in ${fs.readFileSync(log, 'utf8')}`);
+      if (IS_HUSK) {
+        // husk's own steps, named: the config, the plan, the init's pid, the exit.
+        const text = debug.map((l) => l.msg).join('\n');
+        for (const step of [
+          /config loaded from .*config\.json/,
+          /launch plan built/,
+          /init pid \d+/,
+          /exited/,
+        ])
+          assert.match(text, step);
+      }
+      const quiet = path.join(b.dir, 'quiet');
+      const q = e.husk(['--log', quiet, '--log-format', format, 'run', '-b', b.dir, e.id(`q${format}`)]);
+      assert.equal(q.code, 0, show(q));
+      const ql = fs.existsSync(quiet) ? fs.readFileSync(quiet, 'utf8').split('\n').filter(Boolean) : [];
+      assert.deepEqual(
+        ql.map((l) => logLine(l, format)).filter((l) => l.level === 'debug'),
+        [],
+        'no debug lines without --debug',
+      );
+    });
+
+  test('an error goes to --log as an error line', (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const dir = e.tmpdir();
+    const log = path.join(dir, 'log.json');
+    const r = e.husk(['--log', log, '--log-format', 'json', 'state', e.id('nosuch')]);
+    assert.notEqual(r.code, 0, show(r));
+    const lines = fs
+      .readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => logLine(l, 'json'));
+    assert.ok(
+      lines.some((l) => l.level === 'error' && /does not exist/.test(l.msg)),
+      fs.readFileSync(log, 'utf8'),
+    );
+  });
+});
