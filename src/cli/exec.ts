@@ -1,7 +1,8 @@
 // exec: the process comes from --process (a JSON process object, as engines send it) or from
 // the container's own config with the command and flags laid over it, as runc does.
 import fs = require('node:fs');
-import { HuskError } from '../errors';
+import { HuskError, NotHere } from '../errors';
+import type { RuntimeContext } from '../runtime/context';
 import type { Process } from '../spec/types';
 import type { Verb } from './verb';
 
@@ -94,20 +95,33 @@ export const execVerb: Verb<ExecArgs> = {
     apparmor: { type: 'string', describe: 'AppArmor profile' },
     'process-label': { type: 'string', describe: 'SELinux label' },
   },
+  // Any failure here is the runtime's, before the process ran: exit 255, as runc, so a caller
+  // can tell it from the process's own exit status.
   handler: async (a, ctx) => {
-    const spec = ctx.store.readConfig(a.id);
-    if (!spec) throw new HuskError(`container ${a.id} does not exist`);
-    const proc = a.process ? processFile(a.process) : fromFlags(a, spec.process!);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { exec } = require('../runtime/exec') as typeof import('../runtime/exec');
-    return exec(ctx, a.id, {
-      process: proc,
-      detach: a.detach,
-      pidFile: a['pid-file'],
-      consoleSocket: a['console-socket'],
-      preserveFds: a['preserve-fds'],
-      ignorePaused: a['ignore-paused'],
-      seccomp: spec.linux?.seccomp,
-    });
+    try {
+      return await execProcess(a, ctx);
+    } catch (e) {
+      if (e instanceof NotHere) throw e;
+      throw new HuskError(e instanceof Error ? e.message : String(e), EXEC_FAILED);
+    }
   },
 };
+
+const EXEC_FAILED = 255;
+
+async function execProcess(a: ExecArgs, ctx: RuntimeContext): Promise<number> {
+  const spec = ctx.store.readConfig(a.id);
+  if (!spec) throw new HuskError(`container ${a.id} does not exist`);
+  const proc = a.process ? processFile(a.process) : fromFlags(a, spec.process!);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { exec } = require('../runtime/exec') as typeof import('../runtime/exec');
+  return exec(ctx, a.id, {
+    process: proc,
+    detach: a.detach,
+    pidFile: a['pid-file'],
+    consoleSocket: a['console-socket'],
+    preserveFds: a['preserve-fds'],
+    ignorePaused: a['ignore-paused'],
+    seccomp: spec.linux?.seccomp,
+  });
+}

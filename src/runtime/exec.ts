@@ -30,10 +30,11 @@ export interface ExecOptions {
 
 export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
   const { rec, status } = load(ctx, id);
+  // runc's words: callers match them.
   if (status === 'paused' && !opts.ignorePaused)
-    throw new HuskError(`container ${id} is paused (use --ignore-paused)`);
+    throw new HuskError(`cannot exec in a paused container (use --ignore-paused to override)`);
   if (status !== 'running' && status !== 'created' && status !== 'paused')
-    throw new HuskError(`cannot exec in container ${id}: it is ${status}`);
+    throw new HuskError(`cannot exec in a ${status} container`);
   const cgroupDirs = rec.cgroupDirs;
   // `exec -t` in the foreground without a console socket: husk relays its own terminal.
   const relayed = opts.process.terminal && !opts.consoleSocket && !opts.detach;

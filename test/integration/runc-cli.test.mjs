@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SKIP, env, husk as runHusk, makeBundle, show, waitFor } from '../lib/harness.mjs';
+import { REPO, ROOTFS, SKIP, env, husk as runHusk, makeBundle, show, waitFor } from '../lib/harness.mjs';
 
 const RUNTIME = process.env.RUNTIME ? path.resolve(process.env.RUNTIME) : undefined;
 const IS_HUSK = !RUNTIME || /husk/.test(path.basename(RUNTIME));
@@ -140,5 +140,122 @@ describe(`--debug and --log (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
       lines.some((l) => l.level === 'error' && /does not exist/.test(l.msg)),
       fs.readFileSync(log, 'utf8'),
     );
+  });
+});
+
+// `runc spec` and `runc spec --rootless` of runc 1.1.5+ds1 (Debian 12), as root.
+const fixture = (name) => JSON.parse(fs.readFileSync(path.join(REPO, 'test', 'fixtures', name), 'utf8'));
+
+// What a template may differ in: the hostname is the runtime's name; the rootless id maps name
+// the caller.
+function comparable(c) {
+  const out = structuredClone(c);
+  delete out.hostname;
+  for (const m of [...(out.linux?.uidMappings ?? []), ...(out.linux?.gidMappings ?? [])]) delete m.hostID;
+  return out;
+}
+
+describe(`spec: runc 1.1.5's template (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
+  for (const [flags, name] of [
+    [[], 'runc-1.1.5-spec.json'],
+    [['--rootless'], 'runc-1.1.5-spec-rootless.json'],
+  ])
+    test(`spec ${flags.join(' ')} writes ${name}, field by field`, (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const dir = e.tmpdir();
+      const r = e.husk(['spec', ...flags, '-b', dir]);
+      assert.equal(r.code, 0, show(r));
+      const got = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+      const want = fixture(name);
+      assert.equal(got.ociVersion, '1.0.2-dev', 'an ociVersion every runtime accepts');
+      for (const field of ['process', 'root', 'mounts', 'linux']) {
+        for (const k of new Set([...Object.keys(want[field]), ...Object.keys(got[field])]))
+          assert.deepEqual(comparable(got)[field][k], comparable(want)[field][k], `/${field}/${k}`);
+      }
+      assert.deepEqual(comparable(got), comparable(want));
+      if (flags.includes('--rootless')) {
+        assert.equal(got.linux.uidMappings[0].hostID, process.getuid(), 'maps the caller');
+        assert.equal(got.linux.gidMappings[0].hostID, process.getgid(), 'maps the caller');
+      }
+    });
+
+  // The runtime runs its own template and runc's (made runnable: the shared rootfs, no terminal).
+  for (const source of ['own', 'runc-1.1.5-spec.json'])
+    test(`runs ${source === 'own' ? 'its own template' : "runc's template"}`, (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const dir = e.tmpdir();
+      let config;
+      if (source === 'own') {
+        const r = e.husk(['spec', '-b', dir]);
+        assert.equal(r.code, 0, show(r));
+        config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+      } else {
+        config = fixture(source);
+      }
+      config.root.path = ROOTFS;
+      config.process.terminal = false;
+      config.process.args = ['sh', '-c', 'echo ok; grep Cap /proc/self/status'];
+      config.process.env.push(`HUSK_TEST_MARKER=${e.marker}`);
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+      const r = e.husk(['run', '-b', dir, e.id('tmpl')]);
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.stdout, /^ok\n/, show(r));
+      // The template's three capabilities. Its ambient list cannot take effect without an
+      // inheritable set (the kernel's rule), on runc as on husk: CapAmb stays empty.
+      assert.match(r.stdout, /CapEff:\s+0*20000420\n/, show(r));
+      assert.match(r.stdout, /CapAmb:\s+0+\n/, show(r));
+    });
+});
+
+// A running container (sleep) on RUNTIME.
+function running(t, mutate) {
+  const e = env(t, { runtime: RUNTIME });
+  const b = makeBundle(t, mutate, { args: ['sleep', '1000'] });
+  const id = e.id('x');
+  const r = e.husk(['run', '--detach', '-b', b.dir, id]);
+  assert.equal(r.code, 0, show(r));
+  return { e, b, id };
+}
+
+describe(`exec: the runtime's own failures exit 255 (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
+  test('a paused container without --ignore-paused', (t) => {
+    const { e, id } = running(t);
+    assert.equal(e.husk(['pause', id]).code, 0);
+    const r = e.husk(['exec', id, 'true']);
+    assert.equal(r.code, 255, show(r));
+    assert.match(r.stderr, /cannot exec in a paused container/, show(r));
+    assert.equal(e.husk(['resume', id]).code, 0);
+    // The process's own status is its own, even 255's neighbours.
+    assert.equal(e.husk(['exec', id, 'sh', '-c', 'exit 254']).code, 254);
+  });
+
+  test('a --pid-file in a missing directory; nothing keeps running', (t) => {
+    const { e, b, id } = running(t);
+    const pidFile = path.join(b.dir, 'nodir', 'pid');
+    for (const detach of [[], ['--detach']]) {
+      const r = e.husk(['exec', ...detach, '--pid-file', pidFile, id, 'sleep', '999']);
+      assert.equal(r.code, 255, show(r));
+      assert.match(r.stderr, /nodir/, show(r));
+    }
+    const ps = e.husk(['exec', id, 'ps', '-o', 'args']);
+    assert.doesNotMatch(ps.stdout, /sleep 999/, 'the process was not left running');
+  });
+
+  test('a missing program, a missing cwd, a missing or stopped container', async (t) => {
+    const { e, id } = running(t);
+    let r = e.husk(['exec', id, 'nosuchprogram']);
+    assert.equal(r.code, 255, show(r));
+    assert.match(r.stderr, /nosuchprogram/, show(r));
+    r = e.husk(['exec', '--cwd', '/nosuchdir', id, 'true']);
+    assert.equal(r.code, 255, show(r));
+    assert.match(r.stderr, /nosuchdir/, show(r));
+    r = e.husk(['exec', e.id('nosuch'), 'true']);
+    assert.equal(r.code, 255, show(r));
+    assert.match(r.stderr, /does not exist/, show(r));
+    assert.equal(e.husk(['kill', id, 'KILL']).code, 0);
+    await waitFor(() => e.state(id).status === 'stopped', 'the container to stop');
+    r = e.husk(['exec', id, 'true']);
+    assert.equal(r.code, 255, show(r));
+    assert.match(r.stderr, /cannot exec in a stopped container/, show(r));
   });
 });
