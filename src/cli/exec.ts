@@ -29,17 +29,9 @@ const list = (v: string | string[] | undefined): string[] =>
 
 function processFile(file: string): Process {
   const text = file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(file, 'utf8');
-  let proc: unknown;
-  try {
-    proc = JSON.parse(text);
-  } catch (e) {
-    throw new HuskError(`--process ${file}: not valid JSON: ${(e as Error).message}`);
-  }
-  // Validated as the process of a minimal config, so errors name /process/... paths.
-  const wrapped = JSON.stringify({ ociVersion: '1.3.0', root: { path: '/' }, process: proc });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { parseConfig } = require('../spec/load') as typeof import('../spec/load');
-  return parseConfig(`--process ${file}`, wrapped).process!;
+  const { parseProcess } = require('../spec/load') as typeof import('../spec/load');
+  return parseProcess(file === '-' ? '--process -' : file, text);
 }
 
 function fromFlags(a: ExecArgs, base: Process): Process {

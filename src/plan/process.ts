@@ -64,6 +64,8 @@ export function planIdentityAndExec(
   if (!p) throw new HuskError('/process: is required to create a container');
   if (!p.args?.length) throw new HuskError('/process/args: must be a non-empty array of strings');
   if (!p.cwd.startsWith('/')) throw new HuskError(`/process/cwd: "${p.cwd}" must be an absolute path`);
+  // A config given to the library unchecked may lack the user: root, as a loaded config.
+  const user = p.user ?? { uid: 0, gid: 0 };
   const caps = p.capabilities ?? {};
   const dropped: string[] = [];
   const mask = (k: keyof typeof caps) =>
@@ -86,15 +88,15 @@ export function planIdentityAndExec(
     ]),
   );
   before.push(op('KEEP_CAPS', '/process/user', {}));
-  const gids = p.user.additionalGids ?? [];
+  const gids = user.additionalGids ?? [];
   if (opts.setgroupsDenied && gids.length)
     throw new HuskError(
       '/process/user/additionalGids: cannot be set in a rootless container with a single gid mapping',
     );
   before.push(
-    op('CREDS', '/process/user', { uid: p.user.uid, gid: p.user.gid, additionalGids: gids }, [
-      { u32: p.user.uid },
-      { u32: p.user.gid },
+    op('CREDS', '/process/user', { uid: user.uid, gid: user.gid, additionalGids: gids }, [
+      { u32: user.uid },
+      { u32: user.gid },
       { u32v: gids },
       { u32: opts.setgroupsDenied ? 0 : 1 },
     ]),
@@ -112,8 +114,8 @@ export function planIdentityAndExec(
       [{ u64: effective }, { u64: permitted }, { u64: inheritable }, { u64: ambient }],
     ),
   );
-  if (p.user.umask !== undefined)
-    before.push(op('UMASK', '/process/user/umask', { umask: p.user.umask }, [{ u32: p.user.umask }]));
+  if (user.umask !== undefined)
+    before.push(op('UMASK', '/process/user/umask', { umask: user.umask }, [{ u32: user.umask }]));
   else before.push(op('UMASK', '/process/user/umask', { umask: 0o022 }, [{ u32: 0o022 }]));
   if (p.noNewPrivileges) before.push(op('NO_NEW_PRIVS', '/process/noNewPrivileges', {}));
   const env = p.env ?? [];

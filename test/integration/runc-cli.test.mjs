@@ -259,3 +259,50 @@ describe(`exec: the runtime's own failures exit 255 (${RUNTIME ?? 'husk'})`, { s
     assert.match(r.stderr, /cannot exec in a stopped container/, show(r));
   });
 });
+
+describe(`exec --process: a process file (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
+  test('no user field: uid 0, gid 0, as a config process', (t) => {
+    const { e, b, id } = running(t);
+    const file = path.join(b.dir, 'p.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        args: ['sh', '-c', 'echo $(id -u):$(id -g) $(pwd)'],
+        cwd: '/tmp',
+        env: ['PATH=/bin'],
+      }),
+    );
+    const r = e.husk(['exec', '--process', file, id]);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout, '0:0 /tmp\n');
+  });
+
+  test('a field error fails (255) naming the file, its line and the pointer', (t) => {
+    const { e, b, id } = running(t);
+    const file = path.join(b.dir, 'bad.json');
+    for (const [text, pointer] of [
+      ['{"args": ["true"], "cwd": "/",\n "user": {"uid": "x", "gid": 0}}', '/user/uid'],
+      ['{"args": "true",\n "cwd": "/"}', '/args'],
+      ['{"args": ["true"], "cwd": "/",\n "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 1}]}', '/rlimits/0'],
+    ]) {
+      fs.writeFileSync(file, text);
+      const r = e.husk(['exec', '--process', file, id]);
+      assert.equal(r.code, 255, show(r));
+      if (IS_HUSK) {
+        assert.ok(r.stderr.startsWith(`husk: ${file}:`), `names the file and line: ${show(r)}`);
+        assert.ok(r.stderr.includes(`: ${pointer}`), `names ${pointer}: ${show(r)}`);
+        assert.ok(!r.stderr.includes('/process/'), `the pointer is the file's own: ${show(r)}`);
+      }
+    }
+  });
+});
+
+test(`config.json with no process.user runs as uid 0, gid 0 (${RUNTIME ?? 'husk'})`, { skip: SKIP }, (t) => {
+  const e = env(t, { runtime: RUNTIME });
+  const b = makeBundle(t, (c) => void delete c.process.user, {
+    args: ['sh', '-c', 'echo $(id -u):$(id -g)'],
+  });
+  const r = e.husk(['run', '-b', b.dir, e.id('nouser')]);
+  assert.equal(r.code, 0, show(r));
+  assert.equal(r.stdout, '0:0\n');
+});
