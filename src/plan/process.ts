@@ -141,3 +141,14 @@ export function planIdentityAndExec(
   const after: Op[] = [op('EXEC', '/process/args', { args: p.args, env }, [{ strv: p.args }, { strv: env }])];
   return { beforeStart: before, afterStart: after };
 }
+
+// process.terminal: the pty, made in the container. Its slave is given to the process's uid
+// (runc does so, or the user cannot reopen its own terminal); `rawOutput` clears ONLCR, for the
+// pty husk relays itself (as runc does for its own), so output arrives byte for byte.
+export function consoleOp(bindConsole: boolean, uid: number, rawOutput: boolean): Op {
+  return op('CONSOLE', '/process/terminal', { bindConsole, uid, rawOutput }, [
+    { u32: bindConsole ? 1 : 0 },
+    { u32: uid },
+    { u32: rawOutput ? 1 : 0 },
+  ]);
+}

@@ -36,6 +36,7 @@ export interface CreateOptions {
   bundle: string;
   pidFile?: string;
   consoleSocket?: string;
+  relayedTerminal?: boolean; // consoleSocket is husk's own relay's (run)
   noPivot?: boolean;
   preserveFds?: number;
   noNewKeyring?: boolean;
@@ -111,6 +112,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     bundle,
     noPivot: opts.noPivot,
     consoleSocket: !!opts.consoleSocket,
+    relayedTerminal: opts.relayedTerminal,
     noNewKeyring: opts.noNewKeyring,
     startAtOnce: opts.startAtOnce,
     cgroupAccess: ctx.rootless

@@ -73,6 +73,7 @@ async function execWith(
       cgroupJoin: selfJoin ? splitCgroupDirs(cgroupDirs, host.unified) : undefined,
       process: opts.process,
       consoleSocket: !!opts.consoleSocket,
+      relayedTerminal: !!receiver,
       seccomp: opts.seccomp,
       setgroupsDenied: setgroupsDenied(rec.pid),
     },

@@ -77,6 +77,7 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
       ...opts,
       spec,
       consoleSocket: receiver?.socket ?? opts.consoleSocket,
+      relayedTerminal: !!receiver,
       startAtOnce: atOnce,
       onPid: opts.detach
         ? undefined
