@@ -15,12 +15,24 @@ function envObject(env: string[] | undefined): Record<string, string> {
   return out;
 }
 
+function bundleDir(bundle: string): string | undefined {
+  const fs = require('node:fs') as typeof import('node:fs');
+  try {
+    return fs.statSync(bundle).isDirectory() ? bundle : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function runHook(h: Hook, where: string, state: State): string | null {
   const args = h.args ?? [h.path];
   // Loaded here, not at the top: most calls run no hook and should not pay for child_process.
   const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(h.path, args.slice(1), {
     argv0: args[0] ?? h.path,
+    // The bundle, as runc's (it works in the bundle directory); a bundle removed before
+    // poststop leaves the hook in ours.
+    cwd: bundleDir(state.bundle),
     env: envObject(h.env),
     input: JSON.stringify(state),
     timeout: h.timeout ? h.timeout * 1000 : undefined,
