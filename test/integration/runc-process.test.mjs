@@ -175,3 +175,137 @@ describe(`hooks (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
       assert.ok(took < 4500, `took ${took} ms: the hook was not stopped at its timeout`);
     });
 });
+
+// A static program that calls each syscall number it is given (no arguments) and prints
+// NR=ENOSYS, NR=EPERM, NR=ok or the error text.
+const SYSCALLER = `#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    long nr = strtol(argv[i], 0, 10);
+    long r = syscall(nr, 0, 0, 0, 0, 0, 0);
+    printf("%ld=%s\\n", nr, r >= 0 ? "ok" : errno == ENOSYS ? "ENOSYS" : errno == EPERM ? "EPERM" : strerror(errno));
+  }
+  return 0;
+}
+`;
+
+function buildSyscaller(dir) {
+  fs.writeFileSync(path.join(dir, 'sc.c'), SYSCALLER);
+  for (const cc of ['musl-gcc', 'cc']) {
+    const r = spawnSync(cc, ['-static', '-O', '-o', path.join(dir, 'sc'), path.join(dir, 'sc.c')]);
+    if (r.status === 0) return path.join(dir, 'sc');
+  }
+  return null;
+}
+
+// What the program and husk-init need after the filter is loaded; all numbered below 435.
+const ALLOWED = [
+  'execve',
+  'exit',
+  'exit_group',
+  'write',
+  'writev',
+  'read',
+  'brk',
+  'mmap',
+  'munmap',
+  'mprotect',
+  'arch_prctl',
+  'set_tid_address',
+  'ioctl',
+  'rt_sigprocmask',
+  'rt_sigaction',
+  'rt_sigreturn',
+  'close',
+  'fcntl',
+  'getpid',
+  'gettid',
+  'prctl',
+  'capget',
+  'capset',
+  'setgroups',
+  'setresuid',
+  'setresgid',
+  'setuid',
+  'setgid',
+  'futex',
+  'madvise',
+  'fstat',
+  'newfstatat',
+  'sigaltstack',
+  'fstatfs',
+  'statfs',
+  'getdents64',
+  'readlinkat',
+  'clone',
+  'epoll_create1',
+  'epoll_ctl',
+  'epoll_pwait',
+  'eventfd2',
+  'tgkill',
+  'sched_getaffinity',
+  'sched_yield',
+  'nanosleep',
+  'clock_gettime',
+  'pipe2',
+  'fchdir',
+  'chdir',
+  'pread64',
+  'mincore',
+  'getrandom',
+  'dup2',
+  'dup3',
+  'openat',
+  'lseek',
+  'uname',
+  'getuid',
+  'geteuid',
+  'getgid',
+];
+const NR = { getppid: 110, getpgrp: 111, clone3: 435 };
+
+describe(`seccomp: syscalls newer than the profile (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
+  test(
+    'above the highest named: ENOSYS; named or below it: the default errno',
+    {
+      skip: process.arch !== 'x64' && 'the syscall numbers here are x86_64 ones',
+    },
+    (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const b = makeBundle(
+        t,
+        (c, b) => {
+          c.process.args = ['/sc', String(NR.getppid), String(NR.getpgrp), String(NR.clone3), '1000'];
+          c.linux.seccomp = {
+            defaultAction: 'SCMP_ACT_ERRNO',
+            // As docker's profile lists them (runc patches only the architectures listed).
+            architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+            syscalls: [
+              { names: ALLOWED, action: 'SCMP_ACT_ALLOW' },
+              // Named, not allowed: the default's errno, not ENOSYS.
+              { names: ['getppid'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+            ],
+          };
+          const sc = buildSyscaller(b.dir);
+          if (!sc) return;
+          fs.copyFileSync(sc, path.join(b.rootfs, 'sc'));
+          fs.chmodSync(path.join(b.rootfs, 'sc'), 0o755);
+        },
+        { copyRootfs: true },
+      );
+      if (!fs.existsSync(path.join(b.rootfs, 'sc')))
+        return t.skip('no static C compiler (musl-gcc or cc -static)');
+      const r = e.husk(['run', '-b', b.dir, e.id('enosys')]);
+      assert.equal(r.code, 0, show(r));
+      assert.equal(
+        r.stdout,
+        `${NR.getppid}=EPERM\n${NR.getpgrp}=EPERM\n${NR.clone3}=ENOSYS\n1000=ENOSYS\n`,
+        show(r),
+      );
+    },
+  );
+});
