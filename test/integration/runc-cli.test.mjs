@@ -306,3 +306,58 @@ test(`config.json with no process.user runs as uid 0, gid 0 (${RUNTIME ?? 'husk'
   assert.equal(r.code, 0, show(r));
   assert.equal(r.stdout, '0:0\n');
 });
+
+const V1_DEVICES = '/sys/fs/cgroup/devices';
+
+describe(`linux.resources.devices access strings (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
+  // c 1:11 (/dev/kmsg) is in no runtime's default rules, so its line is the config's alone.
+  for (const [access, want] of [
+    ['rwa', 'rw'],
+    ['ra', 'r'],
+    ['mrw', 'rwm'],
+  ])
+    test(
+      `access "${access}" is accepted and read as "${want}", as runc reads it`,
+      {
+        skip:
+          !fs.existsSync(path.join(V1_DEVICES, 'devices.list')) &&
+          'this host has no cgroup v1 devices controller',
+      },
+      (t) => {
+        const e = env(t, { runtime: RUNTIME });
+        const id = e.id('dev');
+        const b = makeBundle(
+          t,
+          (c) => {
+            c.linux.cgroupsPath = `/husk/${id}`;
+            c.linux.resources = {
+              devices: [
+                { allow: false, access: 'rwm' },
+                { allow: true, type: 'c', major: 1, minor: 11, access },
+              ],
+            };
+          },
+          { args: ['sleep', '1000'] },
+        );
+        const r = e.husk(['run', '--detach', '-b', b.dir, id]);
+        assert.equal(r.code, 0, show(r));
+        const list = fs.readFileSync(path.join(V1_DEVICES, 'husk', id, 'devices.list'), 'utf8');
+        assert.match(list, new RegExp(`^c 1:11 ${want}$`, 'm'), list);
+      },
+    );
+
+  test('an allow rule that names none of r, w, m fails', (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const b = makeBundle(t, (c) => {
+      c.linux.resources = {
+        devices: [
+          { allow: false, access: 'rwm' },
+          { allow: true, type: 'c', major: 1, minor: 11, access: 'a' },
+        ],
+      };
+    });
+    const r = e.husk(['run', '-b', b.dir, e.id('deva')]);
+    assert.notEqual(r.code, 0, show(r));
+    if (IS_HUSK) assert.match(r.stderr, /\/linux\/resources\/devices\/1\/access/, show(r));
+  });
+});
