@@ -27,6 +27,8 @@ static void send_fd(int sock, int fd, const char *name) {
 
 void op_console(plan_reader *r) {
   uint32_t bind_console = rd_u32(r);
+  uint32_t owner = rd_u32(r);
+  uint32_t raw_output = rd_u32(r);
   if (g.console_fd < 0) die(EINVAL, "process.terminal needs --console-socket");
   int ptmx_path = open_in_root("/dev/pts/ptmx", CREATE_NONE, 0);
   if (ptmx_path < 0) die(errno, "open /dev/pts/ptmx (is devpts mounted at /dev/pts?)");
@@ -42,6 +44,17 @@ void op_console(plan_reader *r) {
   // (CVE-2025-52565 class).
   int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) die(errno, "open pty slave");
+  // The process's own terminal is its user's (as runc: it can reopen it, and mesg/write work);
+  // the group stays devpts' (gid= of the mount, tty in most images). A uid the user namespace
+  // does not map (EINVAL), an inode it cannot change (EPERM) or a read-only /dev leave it as is.
+  if (fchown(slave, (uid_t)owner, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+    die(errno, "chown the pty to uid %u", owner);
+  if (raw_output) {
+    struct termios t;
+    if (tcgetattr(slave, &t) < 0) die(errno, "read the pty's termios");
+    t.c_oflag &= ~ONLCR;
+    if (tcsetattr(slave, TCSANOW, &t) < 0) die(errno, "clear ONLCR on the pty");
+  }
   unsigned int n = 0;
   if (ioctl(master, TIOCGPTN, &n) < 0) die(errno, "pty number");
   send_fd(g.console_fd, master, "/dev/ptmx");

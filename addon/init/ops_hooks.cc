@@ -49,6 +49,9 @@ void op_hook(plan_reader *r) {
   if (pid == 0) {
     signal(SIGPIPE, SIG_DFL);
     dup2(pipefd[0], 0);
+    // The container's root is the hook's cwd, as runc's: the rootfs before pivot_root
+    // (createContainer), the new / after it (startContainer).
+    if (g.root_fd >= 0 && fchdir(g.root_fd) < 0) exit_now(126);
     char *fallback[] = {(char *)path, nullptr};
     execve(path, argc ? argv : fallback, envp);
     exit_now(127);
@@ -73,10 +76,12 @@ void op_hook(plan_reader *r) {
     if (w < 0 && errno != EINTR) die(errno, "hook %s: wait", path);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (timeout && now.tv_sec - start.tv_sec >= (time_t)timeout) {
+    // In nanoseconds: whole seconds would end a hook started at x.9 s at x+1, 0.1 s in.
+    int64_t ran = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec);
+    if (timeout && ran >= (int64_t)timeout * 1000000000) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
-      die(ETIMEDOUT, "hook %s did not finish within its timeout of %us", path, timeout);
+      die(0, "hook %s did not finish within its timeout of %us", path, timeout);
     }
     struct timespec nap = {0, 5 * 1000 * 1000};
     nanosleep(&nap, nullptr);

@@ -26,6 +26,8 @@ static Napi::Value CompileSeccomp(const Napi::CallbackInfo &info) {
     }
     req.rules.push_back(std::move(rule));
   }
+  Napi::Array above = o.Get("enosysAbove").As<Napi::Array>();
+  for (uint32_t i = 0; i < above.Length(); i++) req.enosys_above.push_back(above.Get(i).As<Napi::String>().Utf8Value());
   std::vector<uint8_t> bpf;
   std::vector<std::string> unknown;
   std::string err = seccomp_compile(req, &bpf, &unknown);

@@ -5,9 +5,15 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <map>
 
 namespace {
 
@@ -26,6 +32,7 @@ struct lib {
   uint32_t (*arch_native)(void);
   uint32_t (*arch_resolve_name)(const char *);
   int (*resolve_name)(const char *);
+  int (*resolve_name_arch)(uint32_t, const char *);
   int (*rule_add_array)(void *, uint32_t, int, unsigned int, const scmp_arg_cmp *);
   int (*export_bpf)(void *, int);
   int (*attr_set)(void *, int, uint32_t);
@@ -51,11 +58,12 @@ lib &seccomp_lib() {
   l.arch_native = (uint32_t(*)(void))dlsym(h, "seccomp_arch_native");
   l.arch_resolve_name = (uint32_t(*)(const char *))dlsym(h, "seccomp_arch_resolve_name");
   l.resolve_name = (int (*)(const char *))dlsym(h, "seccomp_syscall_resolve_name");
+  l.resolve_name_arch = (int (*)(uint32_t, const char *))dlsym(h, "seccomp_syscall_resolve_name_arch");
   l.rule_add_array = (int (*)(void *, uint32_t, int, unsigned int, const scmp_arg_cmp *))dlsym(h, "seccomp_rule_add_array");
   l.export_bpf = (int (*)(void *, int))dlsym(h, "seccomp_export_bpf");
   l.attr_set = (int (*)(void *, int, uint32_t))dlsym(h, "seccomp_attr_set");
   l.version = (const unsigned int *(*)(void))dlsym(h, "seccomp_version");
-  if (!l.init || !l.release || !l.arch_add || !l.arch_native || !l.arch_resolve_name || !l.resolve_name || !l.rule_add_array ||
+  if (!l.init || !l.release || !l.arch_add || !l.arch_native || !l.arch_resolve_name || !l.resolve_name || !l.resolve_name_arch || !l.rule_add_array ||
       !l.export_bpf || !l.attr_set) {
     l.error = "libseccomp.so.2 lacks a needed function (too old?)";
     return l;
@@ -66,6 +74,37 @@ lib &seccomp_lib() {
 
 const int SCMP_FLTATR_CTL_TSYNC = 4;
 const int SCMP_FLTATR_API_TSKIP = 5;
+// x32 calls on x86_64 carry this bit; they are the x32 architecture's, left to the filter.
+const uint32_t X32_SYSCALL_BIT = 0x40000000;
+
+sock_filter stmt(uint16_t code, uint32_t k) { return {code, 0, 0, k}; }
+sock_filter jump(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) { return {code, jt, jf, k}; }
+
+// The ENOSYS stub (runc's patchbpf, in our own words): per architecture of the filter, a call
+// whose number is above the highest the profile names returns ENOSYS; everything else goes on
+// to libseccomp's program, which starts by loading the architecture again.
+std::vector<sock_filter> enosys_stub(const std::map<uint32_t, int> &max_by_arch) {
+  std::vector<sock_filter> blocks;
+  for (const auto &[arch, max] : max_by_arch) {
+    bool x86_64 = arch == AUDIT_ARCH_X86_64;
+    std::vector<sock_filter> b;
+    b.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+    // [ld nr] [x32? -> pass] [> max? -> enosys : pass] [ret ENOSYS] [pass: ja filter]
+    if (x86_64) b.push_back(jump(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 2, 0));
+    b.push_back(jump(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)max, 0, 1));
+    b.push_back(stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)));
+    b.push_back(stmt(BPF_JMP | BPF_JA, 0));  // k set below: to the filter's start
+    blocks.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, (uint8_t)b.size()));
+    blocks.insert(blocks.end(), b.begin(), b.end());
+  }
+  // Each block's pass jump goes over the blocks after it.
+  for (size_t i = 0; i < blocks.size(); i++)
+    if (blocks[i].code == (BPF_JMP | BPF_JA)) blocks[i].k = (uint32_t)(blocks.size() - i - 1);
+  std::vector<sock_filter> out;
+  out.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
+  out.insert(out.end(), blocks.begin(), blocks.end());
+  return out;
+}
 
 }  // namespace
 
@@ -84,8 +123,10 @@ std::string seccomp_compile(const seccomp_request &req, std::vector<uint8_t> *bp
   std::string err;
   l.attr_set(ctx, SCMP_FLTATR_API_TSKIP, 1);
   l.attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 0);
+  std::vector<uint32_t> arch_tokens = {l.arch_native()};
   for (const std::string &a : req.arches) {
     uint32_t token = l.arch_resolve_name(a.c_str());
+    if (token) arch_tokens.push_back(token);
     if (!token) {
       err = "unknown seccomp architecture " + a;
       break;
@@ -108,6 +149,16 @@ std::string seccomp_compile(const seccomp_request &req, std::vector<uint8_t> *bp
     int rc = l.rule_add_array(ctx, r.action, nr, (unsigned)cmps.size(), cmps.empty() ? nullptr : cmps.data());
     if (rc < 0) err = "seccomp: rule for " + r.name + ": " + strerror(-rc);
   }
+  // The highest number the profile names on each architecture (libseccomp's tokens are the
+  // kernel's AUDIT_ARCH values); negative numbers are libseccomp's pseudo-syscalls.
+  std::map<uint32_t, int> max_by_arch;
+  for (uint32_t arch : arch_tokens)
+    for (const std::string &name : req.enosys_above) {
+      int nr = l.resolve_name_arch(arch, name.c_str());
+      if (nr < 0) continue;
+      auto it = max_by_arch.find(arch);
+      if (it == max_by_arch.end() || nr > it->second) max_by_arch[arch] = nr;
+    }
   if (err.empty()) {
     int fd = memfd_create("husk-seccomp", MFD_CLOEXEC);
     if (fd < 0) err = std::string("memfd: ") + strerror(errno);
@@ -118,6 +169,11 @@ std::string seccomp_compile(const seccomp_request &req, std::vector<uint8_t> *bp
         off_t len = lseek(fd, 0, SEEK_END);
         bpf->resize((size_t)len);
         if (pread(fd, bpf->data(), (size_t)len, 0) != len) err = "seccomp export: short read";
+        else if (!max_by_arch.empty()) {
+          std::vector<sock_filter> stub = enosys_stub(max_by_arch);
+          const uint8_t *s = (const uint8_t *)stub.data();
+          bpf->insert(bpf->begin(), s, s + stub.size() * sizeof(sock_filter));
+        }
       }
       close(fd);
     }

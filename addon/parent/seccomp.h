@@ -19,6 +19,9 @@ struct seccomp_request {
   uint32_t default_action;
   std::vector<std::string> arches;
   std::vector<seccomp_rule> rules;
+  // Names whose highest number, per architecture, bounds the stub put before the filter:
+  // anything above it gets ENOSYS. Empty: no stub.
+  std::vector<std::string> enosys_above;
 };
 
 // Compiles with libseccomp (dlopen'd) into a classic BPF program. Names the kernel's

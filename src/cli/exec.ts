@@ -2,7 +2,8 @@
 // the container's own config with the command and flags laid over it, as runc does. The CLI
 // only parses: what the process runs with is decided in runtime/exec (exec-policy.ts).
 import fs = require('node:fs');
-import { HuskError } from '../errors';
+import { HuskError, NotHere } from '../errors';
+import type { RuntimeContext } from '../runtime/context';
 import type { Process } from '../spec/types';
 import type { ExecOverrides } from '../runtime/exec-policy';
 import type { Verb } from './verb';
@@ -32,17 +33,9 @@ const list = (v: string | string[] | undefined): string[] =>
 
 function processFile(file: string): Process {
   const text = file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(file, 'utf8');
-  let proc: unknown;
-  try {
-    proc = JSON.parse(text);
-  } catch (e) {
-    throw new HuskError(`--process ${file}: not valid JSON: ${(e as Error).message}`);
-  }
-  // Validated as the process of a minimal config, so errors name /process/... paths.
-  const wrapped = JSON.stringify({ ociVersion: '1.3.0', root: { path: '/' }, process: proc });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { parseConfig } = require('../spec/load') as typeof import('../spec/load');
-  return parseConfig(`--process ${file}`, wrapped).process!;
+  const { parseProcess } = require('../spec/load') as typeof import('../spec/load');
+  return parseProcess(file === '-' ? '--process -' : file, text);
 }
 
 // The flags as overrides of the container's own process; runtime/exec lays them over it.
@@ -91,26 +84,39 @@ export const execVerb: Verb<ExecArgs> = {
     apparmor: { type: 'string', describe: 'AppArmor profile' },
     'process-label': { type: 'string', describe: 'SELinux label' },
   },
+  // Any failure here is the runtime's, before the process ran: exit 255, as runc, so a caller
+  // can tell it from the process's own exit status.
   handler: async (a, ctx) => {
-    if (!ctx.store.readConfig(a.id)) throw new HuskError(`container ${a.id} does not exist`);
-    if (!a.process && !a.command.length)
-      throw new HuskError('exec: give a command, or a process with --process');
-    const flags = overrides(a);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { exec } = require('../runtime/exec') as typeof import('../runtime/exec');
-    return exec(ctx, a.id, {
-      // With --process the flags other than the labels are ignored, as runc ignores them.
-      ...(a.process
-        ? {
-            process: processFile(a.process),
-            overrides: { args: [], apparmorProfile: flags.apparmorProfile, selinuxLabel: flags.selinuxLabel },
-          }
-        : { overrides: flags }),
-      detach: a.detach,
-      pidFile: a['pid-file'],
-      consoleSocket: a['console-socket'],
-      preserveFds: a['preserve-fds'],
-      ignorePaused: a['ignore-paused'],
-    });
+    try {
+      return await execProcess(a, ctx);
+    } catch (e) {
+      if (e instanceof NotHere) throw e;
+      throw new HuskError(e instanceof Error ? e.message : String(e), EXEC_FAILED);
+    }
   },
 };
+
+const EXEC_FAILED = 255;
+
+async function execProcess(a: ExecArgs, ctx: RuntimeContext): Promise<number> {
+  if (!ctx.store.readConfig(a.id)) throw new HuskError(`container ${a.id} does not exist`);
+  if (!a.process && !a.command.length)
+    throw new HuskError('exec: give a command, or a process with --process');
+  const flags = overrides(a);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { exec } = require('../runtime/exec') as typeof import('../runtime/exec');
+  return exec(ctx, a.id, {
+    // With --process the flags other than the labels are ignored, as runc ignores them.
+    ...(a.process
+      ? {
+          process: processFile(a.process),
+          overrides: { args: [], apparmorProfile: flags.apparmorProfile, selinuxLabel: flags.selinuxLabel },
+        }
+      : { overrides: flags }),
+    detach: a.detach,
+    pidFile: a['pid-file'],
+    consoleSocket: a['console-socket'],
+    preserveFds: a['preserve-fds'],
+    ignorePaused: a['ignore-paused'],
+  });
+}

@@ -6,7 +6,7 @@ import { HuskError, NotHere } from '../errors';
 import { Logger } from '../log';
 import { makeContext } from '../runtime/context';
 import type { CallOptions } from '../server/server';
-import { fastParse, joinDashValues } from './parse';
+import { checkWords, fastParse, joinDashValues } from './parse';
 import { GLOBAL_OPTIONS, type GlobalArgs, type Verb } from './verb';
 import { VERBS } from './verbs';
 
@@ -129,6 +129,8 @@ export async function main(args: string[]): Promise<number> {
   args = joinDashValues(args, VERBS);
   const fast = fastParse(args, VERBS);
   if (fast) return dispatch(fast.verb, fast.args);
+  const wrong = checkWords(args, VERBS);
+  if (wrong) return fail(new HuskError(wrong));
   return slowPath(args);
 }
 

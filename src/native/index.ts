@@ -57,6 +57,7 @@ export interface Native {
     defaultAction: number;
     arches: string[];
     rules: { name: string; action: number; conds: { index: number; op: number; a: bigint; b: bigint }[] }[];
+    enosysAbove: string[];
   }): { bpf: Buffer; unknown: string[] };
   seccompVersion(): string;
   listenUnix(path: string): number;

@@ -5,6 +5,7 @@ import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { DeviceRule, Resources, Spec, ThrottleDevice } from '../spec/types';
 import { sharesToWeight } from './cpu-weight';
+import { deviceAccess } from './devices';
 import { deviceProgram, encodeProgram } from './devices-bpf';
 import type { SourcedRule } from './systemd-devices';
 import { parseSystemdPath, planSystemdUnit, systemdRelPath, type SystemdPlan } from './systemd-unit';
@@ -74,7 +75,7 @@ export function devicesProgramFor(
   extraAllowed: DeviceRule[] = [],
 ): Buffer | null {
   if (!rules?.length) return null;
-  return encodeProgram(deviceProgram([...rules, ...DEFAULT_DEVICE_RULES, ...extraAllowed]));
+  return encodeProgram(deviceProgram(containerDeviceRules(rules, extraAllowed).map((r) => r.rule)));
 }
 
 // The nodes linux.devices asks for are usable in the container, as runc allows them.
@@ -92,7 +93,7 @@ export function configuredDeviceRules(spec: Spec): DeviceRule[] {
 
 function deviceRule(r: DeviceRule): string {
   const num = (n: number | undefined) => (n === undefined || n < 0 ? '*' : String(n));
-  return `${r.type ?? 'a'} ${num(r.major)}:${num(r.minor)} ${r.access ?? 'rwm'}`;
+  return `${r.type ?? 'a'} ${num(r.major)}:${num(r.minor)} ${deviceAccess(r.access)}`;
 }
 
 function controllerDir(plan: CgroupPlan, controller: string): string | null {
@@ -287,8 +288,19 @@ export function containerDeviceRules(
 ): SourcedRule[] {
   if (!devices?.length) return [];
   const R = '/linux/resources/devices';
+  const given: SourcedRule[] = [];
+  devices.forEach((rule, i) => {
+    const from = `${R}/${i}`;
+    if (rule.access !== undefined && deviceAccess(rule.access) === '') {
+      // runc refuses these too: an empty string, or an allow rule that grants nothing.
+      if (rule.access === '' || rule.allow)
+        throw new HuskError(`${from}/access: "${rule.access}" names none of r, w, m`);
+      return; // a deny of nothing
+    }
+    given.push({ rule: { ...rule, access: deviceAccess(rule.access) }, from });
+  });
   return [
-    ...devices.map((rule, i) => ({ rule, from: `${R}/${i}` })),
+    ...given,
     ...[...DEFAULT_DEVICE_RULES, ...extraAllowed].map((rule) => ({ rule, from: `${R} (defaults)` })),
   ];
 }

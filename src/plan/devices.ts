@@ -16,6 +16,14 @@ const DEFAULT_DEVICES = [
   { path: '/dev/tty', major: 5, minor: 0 },
 ];
 
+// A device rule's access as the cgroup takes it: the r, w and m it names, once each. runc
+// 1.1.5 reads the string the same way, so an `a` (docker-style "all") adds nothing there
+// either; the schema refuses any other letter.
+export function deviceAccess(access: string | undefined): string {
+  if (access === undefined) return 'rwm';
+  return [...'rwm'].filter((c) => access.includes(c)).join('');
+}
+
 // Linux's dev_t layout (glibc makedev).
 export function makedev(major: number, minor: number): bigint {
   const ma = BigInt(major);

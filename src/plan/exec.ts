@@ -7,7 +7,7 @@ import type { Process } from '../spec/types';
 import { planCgroupJoin, type CgroupJoinInput } from './cgroup-join';
 import { CLONE, type NsType } from './namespaces';
 import { op, type Op } from './ops';
-import { planIdentityAndExec, planRlimits } from './process';
+import { consoleOp, planIdentityAndExec, planRlimits } from './process';
 import { planLsm, type LsmSources } from './lsm';
 import { planScheduling } from './scheduling';
 import { placeSeccomp, planSeccomp, type SeccompRequest } from './seccomp';
@@ -33,6 +33,7 @@ export interface ExecPlanInput {
   cgroupJoin?: Omit<CgroupJoinInput, 'forkInto'>; // or the process enters them itself (cgroup-join.ts)
   process: Process;
   consoleSocket: boolean;
+  relayedTerminal?: boolean; // as PlanOptions.relayedTerminal
   seccomp?: Seccomp; // the container's filter applies to every process in it
   setgroupsDenied?: boolean; // the container's user namespace forbids setgroups
   lsmFrom?: LsmSources; // where the labels came from (an exec flag), for errors
@@ -70,7 +71,7 @@ export function buildExecPlan(
   if (p.terminal) {
     if (!input.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
     ops.push(op('SETSID', '/process', {}));
-    ops.push(op('CONSOLE', '/process/terminal', { bindConsole: false }, [{ u32: 0 }]));
+    ops.push(consoleOp(false, p.user?.uid ?? 0, !!input.relayedTerminal));
   }
   ops.push(...planRlimits(p));
   ops.push(...planScheduling(p));

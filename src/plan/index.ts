@@ -13,7 +13,7 @@ import { CLONE, hostId, planNamespaces, type NamespacePlan } from './namespaces'
 import { planPersonality, planScheduling } from './scheduling';
 import { planSysctls } from './sysctl';
 import { op, type Op } from './ops';
-import { planIdentityAndExec, planRlimits } from './process';
+import { consoleOp, planIdentityAndExec, planRlimits } from './process';
 import { placeSeccomp, planSeccomp, type SeccompRequest } from './seccomp';
 
 export { setSeccompProgram } from './seccomp';
@@ -24,6 +24,9 @@ export interface PlanOptions {
   bundle: string;
   noPivot?: boolean;
   consoleSocket?: boolean;
+  // The console socket is husk's own (foreground run): the pty's output goes to the caller as
+  // the process wrote it (no ONLCR), as runc sets the pty it relays.
+  relayedTerminal?: boolean;
   noNewKeyring?: boolean;
   // Rootless (--rootless): use only the cgroups this caller can use (see cgroup-delegation.ts).
   cgroupAccess?: CallerAccess;
@@ -158,7 +161,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   ops.push(...planSysctls(linux.sysctl, ns.has));
   if (spec.process?.terminal) {
     if (!opts.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
-    ops.push(op('CONSOLE', '/process/terminal', { bindConsole: true }, [{ u32: 1 }]));
+    ops.push(consoleOp(true, spec.process.user?.uid ?? 0, !!opts.relayedTerminal));
   }
   ops.push(...planProtections(spec));
   ops.push(...planRlimits(spec.process));

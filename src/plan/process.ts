@@ -65,6 +65,8 @@ export function planIdentityAndExec(
   if (!p) throw new HuskError('/process: is required to create a container');
   if (!p.args?.length) throw new HuskError('/process/args: must be a non-empty array of strings');
   if (!p.cwd.startsWith('/')) throw new HuskError(`/process/cwd: "${p.cwd}" must be an absolute path`);
+  // A config given to the library unchecked may lack the user: root, as a loaded config.
+  const user = p.user ?? { uid: 0, gid: 0 };
   const caps = p.capabilities ?? {};
   const dropped: string[] = [];
   const mask = (k: keyof typeof caps) =>
@@ -87,15 +89,15 @@ export function planIdentityAndExec(
     ]),
   );
   before.push(op('KEEP_CAPS', '/process/user', {}));
-  const gids = p.user.additionalGids ?? [];
+  const gids = user.additionalGids ?? [];
   if (opts.setgroupsDenied && gids.length)
     throw new HuskError(
       '/process/user/additionalGids: cannot be set where setgroups is denied (a rootless container with a single gid mapping, or husk run in a user namespace whose /proc/self/setgroups is "deny")',
     );
   before.push(
-    op('CREDS', '/process/user', { uid: p.user.uid, gid: p.user.gid, additionalGids: gids }, [
-      { u32: p.user.uid },
-      { u32: p.user.gid },
+    op('CREDS', '/process/user', { uid: user.uid, gid: user.gid, additionalGids: gids }, [
+      { u32: user.uid },
+      { u32: user.gid },
       { u32v: gids },
       { u32: opts.setgroupsDenied ? 0 : 1 },
     ]),
@@ -113,8 +115,8 @@ export function planIdentityAndExec(
       [{ u64: effective }, { u64: permitted }, { u64: inheritable }, { u64: ambient }],
     ),
   );
-  if (p.user.umask !== undefined)
-    before.push(op('UMASK', '/process/user/umask', { umask: p.user.umask }, [{ u32: p.user.umask }]));
+  if (user.umask !== undefined)
+    before.push(op('UMASK', '/process/user/umask', { umask: user.umask }, [{ u32: user.umask }]));
   else before.push(op('UMASK', '/process/user/umask', { umask: 0o022 }, [{ u32: 0o022 }]));
   if (p.noNewPrivileges) before.push(op('NO_NEW_PRIVS', '/process/noNewPrivileges', {}));
   const env = p.env ?? [];
@@ -139,4 +141,15 @@ export function planIdentityAndExec(
 
   const after: Op[] = [op('EXEC', '/process/args', { args: p.args, env }, [{ strv: p.args }, { strv: env }])];
   return { beforeStart: before, afterStart: after };
+}
+
+// process.terminal: the pty, made in the container. Its slave is given to the process's uid
+// (runc does so, or the user cannot reopen its own terminal); `rawOutput` clears ONLCR, for the
+// pty husk relays itself (as runc does for its own), so output arrives byte for byte.
+export function consoleOp(bindConsole: boolean, uid: number, rawOutput: boolean): Op {
+  return op('CONSOLE', '/process/terminal', { bindConsole, uid, rawOutput }, [
+    { u32: bindConsole ? 1 : 0 },
+    { u32: uid },
+    { u32: rawOutput ? 1 : 0 },
+  ]);
 }

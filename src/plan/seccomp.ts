@@ -78,6 +78,20 @@ export interface SeccompRequest {
   rules: { name: string; action: number; conds: SeccompCond[] }[];
   flags: number;
   notify: boolean; // some rule sends calls to the seccomp agent at listenerPath
+  // Syscalls above the highest of these (per architecture) get ENOSYS before the filter sees
+  // them, as runc 1.0+ does: a call newer than the profile must look like an old kernel's, so
+  // programs fall back (clone3 -> clone). Empty when the default action lets calls through.
+  enosysAbove: string[];
+}
+
+const ENOSYS = 38;
+
+// runc's rule: allow, log and trace (a tracer handles new calls itself) need no stub, nor
+// does a default that is ENOSYS already.
+function needsEnosysStub(defaultAction: number): boolean {
+  const kind = defaultAction & 0xffff0000;
+  if (defaultAction === 0x7fff0000 || defaultAction === 0x7ffc0000 || kind === 0x7ff00000) return false;
+  return defaultAction !== (0x00050000 | ENOSYS);
 }
 
 function action(name: string, ret: number | undefined, where: string): number {
@@ -141,7 +155,10 @@ export function planSeccomp(sc: Seccomp | undefined): SeccompRequest | null {
       throw new HuskError(`${W}/listenerPath: "${p}" must be an absolute path to a unix socket`);
     flags |= NEW_LISTENER;
   }
-  return { defaultAction, arches: (sc.architectures ?? []).map(archName), rules, flags, notify };
+  const enosysAbove = needsEnosysStub(defaultAction)
+    ? [...new Set((sc.syscalls ?? []).flatMap((s) => s.names))].sort()
+    : [];
+  return { defaultAction, arches: (sc.architectures ?? []).map(archName), rules, flags, notify, enosysAbove };
 }
 
 // As late as possible: with no_new_privs just before exec; without it, loading a filter needs

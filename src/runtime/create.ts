@@ -37,6 +37,7 @@ export interface CreateOptions {
   bundle: string;
   pidFile?: string;
   consoleSocket?: string;
+  relayedTerminal?: boolean; // consoleSocket is husk's own relay's (run)
   noPivot?: boolean;
   preserveFds?: number;
   noNewKeyring?: boolean;
@@ -107,6 +108,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
   checkId(id);
   const bundle = path.resolve(opts.bundle);
   const spec = opts.spec ?? loadConfig(bundle);
+  if (!opts.spec) ctx.log.debug(`${id}: config loaded from ${bundle}/config.json`);
   const host = probeHost();
   // Fails here, before anything exists, when systemd is not running (runc does not fall back).
   const systemd = ctx.systemdCgroup ? systemdDriver() : undefined;
@@ -115,6 +117,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     bundle,
     noPivot: opts.noPivot,
     consoleSocket: !!opts.consoleSocket,
+    relayedTerminal: opts.relayedTerminal,
     noNewKeyring: opts.noNewKeyring,
     startAtOnce: opts.startAtOnce,
     cgroupAccess: ctx.rootless
@@ -130,6 +133,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
   if (!fs.existsSync(plan.rootfs)) throw new HuskError(`/root/path: rootfs ${plan.rootfs} does not exist`);
   for (const w of plan.warnings) ctx.log.warn(w);
   for (const n of plan.notes) ctx.log.debug(n);
+  ctx.log.debug(`${id}: launch plan built: ${plan.ops.length} ops, rootfs ${plan.rootfs}`);
   compileInto(plan.ops, plan.seccomp, ctx.log);
   const encoded = encodePlan(plan.ops);
 
@@ -250,6 +254,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       if (m.type === MSG.ERROR) throw new HuskError(describeFailure(plan, m));
       if (m.type === MSG.PID) {
         initPid = m.pid;
+        ctx.log.debug(`${id}: container init pid ${initPid}`);
         // The first process exits right after this message: collected at READY, by when it is
         // gone for sure, rather than waited for here.
         exited = stage0;
@@ -307,8 +312,8 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       } else if (m.stage === STAGE.USERMAP) {
         writeIdMaps(stage0, plan);
       } else if (m.stage === STAGE.CREATE_RUNTIME) {
-        runHooksOrFail(spec.hooks, 'prestart', ociState('creating'));
-        runHooksOrFail(spec.hooks, 'createRuntime', ociState('creating'));
+        runHooksOrFail(spec.hooks, 'prestart', ociState('creating'), ctx.log);
+        runHooksOrFail(spec.hooks, 'createRuntime', ociState('creating'), ctx.log);
       } else if (m.stage === STAGE.CREATE_CONTAINER) {
         native().reply(syncFd, MSG.ACK);
         native().sendData(syncFd, Buffer.from(JSON.stringify(ociState('creating'))));

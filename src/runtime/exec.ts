@@ -34,10 +34,11 @@ export interface ExecOptions extends ExecRequest {
 
 export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
   const { rec, status } = load(ctx, id);
+  // runc's words: callers match them.
   if (status === 'paused' && !opts.ignorePaused)
-    throw new HuskError(`container ${id} is paused (use --ignore-paused)`);
+    throw new HuskError(`cannot exec in a paused container (use --ignore-paused to override)`);
   if (status !== 'running' && status !== 'created' && status !== 'paused')
-    throw new HuskError(`cannot exec in container ${id}: it is ${status}`);
+    throw new HuskError(`cannot exec in a ${status} container`);
   const cgroupDirs = rec.cgroupDirs;
   const spec = ctx.store.readConfig(id);
   if (!spec) throw new HuskError(`container ${id} has no saved config`);
@@ -81,6 +82,7 @@ async function execWith(
       cgroupJoin: selfJoin ? splitCgroupDirs(cgroupDirs, host.unified) : undefined,
       process: policy.process,
       consoleSocket: !!opts.consoleSocket,
+      relayedTerminal: !!receiver,
       seccomp: policy.seccomp,
       lsmFrom: policy.lsmFrom,
       setgroupsDenied: setgroupsDenied(rec.pid),
@@ -113,6 +115,7 @@ async function execWith(
       }
       if (m.type === MSG.PID) {
         pid = m.pid;
+        ctx.log.debug(`${rec.id}: exec process pid ${pid}`);
         // Collected at READY (see create): the first process exits right after this message.
         exited = stage0;
         stage0 = -1;

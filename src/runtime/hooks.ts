@@ -15,6 +15,16 @@ function envObject(env: string[] | undefined): Record<string, string> {
   return out;
 }
 
+function bundleDir(bundle: string): string | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('node:fs') as typeof import('node:fs');
+  try {
+    return fs.statSync(bundle).isDirectory() ? bundle : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function runHook(h: Hook, where: string, state: State): string | null {
   const args = h.args ?? [h.path];
   // Loaded here, not at the top: most calls run no hook and should not pay for child_process.
@@ -22,6 +32,9 @@ function runHook(h: Hook, where: string, state: State): string | null {
   const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(h.path, args.slice(1), {
     argv0: args[0] ?? h.path,
+    // The bundle, as runc's (it works in the bundle directory); a bundle removed before
+    // poststop leaves the hook in ours.
+    cwd: bundleDir(state.bundle),
     env: envObject(h.env),
     input: JSON.stringify(state),
     timeout: h.timeout ? h.timeout * 1000 : undefined,
@@ -46,8 +59,14 @@ function runHook(h: Hook, where: string, state: State): string | null {
 }
 
 // Create-time hooks: the first failure is an error (the caller tears the container down).
-export function runHooksOrFail(hooks: Hooks | undefined, kind: RuntimeHookKind, state: State): void {
+export function runHooksOrFail(
+  hooks: Hooks | undefined,
+  kind: RuntimeHookKind,
+  state: State,
+  log?: Logger,
+): void {
   (hooks?.[kind] ?? []).forEach((h, i) => {
+    log?.debug(`${state.id}: running hook /hooks/${kind}/${i}: ${h.path}`);
     const err = runHook(h, `/hooks/${kind}/${i}`, state);
     if (err) throw new HuskError(err);
   });
@@ -61,6 +80,7 @@ export function runHooksWarn(
   log: Logger,
 ): void {
   (hooks?.[kind] ?? []).forEach((h, i) => {
+    log.debug(`${state.id}: running hook /hooks/${kind}/${i}: ${h.path}`);
     const err = runHook(h, `/hooks/${kind}/${i}`, state);
     if (err) log.warn(err);
   });

@@ -103,6 +103,7 @@ export function start(ctx: RuntimeContext, id: string, spec?: Spec): void {
     const fifo = path.join(dir, 'exec.fifo');
     native().releaseFifo(fifo);
     unlinkIfThere(fifo);
+    ctx.log.debug(`${id}: started (init pid ${rec.pid})`);
     spec ??= ctx.store.readConfig(id) ?? undefined;
     // startContainer hooks run in the init after this point; their failure stops the container
     // and must fail `start` (the spec), so start waits until the init has exec'd the program.
@@ -134,6 +135,7 @@ export function kill(ctx: RuntimeContext, id: string, signal?: string | number, 
     // "already gone"; any other text fails StopContainer and StopPodSandbox.
     throw new HuskError(`container not running: ${id} is ${status}`);
   }
+  ctx.log.debug(`${id}: signal ${sig} to ${all ? 'every process' : `init pid ${rec.pid}`}`);
   if (all && rec.cgroupDirs.length) return signalAll(rec, sig);
   try {
     process.kill(rec.pid, sig);
@@ -214,6 +216,7 @@ export function destroy(ctx: RuntimeContext, id: string, force = false, known?: 
         }
       }
       destroyCgroups(rec.cgroupDirs, rec.cgroupMade ?? rec.cgroupDirs, ctx.keepCgroupParents);
+      ctx.log.debug(`${id}: deleted (was ${status}; cgroups removed: ${rec.cgroupDirs.length})`);
       const spec = known ?? ctx.store.readConfig(id);
       // poststop runs for containers that got as far as having a process.
       if (rec.pid > 0 && spec?.hooks?.poststop?.length)

@@ -56,6 +56,7 @@ function startOrDestroy(ctx: RuntimeContext, id: string, spec: Spec): void {
 
 export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Promise<number> {
   const spec = opts.spec ?? loadConfig(path.resolve(opts.bundle));
+  if (!opts.spec) ctx.log.debug(`${id}: config loaded from ${path.resolve(opts.bundle)}/config.json`);
   let receiver: ConsoleReceiver | null = null;
   if (spec.process?.terminal && !opts.consoleSocket && !opts.detach) {
     if (!ctx.launcher.relaysTerminal) throw new NotHere();
@@ -76,6 +77,7 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
       ...opts,
       spec,
       consoleSocket: receiver?.socket ?? opts.consoleSocket,
+      relayedTerminal: !!receiver,
       startAtOnce: atOnce,
       onPid: opts.detach
         ? undefined
@@ -132,6 +134,7 @@ export async function run(ctx: RuntimeContext, id: string, opts: RunOptions): Pr
     forwarding.stop();
     tty?.stop();
   }
+  ctx.log.debug(`${id}: container process exited (exit code ${exitCodeOf(status)})`);
   if (!opts.keep) await destroyExited(ctx, id, spec, rec);
   return exitCodeOf(status);
 }

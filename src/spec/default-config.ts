@@ -1,20 +1,28 @@
-// The config `husk spec` writes: a busybox-friendly default close to what runc writes, so a
-// bundle made by either runtime runs under the other.
+// The config `husk spec` writes: runc 1.1's template, field for field (but the hostname), so a
+// bundle made by either runtime runs under the other and tools that edit runc's template find
+// what they expect.
 import type { Spec } from './types';
-import { SPEC_VERSION } from './load';
+
+// runc's: every OCI runtime accepts it (crun 1.8 refuses 1.3.0); husk reads any 1.x.
+export const TEMPLATE_OCI_VERSION = '1.0.2-dev';
 
 const CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
 export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: number } = {}): Spec {
   const spec: Spec = {
-    ociVersion: SPEC_VERSION,
+    ociVersion: TEMPLATE_OCI_VERSION,
     process: {
       terminal: true,
       user: { uid: 0, gid: 0 },
       args: ['sh'],
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'],
       cwd: '/',
-      capabilities: { bounding: [...CAPS], effective: [...CAPS], permitted: [...CAPS] },
+      capabilities: {
+        bounding: [...CAPS],
+        effective: [...CAPS],
+        permitted: [...CAPS],
+        ambient: [...CAPS],
+      },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
       noNewPrivileges: true,
     },
@@ -56,14 +64,7 @@ export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: numb
     ],
     linux: {
       resources: { devices: [{ allow: false, access: 'rwm' }] },
-      namespaces: [
-        { type: 'pid' },
-        { type: 'network' },
-        { type: 'ipc' },
-        { type: 'uts' },
-        { type: 'mount' },
-        { type: 'cgroup' },
-      ],
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
       maskedPaths: [
         '/proc/acpi',
         '/proc/asound',
@@ -82,6 +83,11 @@ export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: numb
   if (opts.rootless) {
     const linux = spec.linux!;
     linux.namespaces = linux.namespaces!.filter((n) => n.type !== 'network').concat([{ type: 'user' }]);
+    // One entry runc's rootless template lacks, for now: without a cgroup namespace the
+    // template's cgroup mount is a real cgroup2 mount in a user namespace, which the kernel
+    // refuses; runc bind-mounts the host's hierarchy there instead, and until husk does the
+    // same (issue 23, item 1) a rootless container needs its own cgroup namespace.
+    linux.namespaces.push({ type: 'cgroup' });
     linux.uidMappings = [{ containerID: 0, hostID: opts.uid ?? 1000, size: 1 }];
     linux.gidMappings = [{ containerID: 0, hostID: opts.gid ?? 1000, size: 1 }];
     delete linux.resources;

@@ -3,7 +3,7 @@
 import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
-import type { Spec } from './types';
+import type { Process, Spec } from './types';
 import { locate } from './locate';
 
 export const SPEC_VERSION = '1.3.0';
@@ -94,22 +94,48 @@ export function checkVersion(file: string, version: string): void {
 // the same bundle again and again, and validation is a pure function of the text.
 let lastValid: string | undefined;
 
-export function parseConfig(file: string, text: string): Spec {
-  let data: unknown;
+function parseJson(file: string, text: string): unknown {
   try {
-    data = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     const m = /position (\d+)/.exec((e as Error).message);
     const line = m ? text.slice(0, Number(m[1])).split('\n').length : null;
     throw new HuskError(`${file}${line ? `:${line}` : ''}: not valid JSON: ${(e as Error).message}`);
   }
-  const spec = data as Spec;
-  if (text === lastValid) return spec;
-  const { validateConfig } = validators();
-  if (!validateConfig(data)) throw new HuskError(validationMessage(file, text, validateConfig.errors ?? []));
-  checkVersion(file, spec.ociVersion);
-  lastValid = text;
+}
+
+// What the spec leaves out and runc reads as root: a process with no user runs as uid 0, gid 0.
+function withDefaults(p: Process | undefined): void {
+  if (p && !p.user) p.user = { uid: 0, gid: 0 };
+}
+
+export function parseConfig(file: string, text: string): Spec {
+  const spec = parseJson(file, text) as Spec;
+  if (text !== lastValid) {
+    const { validateConfig } = validators();
+    if (!validateConfig(spec))
+      throw new HuskError(validationMessage(file, text, validateConfig.errors ?? []));
+    checkVersion(file, spec.ociVersion);
+    lastValid = text;
+  }
+  withDefaults(spec.process);
   return spec;
+}
+
+// A process file (exec --process): checked with the process part of the config schema, as the
+// process of a minimal config, and its errors named by the file's own line and pointer.
+export function parseProcess(file: string, text: string): Process {
+  const proc = parseJson(file, text);
+  const { validateConfig } = validators();
+  if (!validateConfig({ ociVersion: SPEC_VERSION, root: { path: '/' }, process: proc })) {
+    const errors = (validateConfig.errors ?? []).map((e) => ({
+      ...e,
+      instancePath: e.instancePath.replace(/^\/process/, ''),
+    }));
+    throw new HuskError(validationMessage(file, text, errors));
+  }
+  withDefaults(proc as Process);
+  return proc as Process;
 }
 
 export function loadConfig(bundle: string): Spec {

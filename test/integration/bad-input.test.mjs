@@ -201,7 +201,9 @@ describe('bad bundles and config.json', { skip: SKIP }, () => {
       (c) => {
         c.linux.namespaces.push({ type: 'bogus' });
       },
-      (b) => `${b.configPath}:${lineOf(b.configPath, '"bogus"')}: /linux/namespaces/6/type: must be one of`,
+      // The entry added last, whatever the template lists before it.
+      (b) =>
+        `${b.configPath}:${lineOf(b.configPath, '"bogus"')}: /linux/namespaces/${b.config.linux.namespaces.length - 1}/type: must be one of`,
     );
   });
 
@@ -211,7 +213,8 @@ describe('bad bundles and config.json', { skip: SKIP }, () => {
       (c) => {
         c.linux.namespaces.push({ type: 'pid' });
       },
-      '/linux/namespaces/6/type: namespace "pid" is listed twice',
+      (b) =>
+        `/linux/namespaces/${b.config.linux.namespaces.length - 1}/type: namespace "pid" is listed twice`,
     );
   });
 
