@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs what the tests need: the container engines test/engines/ drives: podman (with conmon),
 # containerd (ctr + io.containerd.runc.v2 shim) and docker.io (dockerd 20.10), plus the tools the
-# tests use (runc as the reference runtime, busybox-static for the image, bsdutils for `script`),
+# tests use (runc as the reference runtime, busybox-static for the image, bsdutils for `script`,
+# uidmap, slirp4netns and fuse-overlayfs for rootless podman),
 # and musl-tools, so that the static executables are built as the README's first command builds them.
 # Idempotent and quiet: does nothing when everything is already there. Needs root and apt.
 set -eu
 
-PKGS="podman conmon containerd docker.io runc busybox-static musl-tools bsdutils uidmap"
+PKGS="podman conmon containerd docker.io runc busybox-static musl-tools bsdutils uidmap slirp4netns fuse-overlayfs"
 
 if [ "$(id -u)" != 0 ]; then
   echo "scripts/install-test-deps.sh: not root, skipping engine installs" >&2

@@ -36,7 +36,7 @@ export function nextMessage(ctx: RuntimeContext, fd: number, timeoutMs: number):
 export function defaultRoot(): string {
   const euid = process.geteuid?.() ?? 0;
   const xdg = process.env.XDG_RUNTIME_DIR;
-  if (xdg && honorsXdgRuntimeDir(euid)) return path.join(xdg, 'husk');
+  if (xdg && honorsXdgRuntimeDir(euid, process.env.USER, runningInUserNs)) return path.join(xdg, 'husk');
   if (euid === 0) return '/run/husk';
   const fallback = `/run/user/${euid}`;
   if (fs.existsSync(fallback)) return path.join(fallback, 'husk');
@@ -45,10 +45,14 @@ export function defaultRoot(): string {
   );
 }
 
-function honorsXdgRuntimeDir(euid: number): boolean {
+export function honorsXdgRuntimeDir(
+  euid: number,
+  user: string | undefined,
+  inUserNs: () => boolean,
+): boolean {
   if (euid !== 0) return true;
-  if (!runningInUserNs()) return false; // the real root: /run/husk even with XDG_RUNTIME_DIR set
-  return process.env.USER !== 'root';
+  if (!inUserNs()) return false; // the real root: /run/husk even with XDG_RUNTIME_DIR set
+  return user !== 'root';
 }
 
 export function makeContext(
