@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "husk_native",
-      "sources": ["addon/binding.cc", "addon/parent/spawn.cc", "addon/parent/console.cc", "addon/parent/seccomp.cc", "addon/parent/bpf.cc", "addon/parent/unix_stream.cc", "addon/common/launch.cc"],
+      "sources": ["addon/binding.cc", "addon/napi/errors.cc", "addon/napi/fdwait.cc", "addon/napi/launch.cc", "addon/napi/processes.cc", "addon/napi/files.cc", "addon/napi/sockets.cc", "addon/napi/server.cc", "addon/napi/filters.cc", "addon/parent/spawn.cc", "addon/parent/console.cc", "addon/parent/seccomp.cc", "addon/parent/bpf.cc", "addon/parent/unix_stream.cc", "addon/common/launch.cc"],
       "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -28,7 +28,7 @@ const REPO = path.resolve(HERE, '..');
 
 const USAGE = `usage: node bench/run.mjs [options]
   --quick          few runs, for a CI smoke test (about a minute)
-  --runs N         samples per scenario for scenarios 1-4 and 8 (overrides the mode)
+  --runs N         samples per scenario for scenarios 1-4 and 9 (overrides the mode)
   --only LIST      run only these scenarios, e.g. --only 1,4,7
   --husk PATH      husk front executable (default: bin/husk of this repo; husk+server runs the
                    server from the bin/husk.js that front falls back to)
@@ -51,6 +51,7 @@ const MODES = {
     lib: 20,
     libWarmup: 2,
     libBackToBack: 10,
+    pod: 3,
   },
   default: {
     warmup: 3,
@@ -65,6 +66,7 @@ const MODES = {
     lib: 200,
     libWarmup: 50,
     libBackToBack: 100,
+    pod: 10,
   },
 };
 const BATCH_N = 50;
@@ -1028,7 +1030,71 @@ async function scenarioLib(B) {
   return [row('7', name, 'ms', res)];
 }
 
-// 8. What an engine's user waits for: `podman run --rm`, `docker run --rm` and `ctr run --rm`
+// 8. A pod through containerd's CRI plugin (test/cri/lib.mjs starts a private containerd with one
+// runtime handler per column, each a logging wrapper around the runtime with that column's
+// environment): RunPodSandbox, CreateContainer and StartContainer, then ContainerStatus until
+// Running, timed as one sample from the client's side, the way kubelet waits for a pod. The
+// pod is stopped and removed after each sample, untimed.
+async function scenarioPod() {
+  const { startCri, whyNot, removeCgroupTree } = await import('../test/cri/lib.mjs');
+  const { runPod, startContainer } = await import('../test/cri/pods.mjs');
+  const why = whyNot();
+  if (why) throw new Error(why);
+  // containerd, its shims and so the runtimes inherit this process's environment.
+  delete process.env.NODE_EXTRA_CA_CERTS;
+  const handlerOf = { husk: 'husk', huskServer: 'husk-server', runc: 'runc' };
+  const rts = RUNTIMES.filter((r) => r.available);
+  const handlers = {};
+  for (const rt of rts) {
+    const env = {};
+    for (const k of ['HUSK_SERVER_DIR', 'NODE_OPTIONS']) if (rt !== runc && rt.env[k]) env[k] = rt.env[k];
+    handlers[handlerOf[rt.key]] = { real: rt.bin, env };
+  }
+  const ctx = await startCri({ handlers, prefix: 'husk-bench-cri-' });
+  const res = perRuntime(measure);
+  try {
+    for (let i = 0; i < M.warmup + M.pod; i++) {
+      for (const rt of order(i, rts)) {
+        let pod = null;
+        try {
+          const t0 = process.hrtime.bigint();
+          pod = await runPod(ctx, handlerOf[rt.key], { name: `bench-${i}` });
+          const c = await startContainer(ctx, pod, 'app', ['sleep', '1000']);
+          for (;;) {
+            const { status } = await ctx.cri.ContainerStatus({ container_id: c.id });
+            if (status.state === 'CONTAINER_RUNNING') break;
+            if (status.state !== 'CONTAINER_CREATED') throw new Error(`container ${status.state}`);
+          }
+          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          if (i >= M.warmup) res[rt.key].samples.push(ms);
+        } catch (e) {
+          fail(res[rt.key], `${rt.name}: ${e.message}`);
+        } finally {
+          if (pod) {
+            await ctx.cri.StopPodSandbox({ pod_sandbox_id: pod.id }).catch(() => {});
+            await ctx.cri
+              .RemovePodSandbox({ pod_sandbox_id: pod.id })
+              .catch((e) => fail(res[rt.key], e.message));
+            removeCgroupTree(pod.cgroup); // kubelet's part: the pod-level cgroup
+          }
+        }
+        await checkpoint();
+      }
+    }
+  } finally {
+    await ctx.stop();
+  }
+  return [
+    row(
+      '8',
+      'pod start through containerd CRI: `RunPodSandbox` + `CreateContainer` + `StartContainer` until Running',
+      'ms',
+      res,
+    ),
+  ];
+}
+
+// 9. What an engine's user waits for: `podman run --rm`, `docker run --rm` and `ctr run --rm`
 // of /bin/true, the runtimes alternated run by run under the same engine (bench/engines.mjs
 // sets the engines up privately and calls each runtime through an `exec` wrapper).
 let engineSet = null;
@@ -1038,9 +1104,9 @@ async function scenarioEngines(rootfs) {
   const rows = [];
   try {
     for (const [id, name, what] of [
-      ['8a', 'podman', '`podman run --rm --network none`'],
-      ['8b', 'docker', '`docker run --rm --network none`'],
-      ['8c', 'ctr', '`ctr run --rm`'],
+      ['9a', 'podman', '`podman run --rm --network none`'],
+      ['9b', 'docker', '`docker run --rm --network none`'],
+      ['9c', 'ctr', '`ctr run --rm`'],
     ]) {
       const eng = engineSet.engines[name];
       const res = perRuntime(measure);
@@ -1143,7 +1209,7 @@ function markdown(report) {
   lines.push(`- node ${m.node}; NODE_EXTRA_CA_CERTS removed from every timed process`);
   const c = m.counts;
   lines.push(
-    `- samples per runtime: ${c.warmup} warm-up + ${c.run} (1), ${c.engine} (2), ${c.exec} (3), ${c.state} (4); ${c.batchReps} batch(es) (5); ${c.rssInit} + ${c.rssCli} (6); ${c.libWarmup} + ${c.lib} one by one, then ${c.libBackToBack} back to back (7); ${c.engineLevel} per engine (8)`,
+    `- samples per runtime: ${c.warmup} warm-up + ${c.run} (1), ${c.engine} (2), ${c.exec} (3), ${c.state} (4); ${c.batchReps} batch(es) (5); ${c.rssInit} + ${c.rssCli} (6); ${c.libWarmup} + ${c.lib} one by one, then ${c.libBackToBack} back to back (7); ${c.warmup} + ${c.pod} pods (8); ${c.engineLevel} per engine (9)`,
   );
   lines.push(
     `- cells: median (min–max); ${RATIOS.map(([a, b]) => `${a.name}/${b.name} = ${a.label} median ÷ ${b.label} median`).join(', ')}`,
@@ -1316,7 +1382,7 @@ async function main() {
     // husk+server: a server started from the build just checked (the snapshot's bin/husk.js),
     // then one container through it, which must not have fallen back to the Node CLI.
     huskServer.bin = husk.bin;
-    if (husk.available && ![1, 2, 3, 4, 5, 6, 8].some(want)) {
+    if (husk.available && ![1, 2, 3, 4, 5, 6, 8, 9].some(want)) {
       huskServer.available = false;
       huskServer.why = 'not needed by the scenarios run';
     } else if (husk.available) {
@@ -1389,7 +1455,8 @@ async function main() {
     await section(5, `${BATCH_N} runs, ${BATCH_PAR} at a time`, () => scenarioBatch(B));
     await section(6, 'RSS of a created init', () => scenarioRssInit(B));
     await section(7, 'library API', () => scenarioLib(B));
-    await section(8, 'engines: podman, docker, ctr run --rm', () => scenarioEngines(rootfs));
+    await section(8, 'pod start through containerd CRI', () => scenarioPod());
+    await section(9, 'engines: podman, docker, ctr run --rm', () => scenarioEngines(rootfs));
 
     // The server itself, before clean-up stops it: its memory now, the calls it did not take
     // (they ran the Node CLI and so are not what the column claims) and anything it logged.
@@ -1413,7 +1480,7 @@ async function main() {
     cleanupFn = null;
   }
 
-  const order = ['1', '2', '3', '4a', '4b', '5a', '5b', '6a', '6b', '7', '8a', '8b', '8c'];
+  const order = ['1', '2', '3', '4a', '4b', '5a', '5b', '6a', '6b', '7', '8', '9a', '9b', '9c'];
   rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   notes.push(...leakNotes);
   for (const r of rows) {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { check, assertFails, assertOk, describe } from '../lib/harness.mjs';
+import { check, assertOk, describe } from '../lib/harness.mjs';
 import { shConfig, setNamespace, withoutNamespace, tmpfs, bind } from '../lib/config.mjs';
 import { nsOf, parseMountinfo, mountAt, cgroupDirOf, readOr } from '../lib/host.mjs';
 

@@ -155,6 +155,16 @@ export function cgroupDirsAll(depth = 5) {
   return found;
 }
 
+/** A cgroup directory's path inside its hierarchy ("/husk/x" for /sys/fs/cgroup/cpu/husk/x). */
+export function cgroupRelPath(dir) {
+  const mounts = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'))
+    .filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2')
+    .map((m) => m.mountpoint)
+    .filter((mp) => dir === mp || dir.startsWith(mp + '/'))
+    .sort((a, b) => b.length - a.length);
+  return mounts.length ? dir.slice(mounts[0].length) || '/' : dir;
+}
+
 /**
  * Cgroup directories (in every hierarchy, up to `depth` levels down) whose name is in `names`:
  * where a runtime's default cgroup for a container id would be.

@@ -4,7 +4,8 @@ import fs = require('node:fs');
 // non-zero.
 import { HuskError, NotHere } from '../errors';
 import { Logger } from '../log';
-import { makeContext, type RuntimeContext } from '../runtime/context';
+import { makeContext } from '../runtime/context';
+import type { CallOptions } from '../server/server';
 import { fastParse, joinDashValues } from './parse';
 import { GLOBAL_OPTIONS, type GlobalArgs, type Verb } from './verb';
 import { VERBS } from './verbs';
@@ -16,9 +17,6 @@ function versionText(): string {
   const commit = typeof HUSK_COMMIT === 'string' ? HUSK_COMMIT : 'unknown';
   return `husk version ${VERSION}\ncommit: ${commit}\nspec: 1.3.0`;
 }
-
-// What a caller other than the command line (the husk server) sets for the calls it runs.
-export type CallOptions = Pick<RuntimeContext, 'launcher' | 'inProcess' | 'keepCgroupParents'>;
 
 // Prints the error (and logs it); returns the exit code.
 function fail(e: unknown, logger?: Logger): number {

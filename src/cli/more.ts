@@ -41,6 +41,8 @@ export const psVerb: Verb<{ id: string; format: string; 'ps-args': string[] }> =
     const pids = cgroupPids(rec.cgroupDirs).sort((x, y) => x - y);
     if (a.format === 'json') return print(JSON.stringify(pids));
     const args = a['ps-args'].length ? a['ps-args'] : ['-ef'];
+    // Loaded here: only ps runs a program.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
     const out = execFileSync('ps', args, { encoding: 'utf8' }).split('\n');
     const pidCol = out[0].trim().split(/\s+/).indexOf('PID');

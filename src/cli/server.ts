@@ -14,9 +14,16 @@ export const serverVerb: Verb<{ dir?: string }> = {
     },
   },
   handler: async (a) => {
-    // Loaded here: no other verb needs it (and it uses the CLI's own call path).
+    // Loaded here: no other verb needs them. The server runs each call through the command
+    // line's own path (serveCall), handed to it so that it imports nothing of the CLI.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { serve } = require('../server/server') as typeof import('../server/server');
-    await serve({ dir: a.dir, onListening: (socket) => print(`husk server: listening on ${socket}`) });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { serveCall } = require('./main') as typeof import('./main');
+    await serve({
+      dir: a.dir,
+      runCall: serveCall,
+      onListening: (socket) => print(`husk server: listening on ${socket}`),
+    });
   },
 };

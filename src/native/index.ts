@@ -98,6 +98,8 @@ let buildDir: string | undefined;
 export function native(): Native {
   if (!cached) {
     buildDir = findBuildDir();
+    // The addon's path is known only at run time (build/Release or a packaged copy).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     cached = require(path.join(buildDir, 'husk_native.node')) as Native;
   }
   return cached;

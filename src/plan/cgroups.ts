@@ -4,6 +4,7 @@ import path = require('node:path');
 import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { DeviceRule, Resources, Spec, ThrottleDevice } from '../spec/types';
+import { sharesToWeight } from './cpu-weight';
 import { deviceProgram, encodeProgram } from './devices-bpf';
 import type { SourcedRule } from './systemd-devices';
 import { parseSystemdPath, planSystemdUnit, systemdRelPath, type SystemdPlan } from './systemd-unit';
@@ -96,11 +97,7 @@ function controllerDir(plan: CgroupPlan, controller: string): string | null {
   return h ? h.dir : null;
 }
 
-// cpu.shares (2..262144) onto cpu.weight (1..10000), the conversion the spec and runc use.
-export function sharesToWeight(shares: number): number {
-  if (shares === 0) return 0;
-  return Math.floor(1 + ((shares - 2) * 9999) / 262142);
-}
+export { sharesToWeight };
 
 // blkio (v1) and io (v2): weights and per-device throttles. Weight 0 means "not set".
 function blockIOWrites(

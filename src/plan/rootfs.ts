@@ -26,7 +26,7 @@ export function rootfsPath(spec: Spec, bundle: string): string {
   return path.resolve(bundle, spec.root.path);
 }
 
-function checkDestination(dest: string, from: string): string {
+function checkDestination(dest: string, _from: string): string {
   if (!dest.startsWith('/')) {
     // runc accepts relative destinations as relative to /; the spec asks for absolute ones.
     dest = '/' + dest;

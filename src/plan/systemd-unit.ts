@@ -3,7 +3,7 @@
 import path = require('node:path');
 import { HuskError } from '../errors';
 import type { Resources, Spec } from '../spec/types';
-import { sharesToWeight } from './cgroups';
+import { sharesToWeight } from './cpu-weight';
 import { annotationProperties } from './systemd-annotations';
 import { deviceProperties, type SourcedRule } from './systemd-devices';
 

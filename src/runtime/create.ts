@@ -75,6 +75,8 @@ function writeIdMaps(pid: number, plan: LaunchPlan): void {
         fs.writeFileSync(`/proc/${pid}/${kind}_map`, map);
       } else {
         const args = [String(pid), ...lines.flatMap((l) => l.split(' '))];
+        // Loaded here: only several id ranges need the setuid helpers.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
         const r = spawnSync(`new${kind}map`, args, { encoding: 'utf8' });
         if (r.error) throw new Error(`new${kind}map: ${r.error.message} (install the uidmap package)`);

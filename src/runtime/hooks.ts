@@ -18,6 +18,7 @@ function envObject(env: string[] | undefined): Record<string, string> {
 function runHook(h: Hook, where: string, state: State): string | null {
   const args = h.args ?? [h.path];
   // Loaded here, not at the top: most calls run no hook and should not pay for child_process.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(h.path, args.slice(1), {
     argv0: args[0] ?? h.path,

@@ -17,28 +17,10 @@ import { probeHost } from '../host/probe';
 import { parseSignal } from './signals';
 import type { Spec } from '../spec/types';
 
-const LOCK_EX_NB = 2 | 4;
-const LOCK_UN = 8;
-
 export interface Loaded {
   rec: ContainerRecord;
   status: Status;
   dir: string;
-}
-
-function creating(dir: string): boolean {
-  // A record without a pid belongs to a create still in progress if its lock is held.
-  let fd = -1;
-  try {
-    fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    const got = native().flock(fd, LOCK_EX_NB);
-    if (got) native().flock(fd, LOCK_UN);
-    return !got;
-  } catch {
-    return false;
-  } finally {
-    if (fd >= 0) fs.closeSync(fd);
-  }
 }
 
 export function load(ctx: RuntimeContext, id: string): Loaded {
@@ -51,7 +33,7 @@ export function load(ctx: RuntimeContext, id: string): Loaded {
       );
     throw new HuskError(`container ${id} does not exist`);
   }
-  const status = rec.pid === 0 ? (creating(dir) ? 'creating' : 'stopped') : statusOf(rec, dir);
+  const status = rec.pid === 0 ? (ctx.store.beingCreated(id) ? 'creating' : 'stopped') : statusOf(rec, dir);
   return { rec, status, dir };
 }
 
@@ -146,8 +128,11 @@ export function kill(ctx: RuntimeContext, id: string, signal?: string | number, 
   const sig = parseSignal(signal);
   const { rec, status } = load(ctx, id);
   if (status === 'stopped' || status === 'creating') {
-    if (all && status === 'stopped' && cgroupPids(rec.cgroupDirs).length) return signalAll(rec, sig);
-    throw new HuskError(`container ${id} is not running (${status})`);
+    // As runc: --all signals whatever is left in the cgroup, which may be nothing.
+    if (all && status === 'stopped') return signalAll(rec, sig);
+    // containerd's shim takes an error containing "container not running" (runc's words) as
+    // "already gone"; any other text fails StopContainer and StopPodSandbox.
+    throw new HuskError(`container not running: ${id} is ${status}`);
   }
   if (all && rec.cgroupDirs.length) return signalAll(rec, sig);
   try {

@@ -8,7 +8,7 @@ import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
 import { native } from '../native';
-import { serveCall } from '../cli/main';
+import type { RuntimeContext } from '../runtime/context';
 import { CallScope } from './call-scope';
 import { FrontConnection, FrontLauncher } from './front-launcher';
 import { decodeRequest, MSG, SOCKET_NAME, type CallRequest } from './protocol';
@@ -113,16 +113,16 @@ function callEnded(): void {
   else if (inFlight === 0) idleTimer = setTimeout(collectGarbage, 1000).unref();
 }
 
-async function serveConnection(fd: number, log: (s: string) => void): Promise<void> {
+async function serveConnection(fd: number, log: (s: string) => void, runCall: CallRunner): Promise<void> {
   inFlight++;
   try {
-    await handleCall(fd, log);
+    await handleCall(fd, log, runCall);
   } finally {
     callEnded();
   }
 }
 
-async function handleCall(fd: number, log: (s: string) => void): Promise<void> {
+async function handleCall(fd: number, log: (s: string) => void, runCall: CallRunner): Promise<void> {
   const conn = new FrontConnection(fd);
   let stdio: number[] = [];
   try {
@@ -154,7 +154,7 @@ async function handleCall(fd: number, log: (s: string) => void): Promise<void> {
     }
     let code: number | null;
     try {
-      code = await serveCall(req.args, {
+      code = await runCall(req.args, {
         launcher: new FrontLauncher(conn, scope),
         inProcess: true,
         keepCgroupParents: true,
@@ -184,7 +184,15 @@ async function handleCall(fd: number, log: (s: string) => void): Promise<void> {
   }
 }
 
+// What the server sets for each call it runs.
+export type CallOptions = Pick<RuntimeContext, 'launcher' | 'inProcess' | 'keepCgroupParents'>;
+// Runs one call's arguments as the command line would; null: not one the server runs (the front
+// then hands it to the Node CLI). Given by the command line that starts the server, so the server
+// imports nothing of it.
+export type CallRunner = (args: string[], call: CallOptions) => Promise<number | null>;
+
 export interface ServerOptions {
+  runCall: CallRunner;
   dir?: string;
   // Lines about the server itself (not the calls: those write to their callers' stderr).
   log?: (s: string) => void;
@@ -192,7 +200,7 @@ export interface ServerOptions {
 }
 
 // Runs until the process is stopped (SIGTERM, SIGINT: the socket is removed first).
-export async function serve(opts: ServerOptions = {}): Promise<never> {
+export async function serve(opts: ServerOptions): Promise<never> {
   // A copy of the server's own stderr: while a call runs, fd 2 is its caller's, and another
   // call's refusal must not be told there.
   const ownStderr = opts.log ? -1 : native().dupFd(2);
@@ -223,6 +231,6 @@ export async function serve(opts: ServerOptions = {}): Promise<never> {
   opts.onListening?.(socket);
   for (;;) {
     const fd = await native().acceptAsync(listenFd);
-    if (fd >= 0) void serveConnection(fd, log);
+    if (fd >= 0) void serveConnection(fd, log, opts.runCall);
   }
 }

@@ -4,7 +4,14 @@
 import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
-import { native } from '../native';
+import {
+  ENOENT,
+  exchange,
+  lockExclusive,
+  tryLockExclusive,
+  unlinkErrno,
+  unlock,
+} from '../host/fs-primitives';
 import { checkId } from './id';
 import type { Spec } from '../spec/types';
 
@@ -26,10 +33,6 @@ export interface ContainerRecord {
   namespaces: Record<string, string>; // type -> path given in config ('' when new)
   config?: string; // path of the config snapshot
 }
-
-const LOCK_EX = 2;
-const LOCK_UN = 8;
-const ENOENT = 2; // Linux
 
 export class Store {
   constructor(public readonly root: string) {}
@@ -117,6 +120,24 @@ export class Store {
     writeAtomic(path.join(this.dir(id), 'config.json'), JSON.stringify(spec), 0o600, true);
   }
 
+  // A record without a pid belongs to a create still in progress while its lock is held.
+  beingCreated(id: string): boolean {
+    let fd = -1;
+    try {
+      fd = fs.openSync(
+        this.dir(id),
+        fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW,
+      );
+      const got = tryLockExclusive(fd);
+      if (got) unlock(fd);
+      return !got;
+    } catch {
+      return false;
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
+    }
+  }
+
   exists(id: string): boolean {
     try {
       if (!fs.lstatSync(this.dir(id)).isDirectory())
@@ -133,7 +154,7 @@ export class Store {
     // exec.fifo is gone after start (and never made for run): no exception for what is not
     // there (an exception costs ~50 us).
     for (const f of ['state.json', 'config.json', 'exec.fifo']) {
-      const err = native().unlink(path.join(this.dir(id), f));
+      const err = unlinkErrno(path.join(this.dir(id), f));
       if (err !== 0 && err !== ENOENT) unlinkIfThere(path.join(this.dir(id), f)); // says why
     }
   }
@@ -188,7 +209,7 @@ export class Lock {
       throw e;
     }
     try {
-      native().flock(fd, LOCK_EX);
+      lockExclusive(fd);
     } catch (e) {
       fs.closeSync(fd);
       throw e;
@@ -216,7 +237,7 @@ export class Lock {
   release(inBackground = false): void {
     if (this.fd < 0) return;
     try {
-      native().flock(this.fd, LOCK_UN);
+      unlock(this.fd);
     } finally {
       if (inBackground) fs.close(this.fd, () => {});
       else fs.closeSync(this.fd);
@@ -253,8 +274,8 @@ export function prepareAtomic(
   }
   return {
     commit: () => {
-      if (swap && native().exchange(tmp, file) === 0) {
-        native().unlink(tmp);
+      if (swap && exchange(tmp, file) === 0) {
+        unlinkErrno(tmp);
         return;
       }
       // Nothing in place yet (or a filesystem without the exchange): a rename.

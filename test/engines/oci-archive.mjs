@@ -21,10 +21,11 @@ function sha256(buf) {
 }
 
 /**
- * makeOciArchive({ rootfs, work, name, tag, out }) writes the archive to `out` and returns
- * { out, ref } where ref is `${name}:${tag}`. `work` is a scratch directory it may fill.
+ * makeOciArchive({ rootfs, work, name, tag, out, config }) writes the archive to `out` and returns
+ * { out, ref } where ref is `${name}:${tag}`. `work` is a scratch directory it may fill; `config`
+ * replaces fields of the image's run config (a sandbox image's Entrypoint, say).
  */
-export function makeOciArchive({ rootfs, work, name, tag = 'test', out }) {
+export function makeOciArchive({ rootfs, work, name, tag = 'test', out, config: runConfig = {} }) {
   const layout = path.join(work, 'oci-layout-dir');
   const blobs = path.join(layout, 'blobs', 'sha256');
   fs.mkdirSync(blobs, { recursive: true });
@@ -45,7 +46,7 @@ export function makeOciArchive({ rootfs, work, name, tag = 'test', out }) {
       JSON.stringify({
         architecture: arch,
         os: 'linux',
-        config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'], WorkingDir: '/' },
+        config: { Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'], WorkingDir: '/', ...runConfig },
         rootfs: { type: 'layers', diff_ids: [layer.digest] },
         history: [{ created_by: 'husk test/engines', comment: 'busybox rootfs' }],
       }),

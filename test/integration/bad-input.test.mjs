@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { SKIP, assertFails, cgroupDirsOf, copyRootfs, env, makeBundle, show } from '../lib/harness.mjs';
+import { SKIP, assertFails, cgroupDirsOf, env, makeBundle, show } from '../lib/harness.mjs';
 
 // The line of the first occurrence of `needle` in a file (1-based), for "file:line:" messages.
 function lineOf(file, needle) {

@@ -194,23 +194,59 @@ describe(`resources on this host (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => 
     },
   );
 
+  // The weight file is the I/O scheduler's (CFQ's blkio.weight, BFQ's blkio.bfq.weight): a host
+  // whose disks use neither (none, mq-deadline, kyber) has no weight to set.
+  const weightFile = ['blkio.weight', 'blkio.bfq.weight'].find((f) =>
+    fs.existsSync(path.join(CGROUP_ROOT, 'blkio', f)),
+  );
+  const rootDisk = () => {
+    const dev = fs.statSync('/').dev;
+    return [Math.floor(dev / 256) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00)];
+  };
+
   test(
-    'blkio: weight (BFQ here) and a read throttle on the root disk; update the weight',
-    { skip: needs('blkio') },
+    'blkio: weight (CFQ or BFQ) and a read throttle on the root disk; update the weight',
+    {
+      skip:
+        needs('blkio') ||
+        (weightFile ? false : 'this host has no blkio weight file (no CFQ or BFQ I/O scheduler)'),
+    },
     async (t) => {
-      const dev = fs.statSync('/').dev;
-      const [major, minor] = [Math.floor(dev / 256) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00)];
+      const [major, minor] = rootDisk();
       const c = start(t, { blockIO: { weight: 300, throttleReadBpsDevice: [{ major, minor, rate: MiB }] } });
       assert.equal(c.r.code, 0, show(c.r));
-      const weightFile = fs.existsSync(path.join(CGROUP_ROOT, 'blkio', 'husk', c.id, 'blkio.weight'))
-        ? 'blkio.weight'
-        : 'blkio.bfq.weight';
       assert.match(c.file('blkio', weightFile), /^(default )?300$/m);
       assert.equal(c.file('blkio', 'blkio.throttle.read_bps_device'), `${major}:${minor} ${MiB}`);
       const r = c.update('--blkio-weight', '600');
       assert.equal(r.code, 0, show(r));
       assert.match(c.file('blkio', weightFile), /^(default )?600$/m);
       await deleteAndCheck(c);
+    },
+  );
+
+  test(
+    'blkio: a read throttle on the root disk, and a weight refused by name where no scheduler has one',
+    { skip: needs('blkio') },
+    async (t) => {
+      const [major, minor] = rootDisk();
+      const c = start(t, { blockIO: { throttleReadBpsDevice: [{ major, minor, rate: MiB }] } });
+      assert.equal(c.r.code, 0, show(c.r));
+      assert.equal(c.file('blkio', 'blkio.throttle.read_bps_device'), `${major}:${minor} ${MiB}`);
+      await deleteAndCheck(c);
+      if (weightFile) return;
+      const w = start(t, { blockIO: { weight: 300 } }, { name: 'resw' });
+      if (IS_HUSK) {
+        assert.notEqual(w.r.code, 0, show(w.r));
+        assert.match(
+          w.r.stderr,
+          /\/linux\/resources\/blockIO\/weight: this host has no blkio\.(bfq\.)?weight/,
+        );
+      } else
+        t.diagnostic(
+          `${RUNTIME} with a blkio weight and no weight file: exit ${w.r.code} ${w.r.stderr.trim()}`,
+        );
+      w.e.husk(['delete', '--force', w.id]);
+      await w.e.assertClean();
     },
   );
 

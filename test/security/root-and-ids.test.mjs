@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { HUSK_ONLY, IS_HUSK, SKIP, alive, fingerprint, readProc, secEnv, show, waitFor } from './lib.mjs';
+import { HUSK_ONLY, IS_HUSK, SKIP, alive, fingerprint, readProc, secEnv, show } from './lib.mjs';
 
 function snapshot(dir) {
   const out = {};

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { cgroupDirsAll } from '../../conformance/lib/host.mjs';
+import { cgroupDirsAll, cgroupRelPath } from '../../conformance/lib/host.mjs';
 import { SKIP, copyRootfs, env, makeBundle, show, sleep } from '../lib/harness.mjs';
 import {
   FULL,
@@ -341,6 +341,7 @@ describe(`fuzz (${MODE})`, { skip: SKIP }, () => {
       // side and share ancestors (/husk, a mutated "ab/ab/…" path). Deep: a mutated path can be.
       const cgroupTree = () => cgroupDirsAll(4096);
       const cgroupsAtStart = new Set(cgroupTree());
+      const cgroupPathsUsed = new Set();
       const cases = Array.from({ length: COUNT }, (_, i) => i);
       await pool(cases, PARALLEL, async (i) => {
         // Each config has its own PRNG stream, so a failure replays alone (same seed and index).
@@ -360,6 +361,7 @@ describe(`fuzz (${MODE})`, { skip: SKIP }, () => {
         }
         fs.writeFileSync(path.join(bundle, 'config.json'), text);
         const cgPath = cgroupPathOf(c);
+        if (cgPath) cgroupPathsUsed.add(cgPath);
         const what = `${fixture.name}: ${mutations.join('; ') || 'unmutated'}`;
 
         // One husk run, then what it left (cleaned up, so the config can run again).
@@ -467,8 +469,17 @@ describe(`fuzz (${MODE})`, { skip: SKIP }, () => {
       // the outcome.
       // husk's own parent (/husk) is not one: through the husk server it stays until the server
       // exits, by design.
+      // Only directories a run could have made count: a cgroupsPath of a run or one of its
+      // ancestors, or a default path (/husk/<id>) of one of this run's ids. Other processes on
+      // the host make cgroups of their own meanwhile (systemd, other tests), which are not ours.
+      const ours = (d) => {
+        const rel = cgroupRelPath(d);
+        return (
+          rel.includes(e.marker) || [...cgroupPathsUsed].some((p) => p === rel || p.startsWith(rel + '/'))
+        );
+      };
       const newCgroups = cgroupTree().filter(
-        (d) => !cgroupsAtStart.has(d) && !/^\/sys\/fs\/cgroup\/[^/]+\/husk$/.test(d),
+        (d) => !cgroupsAtStart.has(d) && !/^\/sys\/fs\/cgroup\/[^/]+\/husk$/.test(d) && ours(d),
       );
       for (const d of [...newCgroups].sort((a, b) => b.length - a.length))
         try {

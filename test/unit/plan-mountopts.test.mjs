@@ -3,7 +3,7 @@
 // wrong constant in the module fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { load, throwsHusk } from './helpers.mjs';
+import { load } from './helpers.mjs';
 
 const { parseMountOptions, knownMountOptions, MS, PROPAGATION } = load('plan/mountopts.js');
 
