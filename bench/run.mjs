@@ -21,13 +21,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setUpEngines } from './engines.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
 
 const USAGE = `usage: node bench/run.mjs [options]
   --quick          few runs, for a CI smoke test (about a minute)
-  --runs N         samples per scenario for scenarios 1-4 (overrides the mode)
+  --runs N         samples per scenario for scenarios 1-4 and 9 (overrides the mode)
   --only LIST      run only these scenarios, e.g. --only 1,4,7
   --husk PATH      husk front executable (default: bin/husk of this repo; husk+server runs the
                    server from the bin/husk.js that front falls back to)
@@ -41,6 +42,7 @@ const MODES = {
     warmup: 1,
     run: 5,
     engine: 5,
+    engineLevel: 3,
     exec: 5,
     state: 10,
     batchReps: 1,
@@ -55,6 +57,7 @@ const MODES = {
     warmup: 3,
     run: 30,
     engine: 20,
+    engineLevel: 10,
     exec: 30,
     state: 50,
     batchReps: 3,
@@ -105,7 +108,7 @@ if (opts.runs !== undefined) {
     console.error(`bench: --runs must be a positive integer`);
     process.exit(2);
   }
-  M.run = M.engine = M.exec = M.state = n;
+  M.run = M.engine = M.exec = M.state = M.engineLevel = n;
 }
 const only = opts.only ? new Set(opts.only.split(',').map((s) => s.trim())) : null;
 const want = (n) => !only || only.has(String(n));
@@ -1091,6 +1094,61 @@ async function scenarioPod() {
   ];
 }
 
+// 9. What an engine's user waits for: `podman run --rm`, `docker run --rm` and `ctr run --rm`
+// of /bin/true, the runtimes alternated run by run under the same engine (bench/engines.mjs
+// sets the engines up privately and calls each runtime through an `exec` wrapper).
+let engineSet = null;
+async function scenarioEngines(rootfs) {
+  const rts = RUNTIMES.filter((r) => r.available);
+  engineSet = setUpEngines(path.join(TMP, 'engines'), rts, rootfs);
+  const rows = [];
+  try {
+    for (const [id, name, what] of [
+      ['9a', 'podman', '`podman run --rm --network none`'],
+      ['9b', 'docker', '`docker run --rm --network none`'],
+      ['9c', 'ctr', '`ctr run --rm`'],
+    ]) {
+      const eng = engineSet.engines[name];
+      const res = perRuntime(measure);
+      if (!eng.cmd) for (const k of Object.keys(res)) res[k].error = `not timed: ${eng.why}`;
+      for (let i = 0; eng.cmd && i < M.warmup + M.engineLevel; i++) {
+        for (const rt of order(i, rts)) {
+          const [bin, args] = eng.cmd(rt, nextId(name));
+          const fd = fs.openSync(errFile, 'w');
+          const t0 = process.hrtime.bigint();
+          const r = spawnSync(bin, args, {
+            env: ENV,
+            stdio: ['ignore', 'ignore', fd],
+            timeout: 60_000,
+            killSignal: 'SIGKILL',
+          });
+          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          fs.closeSync(fd);
+          if (!r.error && r.status === 0) {
+            if (i >= M.warmup) res[rt.key].samples.push(ms);
+          } else {
+            const text = fs.readFileSync(errFile, 'utf8').trim().split('\n').filter(Boolean).pop() ?? '';
+            fail(res[rt.key], `${name} ${rt.name}: ${text} (${r.error?.message ?? `exit ${r.status}`})`);
+          }
+        }
+        await checkpoint();
+      }
+      rows.push(
+        row(
+          id,
+          `${what} /bin/true (engine to exit, ${rts.map((r) => r.name).join(', ')} alternated)`,
+          'ms',
+          res,
+        ),
+      );
+    }
+  } finally {
+    engineSet.stop();
+    engineSet = null;
+  }
+  return rows;
+}
+
 // A row: { id, name, unit, husk, huskServer, runc, ratios: { 'husk/runc', 'husk+server/runc' } },
 // a runtime the scenario does not time (husk+server in 7) being null.
 function row(id, name, unit, res) {
@@ -1151,7 +1209,7 @@ function markdown(report) {
   lines.push(`- node ${m.node}; NODE_EXTRA_CA_CERTS removed from every timed process`);
   const c = m.counts;
   lines.push(
-    `- samples per runtime: ${c.warmup} warm-up + ${c.run} (1), ${c.engine} (2), ${c.exec} (3), ${c.state} (4); ${c.batchReps} batch(es) (5); ${c.rssInit} + ${c.rssCli} (6); ${c.libWarmup} + ${c.lib} one by one, then ${c.libBackToBack} back to back (7); ${c.warmup} + ${c.pod} pods (8)`,
+    `- samples per runtime: ${c.warmup} warm-up + ${c.run} (1), ${c.engine} (2), ${c.exec} (3), ${c.state} (4); ${c.batchReps} batch(es) (5); ${c.rssInit} + ${c.rssCli} (6); ${c.libWarmup} + ${c.lib} one by one, then ${c.libBackToBack} back to back (7); ${c.warmup} + ${c.pod} pods (8); ${c.engineLevel} per engine (9)`,
   );
   lines.push(
     `- cells: median (min–max); ${RATIOS.map(([a, b]) => `${a.name}/${b.name} = ${a.label} median ÷ ${b.label} median`).join(', ')}`,
@@ -1190,6 +1248,12 @@ function markdown(report) {
 // Main
 
 function cleanup() {
+  try {
+    engineSet?.stop();
+  } catch (e) {
+    console.error(`bench: stopping the engines: ${e.message}`);
+  }
+  engineSet = null;
   for (const c of children) {
     try {
       c.kill('SIGKILL');
@@ -1318,7 +1382,7 @@ async function main() {
     // husk+server: a server started from the build just checked (the snapshot's bin/husk.js),
     // then one container through it, which must not have fallen back to the Node CLI.
     huskServer.bin = husk.bin;
-    if (husk.available && ![1, 2, 3, 4, 5, 6, 8].some(want)) {
+    if (husk.available && ![1, 2, 3, 4, 5, 6, 8, 9].some(want)) {
       huskServer.available = false;
       huskServer.why = 'not needed by the scenarios run';
     } else if (husk.available) {
@@ -1392,6 +1456,7 @@ async function main() {
     await section(6, 'RSS of a created init', () => scenarioRssInit(B));
     await section(7, 'library API', () => scenarioLib(B));
     await section(8, 'pod start through containerd CRI', () => scenarioPod());
+    await section(9, 'engines: podman, docker, ctr run --rm', () => scenarioEngines(rootfs));
 
     // The server itself, before clean-up stops it: its memory now, the calls it did not take
     // (they ran the Node CLI and so are not what the column claims) and anything it logged.
@@ -1415,7 +1480,7 @@ async function main() {
     cleanupFn = null;
   }
 
-  const order = ['1', '2', '3', '4a', '4b', '5a', '5b', '6a', '6b', '7', '8'];
+  const order = ['1', '2', '3', '4a', '4b', '5a', '5b', '6a', '6b', '7', '8', '9a', '9b', '9c'];
   rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   notes.push(...leakNotes);
   for (const r of rows) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the tests need: the container engines test/engines/ drives: podman (with conmon),
 # containerd (ctr + io.containerd.runc.v2 shim) and docker.io (dockerd 20.10), plus the tools the
-# tests use (runc as the reference runtime, busybox-static for the image, bsdutils for `script`),
+# tests use (runc as the reference runtime, busybox-static for the image, bsdutils for `script`,
+# uidmap, slirp4netns and fuse-overlayfs for rootless podman),
 # and musl-tools, so that the static executables are built as the README's first command builds them;
 # for test/cri/ (containerd's CRI plugin): containernetworking-plugins (bridge, host-local, loopback)
 # and iproute2 (the test removes its bridge with `ip`). No iptables: the test's bridge config has no
@@ -9,7 +10,7 @@
 # Idempotent and quiet: does nothing when everything is already there. Needs root and apt.
 set -eu
 
-PKGS="podman conmon containerd docker.io runc busybox-static musl-tools bsdutils uidmap containernetworking-plugins iproute2"
+PKGS="podman conmon containerd docker.io runc busybox-static musl-tools bsdutils uidmap slirp4netns fuse-overlayfs containernetworking-plugins iproute2"
 
 if [ "$(id -u)" != 0 ]; then
   echo "scripts/install-test-deps.sh: not root, skipping engine installs" >&2

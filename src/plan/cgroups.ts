@@ -56,39 +56,36 @@ export function cgroupRelPath(spec: Spec, id: string): string {
   return norm;
 }
 
-const DEFAULT_DEVICE_RULES: DeviceRule[] = [
-  // What every container gets on top of its config, as runc: null, zero, full, tty, random,
-  // urandom, the pty master and slaves, and the console.
-  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
-  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
-  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
-  { allow: true, type: 'c', major: 136, access: 'rwm' },
-  { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },
+// runc 1.1.5's AllowedDevices, in its order: appended to every config's rules, so a container
+// may mknod any node (what it can then open is still up to the rules) and use the default
+// nodes, the ptys and /dev/net/tun. A default with a path is dropped when linux.devices gives
+// that path, as runc does (the config's node takes its place, and its access is the config's).
+const DEFAULT_DEVICE_RULES: (DeviceRule & { path?: string })[] = [
+  { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
+  { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
+  { path: '/dev/null', allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+  { path: '/dev/random', allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
+  { path: '/dev/full', allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
+  { path: '/dev/tty', allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
+  { path: '/dev/zero', allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
+  { path: '/dev/urandom', allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+  { allow: true, type: 'c', major: 136, access: 'rwm' }, // /dev/pts/*
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // /dev/ptmx
+  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // /dev/net/tun
 ];
 
-export function devicesProgramFor(
-  rules: DeviceRule[] | undefined,
-  extraAllowed: DeviceRule[] = [],
-): Buffer | null {
-  if (!rules?.length) return null;
-  return encodeProgram(deviceProgram(containerDeviceRules(rules, extraAllowed).map((r) => r.rule)));
+// The default rules for this config. The nodes linux.devices makes get no rule of their own:
+// only linux.resources.devices (and these defaults) decide what the container may open.
+export function defaultDeviceRules(spec: Spec): DeviceRule[] {
+  const given = new Set((spec.linux?.devices ?? []).map((d) => d.path));
+  return DEFAULT_DEVICE_RULES.filter((r) => !r.path || !given.has(r.path)).map(
+    ({ path: _p, ...rule }) => rule,
+  );
 }
 
-// The nodes linux.devices asks for are usable in the container, as runc allows them.
-export function configuredDeviceRules(spec: Spec): DeviceRule[] {
-  return (spec.linux?.devices ?? [])
-    .filter((d) => d.type !== 'p')
-    .map((d) => ({
-      allow: true,
-      type: d.type === 'u' ? 'c' : d.type,
-      major: d.major,
-      minor: d.minor,
-      access: 'rwm',
-    }));
+export function devicesProgramFor(rules: DeviceRule[] | undefined, defaults: DeviceRule[]): Buffer | null {
+  if (!rules?.length) return null;
+  return encodeProgram(deviceProgram(containerDeviceRules(rules, defaults).map((r) => r.rule)));
 }
 
 function deviceRule(r: DeviceRule): string {
@@ -166,7 +163,7 @@ export function resourceWrites(
   plan: CgroupPlan,
   res: Resources | undefined,
   v2: boolean,
-  extraAllowed?: DeviceRule[],
+  defaults: DeviceRule[] = [],
 ): CgroupWrite[] {
   const out: CgroupWrite[] = [];
   if (!res) return out;
@@ -274,17 +271,19 @@ export function resourceWrites(
     out.push({ dir: plan.unifiedDir, file: key, value, from });
   }
   if (!v2)
-    for (const { rule, from } of containerDeviceRules(res.devices, extraAllowed))
+    for (const { rule, from } of containerDeviceRules(res.devices, defaults))
       put('devices', rule.allow ? 'devices.allow' : 'devices.deny', deviceRule(rule), from);
   return out;
 }
 
 // The device rules the container's cgroup gets, in the order they apply: the config's, then
-// what every container may use, then the nodes linux.devices makes. None when the config
-// gives no rules: husk then leaves the devices cgroup as it finds it.
+// runc's defaults. runc starts from an empty allow list (deny-all), whatever the config's first
+// rule; v1's files start from the parent's list instead, so a deny-all goes first unless the
+// config begins with an "a" rule of its own. None when the config gives no rules: husk then
+// leaves the devices cgroup as it finds it (and update, which never changes devices, relies on it).
 export function containerDeviceRules(
   devices: DeviceRule[] | undefined,
-  extraAllowed: DeviceRule[] = [],
+  defaults: DeviceRule[],
 ): SourcedRule[] {
   if (!devices?.length) return [];
   const R = '/linux/resources/devices';
@@ -299,9 +298,11 @@ export function containerDeviceRules(
     }
     given.push({ rule: { ...rule, access: deviceAccess(rule.access) }, from });
   });
+  const first = devices[0].type ?? 'a';
   return [
+    ...(first === 'a' ? [] : [{ rule: { allow: false, access: 'rwm' }, from: `${R} (defaults)` }]),
     ...given,
-    ...[...DEFAULT_DEVICE_RULES, ...extraAllowed].map((rule) => ({ rule, from: `${R} (defaults)` })),
+    ...defaults.map((rule) => ({ rule, from: `${R} (defaults)` })),
   ];
 }
 
@@ -330,8 +331,8 @@ export function planCgroups(
     warnings: [],
   };
   const v2 = host.cgroupMode === 'v2';
-  const extra = configuredDeviceRules(spec);
-  plan.writes = resourceWrites(plan, spec.linux?.resources, v2, extra);
+  const defaults = defaultDeviceRules(spec);
+  plan.writes = resourceWrites(plan, spec.linux?.resources, v2, defaults);
   const cpu = spec.linux?.resources?.cpu;
   // cgroup v2 has no realtime bandwidth files; runc skips these there without a word, crun
   // refuses them. Skipped, as runc (engines pass them through), but said.
@@ -339,10 +340,10 @@ export function planCgroups(
     plan.warnings.push(
       '/linux/resources/cpu/realtimeRuntime: cgroup v2 has no realtime CPU bandwidth; realtimeRuntime and realtimePeriod are ignored',
     );
-  plan.devicesProgram = v2 ? devicesProgramFor(spec.linux?.resources?.devices, extra) : null;
+  plan.devicesProgram = v2 ? devicesProgramFor(spec.linux?.resources?.devices, defaults) : null;
   // runc treats a hybrid host as v1 for systemd too: v1 properties, v1 controllers.
   if (unit) {
-    const devices = containerDeviceRules(spec.linux?.resources?.devices, extra);
+    const devices = containerDeviceRules(spec.linux?.resources?.devices, defaults);
     plan.systemd = planSystemdUnit(spec, id, unit, v2, devices);
     plan.warnings.push(...plan.systemd.warnings);
   }

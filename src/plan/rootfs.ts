@@ -61,13 +61,34 @@ function checkProcMount(dest: string, type: string, from: string): void {
     );
 }
 
+// cgroup2 without a cgroup namespace of the container's own: a bind of the host's hierarchy, as
+// runc falls back to. A fresh cgroup2 mount would show the same tree from its root, but the
+// kernel refuses it to a caller in a user namespace (rootless podman's husk runs in one) that
+// does not own the cgroup namespace. The container's own directory when it has one; else the
+// hierarchy's root, read-only whatever the config says: none of it is the container's.
+function unifiedBind(
+  own: string | null | undefined,
+  hostRoot: string,
+  dest: string,
+  flags: number,
+  from: string,
+): Op {
+  const source = own ?? hostRoot;
+  const remount = MS.BIND | flags | (own ? 0 : MS.RDONLY);
+  return op(
+    'MOUNT',
+    from,
+    { type: 'bind', source, dest, ...(own ? {} : { note: 'the host hierarchy, read-only' }) },
+    mountFields(1, source, dest, '', MS.BIND | MS.REC, 0, '', remount),
+  );
+}
+
 function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsContext): Op[] {
   const ops: Op[] = [];
   const ro = flags & MS.RDONLY;
   const base = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
   if (ctx.host.cgroupMode === 'v2') {
-    const cg = ctx.cgroups;
-    if (ctx.cgroupNs || !cg?.unifiedDir)
+    if (ctx.cgroupNs || (!ctx.cgroups?.unifiedDir && !ctx.host.unified))
       return [
         op(
           'MOUNT',
@@ -76,14 +97,7 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
           mountFields(0, 'cgroup2', dest, 'cgroup2', flags, 0, '', 0),
         ),
       ];
-    return [
-      op(
-        'MOUNT',
-        from,
-        { type: 'bind', source: cg.unifiedDir, dest },
-        mountFields(1, cg.unifiedDir, dest, '', MS.BIND | MS.REC, 0, '', MS.BIND | flags),
-      ),
-    ];
+    return [unifiedBind(ctx.cgroups?.unifiedDir, ctx.host.unified ?? '', dest, flags, from)];
   }
   ops.push(
     op(
@@ -120,19 +134,14 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
     const sub = path.posix.join(dest, 'unified');
     const dir = ctx.cgroups?.unifiedDir;
     ops.push(
-      ctx.cgroupNs || !dir
+      ctx.cgroupNs
         ? op(
             'MOUNT',
             from,
             { type: 'cgroup2', dest: sub },
             mountFields(0, 'cgroup2', sub, 'cgroup2', base | ro, 0, '', 0),
           )
-        : op(
-            'MOUNT',
-            from,
-            { type: 'bind', source: dir, dest: sub },
-            mountFields(1, dir, sub, '', MS.BIND | MS.REC, 0, '', MS.BIND | base | ro),
-          ),
+        : unifiedBind(dir, ctx.host.unified, sub, base | ro, from),
     );
   }
   if (ro) ops.push(op('READONLY_PATH', from, { path: dest, remountOnly: true }, [{ str: dest }, { u32: 1 }]));

@@ -30,17 +30,29 @@ export function nextMessage(ctx: RuntimeContext, fd: number, timeoutMs: number):
   return ctx.inProcess ? native().recvAsync(fd, timeoutMs) : Promise.resolve(native().recv(fd, timeoutMs));
 }
 
-// runc's rule: root's state is under /run; anyone else's under their XDG_RUNTIME_DIR.
+// runc's rule: root's state is under /run/husk, anyone else's under $XDG_RUNTIME_DIR/husk. Root
+// inside a user namespace (rootless podman runs its runtime so) is someone else too, unless its
+// USER says root: runc checks the namespace, not only the euid, and so does husk.
 export function defaultRoot(): string {
   const euid = process.geteuid?.() ?? 0;
-  if (euid === 0) return '/run/husk';
   const xdg = process.env.XDG_RUNTIME_DIR;
-  if (xdg) return path.join(xdg, 'husk');
+  if (xdg && honorsXdgRuntimeDir(euid, process.env.USER, runningInUserNs)) return path.join(xdg, 'husk');
+  if (euid === 0) return '/run/husk';
   const fallback = `/run/user/${euid}`;
   if (fs.existsSync(fallback)) return path.join(fallback, 'husk');
   throw new HuskError(
     'no --root given and XDG_RUNTIME_DIR is not set: give --root DIR (a directory you can write)',
   );
+}
+
+export function honorsXdgRuntimeDir(
+  euid: number,
+  user: string | undefined,
+  inUserNs: () => boolean,
+): boolean {
+  if (euid !== 0) return true;
+  if (!inUserNs()) return false; // the real root: /run/husk even with XDG_RUNTIME_DIR set
+  return user !== 'root';
 }
 
 export function makeContext(

@@ -201,6 +201,23 @@ const CAT_PIDS_MAX = 'cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/f
 
 const shq = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
 
+// runc's default device rules (issue 23 item 3): any node may be made (c *:* m, b *:* m) and
+// /dev/net/tun (c 10:200) opened, whatever the engine's own rules. Opening the new tun node is
+// refused with EPERM only by the devices cgroup (no tun module would be ENODEV).
+const MKNOD_SCRIPT = [
+  'mknod /tmp/m c 1 1 && echo mknod=ok',
+  'mknod /tmp/b b 7 0 && echo mknod-b=ok',
+  'mknod /tmp/tun c 10 200',
+  'if { true <>/tmp/tun; } 2>/tmp/err; then echo tun=open; else echo "tun=$(cat /tmp/err)"; fi',
+].join('; ');
+
+function assertMknod(r) {
+  assert.match(r.stdout, /^mknod=ok$/m, describeResult(r));
+  assert.match(r.stdout, /^mknod-b=ok$/m, describeResult(r));
+  assert.match(r.stdout, /^tun=/m, describeResult(r));
+  assert.doesNotMatch(r.stdout, /^tun=.*Operation not permitted/m, describeResult(r));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Suite setup and teardown
 
@@ -404,6 +421,14 @@ describe('engines', { skip: skipAll }, () => {
         assert.equal(r.stdout.trim(), '50');
       });
 
+      // podman's default capabilities have no CAP_MKNOD; its rules are a bare deny-all, so what
+      // the container may use comes from the runtime's defaults alone.
+      engineTest('podman', 'mknod (runc default device rules)', rt, async ({ rt, defer }) => {
+        const r = await runRm(rt, defer, ['--cap-add', 'MKNOD'], ['sh', '-c', MKNOD_SCRIPT]);
+        succeeded(r, 'podman run --cap-add MKNOD mknod');
+        assertMknod(r);
+      });
+
       engineTest('podman', '--read-only', rt, async ({ rt, defer }) => {
         const r = succeeded(
           await runRm(
@@ -600,6 +625,16 @@ describe('engines', { skip: skipAll }, () => {
         assert.equal(r.stdout.replace(/\r/g, ''), 'hi\n');
       });
 
+      engineTest('containerd', 'mknod (runc default device rules)', rt, async ({ rt, defer }) => {
+        const id = uniq('he-ctr');
+        defer(remove(id));
+        const r = succeeded(
+          await ctr(['run', ...runFlags(rt), '--rm', IMAGE, id, 'sh', '-c', MKNOD_SCRIPT]),
+          'ctr run --rm mknod',
+        );
+        assertMknod({ ...r, stdout: r.stdout.replace(/\r/g, '') });
+      });
+
       engineTest('containerd', 'run -d/exec/kill/delete', rt, async ({ rt, defer }) => {
         const { id } = await detached(rt, defer);
         const e = succeeded(
@@ -749,6 +784,20 @@ describe('engines', { skip: skipAll }, () => {
           'docker run --rm echo hi',
         );
         assert.equal(r.stdout, 'hi\n');
+      });
+
+      engineTest('docker', 'mknod (runc default device rules)', rt, async ({ rt, defer }) => {
+        const name = uniq('he-docker');
+        defer(rmf(name));
+        // prettier-ignore
+        const r = succeeded(
+          await docker([
+            'run', '--runtime', runtimeName(rt), '--rm', '--network', 'none', '--name', name,
+            IMAGE, 'sh', '-c', MKNOD_SCRIPT,
+          ]),
+          'docker run --rm mknod',
+        );
+        assertMknod(r);
       });
 
       engineTest('docker', 'run -d/exec/stop/rm', rt, async ({ rt, defer }) => {

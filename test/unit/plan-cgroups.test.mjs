@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { load, hostV1, hostV2, hostHybrid, hostNone, throwsHusk } from './helpers.mjs';
 
-const { cgroupRelPath, planCgroups, resourceWrites, sharesToWeight } = load('plan/cgroups.js');
+const { cgroupRelPath, defaultDeviceRules, planCgroups, resourceWrites, sharesToWeight } =
+  load('plan/cgroups.js');
 
 const withPath = (cgroupsPath) => ({ linux: { cgroupsPath } });
 
@@ -188,16 +189,19 @@ test('pids: a positive limit as is, 0 or -1 as max', () => {
   assert.deepEqual(v1({ pids: { limit: 7 } }), ['/sys/fs/cgroup/pids: pids.max=7']);
 });
 
+// runc 1.1.5's AllowedDevices, in its order.
 const DEFAULT_RULES = [
+  'devices.allow=c *:* m',
+  'devices.allow=b *:* m',
   'devices.allow=c 1:3 rwm',
-  'devices.allow=c 1:5 rwm',
+  'devices.allow=c 1:8 rwm',
   'devices.allow=c 1:7 rwm',
   'devices.allow=c 5:0 rwm',
-  'devices.allow=c 1:8 rwm',
+  'devices.allow=c 1:5 rwm',
   'devices.allow=c 1:9 rwm',
-  'devices.allow=c 5:2 rwm',
   'devices.allow=c 136:* rwm',
-  'devices.allow=c 5:1 rwm',
+  'devices.allow=c 5:2 rwm',
+  'devices.allow=c 10:200 rwm',
 ];
 
 test('device rules on v1: the config rules in order, then the defaults', () => {
@@ -213,6 +217,7 @@ test('device rules on v1: the config rules in order, then the defaults', () => {
       ],
     },
     false,
+    defaultDeviceRules({}),
   );
   assert.deepEqual(
     writes.map((w) => `${w.file}=${w.value}`),
@@ -236,6 +241,38 @@ test('device rules on v1: the config rules in order, then the defaults', () => {
     ],
   );
   assert.deepEqual(v1({ devices: [] }), [], 'no rules, no defaults either');
+});
+
+test('device rules on v1: a list not starting with an "a" rule starts from deny-all, as runc', () => {
+  const writes = resourceWrites(
+    planV1(),
+    { devices: [{ allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' }] },
+    false,
+    defaultDeviceRules({}),
+  );
+  assert.deepEqual(
+    writes.slice(0, 3).map((w) => `${w.file}=${w.value} (${w.from})`),
+    [
+      'devices.deny=a *:* rwm (/linux/resources/devices (defaults))',
+      'devices.deny=c 10:229 rwm (/linux/resources/devices/0)',
+      'devices.allow=c *:* m (/linux/resources/devices (defaults))',
+    ],
+  );
+});
+
+test('linux.devices nodes get no rule of their own; a default whose path they give is dropped, as runc', () => {
+  const spec = {
+    linux: {
+      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      devices: [
+        { path: '/dev/kmsg', type: 'c', major: 1, minor: 11 },
+        { path: '/dev/null', type: 'c', major: 1, minor: 3 },
+      ],
+    },
+  };
+  const plan = planCgroups(spec, hostV1(), 'c1');
+  const rules = plan.writes.filter((w) => w.file.startsWith('devices.')).map((w) => `${w.file}=${w.value}`);
+  assert.deepEqual(rules, ['devices.deny=a *:* rwm', ...DEFAULT_RULES.filter((r) => !/ 1:3 /.test(r))]);
 });
 
 test('each write names its config field', () => {

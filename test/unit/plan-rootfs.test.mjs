@@ -711,3 +711,26 @@ test('planProtections: masked paths, then read-only paths, then the read-only ro
   );
   assert.deepEqual(planProtections({ root: { path: '/r' } }), []);
 });
+
+// Rootless podman (issue 23): no cgroup of the container's own (not delegated) and no cgroup
+// namespace. A cgroup2 mount is refused to a caller in a user namespace there; runc binds the
+// host's hierarchy instead, and so does husk, read-only whatever the config says.
+const noOwnCgroups = (spec, host) => ({ ...ctxFor(spec, host), cgroups: null });
+
+test('cgroup mount, no cgroup of its own and no cgroup namespace (v2): the host hierarchy bound read-only', () => {
+  const spec = cgroupSpec(['nosuid', 'noexec', 'nodev']);
+  const ops = planRootfs(spec, noOwnCgroups(spec, hostV2())).filter((o) => o.from === '/mounts/0');
+  assert.deepEqual(lines(ops), ['MOUNT bind /sys/fs/cgroup /sys/fs/cgroup']);
+  const f = mountFields(ops[0]);
+  assert.equal(f.flags, BIND | REC);
+  assert.equal(f.remount, BIND | NOSUID | NOEXEC | NODEV | RDONLY);
+});
+
+test('cgroup mount, no cgroup of its own and no cgroup namespace (hybrid): the host unified root bound read-only', () => {
+  const spec = cgroupSpec();
+  const ops = planRootfs(spec, noOwnCgroups(spec, hostHybrid())).filter((o) => o.from === '/mounts/0');
+  const u = ops.find((o) => o.show.dest === '/sys/fs/cgroup/unified');
+  assert.equal(line(u), 'MOUNT bind /sys/fs/cgroup/unified /sys/fs/cgroup/unified');
+  assert.equal(mountFields(u).remount, BIND | CG_BASE | RDONLY);
+  assert.ok(!ops.some((o) => o.show.type === 'cgroup2'), 'no cgroup2 mount without a cgroup namespace');
+});

@@ -22,6 +22,34 @@ test('--rootless: the spellings runc accepts, and a clear error for others', () 
   throwsHusk(() => parseRootlessFlag('yes'), /^--rootless: "yes" is not true, false or auto$/);
 });
 
+test("default --root: runc's rule, which looks at the user namespace and not only the euid", () => {
+  const { honorsXdgRuntimeDir } = load('runtime/context.js');
+  const never = () => assert.fail('the user namespace is not looked at for a non-root caller');
+  assert.equal(honorsXdgRuntimeDir(1000, 'alice', never), true);
+  // The real root keeps /run/husk even with XDG_RUNTIME_DIR set (/run/user/0).
+  assert.equal(
+    honorsXdgRuntimeDir(0, 'root', () => false),
+    false,
+  );
+  assert.equal(
+    honorsXdgRuntimeDir(0, 'alice', () => false),
+    false,
+  );
+  // Root inside a user namespace (rootless podman's runtime): the user's XDG_RUNTIME_DIR.
+  assert.equal(
+    honorsXdgRuntimeDir(0, 'alice', () => true),
+    true,
+  );
+  assert.equal(
+    honorsXdgRuntimeDir(0, undefined, () => true),
+    true,
+  );
+  assert.equal(
+    honorsXdgRuntimeDir(0, 'root', () => true),
+    false,
+  );
+});
+
 test('--rootless auto: non-root is rootless; root only inside a user namespace', () => {
   const never = () => assert.fail('the user namespace is not looked at for a non-root caller');
   assert.equal(resolveRootless('auto', 1000, never), true);
