@@ -46,6 +46,9 @@ void hand_over_listener(int fd);
 // safe_path.cc: open a path inside the rootfs without leaving it; create it when asked.
 enum create_kind { CREATE_NONE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
 int open_in_root(const char *path, int create, mode_t mode);
+// A directory inside the rootfs reached without following any symlink (made, as directories,
+// where missing): where procfs and sysfs go. ELOOP or ENOTDIR when a component is not one.
+int open_dir_in_root_nofollow(const char *path);
 void fd_path(int fd, char *buf, size_t len);
 // A path that names our fd `fd`, for calls that take paths (mount, chmod): "self/fd/N"
 // relative to the host procfs handle, which becomes the working directory. Never the
