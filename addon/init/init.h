@@ -63,7 +63,15 @@ void close_proc(void);
 extern int idmap_trees[MAX_IDMAP_TREES];
 
 // OP_MOUNT kinds
-enum mount_kind { MOUNT_FS = 0, MOUNT_BIND = 1, MOUNT_SYSFS = 2, MOUNT_IDMAPPED = 3 };
+enum mount_kind { MOUNT_FS = 0, MOUNT_BIND = 1, MOUNT_SYSFS = 2, MOUNT_IDMAPPED = 3, MOUNT_TMPFS = 4 };
+// MOUNT_TMPFS options (in the op's slot field).
+enum tmpfs_opts { TMPFS_INHERIT_MODE = 1, TMPFS_COPYUP = 2 };
+
+// ops_tmpfs.cc: around the mount of a tmpfs on `fd`: the covered directory's stat (and an fd
+// of it for the copy), then the copy and the mode on the new tmpfs (fd reopened onto it).
+struct stat;
+int tmpfs_before(int fd, uint32_t opts, const char *dest, struct stat *covered);
+void tmpfs_after(int fd, int lower, uint32_t opts, const char *dest, const struct stat *covered);
 
 // one per concern
 void op_idmap_tree(plan_reader *r);

@@ -187,6 +187,16 @@ void op_mount(plan_reader *r) {
   } else if (kind == MOUNT_SYSFS) {
     fd = sysfs_or_host_sys(target, dest, fd, flags, data);
     if (prop || attr_set || attr_clr) fd = reopen(fd, dest, target, sizeof target, plain);
+  } else if (kind == MOUNT_TMPFS) {
+    struct stat covered;
+    int lower = tmpfs_before(fd, slot, dest, &covered);
+    if (mount(source, target, fstype, (unsigned long)flags, data[0] ? data : nullptr) < 0)
+      die(errno, "mount %s on %s", fstype, dest);
+    fd = reopen(fd, dest, target, sizeof target, plain);
+    tmpfs_after(fd, lower, slot, dest, &covered);
+    // Mounted writable for the mode and the copy; read-only now if the config says so.
+    if (remount && mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | remount | current_flags(target), nullptr) < 0)
+      die(errno, "remount %s with its options", dest);
   } else {
     if (mount(source, target, fstype, (unsigned long)flags, data[0] ? data : nullptr) < 0) {
       die(errno, "mount %s on %s", fstype, dest);

@@ -140,7 +140,21 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
 }
 
 // OP_MOUNT kinds (addon/init/init.h).
-const KIND = { fs: 0, bind: 1, sysfs: 2, idmapped: 3 } as const;
+const KIND = { fs: 0, bind: 1, sysfs: 2, idmapped: 3, tmpfs: 4 } as const;
+// MOUNT_TMPFS options, in the slot field.
+const TMPFS = { inheritMode: 1, copyup: 2 } as const;
+
+// runc mounts /dev writable whatever its options say, so /dev/pts, /dev/shm and the device
+// nodes can be made in it, and makes it read-only last (planProtections).
+// The index of the mount that makes /dev read-only, or -1.
+function devReadonly(spec: Spec): number {
+  let ro = -1;
+  (spec.mounts ?? []).forEach((m, i) => {
+    if (checkDestination(m.destination, '') === '/dev')
+      ro = parseMountOptions(m.options).flags & MS.RDONLY ? i : -1;
+  });
+  return ro;
+}
 
 function mountFields(
   kind: number,
@@ -201,7 +215,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
       if (!m.source) throw new HuskError(`${from}/source: a bind mount needs a source`);
       const source = path.resolve(ctx.bundle, m.source);
       if (dest === '/dev') devIsBind = true;
-      const remountFlags = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+      const remountFlags = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT | (dest === '/dev' ? MS.RDONLY : 0));
       ops.push(
         op(
           'MOUNT',
@@ -235,7 +249,18 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
     if (!type) throw new HuskError(`${from}/type: is required for a mount that is not a bind mount`);
     // sysfs in a user namespace may be refused (a network namespace the container does not
     // own): then the host's /sys is bound instead.
-    const kind = type === 'sysfs' && ctx.userNs ? KIND.sysfs : KIND.fs;
+    let kind: number = type === 'sysfs' && ctx.userNs ? KIND.sysfs : KIND.fs;
+    let flags = dest === '/dev' ? o.flags & ~MS.RDONLY : o.flags;
+    let remount = 0;
+    let tmpfsOpts = 0;
+    if (type === 'tmpfs') {
+      // Mounted writable for the mode and the copy, then made read-only if asked (as runc).
+      kind = KIND.tmpfs;
+      if (flags & MS.RDONLY) remount = MS.RDONLY;
+      flags &= ~MS.RDONLY;
+      if (!o.data.some((d) => d.startsWith('mode='))) tmpfsOpts |= TMPFS.inheritMode;
+      if (o.copyup) tmpfsOpts |= TMPFS.copyup;
+    }
     ops.push(
       op(
         'MOUNT',
@@ -247,6 +272,9 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
           flags: o.flags,
           data: o.data.join(','),
           ...(kind === KIND.sysfs ? { fallback: 'rbind /sys when refused' } : {}),
+          ...(tmpfsOpts & TMPFS.inheritMode ? { mode: 'of the covered directory' } : {}),
+          ...(tmpfsOpts & TMPFS.copyup ? { copyup: true } : {}),
+          ...(remount ? { readonlyAfter: true } : {}),
           ...(recursive ?? {}),
         },
         mountFields(
@@ -254,11 +282,12 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
           m.source ?? type,
           dest,
           type,
-          o.flags,
+          flags,
           o.propagation,
           o.data.join(','),
-          0,
+          remount,
           recursive,
+          tmpfsOpts,
         ),
       ),
     );
@@ -286,6 +315,14 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
 // After the console is set up: masks and read-only paths, then the read-only root.
 export function planProtections(spec: Spec): Op[] {
   const ops: Op[] = [];
+  const dev = devReadonly(spec);
+  if (dev >= 0)
+    ops.push(
+      op('READONLY_PATH', `/mounts/${dev}`, { path: '/dev', remountOnly: true }, [
+        { str: '/dev' },
+        { u32: 1 },
+      ]),
+    );
   (spec.linux?.maskedPaths ?? []).forEach((p, i) =>
     ops.push(op('MASK_PATH', `/linux/maskedPaths/${i}`, { path: p }, [{ str: checkDestination(p, '') }])),
   );
