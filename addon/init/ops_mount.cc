@@ -151,6 +151,20 @@ static int sysfs_or_host_sys(char *target, const char *dest, int fd, uint64_t fl
   return fd;
 }
 
+// The plan binds something at /proc only for a container without a pid namespace of its own,
+// sharing the host's: the source must be a procfs, checked on the fd that is then mounted.
+static void bind_host_proc(const char *source, const char *target, uint64_t flags) {
+  int src = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (src < 0) die(errno, "bind source %s", source);
+  struct statfs sf;
+  if (fstatfs(src, &sf) < 0) die(errno, "statfs bind source %s", source);
+  if (sf.f_type != PROC_SUPER_MAGIC) die(EPERM, "/proc cannot be mounted because %s is not of type proc", source);
+  char from[64];
+  if (mount(fdpath(src, from, sizeof from), target, nullptr, MS_BIND | (flags & MS_REC), nullptr) < 0)
+    die(errno, "bind %s on /proc", source);
+  close(src);
+}
+
 void op_mount(plan_reader *r) {
   uint32_t kind = rd_u32(r);
   const char *source = rd_str(r);
@@ -178,6 +192,8 @@ void op_mount(plan_reader *r) {
         die(errno, "move the idmapped mount of %s onto %s", source, dest);
       close(idmap_trees[slot]);
       idmap_trees[slot] = -1;
+    } else if (strcmp(dest, "/proc") == 0) {
+      bind_host_proc(source, target, flags);
     } else if (mount(source, target, nullptr, MS_BIND | (flags & MS_REC), nullptr) < 0) {
       die(errno, "bind %s on %s", source, dest);
     }

@@ -49,8 +49,11 @@ const PROC_OVERLAYS = new Set([
   '/proc/sys/kernel/ns_last_pid',
 ]);
 
-function checkProcMount(dest: string, type: string, from: string): void {
+function checkProcMount(dest: string, type: string, from: string, pidNs: boolean): void {
   if (dest === '/proc') {
+    // Without a pid namespace of its own a container may share the host's /proc (as runc
+    // allows): a bind whose source husk-init checks is a procfs.
+    if (type === 'bind' && !pidNs) return;
     if (type !== 'proc')
       throw new HuskError(`${from}: only a proc filesystem may be mounted at /proc (got ${type || 'bind'})`);
     return;
@@ -196,6 +199,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
   ops.push(op('ROOT_PROPAGATION', '/linux/rootfsPropagation', { flags: rootProp }, [{ u64: rootProp }]));
   ops.push(op('BIND_ROOTFS', '/root/path', { rootfs }, [{ str: rootfs }]));
 
+  const pidNs = (spec.linux?.namespaces ?? []).some((n) => n.type === 'pid');
   let devIsBind = false;
   let idmapSlot = 0;
   (spec.mounts ?? []).forEach((m, i) => {
@@ -203,7 +207,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
     const dest = checkDestination(m.destination, from);
     const o = parseMountOptions(m.options);
     const type = m.type ?? (o.bind ? 'bind' : '');
-    checkProcMount(dest, o.bind ? 'bind' : type, from);
+    checkProcMount(dest, o.bind ? 'bind' : type, from, pidNs);
     if (type === 'cgroup') {
       ops.push(...planCgroupMount(dest, o.flags, from, ctx));
       return;

@@ -129,3 +129,54 @@ describe(`mount destinations (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
     assert.equal(fs.readFileSync(path.join(r.bundle.rootfs, 'data', 'a'), 'utf8'), 'file a\n');
   });
 });
+
+describe(`the host's /proc bound at /proc (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
+  const hostProc = (pidNs) => (c) => {
+    if (!pidNs) c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== 'pid');
+    const i = c.mounts.findIndex((m) => m.destination === '/proc');
+    c.mounts[i] = {
+      destination: '/proc',
+      type: 'bind',
+      source: '/proc',
+      options: ['rbind', 'nosuid', 'noexec'],
+    };
+  };
+
+  test('without a pid namespace: allowed, and the container sees the host’s processes', (t) => {
+    const r = run(
+      t,
+      `test -d /proc/${process.pid} && echo host-proc; cat /proc/kcore 2>/dev/null | wc -c`,
+      hostProc(false),
+    );
+    assert.equal(r.code, 0, show(r));
+    // The host's /proc is there (this test's own pid), and the masks still cover it.
+    assert.equal(r.stdout.replace(/ +/g, ''), 'host-proc\n0\n', show(r));
+  });
+
+  // runc 1.1.5 binds any procfs at /proc, pid namespace or not; husk only when the container
+  // shares the host's pid namespace, where the host's /proc is the one that fits (README).
+  test('with a pid namespace: refused (runc 1.1.5 allows it)', (t) => {
+    const r = run(t, 'true', hostProc(true), { name: 'pidns' });
+    assert.ok(!r.signal && !r.timedOut, show(r));
+    if (!IS_HUSK) return assert.equal(r.code, 0, show(r));
+    assert.notEqual(r.code, 0, show(r));
+    assert.match(r.stderr, /\/mounts\/0.*\/proc/, show(r));
+  });
+
+  test('without a pid namespace, a source that is not a procfs: refused', (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const fake = e.tmpdir('husk-test-fakeproc-');
+    const r = run(
+      t,
+      'true',
+      (c) => {
+        hostProc(false)(c);
+        c.mounts.find((m) => m.destination === '/proc').source = fake;
+      },
+      { name: 'fake' },
+    );
+    assert.notEqual(r.code, 0, show(r));
+    assert.ok(!r.signal && !r.timedOut, show(r));
+    assert.match(r.stderr, /not of type proc/, show(r));
+  });
+});
