@@ -21,6 +21,7 @@
         "addon/init/ops_ns.cc",
         "addon/init/ops_mount.cc",
         "addon/init/ops_tmpfs.cc",
+        "addon/init/ops_sources.cc",
         "addon/init/ops_idmap.cc",
         "addon/init/ops_dev.cc",
         "addon/init/ops_proc.cc",

@@ -62,6 +62,13 @@ void close_proc(void);
 #define MAX_IDMAP_TREES 32
 extern int idmap_trees[MAX_IDMAP_TREES];
 
+// ops_sources.cc: bind sources opened by a helper with the host's privileges (user namespaces).
+#define MAX_SOURCE_FDS 64
+void op_source_helper(plan_reader *r);
+void op_source_fds(plan_reader *r);
+// The fd of bind source `slot` (1-based; 0: none), handed over once; -1 when there is none.
+int take_source_fd(uint32_t slot);
+
 // OP_MOUNT kinds
 enum mount_kind { MOUNT_FS = 0, MOUNT_BIND = 1, MOUNT_SYSFS = 2, MOUNT_IDMAPPED = 3, MOUNT_TMPFS = 4 };
 // MOUNT_TMPFS options (in the op's slot field).

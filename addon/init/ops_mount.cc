@@ -98,10 +98,10 @@ void op_bind_rootfs(plan_reader *r) {
 }
 
 // A bind of a file needs a file to mount on; anything else needs a directory.
-static int dest_kind(bool bindlike, const char *source) {
+static int dest_kind(bool bindlike, const char *source, int src_fd) {
   if (!bindlike) return CREATE_DIR;
   struct stat st;
-  if (stat(source, &st) < 0) die(errno, "bind source %s", source);
+  if ((src_fd >= 0 ? fstat(src_fd, &st) : stat(source, &st)) < 0) die(errno, "bind source %s", source);
   return S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE;
 }
 
@@ -180,7 +180,9 @@ void op_mount(plan_reader *r) {
 
   bool bindlike = kind == MOUNT_BIND || kind == MOUNT_IDMAPPED;
   bool plain = wants_plain_dir(fstype, dest);
-  int fd = resolve_dest(dest, plain, plain ? CREATE_DIR : dest_kind(bindlike, source), bindlike ? 0644 : 0755,
+  // A bind's source as the helper opened it with the host's privileges (user namespaces).
+  int src = kind == MOUNT_BIND ? take_source_fd(slot) : -1;
+  int fd = resolve_dest(dest, plain, plain ? CREATE_DIR : dest_kind(bindlike, source, src), bindlike ? 0644 : 0755,
                         fstype[0] ? fstype : "bind");
   char target[64];
   proc_fd(fd, target, sizeof target);
@@ -194,8 +196,13 @@ void op_mount(plan_reader *r) {
       idmap_trees[slot] = -1;
     } else if (strcmp(dest, "/proc") == 0) {
       bind_host_proc(source, target, flags);
-    } else if (mount(source, target, nullptr, MS_BIND | (flags & MS_REC), nullptr) < 0) {
-      die(errno, "bind %s on %s", source, dest);
+    } else {
+      // From the fd the helper opened with the host's privileges when there is one (a user
+      // namespace whose root may not reach the source), else from the path.
+      char from[64];
+      const char *what = src >= 0 ? fdpath(src, from, sizeof from) : source;
+      if (mount(what, target, nullptr, MS_BIND | (flags & MS_REC), nullptr) < 0) die(errno, "bind %s on %s", source, dest);
+      if (src >= 0) close(src);
     }
     fd = reopen(fd, dest, target, sizeof target, plain);
     if (remount && mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | remount, nullptr) < 0)

@@ -6,6 +6,7 @@ import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';
 import type { CgroupPlan } from './cgroups';
 import { planDevices } from './devices';
+import { sourceSlots } from './bind-sources';
 import { idmapOf } from './idmap-mounts';
 import { MS, PROPAGATION, parseMountOptions } from './mountopts';
 import { op, type Op } from './ops';
@@ -200,6 +201,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
   ops.push(op('BIND_ROOTFS', '/root/path', { rootfs }, [{ str: rootfs }]));
 
   const pidNs = (spec.linux?.namespaces ?? []).some((n) => n.type === 'pid');
+  const sources = sourceSlots(spec, ctx.userNs);
   let devIsBind = false;
   let idmapSlot = 0;
   (spec.mounts ?? []).forEach((m, i) => {
@@ -232,6 +234,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
             propagation: o.propagation,
             ...(recursive ?? {}),
             ...(idmap ? { idmapSlot: idmapSlot } : {}),
+            ...(sources.has(i) ? { sourceFd: sources.get(i) } : {}),
           },
           mountFields(
             idmap ? KIND.idmapped : KIND.bind,
@@ -243,7 +246,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
             '',
             remountFlags ? MS.BIND | remountFlags : 0,
             recursive,
-            idmap ? idmapSlot : 0,
+            idmap ? idmapSlot : (sources.get(i) ?? 0),
           ),
         ),
       );

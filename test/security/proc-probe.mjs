@@ -37,8 +37,16 @@ export function probe(e, extra = []) {
  * covered either.
  */
 export function outcome(e, r, id, entry) {
-  assert.doesNotMatch(r.stdout, /proc=COVERED/, `a host dir was mounted over the container's /proc: ${show(r)}`);
-  assert.doesNotMatch(r.stdout, /sys=COVERED/, `a host dir was mounted over the container's /sys: ${show(r)}`);
+  assert.doesNotMatch(
+    r.stdout,
+    /proc=COVERED/,
+    `a host dir was mounted over the container's /proc: ${show(r)}`,
+  );
+  assert.doesNotMatch(
+    r.stdout,
+    /sys=COVERED/,
+    `a host dir was mounted over the container's /sys: ${show(r)}`,
+  );
   if (r.code === 0) {
     assert.match(r.stdout, /proc=procfs/, show(r));
     return 'intact';
