@@ -112,7 +112,11 @@ static int open_in_root_links(const char *path, int create, mode_t mode, int lin
     errno = e;
     return -1;
   }
+  // What was just made, under the parent it was made in; a link swapped in there since is
+  // looked up afresh from the root instead.
+  fd = openat2_res(pfd, last, O_PATH, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
   close(pfd);
+  if (fd >= 0) return fd;
   return openat2_in_root(g.root_fd, path, O_PATH);
 }
 
