@@ -21,6 +21,8 @@
         "addon/init/ops_ns.cc",
         "addon/init/ops_mount.cc",
         "addon/init/no_pivot.cc",
+        "addon/init/ops_tmpfs.cc",
+        "addon/init/ops_sources.cc",
         "addon/init/ops_idmap.cc",
         "addon/init/ops_dev.cc",
         "addon/init/ops_proc.cc",

@@ -46,6 +46,9 @@ void hand_over_listener(int fd);
 // safe_path.cc: open a path inside the rootfs without leaving it; create it when asked.
 enum create_kind { CREATE_NONE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
 int open_in_root(const char *path, int create, mode_t mode);
+// A directory inside the rootfs reached without following any symlink (made, as directories,
+// where missing): where procfs and sysfs go. ELOOP or ENOTDIR when a component is not one.
+int open_dir_in_root_nofollow(const char *path);
 void fd_path(int fd, char *buf, size_t len);
 // A path that names our fd `fd`, for calls that take paths (mount, chmod): "self/fd/N"
 // relative to the host procfs handle, which becomes the working directory. Never the
@@ -59,8 +62,23 @@ void close_proc(void);
 #define MAX_IDMAP_TREES 32
 extern int idmap_trees[MAX_IDMAP_TREES];
 
+// ops_sources.cc: bind sources opened by a helper with the host's privileges (user namespaces).
+#define MAX_SOURCE_FDS 64
+void op_source_helper(plan_reader *r);
+void op_source_fds(plan_reader *r);
+// The fd of bind source `slot` (1-based; 0: none), handed over once; -1 when there is none.
+int take_source_fd(uint32_t slot);
+
 // OP_MOUNT kinds
-enum mount_kind { MOUNT_FS = 0, MOUNT_BIND = 1, MOUNT_SYSFS = 2, MOUNT_IDMAPPED = 3 };
+enum mount_kind { MOUNT_FS = 0, MOUNT_BIND = 1, MOUNT_SYSFS = 2, MOUNT_IDMAPPED = 3, MOUNT_TMPFS = 4 };
+// MOUNT_TMPFS options (in the op's slot field).
+enum tmpfs_opts { TMPFS_INHERIT_MODE = 1, TMPFS_COPYUP = 2 };
+
+// ops_tmpfs.cc: around the mount of a tmpfs on `fd`: the covered directory's stat (and an fd
+// of it for the copy), then the copy and the mode on the new tmpfs (fd reopened onto it).
+struct stat;
+int tmpfs_before(int fd, uint32_t opts, const char *dest, struct stat *covered);
+void tmpfs_after(int fd, int lower, uint32_t opts, const char *dest, const struct stat *covered);
 
 // one per concern
 void op_idmap_tree(plan_reader *r);

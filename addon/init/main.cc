@@ -25,6 +25,8 @@ static void run_op(uint32_t code, plan_reader *r) {
     case OP_NOTIFY: sync_stage(rd_u32(r)); break;
     case OP_SETNS: op_setns(r); break;
     case OP_IDMAP_TREE: op_idmap_tree(r); break;
+    case OP_SOURCE_HELPER: op_source_helper(r); break;
+    case OP_SOURCE_FDS: op_source_fds(r); break;
     case OP_USERNS: op_userns(r); break;
     case OP_UNSHARE: op_unshare(r); break;
     case OP_JOIN_CGROUP: op_join_cgroup(r); break;

@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include "mount_api.h"
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -15,12 +17,67 @@
 
 static void proc_fd(int fd, char *buf, size_t len) { fdpath(fd, buf, len); }
 
+// The rootfs as the kernel names it (symlinks in its host path resolved), to tell where inside
+// it an fd resolved to.
+static char rootfs_real[PATH_MAX];
+
+static bool under(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+// The /proc and /sys rules of the plan (only procfs at /proc, only lxcfs-style files under it,
+// nothing under /sys but what config.json names there) were checked on each destination as
+// written; an image symlink or a racer in a shared volume can make it resolve somewhere else.
+// So a destination that resolved into /proc or /sys, or onto a procfs or sysfs mount, must be
+// the very path the plan names (CVE-2019-16884, CVE-2019-19921, CVE-2023-27561). Checked on
+// the fd the mount is made on, so no later swap changes the answer.
+static void guard_resolved(int fd, const char *dest) {
+  struct statfs sf;
+  if (fstatfs(fd, &sf) < 0) die(errno, "statfs the destination %s", dest);
+  char real[PATH_MAX];
+  fd_path(fd, real, sizeof real);
+  const char *rel = "";
+  size_t n = strlen(rootfs_real);
+  if (g.pivoted) rel = real;
+  else if (n && under(real, rootfs_real)) rel = real[n] ? real + n : "/";
+  bool in_proc = sf.f_type == PROC_SUPER_MAGIC || under(rel, "/proc");
+  bool in_sys = sf.f_type == SYSFS_MAGIC || under(rel, "/sys");
+  if ((!in_proc && !in_sys) || strcmp(rel, dest) == 0) return;
+  const char *where = rel[0] ? rel : "a path outside the rootfs";
+  if (in_proc && strcmp(rel, "/proc") == 0)
+    die(EPERM, "%s resolves to /proc in the rootfs, which cannot be mounted because it is not of type proc", dest);
+  if (in_sys && strcmp(rel, "/sys") == 0)
+    die(EPERM, "%s resolves to /sys in the rootfs, which cannot be mounted because it is not of type sysfs", dest);
+  die(EPERM, "%s resolves to %s in the rootfs, which cannot be mounted because it is inside %s", dest, where,
+      in_proc ? "/proc" : "/sys");
+}
+
+// procfs and sysfs (and anything the plan puts at /proc or /sys itself) go on an ordinary
+// directory reached through no symlink: a link there would move them, and the masks and the
+// runtime's writes to /proc with them, elsewhere (CVE-2023-28642).
+static bool wants_plain_dir(const char *fstype, const char *dest) {
+  return strcmp(fstype, "proc") == 0 || strcmp(fstype, "sysfs") == 0 || strcmp(dest, "/proc") == 0 ||
+         strcmp(dest, "/sys") == 0;
+}
+
+static int resolve_dest(const char *dest, bool plain_dir, int create, mode_t mode, const char *what) {
+  int fd = plain_dir ? open_dir_in_root_nofollow(dest) : open_in_root(dest, create, mode);
+  if (fd < 0 && plain_dir && (errno == ELOOP || errno == ENOTDIR))
+    die(errno, "filesystem %s must be mounted on ordinary directory: %s is a symlink or goes through one", what,
+        dest);
+  if (fd < 0) die(errno, "mount %s: resolve %s in rootfs", what, dest);
+  guard_resolved(fd, dest);
+  return fd;
+}
+
 // An fd opened before a mount still names the mountpoint underneath; reopen the path so later
-// changes (remount, propagation) apply to the new mount on top.
-static int reopen(int fd, const char *dest, char *target, size_t len) {
+// changes (remount, propagation) apply to the new mount on top, held to the same rules.
+static int reopen(int fd, const char *dest, char *target, size_t len, bool plain_dir = false, bool guard = true) {
   close(fd);
-  fd = open_in_root(dest, CREATE_NONE, 0);
+  fd = plain_dir ? open_dir_in_root_nofollow(dest) : open_in_root(dest, CREATE_NONE, 0);
   if (fd < 0) die(errno, "reopen %s after mounting", dest);
+  if (guard) guard_resolved(fd, dest);
   proc_fd(fd, target, len);
   return fd;
 }
@@ -36,13 +93,15 @@ void op_bind_rootfs(plan_reader *r) {
   if (mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr) < 0) die(errno, "bind rootfs %s", rootfs);
   g.root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (g.root_fd < 0) die(errno, "open rootfs %s", rootfs);
+  fd_path(g.root_fd, rootfs_real, sizeof rootfs_real);
+  if (strcmp(rootfs_real, "/") == 0) rootfs_real[0] = '\0';
 }
 
 // A bind of a file needs a file to mount on; anything else needs a directory.
-static int dest_kind(bool bindlike, const char *source) {
+static int dest_kind(bool bindlike, const char *source, int src_fd) {
   if (!bindlike) return CREATE_DIR;
   struct stat st;
-  if (stat(source, &st) < 0) die(errno, "bind source %s", source);
+  if ((src_fd >= 0 ? fstat(src_fd, &st) : stat(source, &st)) < 0) die(errno, "bind source %s", source);
   return S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE;
 }
 
@@ -82,7 +141,7 @@ static int sysfs_or_host_sys(char *target, const char *dest, int fd, uint64_t fl
   if (errno != EPERM) die(errno, "mount sysfs on %s", dest);
   if (mount("/sys", target, nullptr, MS_BIND | MS_REC, nullptr) < 0)
     die(errno, "bind the host's /sys on %s (a new sysfs was refused: no network namespace of our own)", dest);
-  fd = reopen(fd, dest, target, 64);
+  fd = reopen(fd, dest, target, 64, true);
   unsigned long want = (unsigned long)flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
   if (mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | want | current_flags(target), nullptr) < 0)
     die(errno, "remount the host's /sys on %s with its options", dest);
@@ -90,6 +149,20 @@ static int sysfs_or_host_sys(char *target, const char *dest, int fd, uint64_t fl
                  (want & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (want & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
   set_recursive_attrs(fd, dest, rec, 0);
   return fd;
+}
+
+// The plan binds something at /proc only for a container without a pid namespace of its own,
+// sharing the host's: the source must be a procfs, checked on the fd that is then mounted.
+static void bind_host_proc(const char *source, const char *target, uint64_t flags) {
+  int src = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (src < 0) die(errno, "bind source %s", source);
+  struct statfs sf;
+  if (fstatfs(src, &sf) < 0) die(errno, "statfs bind source %s", source);
+  if (sf.f_type != PROC_SUPER_MAGIC) die(EPERM, "/proc cannot be mounted because %s is not of type proc", source);
+  char from[64];
+  if (mount(fdpath(src, from, sizeof from), target, nullptr, MS_BIND | (flags & MS_REC), nullptr) < 0)
+    die(errno, "bind %s on /proc", source);
+  close(src);
 }
 
 void op_mount(plan_reader *r) {
@@ -106,8 +179,11 @@ void op_mount(plan_reader *r) {
   uint32_t slot = rd_u32(r);
 
   bool bindlike = kind == MOUNT_BIND || kind == MOUNT_IDMAPPED;
-  int fd = open_in_root(dest, dest_kind(bindlike, source), bindlike ? 0644 : 0755);
-  if (fd < 0) die(errno, "mount %s: resolve %s in rootfs", fstype[0] ? fstype : "bind", dest);
+  bool plain = wants_plain_dir(fstype, dest);
+  // A bind's source as the helper opened it with the host's privileges (user namespaces).
+  int src = kind == MOUNT_BIND ? take_source_fd(slot) : -1;
+  int fd = resolve_dest(dest, plain, plain ? CREATE_DIR : dest_kind(bindlike, source, src), bindlike ? 0644 : 0755,
+                        fstype[0] ? fstype : "bind");
   char target[64];
   proc_fd(fd, target, sizeof target);
   if (bindlike) {
@@ -118,20 +194,37 @@ void op_mount(plan_reader *r) {
         die(errno, "move the idmapped mount of %s onto %s", source, dest);
       close(idmap_trees[slot]);
       idmap_trees[slot] = -1;
-    } else if (mount(source, target, nullptr, MS_BIND | (flags & MS_REC), nullptr) < 0) {
-      die(errno, "bind %s on %s", source, dest);
+    } else if (strcmp(dest, "/proc") == 0) {
+      bind_host_proc(source, target, flags);
+    } else {
+      // From the fd the helper opened with the host's privileges when there is one (a user
+      // namespace whose root may not reach the source), else from the path.
+      char from[64];
+      const char *what = src >= 0 ? fdpath(src, from, sizeof from) : source;
+      if (mount(what, target, nullptr, MS_BIND | (flags & MS_REC), nullptr) < 0) die(errno, "bind %s on %s", source, dest);
+      if (src >= 0) close(src);
     }
-    fd = reopen(fd, dest, target, sizeof target);
+    fd = reopen(fd, dest, target, sizeof target, plain);
     if (remount && mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | remount, nullptr) < 0)
       die(errno, "remount %s with its options", dest);
   } else if (kind == MOUNT_SYSFS) {
     fd = sysfs_or_host_sys(target, dest, fd, flags, data);
-    if (prop || attr_set || attr_clr) fd = reopen(fd, dest, target, sizeof target);
+    if (prop || attr_set || attr_clr) fd = reopen(fd, dest, target, sizeof target, plain);
+  } else if (kind == MOUNT_TMPFS) {
+    struct stat covered;
+    int lower = tmpfs_before(fd, slot, dest, &covered);
+    if (mount(source, target, fstype, (unsigned long)flags, data[0] ? data : nullptr) < 0)
+      die(errno, "mount %s on %s", fstype, dest);
+    fd = reopen(fd, dest, target, sizeof target, plain);
+    tmpfs_after(fd, lower, slot, dest, &covered);
+    // Mounted writable for the mode and the copy; read-only now if the config says so.
+    if (remount && mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | remount | current_flags(target), nullptr) < 0)
+      die(errno, "remount %s with its options", dest);
   } else {
     if (mount(source, target, fstype, (unsigned long)flags, data[0] ? data : nullptr) < 0) {
       die(errno, "mount %s on %s", fstype, dest);
     }
-    if (prop || attr_set || attr_clr) fd = reopen(fd, dest, target, sizeof target);
+    if (prop || attr_set || attr_clr) fd = reopen(fd, dest, target, sizeof target, plain);
   }
   set_recursive_attrs(fd, dest, attr_set, attr_clr);
   if (prop && mount(nullptr, target, nullptr, (unsigned long)prop, nullptr) < 0)
@@ -146,8 +239,7 @@ void op_mount_cgroup_v1(plan_reader *r) {
   const char *options = rd_str(r);
   const char *hostdir = rd_str(r);
   uint64_t flags = rd_u64(r);
-  int fd = open_in_root(dest, CREATE_DIR, 0755);
-  if (fd < 0) die(errno, "cgroup: resolve %s in rootfs", dest);
+  int fd = resolve_dest(dest, false, CREATE_DIR, 0755, "cgroup");
   char target[64];
   proc_fd(fd, target, sizeof target);
   if (hostdir[0]) {
@@ -212,7 +304,8 @@ void op_readonly_path(plan_reader *r) {
   char target[64];
   proc_fd(fd, target, sizeof target);
   if (!is_root && mount(target, target, nullptr, MS_BIND | MS_REC, nullptr) < 0) die(errno, "bind %s", path);
-  if (!is_root) fd = reopen(fd, path, target, sizeof target);
+  // The runtime's own paths (readonlyPaths live in /proc by design): not held to mounts[] rules.
+  if (!is_root) fd = reopen(fd, path, target, sizeof target, false, false);
   unsigned long keep = current_flags(target);
   if (mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, nullptr) < 0)
     die(errno, "make %s read-only", path);

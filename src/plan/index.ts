@@ -7,6 +7,7 @@ import { planCgroups, type CgroupPlan, type SystemdDriver } from './cgroups';
 import { fitCgroupsToCaller, type CallerAccess } from './cgroup-delegation';
 import { joinsItself, planCgroupJoin } from './cgroup-join';
 import { checkHooks, hookOps } from './hooks';
+import { planBindSources } from './bind-sources';
 import { planIdmapTrees } from './idmap-mounts';
 import { planLsm } from './lsm';
 import { CLONE, hostId, planNamespaces, type NamespacePlan } from './namespaces';
@@ -98,7 +99,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   // Idmapped trees need the host's privileges over their source: before any namespace. Then
   // join every namespace given by path while still the host's root (a namespace owned by the
   // host cannot be joined from a new user namespace), then make the new user namespace, as runc.
-  const nsOps = [...planIdmapTrees(spec, opts.bundle), ...ns.join];
+  const sources = planBindSources(spec, opts.bundle, userNs);
+  const nsOps = [...planIdmapTrees(spec, opts.bundle), ...sources.helper, ...ns.join];
   if (ns.newUser) nsOps.push(op('USERNS', '/linux/uidMappings', { uidMap: ns.uidMap, gidMap: ns.gidMap }));
   const unshare = (flags: number) =>
     flags ? [op('UNSHARE', '/linux/namespaces', { flags }, [{ u64: flags }])] : [];
@@ -113,7 +115,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   } else {
     ops.push(...cgroupSync, ...cgJoin.first, ...nsOps, ...unshare(unshareFlags));
   }
-  ops.push(op('FORK_INIT', '/linux/namespaces', {}));
+  ops.push(...sources.fds, op('FORK_INIT', '/linux/namespaces', {}));
   // The cgroup namespace is made by the init once it is in its cgroup2 directory (runc makes it
   // there too): its root is the cgroup the namespace is made in.
   if (cgJoin.childUnshares)

@@ -141,6 +141,8 @@ export interface ParsedOptions {
   attrClr: number;
   // idmapped mount asked for: "idmap" (this mount) or "ridmap" (the mounts below too).
   idmap: 'idmap' | 'ridmap' | null;
+  // tmpcopyup: a tmpfs gets a copy of the directory it covers.
+  copyup: boolean;
 }
 
 export function parseMountOptions(options: string[] = []): ParsedOptions {
@@ -175,5 +177,6 @@ export function parseMountOptions(options: string[] = []): ParsedOptions {
     attrSet,
     attrClr,
     idmap,
+    copyup: options.includes('tmpcopyup'),
   };
 }

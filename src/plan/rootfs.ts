@@ -6,6 +6,7 @@ import type { HostFacts } from '../host/probe';
 import type { Spec } from '../spec/types';
 import type { CgroupPlan } from './cgroups';
 import { planDevices } from './devices';
+import { sourceSlots } from './bind-sources';
 import { idmapOf } from './idmap-mounts';
 import { MS, PROPAGATION, parseMountOptions } from './mountopts';
 import { op, type Op } from './ops';
@@ -49,8 +50,11 @@ const PROC_OVERLAYS = new Set([
   '/proc/sys/kernel/ns_last_pid',
 ]);
 
-function checkProcMount(dest: string, type: string, from: string): void {
+function checkProcMount(dest: string, type: string, from: string, pidNs: boolean): void {
   if (dest === '/proc') {
+    // Without a pid namespace of its own a container may share the host's /proc (as runc
+    // allows): a bind whose source husk-init checks is a procfs.
+    if (type === 'bind' && !pidNs) return;
     if (type !== 'proc')
       throw new HuskError(`${from}: only a proc filesystem may be mounted at /proc (got ${type || 'bind'})`);
     return;
@@ -149,7 +153,21 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
 }
 
 // OP_MOUNT kinds (addon/init/init.h).
-const KIND = { fs: 0, bind: 1, sysfs: 2, idmapped: 3 } as const;
+const KIND = { fs: 0, bind: 1, sysfs: 2, idmapped: 3, tmpfs: 4 } as const;
+// MOUNT_TMPFS options, in the slot field.
+const TMPFS = { inheritMode: 1, copyup: 2 } as const;
+
+// runc mounts /dev writable whatever its options say, so /dev/pts, /dev/shm and the device
+// nodes can be made in it, and makes it read-only last (planProtections).
+// The index of the mount that makes /dev read-only, or -1.
+function devReadonly(spec: Spec): number {
+  let ro = -1;
+  (spec.mounts ?? []).forEach((m, i) => {
+    if (checkDestination(m.destination, '') === '/dev')
+      ro = parseMountOptions(m.options).flags & MS.RDONLY ? i : -1;
+  });
+  return ro;
+}
 
 function mountFields(
   kind: number,
@@ -191,6 +209,8 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
   ops.push(op('ROOT_PROPAGATION', '/linux/rootfsPropagation', { flags: rootProp }, [{ u64: rootProp }]));
   ops.push(op('BIND_ROOTFS', '/root/path', { rootfs }, [{ str: rootfs }]));
 
+  const pidNs = (spec.linux?.namespaces ?? []).some((n) => n.type === 'pid');
+  const sources = sourceSlots(spec, ctx.userNs);
   let devIsBind = false;
   let idmapSlot = 0;
   (spec.mounts ?? []).forEach((m, i) => {
@@ -198,7 +218,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
     const dest = checkDestination(m.destination, from);
     const o = parseMountOptions(m.options);
     const type = m.type ?? (o.bind ? 'bind' : '');
-    checkProcMount(dest, o.bind ? 'bind' : type, from);
+    checkProcMount(dest, o.bind ? 'bind' : type, from, pidNs);
     if (type === 'cgroup') {
       ops.push(...planCgroupMount(dest, o.flags, from, ctx));
       return;
@@ -210,7 +230,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
       if (!m.source) throw new HuskError(`${from}/source: a bind mount needs a source`);
       const source = path.resolve(ctx.bundle, m.source);
       if (dest === '/dev') devIsBind = true;
-      const remountFlags = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+      const remountFlags = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT | (dest === '/dev' ? MS.RDONLY : 0));
       ops.push(
         op(
           'MOUNT',
@@ -223,6 +243,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
             propagation: o.propagation,
             ...(recursive ?? {}),
             ...(idmap ? { idmapSlot: idmapSlot } : {}),
+            ...(sources.has(i) ? { sourceFd: sources.get(i) } : {}),
           },
           mountFields(
             idmap ? KIND.idmapped : KIND.bind,
@@ -234,7 +255,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
             '',
             remountFlags ? MS.BIND | remountFlags : 0,
             recursive,
-            idmap ? idmapSlot : 0,
+            idmap ? idmapSlot : (sources.get(i) ?? 0),
           ),
         ),
       );
@@ -244,7 +265,18 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
     if (!type) throw new HuskError(`${from}/type: is required for a mount that is not a bind mount`);
     // sysfs in a user namespace may be refused (a network namespace the container does not
     // own): then the host's /sys is bound instead.
-    const kind = type === 'sysfs' && ctx.userNs ? KIND.sysfs : KIND.fs;
+    let kind: number = type === 'sysfs' && ctx.userNs ? KIND.sysfs : KIND.fs;
+    let flags = dest === '/dev' ? o.flags & ~MS.RDONLY : o.flags;
+    let remount = 0;
+    let tmpfsOpts = 0;
+    if (type === 'tmpfs') {
+      // Mounted writable for the mode and the copy, then made read-only if asked (as runc).
+      kind = KIND.tmpfs;
+      if (flags & MS.RDONLY) remount = MS.RDONLY;
+      flags &= ~MS.RDONLY;
+      if (!o.data.some((d) => d.startsWith('mode='))) tmpfsOpts |= TMPFS.inheritMode;
+      if (o.copyup) tmpfsOpts |= TMPFS.copyup;
+    }
     ops.push(
       op(
         'MOUNT',
@@ -256,6 +288,9 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
           flags: o.flags,
           data: o.data.join(','),
           ...(kind === KIND.sysfs ? { fallback: 'rbind /sys when refused' } : {}),
+          ...(tmpfsOpts & TMPFS.inheritMode ? { mode: 'of the covered directory' } : {}),
+          ...(tmpfsOpts & TMPFS.copyup ? { copyup: true } : {}),
+          ...(remount ? { readonlyAfter: true } : {}),
           ...(recursive ?? {}),
         },
         mountFields(
@@ -263,11 +298,12 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
           m.source ?? type,
           dest,
           type,
-          o.flags,
+          flags,
           o.propagation,
           o.data.join(','),
-          0,
+          remount,
           recursive,
+          tmpfsOpts,
         ),
       ),
     );
@@ -295,6 +331,14 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
 // After the console is set up: masks and read-only paths, then the read-only root.
 export function planProtections(spec: Spec): Op[] {
   const ops: Op[] = [];
+  const dev = devReadonly(spec);
+  if (dev >= 0)
+    ops.push(
+      op('READONLY_PATH', `/mounts/${dev}`, { path: '/dev', remountOnly: true }, [
+        { str: '/dev' },
+        { u32: 1 },
+      ]),
+    );
   (spec.linux?.maskedPaths ?? []).forEach((p, i) =>
     ops.push(op('MASK_PATH', `/linux/maskedPaths/${i}`, { path: p }, [{ str: checkDestination(p, '') }])),
   );

@@ -64,7 +64,7 @@ test('an idmapped tree per mount, made before the namespaces, moved by its MOUNT
   assert.deepEqual(
     mounts.map((o) => [o.fields[0].u32, o.fields[10].u32]),
     [
-      [1, 0],
+      [1, 1], // a plain bind in a user namespace: from the fd the source helper opened (slot 1)
       [3, 0],
       [3, 1],
     ],

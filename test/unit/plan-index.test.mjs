@@ -318,6 +318,8 @@ const BEFORE_FORK = new Set([
   'USERNS',
   'UNSHARE',
   'CGROUP_INTO',
+  'SOURCE_HELPER',
+  'SOURCE_FDS',
 ]);
 
 for (const { name, spec } of fixtures()) {

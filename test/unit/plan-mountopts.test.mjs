@@ -140,6 +140,7 @@ test('bind and rbind: bind and recursive', () => {
     attrSet: 0,
     attrClr: 0,
     idmap: null,
+    copyup: false,
   });
   assert.deepEqual(parseMountOptions(['rbind', 'rprivate', 'ro']), {
     flags: K.BIND | K.REC | K.RDONLY,
@@ -150,6 +151,7 @@ test('bind and rbind: bind and recursive', () => {
     attrSet: 0,
     attrClr: 0,
     idmap: null,
+    copyup: false,
   });
   const plain = parseMountOptions(['nosuid']);
   assert.equal(plain.bind, false);
@@ -167,6 +169,8 @@ test('tmpcopyup, idmap and ridmap are neither flags nor data', () => {
   assert.equal(p.flags, 0);
   assert.equal(p.propagation, 0);
   assert.deepEqual(p.data, ['x=1']);
+  assert.equal(p.copyup, true);
+  assert.equal(parseMountOptions(['x=1']).copyup, false);
 });
 
 test('no options (undefined or empty) is all zero', () => {
@@ -180,6 +184,7 @@ test('no options (undefined or empty) is all zero', () => {
       attrSet: 0,
       attrClr: 0,
       idmap: null,
+      copyup: false,
     });
 });
 

@@ -145,7 +145,7 @@ test('default spec: mount fields carry parsed flags and data', () => {
     remount: 0,
   });
   assert.deepEqual(mountFields(ops[3]), {
-    kind: 0,
+    kind: 4,
     source: 'tmpfs',
     dest: '/dev',
     fstype: 'tmpfs',
@@ -468,7 +468,7 @@ test('recursive attributes ride on the MOUNT op, for binds and other mounts', ()
   const ops = planRootfs(spec, ctx0(spec)).filter((o) => o.op === 'MOUNT');
   assert.deepEqual(mountTail(ops[0]), { kind: 1, attrSet: 0x1 | 0x2, attrClr: 0, slot: 0 });
   assert.deepEqual(mountFields(ops[0]).flags & RDONLY, 0, "rro is not the top mount's ro flag");
-  assert.deepEqual(mountTail(ops[1]), { kind: 0, attrSet: 0x8 | 0x10, attrClr: 0x70, slot: 0 });
+  assert.deepEqual(mountTail(ops[1]), { kind: 4, attrSet: 0x8 | 0x10, attrClr: 0x70, slot: 1 });
   assert.deepEqual(mountTail(ops[2]), { kind: 1, attrSet: 0, attrClr: 0, slot: 0 });
 });
 
@@ -481,6 +481,53 @@ test('sysfs in a user namespace may fall back to the host /sys; without one it i
     mountTail(planRootfs(spec, { ...ctx0(spec), userNs }).find((o) => o.op === 'MOUNT')).kind;
   assert.equal(kind(true), 2);
   assert.equal(kind(false), 0);
+});
+
+test('tmpfs: mounted writable, ro after; the covered mode unless mode= is given; tmpcopyup', () => {
+  const spec = {
+    root: { path: '/r' },
+    mounts: [
+      { destination: '/tmp', type: 'tmpfs', options: ['nosuid', 'ro'] },
+      { destination: '/run', type: 'tmpfs', options: ['mode=755', 'tmpcopyup'] },
+    ],
+  };
+  const ops = planRootfs(spec, ctx0(spec)).filter((o) => o.op === 'MOUNT');
+  assert.equal(mountFields(ops[0]).flags, NOSUID, 'not read-only while the mode is set');
+  assert.equal(mountFields(ops[0]).remount, RDONLY, 'made read-only after');
+  assert.equal(mountTail(ops[0]).slot, 1, 'takes the mode of the directory it covers');
+  assert.equal(mountTail(ops[1]).slot, 2, 'mode= given: copy up only');
+});
+
+test('/dev given ro: mounted writable, made read-only among the protections', () => {
+  const spec = {
+    root: { path: '/r' },
+    mounts: [{ destination: '/dev', type: 'tmpfs', options: ['nosuid', 'ro', 'mode=755'] }],
+  };
+  const dev = planRootfs(spec, ctx0(spec)).find((o) => o.op === 'MOUNT');
+  assert.equal(mountFields(dev).flags & RDONLY, 0);
+  assert.equal(mountFields(dev).remount, 0, 'not before the device nodes and /dev/pts are in');
+  const last = planProtections(spec).filter((o) => o.op === 'READONLY_PATH');
+  assert.deepEqual(
+    last.map((o) => [o.from, o.fields]),
+    [['/mounts/0', [{ str: '/dev' }, { u32: 1 }]]],
+  );
+  assert.deepEqual(
+    planProtections({ root: { path: '/r' }, mounts: [{ destination: '/dev', type: 'tmpfs' }] }),
+    [],
+  );
+});
+
+test('a bind at /proc: allowed only without a pid namespace', () => {
+  const spec = (pid) => ({
+    root: { path: '/r' },
+    linux: { namespaces: pid ? [{ type: 'pid' }, { type: 'mount' }] : [{ type: 'mount' }] },
+    mounts: [{ destination: '/proc', type: 'bind', source: '/proc', options: ['rbind'] }],
+  });
+  const ops = planRootfs(spec(false), ctx0(spec(false))).filter((o) => o.op === 'MOUNT');
+  assert.equal(mountFields(ops[0]).dest, '/proc');
+  assert.throws(() => planRootfs(spec(true), ctx0(spec(true))), /\/mounts\/0: only a proc filesystem/);
+  const tmpfs = { ...spec(false), mounts: [{ destination: '/proc', type: 'tmpfs' }] };
+  assert.throws(() => planRootfs(tmpfs, ctx0(tmpfs)), /\/mounts\/0: only a proc filesystem/);
 });
 
 // --- root propagation -------------------------------------------------------------------------
