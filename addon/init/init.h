@@ -26,6 +26,7 @@ struct init_ctx {
   int proc_fd;            // the host's procfs, opened first thing: how we name our own fds
   int fifo_fd;            // read end of the exec fifo (start writes to it)
   int root_fd;            // O_PATH fd of the rootfs mount (before pivot_root)
+  int pty_slave;          // kept by OP_CONSOLE for OP_CTTY
   const char *rootfs;     // host path of the rootfs
   bool pivoted;
   uint32_t op_index;      // op being run, for error reports
@@ -54,6 +55,8 @@ const char *fdpath(int fd, char *buf, size_t len);
 // Opens a file of the host procfs handle (e.g. "self/oom_score_adj", "sys/net/...").
 int proc_open(const char *rel, int flags);
 void close_proc(void);
+// OP_SEAL: no handle on anything outside the container is left open (see main.cc).
+void seal_host(void);
 
 // ops_idmap.cc: detached idmapped trees made by OP_IDMAP_TREE, moved into place by OP_MOUNT.
 #define MAX_IDMAP_TREES 32
@@ -89,6 +92,7 @@ void op_ioprio(plan_reader *r);
 void op_proc_write(plan_reader *r);
 void op_scheduler(plan_reader *r);
 void op_console(plan_reader *r);
+void op_ctty(plan_reader *r);
 void op_creds(plan_reader *r);
 void op_keep_caps(plan_reader *r);
 void op_caps_bounding(plan_reader *r);

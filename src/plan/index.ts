@@ -159,6 +159,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   if (spec.process?.terminal) {
     if (!opts.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
     ops.push(op('CONSOLE', '/process/terminal', { bindConsole: true }, [{ u32: 1 }]));
+    ops.push(op('CTTY', '/process/terminal', {}));
   }
   ops.push(...planProtections(spec));
   ops.push(...planRlimits(spec.process));

@@ -44,6 +44,8 @@ export const OP = {
   JOIN_CGROUP: 42,
   CGROUP_INTO: 43,
   NOTIFY: 44,
+  SEAL: 45,
+  CTTY: 46,
 } as const;
 
 export const STAGE = { CGROUP: 1, USERMAP: 2, CREATE_RUNTIME: 3, CREATE_CONTAINER: 4, READY: 10 } as const;
