@@ -63,7 +63,9 @@ void seal_host(void);
 extern int idmap_trees[MAX_IDMAP_TREES];
 
 // OP_MOUNT kinds
-enum mount_kind { MOUNT_FS = 0, MOUNT_BIND = 1, MOUNT_SYSFS = 2, MOUNT_IDMAPPED = 3 };
+// MOUNT_PROC_HERE: procfs made (fsopen) by this process, for the pid namespace it is in, after
+// the host procfs handle is closed; its root becomes the procfs handle (see op_mount).
+enum mount_kind { MOUNT_FS = 0, MOUNT_BIND = 1, MOUNT_SYSFS = 2, MOUNT_IDMAPPED = 3, MOUNT_PROC_HERE = 4 };
 
 // one per concern
 void op_idmap_tree(plan_reader *r);
