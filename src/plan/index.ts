@@ -271,7 +271,11 @@ function takeProcMounts(rootfsOps: Op[]): Op[] {
       throw new HuskError(
         `${o.from}/destination: ${dest}: a mount under /proc is not supported in a container that joins another's pid namespace`,
       );
-    late.push({ ...o, show: { ...o.show, by: 'the init, in the joined pid namespace' }, fields: [{ u32: 4 }, ...o.fields.slice(1)] });
+    late.push({
+      ...o,
+      show: { ...o.show, by: 'the init, in the joined pid namespace' },
+      fields: [{ u32: 4 }, ...o.fields.slice(1)],
+    });
     rootfsOps.splice(i--, 1);
   }
   return late;

@@ -2,8 +2,8 @@
 // init: watch /proc for new processes and, for each one, try every fd, its cwd and its root as
 // a way out: open it, walk ".." as far as it goes, and read the host-only file argv[1] names
 // (a path relative to the host's root). Until /out/stop exists; then /out/walk lists
-//   hit <comm> <what> <content>   for every read that worked, and a summary line
-//   scans=N procs=N opened=N      (processes seen, fds/cwds opened: the control that the
+//   hit <comm> <what> <content> (pid <pid>, <link target>)   for every read that worked, and
+//   a summary line scans=N procs=N opened=N      (processes seen, fds/cwds opened: the control that the
 //                                  watcher reaches the processes at all).
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -31,6 +31,11 @@ static void comm_of(const char *pid, char *buf, size_t len) {
 
 // From the fd's directory (or the directory of the file it names) up to the top, then the secret.
 static void walk(const char *pid, const char *link, const char *what) {
+  char target[256];
+  ssize_t tn = readlink(link, target, sizeof target - 1);
+  target[tn > 0 ? tn : 0] = 0;
+  char comm[32];
+  comm_of(pid, comm, sizeof comm);
   int d = open(link, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (d < 0) d = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (d < 0) return;
@@ -50,9 +55,7 @@ static void walk(const char *pid, const char *link, const char *what) {
   buf[n > 0 ? n : 0] = 0;
   char *nl = strchr(buf, '\n');
   if (nl) *nl = 0;
-  char comm[32];
-  comm_of(pid, comm, sizeof comm);
-  fprintf(out, "hit %s %s %s\n", comm[0] ? comm : "?", what, buf);
+  fprintf(out, "hit %s %s %s (pid %s, %s)\n", comm[0] ? comm : "?", what, buf, pid, target);
   fflush(out);
 }
 
