@@ -52,6 +52,8 @@ enum husk_op : uint32_t {
   OP_JOIN_CGROUP = 42,    // str file: write "0" to it (v1 tasks: this thread; cgroup.procs: this process)
   OP_CGROUP_INTO = 43,    // str dir: OP_FORK_INIT makes the init in this cgroup2 directory (CLONE_INTO_CGROUP)
   OP_NOTIFY = 44,         // u32 stage: as OP_SYNC; the parent answers early (when it learns the init's pid)
+  OP_SEAL = 45,           // close every handle on the host (procfs, rootfs, console socket), cwd to "/"
+  OP_CTTY = 46,           // the pty slave kept by OP_CONSOLE becomes the controlling tty and stdio
   OP_SOURCE_HELPER = 50,  // strv sources: fork a helper with the host's credentials to open them later
   OP_SOURCE_FDS = 51,     // the helper joins our mount namespace, opens the sources, passes the fds
 };

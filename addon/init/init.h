@@ -26,6 +26,7 @@ struct init_ctx {
   int proc_fd;            // the host's procfs, opened first thing: how we name our own fds
   int fifo_fd;            // read end of the exec fifo (start writes to it)
   int root_fd;            // O_PATH fd of the rootfs mount (before pivot_root)
+  int pty_slave;          // kept by OP_CONSOLE for OP_CTTY
   const char *rootfs;     // host path of the rootfs
   bool pivoted;
   uint32_t op_index;      // op being run, for error reports
@@ -57,6 +58,10 @@ const char *fdpath(int fd, char *buf, size_t len);
 // Opens a file of the host procfs handle (e.g. "self/oom_score_adj", "sys/net/...").
 int proc_open(const char *rel, int flags);
 void close_proc(void);
+// OP_SEAL: no handle on anything outside the container is left open (see main.cc).
+void seal_host(void);
+// ops_sources.cc: closes the bind-source fds the helper passed that no mount took.
+void close_source_fds(void);
 
 // ops_idmap.cc: detached idmapped trees made by OP_IDMAP_TREE, moved into place by OP_MOUNT.
 #define MAX_IDMAP_TREES 32
@@ -70,7 +75,9 @@ void op_source_fds(plan_reader *r);
 int take_source_fd(uint32_t slot);
 
 // OP_MOUNT kinds
-enum mount_kind { MOUNT_FS = 0, MOUNT_BIND = 1, MOUNT_SYSFS = 2, MOUNT_IDMAPPED = 3, MOUNT_TMPFS = 4 };
+// MOUNT_PROC_HERE: procfs made (fsopen) by this process, for the pid namespace it is in, after
+// the host procfs handle is closed; its root becomes the procfs handle (see op_mount).
+enum mount_kind { MOUNT_FS = 0, MOUNT_BIND = 1, MOUNT_SYSFS = 2, MOUNT_IDMAPPED = 3, MOUNT_TMPFS = 4, MOUNT_PROC_HERE = 5 };
 // MOUNT_TMPFS options (in the op's slot field).
 enum tmpfs_opts { TMPFS_INHERIT_MODE = 1, TMPFS_COPYUP = 2 };
 
@@ -108,6 +115,7 @@ void op_ioprio(plan_reader *r);
 void op_proc_write(plan_reader *r);
 void op_scheduler(plan_reader *r);
 void op_console(plan_reader *r);
+void op_ctty(plan_reader *r);
 void op_creds(plan_reader *r);
 void op_keep_caps(plan_reader *r);
 void op_caps_bounding(plan_reader *r);

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include "init.h"
 
-init_ctx g = {-1, -1, -1, -1, -1, -1, nullptr, false, 0, {0}};
+init_ctx g = {-1, -1, -1, -1, -1, -1, -1, nullptr, false, 0, {0}};
 
 static void run_op(uint32_t code, plan_reader *r) {
   switch (code) {
@@ -52,6 +52,8 @@ static void run_op(uint32_t code, plan_reader *r) {
     case OP_PROC_WRITE: op_proc_write(r); break;
     case OP_SCHEDULER: op_scheduler(r); break;
     case OP_CONSOLE: op_console(r); break;
+    case OP_CTTY: op_ctty(r); break;
+    case OP_SEAL: seal_host(); break;
     case OP_SETSID:
       if (setsid() < 0) die(errno, "setsid");
       break;

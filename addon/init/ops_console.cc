@@ -1,5 +1,6 @@
 // process.terminal: the pty is made inside the container (its devpts), the master is sent to
-// the --console-socket with SCM_RIGHTS, and the slave becomes our controlling tty and stdio.
+// the --console-socket with SCM_RIGHTS, and the slave becomes our controlling tty and stdio
+// (OP_CTTY).
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -71,8 +72,17 @@ void op_console(plan_reader *r) {
     if (mount(src, tgt, nullptr, MS_BIND, nullptr) < 0) die(errno, "bind pty %u on /dev/console", n);
     close(cons);
   }
-  if (ioctl(slave, TIOCSCTTY, 0) < 0) die(errno, "make the pty the controlling terminal");
+  g.pty_slave = slave;
+}
+
+// Apart from OP_CONSOLE, which needs the host procfs handle: an exec'd process opens its pty
+// before the fork into the container's pid namespace and takes it as its terminal after, in
+// its own session.
+void op_ctty(plan_reader *) {
+  if (g.pty_slave < 0) die(EINVAL, "malformed plan: no pty before the controlling terminal");
+  if (ioctl(g.pty_slave, TIOCSCTTY, 0) < 0) die(errno, "make the pty the controlling terminal");
   for (int fd = 0; fd < 3; fd++)
-    if (dup3(slave, fd, 0) < 0) die(errno, "dup pty to fd %d", fd);
-  close(slave);
+    if (dup3(g.pty_slave, fd, 0) < 0) die(errno, "dup pty to fd %d", fd);
+  close(g.pty_slave);
+  g.pty_slave = -1;
 }

@@ -165,6 +165,39 @@ static void bind_host_proc(const char *source, const char *target, uint64_t flag
   close(src);
 }
 
+// An init joining another container's pid namespace is forked into it only once its rootfs is
+// pivoted and every host handle closed (seal_host), so it mounts its procfs with fds alone: a
+// procfs instance is tied to the pid namespace of the process that opens its context. Its root
+// fd is then the procfs handle the /proc masks and read-only paths name their fds through: the
+// container's own, fresh and unreachable by anything the config mounts (nothing under /proc).
+static int mount_proc_here(int fd, const char *source, const char *dest, uint64_t flags, const char *data) {
+  int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+  if (fs < 0) die(errno, "mount proc on %s: fsopen", dest);
+  if (source[0] && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+    die(errno, "mount proc on %s: source %s", dest, source);
+  char opts[1024];
+  if (snprintf(opts, sizeof opts, "%s", data) >= (int)sizeof opts) die(ENAMETOOLONG, "mount proc on %s: options", dest);
+  char *save = nullptr;
+  for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(nullptr, ",", &save)) {
+    char *eq = strchr(o, '=');
+    if (eq) *eq = '\0';
+    long rc = eq ? syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, o, eq + 1, 0)
+                 : syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, o, nullptr, 0);
+    if (rc < 0) die(errno, "mount proc on %s: option %s", dest, o);
+  }
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) die(errno, "mount proc on %s: create", dest);
+  unsigned attrs = (flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+                   (flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0) |
+                   (flags & MS_NOATIME ? MOUNT_ATTR_NOATIME : 0) | (flags & MS_STRICTATIME ? MOUNT_ATTR_STRICTATIME : 0) |
+                   (flags & MS_NODIRATIME ? MOUNT_ATTR_NODIRATIME : 0);
+  int m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs);
+  if (m < 0) die(errno, "mount proc on %s: fsmount", dest);
+  close(fs);
+  if (move_mount(m, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    die(errno, "mount proc on %s: move_mount", dest);
+  return m;
+}
+
 void op_mount(plan_reader *r) {
   uint32_t kind = rd_u32(r);
   const char *source = rd_str(r);
@@ -184,6 +217,19 @@ void op_mount(plan_reader *r) {
   int src = kind == MOUNT_BIND ? take_source_fd(slot) : -1;
   int fd = resolve_dest(dest, plain, plain ? CREATE_DIR : dest_kind(bindlike, source, src), bindlike ? 0644 : 0755,
                         fstype[0] ? fstype : "bind");
+  if (kind == MOUNT_PROC_HERE) {
+    if (g.proc_fd >= 0) die(EINVAL, "malformed plan: procfs made here while the host's is open");
+    g.proc_fd = mount_proc_here(fd, source, dest, flags, data);
+    close(fd);
+    if (prop) {
+      fd = open_in_root(dest, CREATE_NONE, 0);
+      char target[64];
+      if (fd < 0 || mount(nullptr, fdpath(fd, target, sizeof target), nullptr, (unsigned long)prop, nullptr) < 0)
+        die(errno, "set propagation of %s", dest);
+      close(fd);
+    }
+    return;
+  }
   char target[64];
   proc_fd(fd, target, sizeof target);
   if (bindlike) {

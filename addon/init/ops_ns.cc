@@ -94,7 +94,9 @@ void op_fork_init(plan_reader *) {
   long pid = clone_init();
   if (pid < 0) die(errno, "clone the container init");
   if (pid == 0) {
+    // Made in its cgroup by now; a later fork (exec's into the pid namespace) is a plain one.
     if (cgroup_into_fd >= 0) close(cgroup_into_fd);
+    cgroup_into_fd = -1;
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     close(gate[1]);
     char c;

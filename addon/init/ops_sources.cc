@@ -114,3 +114,12 @@ int take_source_fd(uint32_t slot) {
   source_fds[slot - 1] = -1;
   return fd;
 }
+
+// seal_host: a source the plan did not use (a failed or skipped mount) is a host fd too.
+void close_source_fds(void) {
+  for (uint32_t i = 0; i < nsources && i < MAX_SOURCE_FDS; i++)
+    if (source_fds[i] >= 0) {
+      close(source_fds[i]);
+      source_fds[i] = -1;
+    }
+}

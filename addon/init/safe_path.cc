@@ -179,3 +179,23 @@ void close_proc(void) {
   if (g.proc_fd >= 0) close(g.proc_fd);
   g.proc_fd = -1;
 }
+
+// Before a fork into a pid namespace others can see into (exec, an init joining a pod's pid
+// namespace): a process there is open to /proc/<pid>/fd, cwd and root of anyone with
+// CAP_SYS_PTRACE and no user namespace, non-dumpable or not (CVE-2016-9962 class). So nothing
+// of the host may be open or be the cwd by then: the procfs handle (whose ".." is the host's
+// root), the rootfs handle, the console socket, and a cwd fdpath left in the host procfs.
+void seal_host(void) {
+  close_proc();
+  close_source_fds();
+  for (int i = 0; i < MAX_IDMAP_TREES; i++)
+    if (idmap_trees[i] >= 0) {
+      close(idmap_trees[i]);
+      idmap_trees[i] = -1;
+    }
+  if (g.root_fd >= 0) close(g.root_fd);
+  g.root_fd = -1;
+  if (g.console_fd >= 0) close(g.console_fd);
+  g.console_fd = -1;
+  if (chdir("/") < 0) die(errno, "chdir to the container's root");
+}

@@ -1,6 +1,6 @@
 // The plan of a process joining a running container (exec): its cgroups, every namespace of
-// the container's init (user first, mount last), a fork into the pid namespace, then the same
-// identity and exec steps as the init.
+// the container's init (user first, mount last), the LSM labels and pty, then, with no host
+// handle left open, a fork into the pid namespace and the same identity and exec steps as the init.
 import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import type { Process } from '../spec/types';
@@ -56,22 +56,28 @@ export function buildExecPlan(
     ? planCgroupJoin({ ...input.cgroupJoin, forkInto: !input.namespaces.includes('user') })
     : null;
   if (join) ops.push(...join.first);
-  // Made in its cgroup2 directory by the fork, the process enters the cgroup namespace after it.
-  const cgroupNsInChild = !!join?.into && input.namespaces.includes('cgroup');
-  const setns = (t: NsType) => {
-    const path = `/proc/${input.initPid}/ns/${PROC_NAME[t]}`;
-    return op('SETNS', '/linux/namespaces', { type: t, path }, [{ u32: CLONE[t] }, { str: path }]);
-  };
+  // Made in its cgroup2 directory by a first fork, while still outside every namespace (see
+  // cgroup-join.ts); the process the container will see is forked later, from that one.
+  if (join?.into) ops.push(op('FORK_INIT', '/linux/cgroupsPath', { into: 'cgroup' }));
   for (const t of JOIN_ORDER) {
-    if (!input.namespaces.includes(t) || (t === 'cgroup' && cgroupNsInChild)) continue;
-    ops.push(setns(t));
+    if (!input.namespaces.includes(t)) continue;
+    const path = `/proc/${input.initPid}/ns/${PROC_NAME[t]}`;
+    ops.push(op('SETNS', '/linux/namespaces', { type: t, path }, [{ u32: CLONE[t] }, { str: path }]));
   }
-  ops.push(op('FORK_INIT', '/linux/namespaces', {}));
-  if (cgroupNsInChild) ops.push(setns('cgroup'));
   if (p.terminal) {
     if (!input.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
-    ops.push(op('SETSID', '/process', {}));
     ops.push(consoleOp(false, p.user?.uid ?? 0, !!input.relayedTerminal));
+  }
+  // Inherited across the fork (AppArmor's onexec, SELinux's exec sid), applied at the execve.
+  ops.push(...planLsm(p, null, host, input.lsmFrom));
+  // Everything that needs the host's procfs, the cgroup directory or the console socket is done:
+  // the fork into the pid namespace, where the container can look at the process, comes after
+  // every host handle is closed (CVE-2016-9962 class; see seal_host).
+  ops.push(op('SEAL', '/linux/namespaces', {}));
+  ops.push(op('FORK_INIT', '/linux/namespaces', { into: 'pid namespace' }));
+  if (p.terminal) {
+    ops.push(op('SETSID', '/process', {}));
+    ops.push(op('CTTY', '/process/terminal', {}));
   }
   ops.push(...planRlimits(p));
   ops.push(...planScheduling(p));
@@ -83,7 +89,6 @@ export function buildExecPlan(
   });
   const seccomp = planSeccomp(input.seccomp);
   placeSeccomp(ident, seccomp, !!p.noNewPrivileges);
-  ident.beforeStart.unshift(...planLsm(p, null, host, input.lsmFrom));
   ops.push(...ident.beforeStart);
   ops.push(op('SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
   ops.push(...ident.afterStart);

@@ -92,7 +92,14 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
         { str: String(spec.process.oomScoreAdj) },
       ]),
     );
-  const cgJoin = initCgroupJoin(cgroups, ns, host, !!opts.cgroupAccess);
+  // An init joining a pid namespace by path (a pod's shared one) is seen by that namespace's
+  // processes from its fork on, and one with CAP_SYS_PTRACE and no user namespace can use its
+  // fds, cwd and root, dumpable or not (CVE-2016-9962 class). So its fork comes last: the first
+  // process makes the whole rootfs and pivots, then closes every host handle (SEAL), and the
+  // init mounts its procfs itself (a procfs is tied to the pid namespace of whoever makes it).
+  // A new pid namespace has nobody in it to look: there the fork stays first.
+  const lateFork = ns.join.some((o) => o.show.type === 'pid');
+  const cgJoin = initCgroupJoin(cgroups, ns, host, !!opts.cgroupAccess, lateFork);
   const cgroupSync = cgroups
     ? [op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }])]
     : [];
@@ -115,7 +122,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   } else {
     ops.push(...cgroupSync, ...cgJoin.first, ...nsOps, ...unshare(unshareFlags));
   }
-  ops.push(...sources.fds, op('FORK_INIT', '/linux/namespaces', {}));
+  ops.push(...sources.fds);
+  if (!lateFork) ops.push(op('FORK_INIT', '/linux/namespaces', {}));
   // The cgroup namespace is made by the init once it is in its cgroup2 directory (runc makes it
   // there too): its root is the cgroup the namespace is made in.
   if (cgJoin.childUnshares)
@@ -123,8 +131,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
       op('UNSHARE', '/linux/namespaces', { flags: cgJoin.childUnshares }, [{ u64: cgJoin.childUnshares }]),
     );
 
-  // In the container's init.
-  ops.push(op('SETSID', '/process', {}));
+  // In the container's init (with lateFork, in the first process until the fork).
+  if (!lateFork) ops.push(op('SETSID', '/process', {}));
   if (!opts.noNewKeyring)
     ops.push(op('SESSION_KEYRING', '/process', { name: `_ses.${opts.id}` }, [{ str: `_ses.${opts.id}` }]));
   checkHooks(spec);
@@ -147,6 +155,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
     beforePivot.push(op('FETCH_STATE', '/hooks/createContainer', { stage: 'createContainer' }, [{ u32: 4 }]));
     beforePivot.push(...hookOps(spec, 'createContainer'));
   }
+  const late = lateFork ? takeProcMounts(rootfsOps) : [];
   const pivotAt = rootfsOps.findIndex((o) => o.op === 'PIVOT_ROOT');
   rootfsOps.splice(pivotAt, 0, ...beforePivot);
   ops.push(...rootfsOps);
@@ -164,12 +173,22 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   if (spec.process?.terminal) {
     if (!opts.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
     ops.push(consoleOp(true, spec.process.user?.uid ?? 0, !!opts.relayedTerminal));
+    if (!lateFork) ops.push(op('CTTY', '/process/terminal', {}));
   }
-  ops.push(...planProtections(spec));
+  const protections = planProtections(spec);
+  const underProc = (o: Op) => isUnderProc(o.fields[0] && 'str' in o.fields[0] ? o.fields[0].str : '');
+  ops.push(...(lateFork ? protections.filter((o) => !underProc(o)) : protections));
+  const lsm = planLsm(spec.process, spec, host);
+  if (lateFork) {
+    // AppArmor's onexec and SELinux's exec sid are inherited across the fork.
+    ops.push(...lsm, op('SEAL', '/linux/namespaces', {}), op('FORK_INIT', '/linux/namespaces', {}));
+    ops.push(op('SETSID', '/process', {}));
+    if (spec.process?.terminal) ops.push(op('CTTY', '/process/terminal', {}));
+    ops.push(...late, ...protections.filter(underProc));
+  }
   ops.push(...planRlimits(spec.process));
   ops.push(...planScheduling(spec.process));
   ops.push(...planPersonality(spec));
-  const lsm = planLsm(spec.process, spec, host);
   const gm = linux.gidMappings ?? [];
   const setgroupsDenied =
     !!host.setgroupsDenied ||
@@ -184,7 +203,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   placeSeccomp(proc, seccomp, !!spec.process?.noNewPrivileges);
   // LSM exec labels are written before the cwd change, which closes husk-init's procfs handle;
   // they take effect at the next execve.
-  proc.beforeStart.unshift(...lsm);
+  if (!lateFork) proc.beforeStart.unshift(...lsm);
   ops.push(...proc.beforeStart);
   const startHooks = hookOps(spec, 'startContainer');
   // run with nothing to do at start: the runtime answers the ready stage early, as soon as it has
@@ -198,8 +217,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   if (!opts.startAtOnce) ops.push(op('WAIT_START', '/process', {}));
   // startContainer hooks run under the container's seccomp filter, as runc's do: with
   // no_new_privs the filter, else loaded just before execve, is loaded before the hooks.
-  const late = startHooks.length ? proc.afterStart.findIndex((o) => o.op === 'SECCOMP') : -1;
-  if (late >= 0) ops.push(...proc.afterStart.splice(late, 1));
+  const filterAt = startHooks.length ? proc.afterStart.findIndex((o) => o.op === 'SECCOMP') : -1;
+  if (filterAt >= 0) ops.push(...proc.afterStart.splice(filterAt, 1));
   ops.push(...startHooks);
   ops.push(...proc.afterStart);
   return {
@@ -230,6 +249,7 @@ function initCgroupJoin(
   ns: NamespacePlan,
   host: HostFacts,
   rootless: boolean,
+  lateFork: boolean,
 ): { self: boolean; procs: boolean; first: Op[]; childUnshares: number } {
   if (!cgroups || !joinsItself(host, rootless, !!cgroups.systemd))
     return { self: false, procs: !!cgroups, first: [], childUnshares: 0 };
@@ -237,10 +257,37 @@ function initCgroupJoin(
   const join = planCgroupJoin({
     v1Dirs: cgroups.v1.map((h) => h.dir),
     unifiedDir: cgroups.unifiedDir,
-    forkInto: !ns.has.has('user') && !cgroupNsByPath,
+    // A late fork must not hold the cgroup2 directory fd CLONE_INTO_CGROUP needs.
+    forkInto: !ns.has.has('user') && !cgroupNsByPath && !lateFork,
   });
   // Made in its cgroup2 directory, the init makes its cgroup namespace itself (as runc's does):
   // the namespace's root is the cgroup it is made in.
   const childUnshares = join.into ? ns.newFlags & CLONE.cgroup : 0;
   return { self: true, procs: join.procs, first: join.first, childUnshares };
+}
+
+const isUnderProc = (p: string) => p === '/proc' || p.startsWith('/proc/');
+
+// With a late fork (see lateFork): the procfs mount leaves the rootfs ops, to be made by the init
+// itself (MOUNT kind 5, no host handle needed); a mount below /proc would have to come after it
+// from a host source the init can no longer reach, so it is refused.
+function takeProcMounts(rootfsOps: Op[]): Op[] {
+  const late: Op[] = [];
+  for (let i = 0; i < rootfsOps.length; i++) {
+    const o = rootfsOps[i];
+    if (o.op !== 'MOUNT') continue;
+    const dest = 'str' in o.fields[2] ? o.fields[2].str : '';
+    if (!isUnderProc(dest)) continue;
+    if (dest !== '/proc')
+      throw new HuskError(
+        `${o.from}/destination: ${dest}: a mount under /proc is not supported in a container that joins another's pid namespace`,
+      );
+    late.push({
+      ...o,
+      show: { ...o.show, by: 'the init, in the joined pid namespace' },
+      fields: [{ u32: 5 }, ...o.fields.slice(1)],
+    });
+    rootfsOps.splice(i--, 1);
+  }
+  return late;
 }

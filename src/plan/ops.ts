@@ -44,6 +44,8 @@ export const OP = {
   JOIN_CGROUP: 42,
   CGROUP_INTO: 43,
   NOTIFY: 44,
+  SEAL: 45,
+  CTTY: 46,
   SOURCE_HELPER: 50,
   SOURCE_FDS: 51,
 } as const;

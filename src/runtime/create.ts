@@ -282,7 +282,9 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         ociVersion: SPEC_VERSION,
         id,
         status,
-        pid: initPid,
+        // An init joining a pid namespace is forked after its rootfs is made (plan/index.ts
+        // lateFork): hooks before that see the first process, in every namespace but the pid one.
+        pid: initPid > 0 ? initPid : stage0,
         bundle,
         ...(spec.annotations ? { annotations: spec.annotations } : {}),
       });

@@ -100,7 +100,9 @@ async function execWith(
   });
   let pid = -1;
   let stage0 = child.pid;
-  let exited = -1;
+  // Processes that said the pid of the next one and exit: the first, and where the plan has
+  // two forks (into the cgroup, then into the pid namespace) the middle one. Collected at READY.
+  const exited: number[] = [];
   try {
     for (;;) {
       const m = await nextMessage(ctx, child.syncFd, 60_000);
@@ -114,10 +116,11 @@ async function execWith(
         );
       }
       if (m.type === MSG.PID) {
+        // The sender exits right after this message; the process it names is the exec'd one,
+        // or the middle one that forks it and says its pid in turn.
+        exited.push(pid > 0 ? pid : stage0);
         pid = m.pid;
         ctx.log.debug(`${rec.id}: exec process pid ${pid}`);
-        // Collected at READY (see create): the first process exits right after this message.
-        exited = stage0;
         stage0 = -1;
         continue;
       }
@@ -132,8 +135,7 @@ async function execWith(
         if (pid <= 0) throw new HuskError('exec: the process was ready before its pid was known');
         if (opts.pidFile) writePidFile(opts.pidFile, pid);
         native().reply(child.syncFd, MSG.ACK);
-        ctx.launcher.reap(exited);
-        exited = -1;
+        for (const p of exited.splice(0)) ctx.launcher.reap(p);
         break;
       }
       native().reply(child.syncFd, MSG.ACK);
@@ -147,7 +149,7 @@ async function execWith(
           /* gone */
         }
       }
-    for (const p of [stage0, exited, pid]) if (p > 0) ctx.launcher.reap(p);
+    for (const p of [stage0, ...exited, pid]) if (p > 0) ctx.launcher.reap(p);
     throw e;
   } finally {
     fs.closeSync(child.syncFd);

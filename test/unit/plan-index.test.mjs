@@ -72,6 +72,7 @@ const TAIL = [
   'DOMAINNAME',
   'SYSCTLx2',
   'CONSOLE',
+  'CTTY',
   'MASK_PATH',
   'READONLY_PATH',
   'RLIMIT',
@@ -587,7 +588,7 @@ test('the runtime joins the init for the systemd driver, without root, and for r
   }
 });
 
-test('exec: the process enters the cgroups itself; on cgroup2 it is made there and enters the cgroup namespace after', () => {
+test('exec: the process enters the cgroups itself; on cgroup2 a first fork makes it there, and it enters the cgroup namespace after', () => {
   const { buildExecPlan } = load('plan/exec.js');
   const { splitCgroupDirs } = load('plan/cgroup-join.js');
   const dirs = [
@@ -605,20 +606,22 @@ test('exec: the process enters the cgroups itself; on cgroup2 it is made there a
   });
   let plan = buildExecPlan(input(['pid', 'mount', 'cgroup']), hostHybrid());
   let ops = names(plan.ops);
-  assert.deepEqual(ops.slice(0, 7), [
+  assert.deepEqual(ops.slice(0, 9), [
     'JOIN_CGROUP',
     'JOIN_CGROUP',
     'CGROUP_INTO',
-    'SETNS',
-    'SETNS',
     'FORK_INIT',
     'SETNS',
+    'SETNS',
+    'SETNS',
+    'SEAL',
+    'FORK_INIT',
   ]);
   assert.deepEqual(
     plan.ops.filter((o) => o.op === 'JOIN_CGROUP').map((o) => o.fields[0].str),
     ['/sys/fs/cgroup/memory/husk/c1/tasks', '/sys/fs/cgroup/pids/husk/c1/tasks'],
   );
-  assert.deepEqual(plan.ops[ops.indexOf('FORK_INIT') + 1].show.type, 'cgroup');
+  assert.deepEqual(plan.ops[ops.indexOf('FORK_INIT') + 2].show.type, 'cgroup');
   assert.ok(!ops.includes('SYNC') || ops.indexOf('SYNC') > ops.indexOf('FORK_INIT'), 'no cgroup stage');
   assert.equal(plan.cgroupProcsWrite, false);
 
