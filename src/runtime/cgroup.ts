@@ -203,14 +203,35 @@ export function joinCgroups(dirs: string[], pid: number): void {
   }
 }
 
+// The cgroups a container's process made below its own (a process with a writable cgroup mount
+// may mkdir and move itself), deepest first; none when the directory is gone.
+export function subCgroups(dir: string): string[] {
+  const out: string[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries)
+    if (e.isDirectory()) {
+      const sub = path.join(dir, e.name);
+      out.push(...subCgroups(sub), sub);
+    }
+  return out;
+}
+
+// Every process in the directories and their sub-cgroups, as runc's ps and kill --all see them.
 export function cgroupPids(dirs: string[]): number[] {
   const pids = new Set<number>();
   for (const d of dirs) {
-    try {
-      for (const l of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n'))
-        if (l) pids.add(Number(l));
-    } catch {
-      /* gone already */
+    for (const c of [d, ...subCgroups(d)]) {
+      try {
+        for (const l of fs.readFileSync(path.join(c, 'cgroup.procs'), 'utf8').split('\n'))
+          if (l) pids.add(Number(l));
+      } catch {
+        /* gone already */
+      }
     }
   }
   return [...pids];
@@ -219,11 +240,14 @@ export function cgroupPids(dirs: string[]): number[] {
 // Removes directories deepest first, waiting briefly for killed tasks to leave them; our own
 // parent directories (e.g. /husk) go too once empty, as they were made for us.
 export function removeDirs(dirs: string[], own: string[] = dirs): void {
-  const sorted = [...dirs].sort((a, b) => b.length - a.length);
+  // The sub-cgroups the container's processes made go first, bottom-up (also below a directory
+  // the container did not make and that stays).
+  const withSubs = [...own.flatMap(subCgroups), ...dirs];
+  const sorted = [...new Set(withSubs)].sort((a, b) => b.length - a.length);
   for (const d of sorted) {
     // A parent may hold other containers (v1 answers EBUSY for that, v2 ENOTEMPTY): it stays.
     // Only the container's own directories are waited for while killed tasks leave them.
-    const tries = own.includes(d) ? 200 : 1;
+    const tries = own.some((o) => d === o || d.startsWith(o + '/')) ? 200 : 1;
     for (let i = 0; i < tries; i++) {
       try {
         fs.rmdirSync(d);

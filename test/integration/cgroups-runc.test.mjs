@@ -141,3 +141,48 @@ describe(`a frozen cgroup at create (${NAME})`, { skip: SKIP }, () => {
     },
   );
 });
+
+// The container's processes make sub-cgroups of their own through a writable cgroup mount (a
+// cgroup namespace and the /sys/fs/cgroup mount without "ro", as runc's tests do) and move into
+// them: x in every hierarchy for the shell, x/y for a sleep it starts.
+const SUBCGROUP_SCRIPT = [
+  'hs=""',
+  'for d in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do case $d in *cpuset*) continue;; esac; [ -f ${d}cgroup.procs ] && hs="$hs $d"; done',
+  'for d in $hs; do mkdir -p ${d}x/y && echo $$ > ${d}x/cgroup.procs; done 2>/dev/null',
+  `sh -c 'for d in '"$hs"'; do echo $$ > \${d}x/y/cgroup.procs; done 2>/dev/null; exec sleep 1000' &`,
+  'exec sleep 1000',
+].join('\n');
+
+function writableCgroups(c) {
+  for (const m of c.mounts)
+    if (m.destination === '/sys/fs/cgroup') m.options = (m.options ?? []).filter((o) => o !== 'ro');
+  if (!c.linux.namespaces.some((n) => n.type === 'cgroup')) c.linux.namespaces.push({ type: 'cgroup' });
+}
+
+// The hierarchy whose x/y the test watches: pids on v1, the cgroup2 root on pure v2.
+const WATCH = hasV1('pids') ? path.join(CGROUP_ROOT, 'pids') : PURE_V2 ? CGROUP_ROOT : null;
+
+describe(`delete --force of a container with sub-cgroups of its own (${NAME})`, { skip: SKIP }, () => {
+  test(
+    'every process in the subtree is killed and the sub-cgroups removed bottom-up',
+    { skip: SKIP || (WATCH ? false : 'this host has neither a v1 pids hierarchy nor pure cgroup v2') },
+    async (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const id = e.id('subcg');
+      const b = bundleIn(t, id, { mutate: writableCgroups, args: ['sh', '-c', SUBCGROUP_SCRIPT] });
+      const r = e.husk(['run', '-d', '-b', b.dir, id]);
+      assert.equal(r.code, 0, show(r));
+      const deep = path.join(WATCH, 'husk', id, 'x', 'y', 'cgroup.procs');
+      await waitFor(
+        () => fs.existsSync(deep) && fs.readFileSync(deep, 'utf8').trim() !== '',
+        `a process in ${deep}`,
+      );
+      const d = e.husk(['delete', '--force', id]);
+      assert.equal(d.code, 0, show(d));
+      for (const h of fs.readdirSync(CGROUP_ROOT))
+        assert.ok(!fs.existsSync(path.join(CGROUP_ROOT, h, 'husk', id)), `${h}/husk/${id} is left`);
+      if (PURE_V2) assert.ok(!fs.existsSync(path.join(CGROUP_ROOT, 'husk', id)), `husk/${id} is left`);
+      await e.assertClean();
+    },
+  );
+});
