@@ -379,3 +379,52 @@ function removeHuskParentsIfEmpty(host: HostFacts): void {
     }
   }
 }
+
+// The value to write back over `w` to undo it: the file's earlier content, or for a file keyed by
+// device (throttles, io.max, weight_device) that device's earlier line, or the line that clears
+// it when it had none. null when there is nothing sensible to write back.
+function undoValue(w: CgroupWrite, before: string): string | null {
+  const key = /^(\d+:\d+) /.exec(w.value)?.[1];
+  if (!key) return before.includes('\n') ? null : before;
+  const line = before.split('\n').find((l) => l.startsWith(key + ' '));
+  if (line) return line;
+  if (w.file === 'io.max') return `${key} rbps=max wbps=max riops=max wiops=max`;
+  return w.file.startsWith('blkio.throttle.') ? `${key} 0` : null;
+}
+
+// update's writes, all or nothing: each file's earlier value is read first, and when a write
+// fails the ones before it are written back, newest first (each step back is a state the kernel
+// took before). The error names the file that failed, as applyWrites's do.
+export function applyWritesOrRestore(writes: CgroupWrite[]): void {
+  const done: { w: CgroupWrite; file: string; undo: string | null }[] = [];
+  for (const w of writes) {
+    let file = path.join(w.dir, w.file);
+    if (w.alt && !fs.existsSync(file)) file = path.join(w.dir, w.alt);
+    let before: string | null = null;
+    try {
+      before = fs.readFileSync(file, 'utf8').trim();
+    } catch {
+      /* writeEach names a missing file */
+    }
+    try {
+      writeEach([w]);
+    } catch (e) {
+      const failed: string[] = [];
+      for (const d of done.reverse()) {
+        if (d.undo === null) continue;
+        try {
+          fs.writeFileSync(d.file, d.undo, { flag: WRITE_EXISTING });
+        } catch {
+          failed.push(d.file);
+        }
+      }
+      const note = failed.length
+        ? ` (and ${failed.join(', ')} could not be written back)`
+        : done.length
+          ? '; the values written before it were restored'
+          : '';
+      throw new HuskError(`${(e as Error).message}${note}`);
+    }
+    done.push({ w, file, undo: before === null ? null : undoValue(w, before) });
+  }
+}

@@ -186,3 +186,260 @@ describe(`delete --force of a container with sub-cgroups of its own (${NAME})`, 
     },
   );
 });
+
+const MiB = 1 << 20;
+const UNLIMITED = 2 ** 62; // v1 reads "no limit" as 9223372036854771712 (page-rounded)
+
+// A running container (sleep) with these resources under cgroupsPath (default /husk/<id>);
+// file(ctrl, name) reads its v1 cgroup file; update(...args) runs `update ... id`; updateJson(obj)
+// sends obj as `update --resources -`, as containerd's shim does for docker.
+function started(t, resources, opts = {}) {
+  const e = env(t, { runtime: RUNTIME });
+  const id = e.id(opts.name ?? 'upd');
+  const rel = opts.cgroupsPath?.(id) ?? `/husk/${id}`;
+  const b = makeBundle(
+    t,
+    (c) => {
+      c.linux.cgroupsPath = rel;
+      c.linux.resources = { ...c.linux.resources, ...resources };
+    },
+    { args: ['sleep', '1000'] },
+  );
+  const r = e.husk(['run', '--detach', '-b', b.dir, id]);
+  assert.equal(r.code, 0, show(r));
+  const file = (ctrl, name) => fs.readFileSync(path.join(CGROUP_ROOT, ctrl, rel, name), 'utf8').trim();
+  const num = (ctrl, name) => Number(file(ctrl, name));
+  const update = (...args) => e.husk(['update', ...args, id]);
+  const updateJson = (obj) => e.husk(['update', '--resources', '-', id], { input: JSON.stringify(obj) });
+  return { e, id, file, num, update, updateJson };
+}
+
+const hasMemsw = () =>
+  hasV1('memory') && fs.existsSync(path.join(CGROUP_ROOT, 'memory', 'memory.memsw.limit_in_bytes'));
+
+describe(`update on cgroup v1: the order of the files (${NAME})`, { skip: SKIP }, () => {
+  test(
+    '--memory -1 after a memory+swap limit lifts both',
+    { skip: needsV1('memory') || (hasMemsw() ? false : 'this kernel has no swap accounting (memory.memsw)') },
+    async (t) => {
+      const c = started(t, { memory: { limit: 64 * MiB, swap: 128 * MiB } });
+      assert.equal(c.num('memory', 'memory.memsw.limit_in_bytes'), 128 * MiB);
+      const r = c.update('--memory', '-1');
+      assert.equal(r.code, 0, show(r));
+      assert.ok(
+        c.num('memory', 'memory.limit_in_bytes') >= UNLIMITED,
+        c.file('memory', 'memory.limit_in_bytes'),
+      );
+      assert.ok(c.num('memory', 'memory.memsw.limit_in_bytes') >= UNLIMITED);
+      // And back down, both together (memory first now: memsw is above the new limit).
+      const r2 = c.update('--memory', '32m', '--memory-swap', '64m');
+      assert.equal(r2.code, 0, show(r2));
+      assert.equal(c.num('memory', 'memory.limit_in_bytes'), 32 * MiB);
+      assert.equal(c.num('memory', 'memory.memsw.limit_in_bytes'), 64 * MiB);
+      // Raising both above the current memsw: memsw first.
+      const r3 = c.update('--memory', '256m', '--memory-swap', '512m');
+      assert.equal(r3.code, 0, show(r3));
+      assert.equal(c.num('memory', 'memory.limit_in_bytes'), 256 * MiB);
+      assert.equal(c.num('memory', 'memory.memsw.limit_in_bytes'), 512 * MiB);
+    },
+  );
+
+  test(
+    'lowering --cpu-period (with the quota) under a parent with a quota',
+    { skip: needsV1('cpu') },
+    async (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const parentName = `${e.marker}-qp`;
+      const parent = path.join(CGROUP_ROOT, 'cpu', 'husk', parentName);
+      // Made in every hierarchy, so neither runtime takes it for its own (runc leaves the
+      // ancestors it makes; husk removes them).
+      for (const h of fs.readdirSync(CGROUP_ROOT)) {
+        const top = path.join(CGROUP_ROOT, h);
+        if (!fs.existsSync(path.join(top, 'cgroup.procs'))) continue;
+        preMade(e, path.join(top, 'husk', parentName));
+        if (h === 'cpuset')
+          for (const f of ['cpuset.cpus', 'cpuset.mems'])
+            for (const d of [path.join(top, 'husk'), path.join(top, 'husk', parentName)])
+              if (fs.readFileSync(path.join(d, f), 'utf8').trim() === '')
+                fs.writeFileSync(path.join(d, f), fs.readFileSync(path.join(top, f), 'utf8').trim());
+      }
+      fs.writeFileSync(path.join(parent, 'cpu.cfs_period_us'), '100000');
+      fs.writeFileSync(path.join(parent, 'cpu.cfs_quota_us'), '50000');
+      const c = started(
+        t,
+        { cpu: { quota: 40000, period: 100000 } },
+        { cgroupsPath: () => `/husk/${parentName}/c` },
+      );
+      // 40000/50000 would pass the parent's ratio (0.5) if the period went first.
+      const r = c.update('--cpu-period', '50000', '--cpu-quota', '20000');
+      assert.equal(r.code, 0, show(r));
+      assert.equal(c.num('cpu', 'cpu.cfs_period_us'), 50000);
+      assert.equal(c.num('cpu', 'cpu.cfs_quota_us'), 20000);
+      // Raising it again: the period first.
+      const r2 = c.update('--cpu-period', '100000', '--cpu-quota', '40000');
+      assert.equal(r2.code, 0, show(r2));
+      assert.equal(c.num('cpu', 'cpu.cfs_period_us'), 100000);
+      assert.equal(c.num('cpu', 'cpu.cfs_quota_us'), 40000);
+      const d = c.e.husk(['delete', '--force', c.id]);
+      assert.equal(d.code, 0, show(d));
+    },
+  );
+});
+
+// docker update's resources block as containerd's shim passes it (`update --resources -`): every
+// field present, zero where the flag was not given.
+function dockerBlock({ memory = {}, cpu = {}, pids = {}, blockIO = {} } = {}) {
+  return {
+    memory: { limit: 0, reservation: 0, swap: 0, kernel: 0, kernelTCP: 0, ...memory },
+    cpu: {
+      shares: 0,
+      quota: 0,
+      period: 0,
+      realtimeRuntime: 0,
+      realtimePeriod: 0,
+      cpus: '',
+      mems: '',
+      ...cpu,
+    },
+    pids: { limit: 0, ...pids },
+    blockIO: { weight: 0, ...blockIO },
+  };
+}
+
+// Each docker update flag: the block docker sends, husk's own flags for the same change, and what
+// the cgroup files then hold; every other value must stay as it was.
+const DOCKER_FLAGS = [
+  {
+    flag: '--cpu-shares 512',
+    block: { cpu: { shares: 512 } },
+    args: ['--cpu-share', '512'],
+    want: { 'cpu/cpu.shares': 512 },
+  },
+  {
+    flag: '--cpu-quota 50000',
+    block: { cpu: { quota: 50000 } },
+    args: ['--cpu-quota', '50000'],
+    want: { 'cpu/cpu.cfs_quota_us': 50000 },
+  },
+  {
+    flag: '--cpu-period 50000',
+    block: { cpu: { period: 50000 } },
+    args: ['--cpu-period', '50000'],
+    want: { 'cpu/cpu.cfs_period_us': 50000 },
+  },
+  {
+    flag: '--cpus 1.5',
+    block: { cpu: { period: 100000, quota: 150000 } },
+    args: ['--cpu-period', '100000', '--cpu-quota', '150000'],
+    want: { 'cpu/cpu.cfs_period_us': 100000, 'cpu/cpu.cfs_quota_us': 150000 },
+  },
+  {
+    flag: '--cpuset-cpus 0',
+    block: { cpu: { cpus: '0' } },
+    args: ['--cpuset-cpus', '0'],
+    want: { 'cpuset/cpuset.cpus': 0 },
+  },
+  {
+    flag: '--cpuset-mems 0',
+    block: { cpu: { mems: '0' } },
+    args: ['--cpuset-mems', '0'],
+    want: { 'cpuset/cpuset.mems': 0 },
+  },
+  {
+    flag: '--memory 48m',
+    block: { memory: { limit: 48 * MiB } },
+    args: ['--memory', '48m'],
+    want: { 'memory/memory.limit_in_bytes': 48 * MiB },
+  },
+  {
+    flag: '--memory-reservation 16m',
+    block: { memory: { reservation: 16 * MiB } },
+    args: ['--memory-reservation', '16m'],
+    want: { 'memory/memory.soft_limit_in_bytes': 16 * MiB },
+  },
+  {
+    flag: '--memory 64m --memory-swap 256m',
+    block: { memory: { limit: 64 * MiB, swap: 256 * MiB } },
+    args: ['--memory', '64m', '--memory-swap', '256m'],
+    want: { 'memory/memory.limit_in_bytes': 64 * MiB, 'memory/memory.memsw.limit_in_bytes': 256 * MiB },
+    needs: hasMemsw,
+  },
+  {
+    flag: '--pids-limit 200',
+    block: { pids: { limit: 200 } },
+    args: ['--pids-limit', '200'],
+    want: { 'pids/pids.max': 200 },
+  },
+  {
+    flag: '--blkio-weight 300',
+    block: { blockIO: { weight: 300 } },
+    args: ['--blkio-weight', '300'],
+    want: { 'blkio/blkio.weight': 300 },
+    needs: () => hasV1('blkio') && fs.existsSync(path.join(CGROUP_ROOT, 'blkio', 'blkio.weight')),
+  },
+];
+
+const BASE = { memory: { limit: 96 * MiB }, cpu: { shares: 1024 }, pids: { limit: 100 } };
+const BASE_FILES = { 'memory/memory.limit_in_bytes': 96 * MiB, 'cpu/cpu.shares': 1024, 'pids/pids.max': 100 };
+
+function readAll(c, keys) {
+  return Object.fromEntries(
+    keys.map((k) => {
+      const [ctrl, f] = k.split('/');
+      const v = c.file(ctrl, f);
+      return [k, /^-?\d+$/.test(v) ? Number(v) : v];
+    }),
+  );
+}
+
+describe(
+  `update: docker's zeros leave the current values (${NAME})`,
+  { skip: needsV1('memory', 'cpu', 'cpuset', 'pids') },
+  () => {
+    test('an all-zero block changes nothing', async (t) => {
+      const c = started(t, BASE);
+      const r = c.updateJson(dockerBlock());
+      assert.equal(r.code, 0, show(r));
+      assert.deepEqual(readAll(c, Object.keys(BASE_FILES)), BASE_FILES);
+    });
+    for (const via of ['docker block', 'flags'])
+      test(`each docker update flag, as ${via === 'flags' ? "the runtime's own flags" : "docker's --resources - block"}`, async (t) => {
+        const c = started(t, BASE);
+        for (const f of DOCKER_FLAGS) {
+          if (f.needs && !f.needs()) {
+            t.diagnostic(`${f.flag}: skipped, this host lacks its cgroup file`);
+            continue;
+          }
+          const before = readAll(c, Object.keys(BASE_FILES));
+          const r = via === 'flags' ? c.update(...f.args) : c.updateJson(dockerBlock(f.block));
+          assert.equal(r.code, 0, `${f.flag}: ${show(r)}`);
+          const want = { ...before, ...f.want };
+          assert.deepEqual(readAll(c, Object.keys(want)), want, f.flag);
+        }
+      });
+  },
+);
+
+describe(`update is all or nothing (${NAME})`, { skip: needsV1('memory', 'cpu', 'pids', 'cpuset') }, () => {
+  test('a write that fails puts back the values written before it; the error names the file', async (t) => {
+    const c = started(t, BASE);
+    // cpuset.cpus 9999 fails (EINVAL) after memory and cpu.shares are written, before pids.
+    const r = c.update(
+      '--memory',
+      '48m',
+      '--cpu-share',
+      '512',
+      '--cpuset-cpus',
+      '9999',
+      '--pids-limit',
+      '50',
+    );
+    assert.notEqual(r.code, 0, show(r));
+    if (IS_HUSK) assert.match(r.stderr, /cpuset\.cpus/);
+    assert.deepEqual(readAll(c, Object.keys(BASE_FILES)), BASE_FILES);
+    // The saved config is unchanged too: a later update of one value keeps the others.
+    const r2 = c.update('--pids-limit', '60');
+    assert.equal(r2.code, 0, show(r2));
+    assert.deepEqual(readAll(c, Object.keys(BASE_FILES)), { ...BASE_FILES, 'pids/pids.max': 60 });
+  });
+});
