@@ -443,3 +443,34 @@ describe(`update is all or nothing (${NAME})`, { skip: needsV1('memory', 'cpu', 
     assert.deepEqual(readAll(c, Object.keys(BASE_FILES)), { ...BASE_FILES, 'pids/pids.max': 60 });
   });
 });
+
+describe(`kill ID 0 and ps of a stopped container (${NAME})`, { skip: SKIP }, () => {
+  test('kill ID 0 says whether the container is alive; ps of a stopped one prints the header only', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const id = e.id('k0');
+    const b = makeBundle(t, { args: ['sleep', '1000'] });
+    assert.equal(e.husk(['run', '-d', '-b', b.dir, id]).code, 0);
+    let r = e.husk(['kill', id, '0']);
+    assert.equal(r.code, 0, `kill 0 of a running container: ${show(r)}`);
+    assert.equal(e.state(id).status, 'running', 'signal 0 must not hurt it');
+    r = e.husk(['ps', id]);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout.trim().split('\n').length, 2, `header and the sleep: ${r.stdout}`);
+    r = e.husk(['ps', '--format', 'json', id]);
+    assert.equal(JSON.parse(r.stdout).length, 1, r.stdout);
+    assert.equal(e.husk(['kill', id, 'KILL']).code, 0);
+    await waitFor(() => e.state(id).status === 'stopped', 'the container to stop');
+    r = e.husk(['kill', id, '0']);
+    assert.notEqual(r.code, 0, `kill 0 of a stopped container: ${show(r)}`);
+    assert.match(r.stderr, /not running/);
+    r = e.husk(['ps', id]);
+    assert.equal(r.code, 0, `ps of a stopped container: ${show(r)}`);
+    const lines = r.stdout.split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, r.stdout);
+    assert.match(lines[0], /\bPID\b.*\bCMD\b/);
+    r = e.husk(['ps', '--format', 'json', id]);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout, 'null\n');
+    assert.equal(e.husk(['delete', id]).code, 0);
+  });
+});
