@@ -21,6 +21,7 @@ interface ExecArgs {
   'no-new-privs': boolean;
   'preserve-fds': number;
   'ignore-paused': boolean;
+  cgroup?: string | string[];
 }
 
 const list = (v: string | string[] | undefined): string[] =>
@@ -76,7 +77,7 @@ export const execVerb: Verb<ExecArgs> = {
     { name: 'command', describe: 'command and arguments', variadic: true },
   ],
   haltAtNonOption: true,
-  repeatable: ['env', 'additional-gids', 'cap'],
+  repeatable: ['env', 'additional-gids', 'cap', 'cgroup'],
   options: {
     process: { alias: 'p', type: 'string', describe: 'JSON file of the process to run (- for stdin)' },
     detach: { alias: 'd', type: 'boolean', default: false, describe: 'return once the process runs' },
@@ -91,6 +92,10 @@ export const execVerb: Verb<ExecArgs> = {
     'no-new-privs': { type: 'boolean', default: false, describe: 'set no_new_privs' },
     'preserve-fds': { type: 'number', default: 0, describe: 'pass N extra fds (from 3) to the process' },
     'ignore-paused': { type: 'boolean', default: false, describe: 'exec even if the container is paused' },
+    cgroup: {
+      type: 'string',
+      describe: 'join a sub-cgroup of the container: [controller[,controller]:]path (repeatable)',
+    },
     apparmor: { type: 'string', describe: 'AppArmor profile' },
     'process-label': { type: 'string', describe: 'SELinux label' },
   },
@@ -108,6 +113,7 @@ export const execVerb: Verb<ExecArgs> = {
       preserveFds: a['preserve-fds'],
       ignorePaused: a['ignore-paused'],
       seccomp: spec.linux?.seccomp,
+      cgroup: list(a.cgroup),
     });
   },
 };

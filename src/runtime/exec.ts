@@ -5,7 +5,7 @@ import { HuskError, NotHere } from '../errors';
 import { probeHost } from '../host/probe';
 import { initPath, native } from '../native';
 import { buildExecPlan } from '../plan/exec';
-import { joinsItself, splitCgroupDirs } from '../plan/cgroup-join';
+import { execCgroupDirs, joinsItself, splitCgroupDirs } from '../plan/cgroup-join';
 import { encodePlan } from '../plan/encode';
 import { MSG, STAGE } from '../plan/ops';
 import type { Process, Seccomp } from '../spec/types';
@@ -26,6 +26,7 @@ export interface ExecOptions {
   preserveFds?: number;
   ignorePaused?: boolean;
   seccomp?: Seccomp;
+  cgroup?: string[]; // --cgroup: sub-cgroups of the container's to join (execCgroupDirs)
 }
 
 export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
@@ -34,7 +35,9 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
     throw new HuskError(`container ${id} is paused (use --ignore-paused)`);
   if (status !== 'running' && status !== 'created' && status !== 'paused')
     throw new HuskError(`cannot exec in container ${id}: it is ${status}`);
-  const cgroupDirs = rec.cgroupDirs;
+  const cgroupDirs = execCgroupDirs(rec.cgroupDirs, opts.cgroup ?? [], probeHost());
+  const missing = cgroupDirs.find((d) => !rec.cgroupDirs.includes(d) && !fs.existsSync(d));
+  if (missing) throw new HuskError(`--cgroup: join ${missing}: no such cgroup`);
   // `exec -t` in the foreground without a console socket: husk relays its own terminal.
   const relayed = opts.process.terminal && !opts.consoleSocket && !opts.detach;
   if (relayed && !ctx.launcher.relaysTerminal) throw new NotHere();

@@ -474,3 +474,78 @@ describe(`kill ID 0 and ps of a stopped container (${NAME})`, { skip: SKIP }, ()
     assert.equal(e.husk(['delete', id]).code, 0);
   });
 });
+
+// The container's cgroup directories in every hierarchy the host has (v1 ones and cgroup2).
+function containerDirs(id) {
+  const out = [];
+  for (const h of fs.readdirSync(CGROUP_ROOT)) {
+    const d = path.join(CGROUP_ROOT, h, 'husk', id);
+    if (fs.existsSync(path.join(d, 'cgroup.procs'))) out.push(d);
+  }
+  if (PURE_V2 && fs.existsSync(path.join(CGROUP_ROOT, 'husk', id, 'cgroup.procs')))
+    out.push(path.join(CGROUP_ROOT, 'husk', id));
+  return out;
+}
+
+// Lines of /proc/self/cgroup as { ctrl, path }.
+const cgroupLines = (text) =>
+  text
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const [, ctrl, p] = l.split(':');
+      return { ctrl, path: p };
+    });
+
+describe(`exec --cgroup (${NAME})`, { skip: SKIP }, () => {
+  test('joins a sub-cgroup of the container: in every hierarchy, per controller, and refuses what is not one', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const id = e.id('xcg');
+    const b = bundleIn(t, id);
+    const r = e.husk(['run', '-d', '-b', b.dir, id]);
+    assert.equal(r.code, 0, show(r));
+    // The sub-cgroup, made from the host in each of the container's directories.
+    for (const d of containerDirs(id)) {
+      fs.mkdirSync(path.join(d, 'sub'));
+      if (fs.existsSync(path.join(d, 'cpuset.cpus')))
+        for (const f of ['cpuset.cpus', 'cpuset.mems'])
+          fs.writeFileSync(path.join(d, 'sub', f), fs.readFileSync(path.join(d, f), 'utf8').trim());
+    }
+    const x = (...args) => e.husk(['exec', ...args]);
+    let out = x('--cgroup', 'sub', id, 'cat', '/proc/self/cgroup');
+    assert.equal(out.code, 0, show(out));
+    for (const l of cgroupLines(out.stdout)) assert.match(l.path, /\/sub$/, `every hierarchy: ${out.stdout}`);
+    out = x('--cgroup', '/', id, 'cat', '/proc/self/cgroup');
+    assert.equal(out.code, 0, show(out));
+    assert.ok(
+      cgroupLines(out.stdout).every((l) => !l.path.endsWith('/sub')),
+      out.stdout,
+    );
+
+    if (hasV1('pids') && hasV1('memory')) {
+      out = x('--cgroup', 'pids:sub', id, 'cat', '/proc/self/cgroup');
+      assert.equal(out.code, 0, show(out));
+      const lines = cgroupLines(out.stdout);
+      assert.match(lines.find((l) => l.ctrl === 'pids').path, /\/sub$/, out.stdout);
+      assert.doesNotMatch(lines.find((l) => l.ctrl === 'memory').path, /\/sub$/, out.stdout);
+      out = x('--cgroup', 'pids,memory:sub', '--cgroup', 'cpu:/', id, 'cat', '/proc/self/cgroup');
+      assert.equal(out.code, 0, show(out));
+      const l2 = cgroupLines(out.stdout);
+      for (const c of ['pids', 'memory'])
+        assert.match(l2.find((l) => l.ctrl === c).path, /\/sub$/, out.stdout);
+      out = x('--cgroup', 'whaaat:/', id, 'true');
+      assert.notEqual(out.code, 0, show(out));
+      assert.match(out.stderr, /unknown controller/);
+    } else t.diagnostic('per-controller paths: this host has no v1 pids and memory hierarchies');
+
+    out = x('--cgroup', '..', id, 'true');
+    assert.notEqual(out.code, 0, show(out));
+    assert.match(out.stderr, /\.\. is not a sub cgroup path/);
+    out = x('--cgroup', 'nonexistent', id, 'true');
+    assert.notEqual(out.code, 0, show(out));
+    assert.match(out.stderr, /nonexistent/);
+    const d = e.husk(['delete', '--force', id]);
+    assert.equal(d.code, 0, show(d));
+    await e.assertClean();
+  });
+});
