@@ -17,6 +17,7 @@ import {
   applyWrites,
   attachDevices,
   callerCanUseCgroup,
+  cgroupPids,
   createCgroups,
   destroyCgroups,
   isHuskParent,
@@ -203,6 +204,10 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
         // Before the init joins: in a frozen cgroup it would stop at once (runc's words).
         const frozen = frozenCgroup(cg);
         if (frozen) throw new HuskError(`container's cgroup unexpectedly frozen (${frozen})`);
+        // A cgroup that already holds processes is shared with them (limits, kill at delete):
+        // allowed, as runc allows it, but said in runc's words.
+        const present = cgroupPids(cg.dirs.filter((d) => fs.existsSync(d))).length;
+        if (present) ctx.log.warn(`container's cgroup is not empty: ${present} process(es) found`);
         rec.cgroupDirs = [...cg.dirs];
         // /husk, kept between containers by a long-lived process, is not this container's to
         // remove; every other directory it makes is (the ancestors of a cgroupsPath too).

@@ -549,3 +549,58 @@ describe(`exec --cgroup (${NAME})`, { skip: SKIP }, () => {
     await e.assertClean();
   });
 });
+
+describe(
+  `create into a cgroup that already holds processes (${NAME})`,
+  { skip: needsV1('pids', 'devices') },
+  () => {
+    test('warns "container\'s cgroup is not empty" on stderr and in --log, and goes on', async (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const id = e.id('nonempty');
+      // In pids and devices (the hierarchy runc 1.1.5 looks at on v1).
+      const dir = path.join(CGROUP_ROOT, 'pids', 'husk', id);
+      const devDir = path.join(CGROUP_ROOT, 'devices', 'husk', id);
+      const { spawn } = await import('node:child_process');
+      const other = spawn('sleep', ['1000'], { stdio: 'ignore' });
+      const sleepers = [other];
+      preMade(e, dir);
+      preMade(e, devDir);
+      // Registered after the directories, so it runs before their removal.
+      e.defer(() => {
+        for (const s of sleepers) s.kill('SIGKILL');
+      });
+      for (const d of [dir, devDir]) fs.writeFileSync(path.join(d, 'cgroup.procs'), String(other.pid));
+      const b = bundleIn(t, id);
+      let r = e.husk(['create', '-b', b.dir, id]);
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.stderr, /level=warning msg="container's cgroup is not empty: 1 process\(es\) found"/);
+      assert.equal(e.husk(['delete', '--force', id]).code, 0);
+      // The same with --log in JSON: the warning goes there.
+      const log = path.join(e.tmpdir(), 'log.json');
+      if (!fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim()) {
+        // A delete that killed everything in the cgroup took the other process too (husk does).
+        t.diagnostic('delete --force killed the process that was in the cgroup before');
+        const again = spawn('sleep', ['1000'], { stdio: 'ignore' });
+        sleepers.push(again);
+        for (const d of [dir, devDir]) fs.writeFileSync(path.join(d, 'cgroup.procs'), String(again.pid));
+      }
+      const id2 = e.id('nonempty2');
+      const b2 = bundleIn(t, id2, { mutate: (c) => (c.linux.cgroupsPath = `/husk/${id}`) });
+      r = e.husk(['--log', log, '--log-format', 'json', 'create', '-b', b2.dir, id2]);
+      assert.equal(r.code, 0, show(r));
+      const lines = fs
+        .readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.ok(
+        lines.some(
+          (l) =>
+            l.level === 'warning' && /^container's cgroup is not empty: 1 process\(es\) found$/.test(l.msg),
+        ),
+        JSON.stringify(lines),
+      );
+      assert.equal(e.husk(['delete', '--force', id2]).code, 0);
+    });
+  },
+);
