@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -558,6 +559,14 @@ static Napi::Value Wait(const Napi::CallbackInfo &info) {
 }
 
 // Reaps a child if it has exited; returns its status or null.
+// Detaches the mount on top of a path (and every mount below it): the rootfs bind of a container
+// that had no mount namespace of its own. Returns 0 or an errno.
+static Napi::Value UmountDetach(const Napi::CallbackInfo &info) {
+  std::string p = info[0].As<Napi::String>().Utf8Value();
+  int rc = umount2(p.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+  return Napi::Number::New(info.Env(), rc < 0 ? errno : 0);
+}
+
 static Napi::Value Reap(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int pid = info[0].As<Napi::Number>().Int32Value();
@@ -863,6 +872,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attachDeviceProgram", Napi::Function::New(env, AttachDeviceProgram));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("reap", Napi::Function::New(env, Reap));
+  exports.Set("umountDetach", Napi::Function::New(env, UmountDetach));
   exports.Set("connectUnix", Napi::Function::New(env, ConnectUnix));
   exports.Set("readWithin", Napi::Function::New(env, ReadWithin));
   exports.Set("prepareSpawn", Napi::Function::New(env, PrepareSpawn));

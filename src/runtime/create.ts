@@ -33,6 +33,7 @@ import { runHooksOrFail, runHooksWarn } from './hooks';
 import { compileInto, passListener } from './seccomp';
 import { Undo } from './undo';
 import { frozenCgroup, moveOutOfFrozen } from './cgroup-frozen';
+import { detachHostRootfs, topMountId } from './host-rootfs';
 
 export interface CreateOptions {
   bundle: string;
@@ -177,6 +178,13 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       namespaces: Object.fromEntries((spec.linux?.namespaces ?? []).map((n) => [n.type, n.path ?? ''])),
       config: 'config.json',
     };
+    if (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'mount')) {
+      // The init mounts in our mount namespace: what it adds goes again with the container.
+      const root = fs.realpathSync(plan.rootfs);
+      const hostMount = { path: root, below: topMountId(root) };
+      rec.hostRootfsMount = hostMount;
+      undo.push('detach the rootfs mounts', () => detachHostRootfs(hostMount));
+    }
     const fifo = opts.startAtOnce ? undefined : path.join(dir, 'exec.fifo');
     if (fifo) native().mkfifo(fifo, 0o622);
     // The init starts first: its exec and first steps overlap with the record and the cgroup

@@ -35,6 +35,12 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
     throw new HuskError(`container ${id} is paused (use --ignore-paused)`);
   if (status !== 'running' && status !== 'created' && status !== 'paused')
     throw new HuskError(`cannot exec in container ${id}: it is ${status}`);
+  // Its processes share the runtime's mount namespace, chrooted: an exec'd process would join
+  // no mount namespace and run on the runtime's root instead of the container's.
+  if (!('mount' in rec.namespaces))
+    throw new HuskError(
+      `cannot exec in container ${id}: it has no mount namespace of its own, and husk runs no process on the runtime's root`,
+    );
   const cgroupDirs = execCgroupDirs(rec.cgroupDirs, opts.cgroup ?? [], probeHost());
   const missing = cgroupDirs.find((d) => !rec.cgroupDirs.includes(d) && !fs.existsSync(d));
   if (missing) throw new HuskError(`--cgroup: join ${missing}: no such cgroup`);

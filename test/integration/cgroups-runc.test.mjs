@@ -604,3 +604,76 @@ describe(
     });
   },
 );
+
+// The line of the runtime's root mount in mountinfo without its id fields: its propagation.
+const rootMountLine = () =>
+  fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[4] === '/')
+    ?.split(' ')
+    .slice(2)
+    .join(' ');
+
+describe(`a config with no mount namespace (${NAME})`, { skip: SKIP }, () => {
+  test(
+    "the container shares the runtime's mount namespace, chrooted; nothing of it is left in that namespace after it",
+    {
+      skip:
+        SKIP ||
+        (!IS_HUSK
+          ? "runc 1.1.5 runs it but makes the runtime's / rslave and leaves every mount of the container in the runtime's mount namespace (tried in an unshare'd namespace): not run against the host's"
+          : false),
+    },
+    async (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const id = e.id('nomnt');
+      const b = makeBundle(
+        t,
+        (c) => {
+          c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== 'mount');
+          delete c.linux.maskedPaths;
+          delete c.linux.readonlyPaths;
+        },
+        { copyRootfs: true, args: ['sh', '-c', 'readlink /proc/self/ns/mnt; ls /linuxrc'] },
+      );
+      const before = rootMountLine();
+      const r = e.husk(['run', '-b', b.dir, id]);
+      assert.equal(r.code, 0, show(r));
+      const [ns, linuxrc] = r.stdout.trim().split('\n');
+      assert.equal(ns, fs.readlinkSync('/proc/self/ns/mnt'), "not the runtime's mount namespace");
+      assert.equal(linuxrc, '/linuxrc', 'the root is not the rootfs');
+      assert.equal(rootMountLine(), before, "the runtime's / changed (propagation)");
+      await e.assertClean(); // no mount under the bundle is left
+
+      // Detached: mounted while it runs, gone at delete; exec is refused (it would run on the
+      // runtime's root).
+      const id2 = e.id('nomnt2');
+      b.write({ ...b.config, process: { ...b.config.process, args: ['sleep', '1000'] } });
+      assert.equal(e.husk(['run', '-d', '-b', b.dir, id2]).code, 0);
+      assert.ok(
+        fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(`${b.rootfs}/proc `),
+        'its /proc is not mounted in the runtime namespace',
+      );
+      const x = e.husk(['exec', id2, 'true']);
+      assert.notEqual(x.code, 0, show(x));
+      assert.match(x.stderr, /no mount namespace of its own/);
+      assert.equal(e.husk(['delete', '--force', id2]).code, 0);
+      assert.equal(rootMountLine(), before);
+      await e.assertClean();
+    },
+  );
+
+  test('masked paths without a mount namespace are refused, as runc refuses them', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const id = e.id('nomntmask');
+    const b = makeBundle(t, (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n) => n.type !== 'mount');
+    });
+    const r = e.husk(['run', '-b', b.dir, id]);
+    assert.notEqual(r.code, 0, show(r));
+    if (IS_HUSK) assert.match(r.stderr, /maskedPaths: masked and read-only paths need a mount namespace/);
+    else assert.match(r.stderr, /without a private MNT namespace/);
+    await e.assertClean();
+  });
+});
