@@ -18,7 +18,7 @@ enum husk_op : uint32_t {
                           // u64 recursive attrs to set, u64 to clear, u32 idmapped tree slot
   OP_MKNOD = 9,           // str path, u32 mode, u64 rdev, u32 uid, u32 gid
   OP_SYMLINK = 10,        // str target, str linkpath
-  OP_PIVOT_ROOT = 11,     // u32 no_pivot
+  OP_PIVOT_ROOT = 11,     // u32 mode: 0 pivot_root, 1 no_pivot (move + chroot), 2 chroot only
   OP_READONLY_PATH = 12,  // str path, u32 is_root
   OP_MASK_PATH = 13,      // str path
   OP_HOSTNAME = 14,       // str

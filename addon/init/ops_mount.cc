@@ -311,9 +311,13 @@ void op_propagation(plan_reader *r) {
 }
 
 void op_pivot_root(plan_reader *r) {
-  uint32_t no_pivot = rd_u32(r);
+  uint32_t mode = rd_u32(r);
   if (fchdir(g.root_fd) < 0) die(errno, "chdir to rootfs %s", g.rootfs);
-  if (no_pivot) {
+  if (mode == 2) {
+    // No mount namespace of the container's own: the runtime's is shared, so its root stays
+    // where it is and the container only changes its own root directory.
+    if (chroot(".") < 0) die(errno, "chroot to rootfs %s", g.rootfs);
+  } else if (mode == 1) {
     // Without pivot_root (e.g. a rootfs on ramfs): move the rootfs over / and chroot into it,
     // with the host's proc and sysfs detached first (no_pivot.cc).
     hide_host_pseudo_fs();

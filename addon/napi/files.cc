@@ -1,6 +1,7 @@
 // File calls Node lacks or makes slow: batched and background writes (cgroup files), background
 // rmdirs, renameat2(RENAME_EXCHANGE), errno-returning unlink, flock.
 #include "napi_common.h"
+#include <sys/mount.h>
 
 // One write of a small file on the thread pool, in the background: resolves to 0 or an errno,
 // never rejects (for writes whose only value is a head start, see primeCgroupAttach).
@@ -128,6 +129,14 @@ static Napi::Value Flock(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// Detaches the mount on top of a path (and every mount below it): the rootfs bind of a container
+// that had no mount namespace of its own. Returns 0 or an errno.
+static Napi::Value UmountDetach(const Napi::CallbackInfo &info) {
+  std::string p = info[0].As<Napi::String>().Utf8Value();
+  int rc = umount2(p.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+  return Napi::Number::New(info.Env(), rc < 0 ? errno : 0);
+}
+
 void register_files(Napi::Env env, Napi::Object exports) {
   exports.Set("writeInBackground", Napi::Function::New(env, WriteInBackground));
   exports.Set("rmdirsInBackground", Napi::Function::New(env, RmdirsInBackground));
@@ -135,4 +144,5 @@ void register_files(Napi::Env env, Napi::Object exports) {
   exports.Set("unlink", Napi::Function::New(env, Unlink));
   exports.Set("writeFiles", Napi::Function::New(env, WriteFiles));
   exports.Set("flock", Napi::Function::New(env, Flock));
+  exports.Set("umountDetach", Napi::Function::New(env, UmountDetach));
 }

@@ -26,6 +26,7 @@ interface ExecArgs {
   'ignore-paused': boolean;
   apparmor?: string;
   'process-label'?: string;
+  cgroup?: string | string[];
 }
 
 const list = (v: string | string[] | undefined): string[] =>
@@ -66,7 +67,7 @@ export const execVerb: Verb<ExecArgs> = {
     { name: 'command', describe: 'command and arguments', variadic: true },
   ],
   haltAtNonOption: true,
-  repeatable: ['env', 'additional-gids', 'cap'],
+  repeatable: ['env', 'additional-gids', 'cap', 'cgroup'],
   options: {
     process: { alias: 'p', type: 'string', describe: 'JSON file of the process to run (- for stdin)' },
     detach: { alias: 'd', type: 'boolean', default: false, describe: 'return once the process runs' },
@@ -81,6 +82,10 @@ export const execVerb: Verb<ExecArgs> = {
     'no-new-privs': { type: 'boolean', default: false, describe: 'set no_new_privs' },
     'preserve-fds': { type: 'number', default: 0, describe: 'pass N extra fds (from 3) to the process' },
     'ignore-paused': { type: 'boolean', default: false, describe: 'exec even if the container is paused' },
+    cgroup: {
+      type: 'string',
+      describe: 'join a sub-cgroup of the container: [controller[,controller]:]path (repeatable)',
+    },
     apparmor: { type: 'string', describe: 'AppArmor profile' },
     'process-label': { type: 'string', describe: 'SELinux label' },
   },
@@ -118,5 +123,6 @@ async function execProcess(a: ExecArgs, ctx: RuntimeContext): Promise<number> {
     consoleSocket: a['console-socket'],
     preserveFds: a['preserve-fds'],
     ignorePaused: a['ignore-paused'],
+    cgroup: list(a.cgroup),
   });
 }

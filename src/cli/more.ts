@@ -36,10 +36,10 @@ export const psVerb: Verb<{ id: string; format: string; 'ps-args': string[] }> =
     },
   },
   handler: (a, ctx) => {
-    const { rec, status } = load(ctx, a.id);
-    if (status === 'stopped') throw new HuskError(`container ${a.id} is not running`);
+    // A stopped container has no processes: the header and no rows (json: null), as runc.
+    const { rec } = load(ctx, a.id);
     const pids = cgroupPids(rec.cgroupDirs).sort((x, y) => x - y);
-    if (a.format === 'json') return print(JSON.stringify(pids));
+    if (a.format === 'json') return print(pids.length ? JSON.stringify(pids) : 'null');
     const args = a['ps-args'].length ? a['ps-args'] : ['-ef'];
     // Loaded here: only ps runs a program.
     // eslint-disable-next-line @typescript-eslint/no-require-imports

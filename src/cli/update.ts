@@ -63,7 +63,7 @@ export const updateVerb: Verb<UpdateArgs> = {
     'memory-swap': { ...S, describe: 'memory + swap limit' },
     'kernel-memory': { ...S, describe: 'kernel memory limit (v1 only)' },
     'kernel-memory-tcp': { ...S, describe: 'kernel TCP memory limit (v1 only)' },
-    'cpu-shares': { ...S, describe: 'CPU shares' },
+    'cpu-shares': { ...S, alias: 'cpu-share', describe: 'CPU shares (runc spells it --cpu-share)' },
     'cpu-period': { ...S, describe: 'CFS period (µs)' },
     'cpu-quota': { ...S, describe: 'CFS quota (µs)' },
     'cpu-rt-period': { ...S, describe: 'realtime period (µs)' },

@@ -52,6 +52,7 @@ export interface Native {
   releaseFifo(path: string): void;
   wait(pid: number): Promise<ExitStatus>;
   reap(pid: number, block?: boolean): ExitStatus | null;
+  umountDetach(path: string): number; // 0 or an errno
   flock(fd: number, op: number): boolean;
   compileSeccomp(req: {
     defaultAction: number;

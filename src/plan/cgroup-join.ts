@@ -13,6 +13,7 @@
 // Where the second is closed, the first process writes cgroup.procs itself (the lock, but still
 // before any namespace). Without root (rootless cgroups) the runtime joins the process as before.
 import path = require('node:path');
+import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';
 import { op, type Op } from './ops';
 
@@ -61,4 +62,42 @@ export function splitCgroupDirs(
 ): Omit<CgroupJoinInput, 'forkInto'> {
   const isUnified = (d: string) => !!unifiedMount && (d === unifiedMount || d.startsWith(unifiedMount + '/'));
   return { v1Dirs: dirs.filter((d) => !isUnified(d)), unifiedDir: dirs.find(isUnified) ?? null };
+}
+
+// exec --cgroup [ctrl[,ctrl]:]path (repeatable), as runc: the process joins a sub-cgroup of the
+// container's instead of its own. Without a controller (given once) the path is the same below
+// every directory; with controllers, only those hierarchies' directories change (cgroup v2 has
+// no controller names here: its one directory is changed by the plain form). The sub-cgroup must
+// exist and stay inside the container's cgroup.
+export function execCgroupDirs(dirs: string[], args: string[], host: HostFacts): string[] {
+  if (!args.length) return dirs;
+  const subs = new Map<string, string>();
+  for (const a of args) {
+    const parts = a.split(':');
+    if (parts.length > 2)
+      throw new HuskError(
+        `--cgroup ${a}: invalid --cgroup argument (expected [controller[,controller]:]path)`,
+      );
+    if (parts.length === 1) {
+      if (args.length !== 1)
+        throw new HuskError(`--cgroup ${a}: invalid --cgroup argument (missing <controller>: prefix)`);
+      subs.set('', a);
+    } else for (const c of parts[0].split(',')) subs.set(c, parts[1]);
+  }
+  const below = (dir: string, sub: string) => {
+    const p = path.posix.join(dir, sub).replace(/\/+$/, '');
+    if (p !== dir && !p.startsWith(dir + '/'))
+      throw new HuskError(`--cgroup: ${sub} is not a sub cgroup path`);
+    return p;
+  };
+  const all = subs.get('');
+  if (all !== undefined) return dirs.map((d) => below(d, all));
+  const out = [...dirs];
+  for (const [ctrl, sub] of subs) {
+    const h = host.v1.find((x) => x.controllers.includes(ctrl) || x.controllers.includes(`name=${ctrl}`));
+    const i = h ? out.findIndex((d) => d.startsWith(h.mountpoint + '/')) : -1;
+    if (i < 0) throw new HuskError(`--cgroup: unknown controller ${ctrl}`);
+    out[i] = below(dirs[i], sub);
+  }
+  return out;
 }

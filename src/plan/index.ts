@@ -61,8 +61,17 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   // Not silently ignored: husk has no resctrl support, so a config asking for it is refused.
   if ((spec.linux as Record<string, unknown> | undefined)?.intelRdt)
     throw new HuskError('/linux/intelRdt: Intel RDT (resctrl) is not supported by husk');
-  if (!ns.has.has('mount'))
-    throw new HuskError('/linux/namespaces: a mount namespace is required for the root filesystem');
+  // No mount namespace listed: the container shares the runtime's (the spec: an unlisted type is
+  // inherited), as under runc, which then mounts in it and chroots. husk does the same but keeps
+  // the runtime's root as it is (runc makes it rslave) and detaches the container's mounts at
+  // delete (runc leaves them); masks need a mount namespace of the container's own (runc agrees).
+  const mountNs = ns.has.has('mount');
+  if (!mountNs)
+    for (const k of ['maskedPaths', 'readonlyPaths'] as const)
+      if (spec.linux?.[k]?.length)
+        throw new HuskError(
+          `/linux/${k}: masked and read-only paths need a mount namespace of the container's own (linux.namespaces has none)`,
+        );
   // Without root, every namespace and mount needs the privileges of a user namespace's root.
   if (host.euid !== 0 && !ns.has.has('user'))
     throw new HuskError(
@@ -143,6 +152,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
     cgroupNs: ns.has.has('cgroup'),
     userNs,
     noPivot: !!opts.noPivot,
+    mountNs,
     rootUid: rootUid < 0 ? 0 : rootUid,
     rootGid: rootGid < 0 ? 0 : rootGid,
   });

@@ -18,6 +18,7 @@ export interface RootfsContext {
   cgroupNs: boolean;
   userNs: boolean;
   noPivot: boolean;
+  mountNs?: boolean; // false: the runtime's mount namespace is shared (chroot, no propagation change)
   rootUid: number;
   rootGid: number;
 }
@@ -206,7 +207,9 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
       throw new HuskError(`/linux/rootfsPropagation: unknown propagation "${propName}"`);
     if (PROPAGATION[propName] & MS.PRIVATE) rootProp = PROPAGATION[propName] | MS.REC;
   }
-  ops.push(op('ROOT_PROPAGATION', '/linux/rootfsPropagation', { flags: rootProp }, [{ u64: rootProp }]));
+  const shared = ctx.mountNs === false;
+  if (!shared)
+    ops.push(op('ROOT_PROPAGATION', '/linux/rootfsPropagation', { flags: rootProp }, [{ u64: rootProp }]));
   ops.push(op('BIND_ROOTFS', '/root/path', { rootfs }, [{ str: rootfs }]));
 
   const pidNs = (spec.linux?.namespaces ?? []).some((n) => n.type === 'pid');
@@ -317,8 +320,9 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
       { str: '/dev/ptmx' },
     ]),
   );
-  ops.push(op('PIVOT_ROOT', '/root/path', { noPivot: ctx.noPivot }, [{ u32: ctx.noPivot ? 1 : 0 }]));
-  if (propName && !(PROPAGATION[propName] & MS.PRIVATE))
+  const mode = shared ? 2 : ctx.noPivot ? 1 : 0;
+  ops.push(op('PIVOT_ROOT', '/root/path', { noPivot: ctx.noPivot, chrootOnly: shared }, [{ u32: mode }]));
+  if (!shared && propName && !(PROPAGATION[propName] & MS.PRIVATE))
     ops.push(
       op('PROPAGATION', '/linux/rootfsPropagation', { path: '/', flags: PROPAGATION[propName] }, [
         { str: '/' },

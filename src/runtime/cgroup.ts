@@ -203,14 +203,35 @@ export function joinCgroups(dirs: string[], pid: number): void {
   }
 }
 
+// The cgroups a container's process made below its own (a process with a writable cgroup mount
+// may mkdir and move itself), deepest first; none when the directory is gone.
+export function subCgroups(dir: string): string[] {
+  const out: string[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries)
+    if (e.isDirectory()) {
+      const sub = path.join(dir, e.name);
+      out.push(...subCgroups(sub), sub);
+    }
+  return out;
+}
+
+// Every process in the directories and their sub-cgroups, as runc's ps and kill --all see them.
 export function cgroupPids(dirs: string[]): number[] {
   const pids = new Set<number>();
   for (const d of dirs) {
-    try {
-      for (const l of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n'))
-        if (l) pids.add(Number(l));
-    } catch {
-      /* gone already */
+    for (const c of [d, ...subCgroups(d)]) {
+      try {
+        for (const l of fs.readFileSync(path.join(c, 'cgroup.procs'), 'utf8').split('\n'))
+          if (l) pids.add(Number(l));
+      } catch {
+        /* gone already */
+      }
     }
   }
   return [...pids];
@@ -219,11 +240,14 @@ export function cgroupPids(dirs: string[]): number[] {
 // Removes directories deepest first, waiting briefly for killed tasks to leave them; our own
 // parent directories (e.g. /husk) go too once empty, as they were made for us.
 export function removeDirs(dirs: string[], own: string[] = dirs): void {
-  const sorted = [...dirs].sort((a, b) => b.length - a.length);
+  // The sub-cgroups the container's processes made go first, bottom-up (also below a directory
+  // the container did not make and that stays).
+  const withSubs = [...own.flatMap(subCgroups), ...dirs];
+  const sorted = [...new Set(withSubs)].sort((a, b) => b.length - a.length);
   for (const d of sorted) {
     // A parent may hold other containers (v1 answers EBUSY for that, v2 ENOTEMPTY): it stays.
     // Only the container's own directories are waited for while killed tasks leave them.
-    const tries = own.includes(d) ? 200 : 1;
+    const tries = own.some((o) => d === o || d.startsWith(o + '/')) ? 200 : 1;
     for (let i = 0; i < tries; i++) {
       try {
         fs.rmdirSync(d);
@@ -353,5 +377,54 @@ function removeHuskParentsIfEmpty(host: HostFacts): void {
     } catch {
       /* containers below it, or none made */
     }
+  }
+}
+
+// The value to write back over `w` to undo it: the file's earlier content, or for a file keyed by
+// device (throttles, io.max, weight_device) that device's earlier line, or the line that clears
+// it when it had none. null when there is nothing sensible to write back.
+function undoValue(w: CgroupWrite, before: string): string | null {
+  const key = /^(\d+:\d+) /.exec(w.value)?.[1];
+  if (!key) return before.includes('\n') ? null : before;
+  const line = before.split('\n').find((l) => l.startsWith(key + ' '));
+  if (line) return line;
+  if (w.file === 'io.max') return `${key} rbps=max wbps=max riops=max wiops=max`;
+  return w.file.startsWith('blkio.throttle.') ? `${key} 0` : null;
+}
+
+// update's writes, all or nothing: each file's earlier value is read first, and when a write
+// fails the ones before it are written back, newest first (each step back is a state the kernel
+// took before). The error names the file that failed, as applyWrites's do.
+export function applyWritesOrRestore(writes: CgroupWrite[]): void {
+  const done: { w: CgroupWrite; file: string; undo: string | null }[] = [];
+  for (const w of writes) {
+    let file = path.join(w.dir, w.file);
+    if (w.alt && !fs.existsSync(file)) file = path.join(w.dir, w.alt);
+    let before: string | null = null;
+    try {
+      before = fs.readFileSync(file, 'utf8').trim();
+    } catch {
+      /* writeEach names a missing file */
+    }
+    try {
+      writeEach([w]);
+    } catch (e) {
+      const failed: string[] = [];
+      for (const d of done.reverse()) {
+        if (d.undo === null) continue;
+        try {
+          fs.writeFileSync(d.file, d.undo, { flag: WRITE_EXISTING });
+        } catch {
+          failed.push(d.file);
+        }
+      }
+      const note = failed.length
+        ? ` (and ${failed.join(', ')} could not be written back)`
+        : done.length
+          ? '; the values written before it were restored'
+          : '';
+      throw new HuskError(`${(e as Error).message}${note}`);
+    }
+    done.push({ w, file, undo: before === null ? null : undoValue(w, before) });
   }
 }

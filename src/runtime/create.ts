@@ -18,6 +18,7 @@ import {
   applyWrites,
   attachDevices,
   callerCanUseCgroup,
+  cgroupPids,
   createCgroups,
   destroyCgroups,
   isHuskParent,
@@ -32,6 +33,8 @@ import { runningInUserNs } from './rootless';
 import { runHooksOrFail, runHooksWarn } from './hooks';
 import { compileInto, passListener } from './seccomp';
 import { Undo } from './undo';
+import { frozenCgroup, moveOutOfFrozen } from './cgroup-frozen';
+import { detachHostRootfs, topMountId } from './host-rootfs';
 
 export interface CreateOptions {
   bundle: string;
@@ -54,7 +57,28 @@ export interface CreateOptions {
   onPid?: (pid: number) => void | Promise<void>;
 }
 
-const SYNC_TIMEOUT_MS = 60_000;
+// How long create waits for each answer of the init: it never waits for ever on a process that
+// cannot run (a cgroup frozen under it, a hook that hangs it). HUSK_INTERNAL_SYNC_TIMEOUT_MS
+// shortens it for husk's own tests.
+function syncTimeoutMs(): number {
+  const t = Number(process.env.HUSK_INTERNAL_SYNC_TIMEOUT_MS);
+  return Number.isInteger(t) && t > 0 ? t : 60_000;
+}
+
+const ETIMEDOUT = 110; // Linux
+
+// The init's next message; past the deadline a clear error (the undo then kills the init).
+async function nextAnswer(ctx: RuntimeContext, fd: number, timeoutMs: number, plan: LaunchPlan) {
+  try {
+    return await nextMessage(ctx, fd, timeoutMs);
+  } catch (e) {
+    if ((e as { errno?: number }).errno !== ETIMEDOUT) throw e;
+    const frozen = plan.cgroups ? frozenCgroup(plan.cgroups) : null;
+    throw new HuskError(
+      `container init did not answer within ${timeoutMs / 1000} s${frozen ? `: its cgroup is frozen (${frozen})` : ''}; create gave up and killed it`,
+    );
+  }
+}
 
 function describeFailure(plan: LaunchPlan, m: SyncMessage): string {
   const plain = lsmFailure(plan.ops[m.op], m.text, m.errno);
@@ -163,6 +187,13 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       namespaces: Object.fromEntries((spec.linux?.namespaces ?? []).map((n) => [n.type, n.path ?? ''])),
       config: 'config.json',
     };
+    if (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'mount')) {
+      // The init mounts in our mount namespace: what it adds goes again with the container.
+      const root = fs.realpathSync(plan.rootfs);
+      const hostMount = { path: root, below: topMountId(root) };
+      rec.hostRootfsMount = hostMount;
+      undo.push('detach the rootfs mounts', () => detachHostRootfs(hostMount));
+    }
     const fifo = opts.startAtOnce ? undefined : path.join(dir, 'exec.fifo');
     if (fifo) native().mkfifo(fifo, 0o622);
     // The init starts first: its exec and first steps overlap with the record and the cgroup
@@ -187,6 +218,13 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
       // so `delete --force` can clean up after a create killed at any point.
       const cg = plan.cgroups;
       if (cg) {
+        // Before the init joins: in a frozen cgroup it would stop at once (runc's words).
+        const frozen = frozenCgroup(cg);
+        if (frozen) throw new HuskError(`container's cgroup unexpectedly frozen (${frozen})`);
+        // A cgroup that already holds processes is shared with them (limits, kill at delete):
+        // allowed, as runc allows it, but said in runc's words.
+        const present = cgroupPids(cg.dirs.filter((d) => fs.existsSync(d))).length;
+        if (present) ctx.log.warn(`container's cgroup is not empty: ${present} process(es) found`);
         rec.cgroupDirs = [...cg.dirs];
         // /husk, kept between containers by a long-lived process, is not this container's to
         // remove; every other directory it makes is (the ancestors of a cgroupsPath too).
@@ -240,6 +278,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     stage0 = child.pid;
     syncFd = child.syncFd;
     undo.push('stop the container init', () => {
+      if (plan.cgroups) moveOutOfFrozen(plan.cgroups, [initPid, stage0]);
       killQuietly(initPid);
       killQuietly(stage0);
       for (const p of [stage0, exited, initPid]) if (p > 0) ctx.launcher.reap(p);
@@ -248,8 +287,9 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     crashPoint('after-spawn');
     if (plan.cgroups) crashPoint('after-cgroups');
 
+    const timeoutMs = syncTimeoutMs();
     for (;;) {
-      const m = await nextMessage(ctx, syncFd, SYNC_TIMEOUT_MS);
+      const m = await nextAnswer(ctx, syncFd, timeoutMs, plan);
       if (m === null) throw new HuskError('container init exited during create without saying why');
       if (m.type === MSG.ERROR) throw new HuskError(describeFailure(plan, m));
       if (m.type === MSG.PID) {

@@ -6,7 +6,7 @@ import { HuskError, NotHere } from '../errors';
 import { probeHost } from '../host/probe';
 import { initPath, native } from '../native';
 import { buildExecPlan } from '../plan/exec';
-import { joinsItself, splitCgroupDirs } from '../plan/cgroup-join';
+import { execCgroupDirs, joinsItself, splitCgroupDirs } from '../plan/cgroup-join';
 import { encodePlan } from '../plan/encode';
 import { MSG, STAGE } from '../plan/ops';
 import { lsmFailure } from '../plan/lsm';
@@ -30,6 +30,7 @@ export interface ExecOptions extends ExecRequest {
   consoleSocket?: string;
   preserveFds?: number;
   ignorePaused?: boolean;
+  cgroup?: string[]; // --cgroup: sub-cgroups of the container's to join (execCgroupDirs)
 }
 
 export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): Promise<number> {
@@ -39,7 +40,15 @@ export async function exec(ctx: RuntimeContext, id: string, opts: ExecOptions): 
     throw new HuskError(`cannot exec in a paused container (use --ignore-paused to override)`);
   if (status !== 'running' && status !== 'created' && status !== 'paused')
     throw new HuskError(`cannot exec in a ${status} container`);
-  const cgroupDirs = rec.cgroupDirs;
+  // Its processes share the runtime's mount namespace, chrooted: an exec'd process would join
+  // no mount namespace and run on the runtime's root instead of the container's.
+  if (!('mount' in rec.namespaces))
+    throw new HuskError(
+      `cannot exec in container ${id}: it has no mount namespace of its own, and husk runs no process on the runtime's root`,
+    );
+  const cgroupDirs = execCgroupDirs(rec.cgroupDirs, opts.cgroup ?? [], probeHost());
+  const missing = cgroupDirs.find((d) => !rec.cgroupDirs.includes(d) && !fs.existsSync(d));
+  if (missing) throw new HuskError(`--cgroup: join ${missing}: no such cgroup`);
   const spec = ctx.store.readConfig(id);
   if (!spec) throw new HuskError(`container ${id} has no saved config`);
   const policy = execPolicy(spec, opts);

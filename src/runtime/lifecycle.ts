@@ -15,6 +15,7 @@ import { runHooksWarn } from './hooks';
 import { planCgroups } from '../plan/cgroups';
 import { probeHost } from '../host/probe';
 import { parseSignal } from './signals';
+import { detachHostRootfs } from './host-rootfs';
 import type { Spec } from '../spec/types';
 
 export interface Loaded {
@@ -216,6 +217,7 @@ export function destroy(ctx: RuntimeContext, id: string, force = false, known?: 
         }
       }
       destroyCgroups(rec.cgroupDirs, rec.cgroupMade ?? rec.cgroupDirs, ctx.keepCgroupParents);
+      detachHostRootfs(rec.hostRootfsMount);
       ctx.log.debug(`${id}: deleted (was ${status}; cgroups removed: ${rec.cgroupDirs.length})`);
       const spec = known ?? ctx.store.readConfig(id);
       // poststop runs for containers that got as far as having a process.
@@ -253,7 +255,7 @@ export async function destroyExited(
 ): Promise<void> {
   const dir = ctx.store.dir(id);
   let lock: Lock | null = null;
-  if (!spec.hooks?.poststop?.length && !rec.systemd) {
+  if (!spec.hooks?.poststop?.length && !rec.systemd && !rec.hostRootfsMount) {
     try {
       lock = ctx.store.lock(id);
     } catch {

@@ -11,7 +11,8 @@ export function parseSignal(s: string | number | undefined): number {
   const str = String(s).trim();
   if (/^\d+$/.test(str)) {
     const n = Number(str);
-    if (n < 1 || n > 64) throw new HuskError(`invalid signal ${str}`);
+    // 0 sends nothing and says whether the process is there (kill ID 0, as runc).
+    if (n > 64) throw new HuskError(`invalid signal ${str}`);
     return n;
   }
   const name = str.toUpperCase().startsWith('SIG') ? str.toUpperCase() : `SIG${str.toUpperCase()}`;

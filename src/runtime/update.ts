@@ -8,7 +8,8 @@ import { probeHost } from '../host/probe';
 import { planCgroups, type CgroupPlan } from '../plan/cgroups';
 import type { Resources } from '../spec/types';
 import { resourceProperties } from '../plan/systemd-unit';
-import { applyWrites } from './cgroup';
+import { dropUnchanged, orderV1Writes } from '../plan/cgroup-update';
+import { applyWritesOrRestore } from './cgroup';
 import { setUnitProperties } from './cgroup-systemd';
 import type { RuntimeContext } from './context';
 import { load } from './lifecycle';
@@ -31,7 +32,8 @@ export function update(ctx: RuntimeContext, id: string, resources: Resources): v
     const spec = ctx.store.readConfig(id);
     if (!spec) throw new HuskError(`container ${id}: its saved config is missing or unreadable`);
     // Device rules are not changed by update (runc ignores them too); only the new values.
-    const { devices: _ignored, ...changes } = resources;
+    // Zeros (engines send them for what is not changed) leave the current values.
+    const { devices: _ignored, ...changes } = dropUnchanged(resources);
     const merged = merge(spec.linux?.resources ?? {}, changes);
     const host = probeHost();
     const plan = planCgroups(
@@ -53,12 +55,25 @@ export function update(ctx: RuntimeContext, id: string, resources: Resources): v
       throw new HuskError(
         `${missing.from}: container ${id} has no cgroup ${missing.dir} (it runs without it), so ${missing.file} cannot be set`,
       );
-    applyWrites(plan.writes);
+    const writes = host.cgroupMode === 'v2' ? plan.writes : orderV1Writes(plan.writes, currentV1(plan));
+    applyWritesOrRestore(writes);
     spec.linux = { ...spec.linux, resources: merged };
     ctx.store.writeConfig(id, spec);
   } finally {
     lock.release();
   }
+}
+
+// What decides the order of update's v1 writes (see orderV1Writes).
+function currentV1(plan: CgroupPlan) {
+  const dir = (ctrl: string) => plan.v1.find((h) => h.controllers.includes(ctrl))?.dir;
+  const mem = dir('memory');
+  const cpu = dir('cpu');
+  return {
+    memoryLimit: mem ? readNumber(path.join(mem, 'memory.limit_in_bytes')) : null,
+    hasMemsw: !!mem && fs.existsSync(path.join(mem, 'memory.memsw.limit_in_bytes')),
+    cfsPeriod: cpu ? readNumber(path.join(cpu, 'cpu.cfs_period_us')) : null,
+  };
 }
 
 function readNumber(file: string): number | null {

@@ -27,6 +27,9 @@ export interface ContainerRecord {
   annotations?: Record<string, string>;
   cgroupDirs: string[]; // the container's own cgroup directories
   cgroupMade?: string[]; // those and their parents that husk made, removed by delete
+  // No mount namespace of its own: the rootfs bind made in the runtime's, on top of mount `below`
+  // (the id of what was there before), detached at delete (src/runtime/host-rootfs.ts).
+  hostRootfsMount?: { path: string; below: number };
   // --systemd-cgroup: the container's unit, stopped by delete; base as planned (update plans again).
   systemd?: { unit: string; userManager: boolean; base: string };
   freezerDir: string | null;

@@ -200,10 +200,30 @@ test('no new namespaces besides joined ones: no UNSHARE op', () => {
   assert.deepEqual(ops.slice(0, 5), ['OOM_SCORE_ADJ', 'SYNC', 'CGROUP_INTO', 'SETNS', 'FORK_INIT']);
 });
 
+test("no mount namespace: the runtime's is shared; chroot, and its root's propagation stays", () => {
+  const spec = fullSpec({ namespaces: [{ type: 'pid' }, { type: 'uts' }] });
+  delete spec.linux.maskedPaths;
+  delete spec.linux.readonlyPaths;
+  spec.linux.rootfsPropagation = 'shared';
+  const ops = buildPlan(spec, hostV2(), OPTS).ops;
+  assert.ok(!names(ops).includes('ROOT_PROPAGATION'), 'the runtime root must not be made rslave');
+  assert.ok(!names(ops).includes('PROPAGATION'));
+  assert.equal(ops.find((o) => o.op === 'PIVOT_ROOT').show.chrootOnly, true);
+  // With a mount namespace: pivot_root as before.
+  const own = buildPlan(fullSpec({ namespaces: [{ type: 'mount' }, { type: 'uts' }] }), hostV2(), OPTS).ops;
+  assert.ok(names(own).includes('ROOT_PROPAGATION'));
+  assert.equal(own.find((o) => o.op === 'PIVOT_ROOT').show.chrootOnly, false);
+});
+
 test('buildPlan errors', () => {
   throwsHusk(
-    () => buildPlan(fullSpec({ namespaces: [{ type: 'pid' }, { type: 'uts' }] }), hostV2(), OPTS),
-    /^\/linux\/namespaces: a mount namespace is required/,
+    () =>
+      buildPlan(
+        fullSpec({ namespaces: [{ type: 'pid' }, { type: 'uts' }], maskedPaths: ['/proc/kcore'] }),
+        hostV2(),
+        OPTS,
+      ),
+    /^\/linux\/maskedPaths: masked and read-only paths need a mount namespace of the container's own/,
   );
   throwsHusk(
     () => buildPlan(fullSpec({ namespaces: [{ type: 'mount' }] }), hostV2(), OPTS),
