@@ -38,7 +38,8 @@ export const ID: Positional = { name: 'id', describe: 'container id', required: 
 export const GLOBAL_OPTIONS: Record<string, Options> = {
   root: {
     type: 'string',
-    describe: 'directory for container state (default /run/husk; $XDG_RUNTIME_DIR/husk for non-root)',
+    describe:
+      'directory for container state (default /run/husk; $XDG_RUNTIME_DIR/husk for non-root, and for root in a user namespace whose USER is not root, as runc)',
   },
   log: { type: 'string', describe: 'log file (default: stderr)' },
   'log-format': { type: 'string', choices: ['text', 'json'], default: 'text', describe: 'log format' },

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { CGROUP_ROOT, SKIP, env, makeBundle, show, sleep, waitFor } from '../lib/harness.mjs';
+import { CGROUP_ROOT, SKIP, env, makeBundle, show, waitFor } from '../lib/harness.mjs';
 
 const RUNTIME = process.env.RUNTIME ? path.resolve(process.env.RUNTIME) : undefined;
 const IS_HUSK = !RUNTIME || /husk/.test(path.basename(RUNTIME));

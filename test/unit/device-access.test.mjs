@@ -16,14 +16,17 @@ test('deviceAccess: r, w, m once each, in order; a adds nothing', () => {
 
 test('containerDeviceRules: normalised access; a deny of nothing dropped; an empty allow refused', () => {
   const kmsg = { type: 'c', major: 1, minor: 11 };
-  const rules = containerDeviceRules([
-    { allow: false, access: 'a' },
-    { allow: true, ...kmsg, access: 'rwa' },
-  ]);
+  const rules = containerDeviceRules(
+    [
+      { allow: false, access: 'a' },
+      { allow: true, ...kmsg, access: 'rwa' },
+    ],
+    [],
+  );
   assert.deepEqual(rules[0], {
     rule: { allow: true, ...kmsg, access: 'rw' },
     from: '/linux/resources/devices/1',
   });
-  throwsHusk(() => containerDeviceRules([{ allow: true, ...kmsg, access: 'a' }]), /devices\/0\/access/);
-  throwsHusk(() => containerDeviceRules([{ allow: false, access: '' }]), /devices\/0\/access/);
+  throwsHusk(() => containerDeviceRules([{ allow: true, ...kmsg, access: 'a' }], []), /devices\/0\/access/);
+  throwsHusk(() => containerDeviceRules([{ allow: false, access: '' }], []), /devices\/0\/access/);
 });

@@ -131,12 +131,12 @@ test('create joining a pid namespace: the fork into it comes after the rootfs, p
     assert.ok(n.indexOf('PIVOT_ROOT') < fork, `${hostName}: pivot_root before the fork`);
     assert.ok(!n.includes('CGROUP_INTO'), `${hostName}: no cgroup fd for CLONE_INTO_CGROUP`);
     const after = plan.ops.slice(fork + 1);
-    // After the fork: the only mount is procfs made there (kind 4), then the /proc masks, which
+    // After the fork: the only mount is procfs made there (kind 5), then the /proc masks, which
     // name their fds through it.
     const mounts = after.filter((o) => o.op === 'MOUNT');
     assert.deepEqual(
       mounts.map((o) => [o.fields[0].u32, o.fields[2].str]),
-      [[4, '/proc']],
+      [[5, '/proc']],
       hostName,
     );
     const bad = after.filter(
