@@ -12,6 +12,7 @@ import {
   cgroupDirs,
   existing,
   pidsMentioning,
+  privateContainerdConfig,
   removeNewCgroups,
   unmountUnder,
 } from '../test/engines/lib.mjs';
@@ -160,24 +161,7 @@ function ctrEngine(dir, rootfs, wrappers, state) {
   fs.mkdirSync(d, { recursive: true });
   const sock = path.join(d, 'containerd.sock');
   const cfg = path.join(d, 'config.toml');
-  fs.writeFileSync(
-    cfg,
-    [
-      'version = 2',
-      `root = "${d}/root"`,
-      `state = "${d}/state"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      '[grpc]',
-      `  address = "${sock}"`,
-      '[ttrpc]',
-      `  address = "${sock}.ttrpc"`,
-      '[debug]',
-      `  address = "${d}/debug.sock"`,
-      '[metrics]',
-      '  address = ""',
-      '',
-    ].join('\n'),
-  );
+  fs.writeFileSync(cfg, privateContainerdConfig(d, sock));
   state.containerd = startDaemon(CONTAINERD, ['--config', cfg], path.join(d, 'containerd.log'));
   waitUntil(
     () => alive(state.containerd) && sync(CTR, ['-a', sock, 'version'], 5000).ok,

@@ -27,6 +27,7 @@ import {
   formatCall,
   logSize,
   pidsMentioning,
+  privateContainerdConfig,
   removeNewCgroups,
   run,
   startDaemon,
@@ -524,24 +525,7 @@ describe('engines', { skip: skipAll }, () => {
     fs.mkdirSync(dir);
     const sock = path.join(dir, 'containerd.sock');
     const cfg = path.join(dir, 'config.toml');
-    fs.writeFileSync(
-      cfg,
-      [
-        'version = 2',
-        `root = "${dir}/root"`,
-        `state = "${dir}/state"`,
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-        '[grpc]',
-        `  address = "${sock}"`,
-        '[ttrpc]',
-        `  address = "${sock}.ttrpc"`,
-        '[debug]',
-        `  address = "${dir}/debug.sock"`,
-        '[metrics]',
-        '  address = ""',
-        '',
-      ].join('\n'),
-    );
+    fs.writeFileSync(cfg, privateContainerdConfig(dir, sock));
     const daemon = startDaemon(CONTAINERD, ['--config', cfg], path.join(dir, 'containerd.log'));
     S.containerd = { daemon, sock, dir };
     await waitFor(

@@ -274,3 +274,22 @@ export function removeNewCgroups(before, prefixes) {
 export function existing(paths) {
   return new Set(paths.filter((p) => fs.existsSync(p)));
 }
+
+/** containerd's config.toml for a private daemon in `dir` on socket `sock`, without the CRI plugin. */
+export function privateContainerdConfig(dir, sock) {
+  return [
+    'version = 2',
+    `root = "${dir}/root"`,
+    `state = "${dir}/state"`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    '[grpc]',
+    `  address = "${sock}"`,
+    '[ttrpc]',
+    `  address = "${sock}.ttrpc"`,
+    '[debug]',
+    `  address = "${dir}/debug.sock"`,
+    '[metrics]',
+    '  address = ""',
+    '',
+  ].join('\n');
+}

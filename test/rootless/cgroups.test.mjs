@@ -1,20 +1,22 @@
 // Rootless cgroups: --rootless, and a cgroup v2 directory delegated to the user (made by the
 // test below the host's cgroup2 mount and chowned to the user, as systemd delegates one).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { IS_HUSK, SKIP, defaultRoot, makeUser, rlEnv, show, sleep } from './lib.mjs';
+import {
+  IS_HUSK,
+  SKIP,
+  cgroup2Mount,
+  defaultRoot,
+  makeUser,
+  removeCgroupTree,
+  rlEnv,
+  show,
+  sleep,
+} from './lib.mjs';
 
 // The host's cgroup2 mount: /sys/fs/cgroup on a pure v2 host, /sys/fs/cgroup/unified on a hybrid.
-function cgroup2Mount() {
-  for (const l of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = l.split(' - ');
-    if (post?.startsWith('cgroup2 ')) return pre.split(' ')[4];
-  }
-  return null;
-}
 const CG2 = cgroup2Mount();
 
 // What systemd chowns when it delegates a cgroup: the directory and the files to make children,
@@ -22,27 +24,6 @@ const CG2 = cgroup2Mount();
 function delegate(dir, user) {
   for (const f of ['', 'cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control'])
     fs.chownSync(path.join(dir, f), user.uid, user.gid);
-}
-
-function removeCgroup(dir) {
-  if (!fs.existsSync(dir)) return;
-  for (const sub of fs.readdirSync(dir, { withFileTypes: true }))
-    if (sub.isDirectory()) removeCgroup(path.join(dir, sub.name));
-  for (let i = 0; i < 100; i++) {
-    for (const p of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean))
-      try {
-        process.kill(Number(p), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    try {
-      fs.rmdirSync(dir);
-      return;
-    } catch (err) {
-      if (err.code !== 'EBUSY') throw err;
-    }
-    spawnSync('sleep', ['0.02']);
-  }
 }
 
 describe('rootless cgroups', { skip: SKIP }, () => {
@@ -75,7 +56,7 @@ describe('rootless cgroups', { skip: SKIP }, () => {
     function delegated(t, e) {
       const dir = path.join(CG2, `husk-test-${e.marker}`);
       fs.mkdirSync(dir);
-      t.after(() => removeCgroup(dir));
+      t.after(() => removeCgroupTree(dir));
       delegate(dir, user);
       const launch = path.join(dir, 'launch');
       fs.mkdirSync(launch);

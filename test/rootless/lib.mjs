@@ -353,3 +353,34 @@ async function cleanup(e, user) {
   for (const id of e.ids) fs.rmSync(path.join(root, id), { recursive: true, force: true });
   if (errors.length) assert.fail(errors.join('\n'));
 }
+
+/** Where the cgroup2 hierarchy is mounted on this host (null: none). */
+export function cgroup2Mount() {
+  for (const l of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = l.split(' - ');
+    if (post?.startsWith('cgroup2 ')) return pre.split(' ')[4];
+  }
+  return null;
+}
+
+/** Removes a cgroup directory and its children, killing what is in them (EBUSY retried). */
+export function removeCgroupTree(dir) {
+  if (!fs.existsSync(dir)) return;
+  for (const sub of fs.readdirSync(dir, { withFileTypes: true }))
+    if (sub.isDirectory()) removeCgroupTree(path.join(dir, sub.name));
+  for (let i = 0; i < 100; i++) {
+    for (const p of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean))
+      try {
+        process.kill(Number(p), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    try {
+      fs.rmdirSync(dir);
+      return;
+    } catch (err) {
+      if (err.code !== 'EBUSY') throw err;
+    }
+    spawnSync('sleep', ['0.02']);
+  }
+}
