@@ -1,0 +1,67 @@
+#!/bin/sh
+# The guest suite, run inside the Debian 12 guest as root by
+#   node scripts/guest/run.mjs test/guest/run-suite.sh [husk runc crun] [--no-conformance]
+# (test/guest/README.md). Copies the host's built checkout (node_modules and the addon are built
+# on the host: both are Debian 12, same glibc) to the guest's disk, records the host's state as
+# booted, then runs test/guest/v2-host.test.mjs and the conformance suite against each runtime,
+# husk first: on a freshly booted host nothing has enabled cpu/io/cpuset in the root yet, which
+# is what the first husk container must cope with. Prints one side-by-side table at the end and
+# exits non-zero when husk fails a check (runc's and crun's results are the reference, not the
+# verdict).
+set -u
+src=${HUSK_SRC:-/mnt/src}
+job=${HUSK_JOB:-/tmp}
+runtimes=""
+conformance=1
+for a in "$@"; do
+  case "$a" in
+    --no-conformance) conformance=0 ;;
+    *) runtimes="$runtimes $a" ;;
+  esac
+done
+runtimes=${runtimes:-husk runc crun}
+
+echo "guest: $(uname -r), $(systemctl --version | head -n1), $(stat -fc %T /sys/fs/cgroup)," \
+  "root subtree_control at boot: '$(cat /sys/fs/cgroup/cgroup.subtree_control)'," \
+  "AppArmor $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || echo absent)"
+t0=$(date +%s)
+work=/root/husk
+rm -rf "$work"
+mkdir -p "$work"
+# Not the git history, not results from the host's runs, and not the build tools (a third of the
+# bytes, and 9p under TCG moves a few MB a second): the bundle needs only yargs at run time.
+tar -C "$src" --exclude=./.git --exclude=./conformance/results --exclude=./node_modules/typescript \
+  --exclude=./node_modules/prettier --exclude=./node_modules/@esbuild --exclude=./node_modules/esbuild \
+  --exclude=./node_modules/@types --exclude=./node_modules/node-gyp --exclude=./build/Release/obj.target \
+  -cf - . | tar -C "$work" -xf -
+mkdir -p "$work/conformance/results"
+cd "$work" || exit 1
+echo "guest: checkout copied in $(($(date +%s) - t0)) s"
+
+bin_of() {
+  case "$1" in
+    husk) echo "$work/bin/husk" ;;
+    *) command -v "$1" ;;
+  esac
+}
+
+mkdir -p "$job/results"
+for rt in $runtimes; do
+  bin=$(bin_of "$rt")
+  echo
+  echo "=== $rt ($("$bin" --version 2>/dev/null | head -n1)): test/guest/v2-host.test.mjs"
+  ts=$(date +%s)
+  HUSK_GUEST=1 RUNTIME=$bin node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$job/results/$rt.tap" test/guest/v2-host.test.mjs
+  echo "=== $rt: v2-host exit $? in $(($(date +%s) - ts)) s"
+  if [ "$conformance" = 1 ]; then
+    ts=$(date +%s)
+    RUNTIME=$bin node conformance/run.mjs >"$job/results/$rt-conformance.log" 2>&1
+    rc=$?
+    tail -n 5 "$job/results/$rt-conformance.log"
+    cp conformance/results/*.json "$job/results/" 2>/dev/null
+    echo "=== $rt: conformance exit $rc in $(($(date +%s) - ts)) s"
+  fi
+done
+echo
+node test/guest/side-by-side.mjs "$job/results" $runtimes
