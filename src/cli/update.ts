@@ -63,7 +63,8 @@ export const updateVerb: Verb<UpdateArgs> = {
     'memory-swap': { ...S, describe: 'memory + swap limit' },
     'kernel-memory': { ...S, describe: 'kernel memory limit (v1 only)' },
     'kernel-memory-tcp': { ...S, describe: 'kernel TCP memory limit (v1 only)' },
-    'cpu-shares': { ...S, describe: 'CPU shares' },
+    // runc's name is --cpu-share (engines pass that); --cpu-shares as docker's.
+    'cpu-shares': { ...S, alias: 'cpu-share', describe: 'CPU shares' },
     'cpu-period': { ...S, describe: 'CFS period (µs)' },
     'cpu-quota': { ...S, describe: 'CFS quota (µs)' },
     'cpu-rt-period': { ...S, describe: 'realtime period (µs)' },
