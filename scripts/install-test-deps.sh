@@ -2,11 +2,12 @@
 # Installs what the tests need: the container engines test/engines/ drives: podman (with conmon),
 # containerd (ctr + io.containerd.runc.v2 shim) and docker.io (dockerd 20.10), plus the tools the
 # tests use (runc as the reference runtime, busybox-static for the image, bsdutils for `script`),
-# and musl-tools, so that the static executables are built as the README's first command builds them.
+# and musl-tools, so that the static executables are built as the README's first command builds them;
+# and qemu-system-x86 + debootstrap for the guest suite (scripts/guest/, test/guest/).
 # Idempotent and quiet: does nothing when everything is already there. Needs root and apt.
 set -eu
 
-PKGS="podman conmon containerd docker.io runc busybox-static musl-tools bsdutils uidmap"
+PKGS="podman conmon containerd docker.io runc busybox-static musl-tools bsdutils uidmap qemu-system-x86 debootstrap"
 
 if [ "$(id -u)" != 0 ]; then
   echo "scripts/install-test-deps.sh: not root, skipping engine installs" >&2
@@ -39,4 +40,4 @@ trap '[ "$made_policy" = 1 ] && rm -f "$policy"' EXIT
 
 apt-get update -qq >/dev/null
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get install -y -qq -o DPkg::Lock::Timeout=900 --no-install-recommends $missing >/dev/null

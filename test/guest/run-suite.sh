@@ -1,6 +1,6 @@
 #!/bin/sh
 # The guest suite, run inside the Debian 12 guest as root by
-#   node scripts/guest/run.mjs test/guest/run-suite.sh [husk runc crun] [--no-conformance]
+#   node scripts/guest/run.mjs --pack test/guest/run-suite.sh [husk runc crun] [--no-conformance]
 # (test/guest/README.md). Copies the host's built checkout (node_modules and the addon are built
 # on the host: both are Debian 12, same glibc) to the guest's disk, records the host's state as
 # booted, then runs test/guest/v2-host.test.mjs and the conformance suite against each runtime,
@@ -28,12 +28,16 @@ t0=$(date +%s)
 work=/root/husk
 rm -rf "$work"
 mkdir -p "$work"
-# Not the git history, not results from the host's runs, and not the build tools (a third of the
-# bytes, and 9p under TCG moves a few MB a second): the bundle needs only yargs at run time.
-tar -C "$src" --exclude=./.git --exclude=./conformance/results --exclude=./node_modules/typescript \
-  --exclude=./node_modules/prettier --exclude=./node_modules/@esbuild --exclude=./node_modules/esbuild \
-  --exclude=./node_modules/@types --exclude=./node_modules/node-gyp --exclude=./build/Release/obj.target \
-  -cf - . | tar -C "$work" -xf -
+if [ -f "$job/src.tar" ]; then
+  # run.mjs --pack: one file over 9p is fast, thousands are not.
+  tar -C "$work" -xf "$job/src.tar"
+else
+  # Not the git history, not results from the host's runs, and not the build tools.
+  tar -C "$src" --exclude=./.git --exclude=./conformance/results --exclude=./node_modules/typescript \
+    --exclude=./node_modules/prettier --exclude=./node_modules/@esbuild --exclude=./node_modules/esbuild \
+    --exclude=./node_modules/@types --exclude=./node_modules/node-gyp --exclude=./build/Release/obj.target \
+    -cf - . | tar -C "$work" -xf -
+fi
 mkdir -p "$work/conformance/results"
 cd "$work" || exit 1
 echo "guest: checkout copied in $(($(date +%s) - t0)) s"
@@ -46,22 +50,35 @@ bin_of() {
 }
 
 mkdir -p "$job/results"
+# The job's time (run.mjs writes it): the focused checks first for every runtime, then the
+# conformance suite while time remains; a step that would not fit says so and is cut.
+budget=$(cat "$job/timeout" 2>/dev/null || echo 1800)
+left() { echo $((budget - ($(date +%s) - t0) - 60)); }
 for rt in $runtimes; do
   bin=$(bin_of "$rt")
   echo
   echo "=== $rt ($("$bin" --version 2>/dev/null | head -n1)): test/guest/v2-host.test.mjs"
   ts=$(date +%s)
-  HUSK_GUEST=1 RUNTIME=$bin node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
-    --test-reporter=tap --test-reporter-destination="$job/results/$rt.tap" test/guest/v2-host.test.mjs
+  HUSK_GUEST=1 RUNTIME=$bin timeout "$(left)" node --test --test-concurrency=1 --test-reporter=spec \
+    --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination="$job/results/$rt.tap" \
+    test/guest/v2-host.test.mjs
   echo "=== $rt: v2-host exit $? in $(($(date +%s) - ts)) s"
-  if [ "$conformance" = 1 ]; then
-    ts=$(date +%s)
-    RUNTIME=$bin node conformance/run.mjs >"$job/results/$rt-conformance.log" 2>&1
-    rc=$?
-    tail -n 5 "$job/results/$rt-conformance.log"
-    cp conformance/results/*.json "$job/results/" 2>/dev/null
-    echo "=== $rt: conformance exit $rc in $(($(date +%s) - ts)) s"
-  fi
 done
+if [ "$conformance" = 1 ]; then
+  for rt in $runtimes; do
+    bin=$(bin_of "$rt")
+    if [ "$(left)" -lt 120 ]; then
+      echo "=== $rt: conformance NOT RUN: $(left) s left of the job's $budget s"
+      continue
+    fi
+    ts=$(date +%s)
+    RUNTIME=$bin timeout "$(left)" node conformance/run.mjs >"$job/results/$rt-conformance.log" 2>&1
+    rc=$?
+    tail -n 4 "$job/results/$rt-conformance.log"
+    cp conformance/results/*.json "$job/results/" 2>/dev/null
+    [ "$rc" = 124 ] && echo "=== $rt: conformance CUT at the job's time limit"
+    echo "=== $rt: conformance exit $rc in $(($(date +%s) - ts)) s"
+  done
+fi
 echo
 node test/guest/side-by-side.mjs "$job/results" $runtimes
