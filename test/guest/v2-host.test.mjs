@@ -389,3 +389,48 @@ profile ${PROFILE} flags=(attach_disconnected,mediate_deleted) {
     assert.match(r.stderr, /husk-guest-no-such-profile/);
   });
 });
+
+// examples/husk-server.socket + .service under the real systemd: with the socket enabled and
+// the service stopped, a call of the front binary starts the service and is served by it.
+describe(
+  'husk server, socket-activated by systemd',
+  { skip: SKIP || (RUNTIME !== HUSK && 'husk only') },
+  () => {
+    test('a call through the socket unit starts husk-server.service and is served', async (t) => {
+      const repo = path.resolve(path.dirname(HUSK), '..');
+      const units = '/run/systemd/system';
+      const dir = `/run/husk-guest-server-${process.pid}`;
+      const install = (name, edit) => {
+        const text = edit(fs.readFileSync(path.join(repo, 'examples', name), 'utf8'));
+        fs.writeFileSync(path.join(units, name), text);
+      };
+      install('husk-server.socket', (s) => s.replace('/run/husk-server/socket', `${dir}/socket`));
+      install('husk-server.service', (s) =>
+        s.replace(/^ExecStart=.*$/m, `ExecStart=${process.execPath} ${repo}/bin/husk.js server --dir ${dir}`),
+      );
+      t.after(() => {
+        sh('systemctl', ['stop', 'husk-server.service', 'husk-server.socket']);
+        for (const n of ['husk-server.socket', 'husk-server.service'])
+          fs.rmSync(path.join(units, n), { force: true });
+        sh('systemctl', ['daemon-reload']);
+        fs.rmSync(dir, { recursive: true, force: true });
+      });
+      assert.equal(sh('systemctl', ['daemon-reload']).code, 0);
+      const st = sh('systemctl', ['start', 'husk-server.socket']);
+      assert.equal(st.code, 0, st.stderr);
+      assert.equal(sh('systemctl', ['is-active', 'husk-server.service']).stdout.trim(), 'inactive');
+      const e = env(t);
+      const r = e.husk(['list'], { env: { HUSK_SERVER_DIR: dir }, timeout: 120_000 });
+      assert.equal(r.code, 0, show(r));
+      await waitFor(
+        () => sh('systemctl', ['is-active', 'husk-server.service']).stdout.trim() === 'active',
+        'husk-server.service to be started by its socket',
+        60_000,
+      );
+      sh('systemctl', ['stop', 'husk-server.service']);
+      const log = sh('journalctl', ['-u', 'husk-server.service', '--no-pager', '-o', 'cat']).stdout;
+      assert.match(log, /inherited from systemd/, log);
+      assert.match(log, /stopped: [1-9]\d* calls served/, log);
+    });
+  },
+);
