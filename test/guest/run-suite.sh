@@ -50,6 +50,7 @@ bin_of() {
 }
 
 mkdir -p "$job/results"
+husk_cut=0
 # The job's time (run.mjs writes it): the focused checks first for every runtime, then the
 # conformance suite while time remains; a step that would not fit says so and is cut.
 budget=$(cat "$job/timeout" 2>/dev/null || echo 1800)
@@ -62,7 +63,12 @@ for rt in $runtimes; do
   HUSK_GUEST=1 RUNTIME=$bin timeout "$(left)" node --test --test-concurrency=1 --test-reporter=spec \
     --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination="$job/results/$rt.tap" \
     test/guest/v2-host.test.mjs
-  echo "=== $rt: v2-host exit $? in $(($(date +%s) - ts)) s"
+  rc=$?
+  echo "=== $rt: v2-host exit $rc in $(($(date +%s) - ts)) s"
+  if [ "$rc" = 124 ]; then
+    echo "=== $rt: v2-host CUT at the job's time limit"
+    [ "$rt" = husk ] && husk_cut=1
+  fi
 done
 if [ "$conformance" = 1 ]; then
   for rt in $runtimes; do
@@ -82,3 +88,7 @@ if [ "$conformance" = 1 ]; then
 fi
 echo
 node test/guest/side-by-side.mjs "$job/results" $runtimes
+rc=$?
+# A husk run that was cut has no verdict: that fails too.
+[ "$husk_cut" = 1 ] && exit 1
+exit "$rc"

@@ -77,6 +77,8 @@ function created(t, driver, resources, mutate, name = 'g') {
   const call = (args, opts) => e.husk([...driver.flags, ...args], opts);
   const b = makeBundle(t, (c) => {
     c.process.args = ['sleep', '600'];
+    // crun 1.8.1 knows runtime-spec versions up to 1.1 only ("unknown version specified").
+    if (NAME === 'crun') c.ociVersion = '1.0.2';
     c.linux.cgroupsPath = driver.cgroupsPath(e) + (name === 'g' ? '' : name);
     c.linux.resources = { ...c.linux.resources, ...resources };
     mutate?.(c);
@@ -84,13 +86,30 @@ function created(t, driver, resources, mutate, name = 'g') {
   const id = e.id(name);
   e.defer(() => {
     call(['delete', '--force', id]);
-    if (driver.name === 'cgroupfs')
-      fs.rmSync(`/sys/fs/cgroup/husk-guest-${e.marker}`, { recursive: true, force: true });
+    if (driver.name === 'cgroupfs') removeCgroupTree(`/sys/fs/cgroup/husk-guest-${e.marker}`);
   });
   const r = call(['create', '--bundle', b.dir, id], { timeout: 120_000 });
   assert.equal(r.code, 0, `${NAME} create: ${show(r)}`);
   const pid = JSON.parse(call(['state', id]).stdout).pid;
   return { e, id, pid, dir: cgroupDir(pid), b, call };
+}
+
+// The parent the cgroupfs checks' cgroupsPath makes (runc leaves it): rmdir, deepest first
+// (cgroupfs files cannot be unlinked, so no rm -r), once the runtime's delete has emptied it.
+function removeCgroupTree(top) {
+  if (!fs.existsSync(top)) return;
+  const dirs = [top, ...fs.readdirSync(top, { recursive: true }).map((d) => path.join(top, d))]
+    .filter((d) => fs.statSync(d, { throwIfNoEntry: false })?.isDirectory())
+    .sort((a, b) => b.length - a.length);
+  for (const d of dirs)
+    for (let i = 0; i < 50; i++)
+      try {
+        fs.rmdirSync(d);
+        break;
+      } catch (err) {
+        if (err.code !== 'EBUSY') break;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+      }
 }
 
 // runc's shares→weight conversion, which husk follows; crun 1.8 uses the same.
@@ -202,6 +221,7 @@ for (const driver of DRIVERS) {
       const run = (name, script, res) => {
         const b = makeBundle(t, (c) => {
           c.process.args = ['sh', '-c', script];
+          if (NAME === 'crun') c.ociVersion = '1.0.2';
           c.linux.cgroupsPath =
             driver.name === 'systemd'
               ? `system.slice:huskguest:${e.marker}${name}`
@@ -209,7 +229,7 @@ for (const driver of DRIVERS) {
           c.linux.resources = res;
         });
         const id = e.id(name);
-        e.defer(() => fs.rmSync(`/sys/fs/cgroup/husk-guest-${e.marker}`, { recursive: true, force: true }));
+        e.defer(() => removeCgroupTree(`/sys/fs/cgroup/husk-guest-${e.marker}`));
         return e.husk([...driver.flags, 'run', '--bundle', b.dir, id], { timeout: 120_000 });
       };
       const hog = run('oom', 'tail /dev/zero', { memory: { limit: 16 * MiB, swap: 16 * MiB } });
@@ -223,42 +243,49 @@ for (const driver of DRIVERS) {
       assert.ok(started >= 1, `not even one fork: ${show(forks)}`);
     });
 
-    test('devices: the eBPF program denies what no rule allows, and allows a rule', (t) => {
-      const kmsg = (allow) => (c) => {
-        c.mounts.push({
-          destination: '/dev/kmsg',
-          type: 'bind',
-          source: '/dev/kmsg',
-          options: ['bind', 'ro'],
-        });
-        if (allow)
-          c.linux.resources.devices.push({ allow: true, type: 'c', major: 1, minor: 11, access: 'r' });
-      };
-      const denied = created(t, driver, {}, kmsg(false));
-      const r1 = denied.call(['exec', denied.id, 'sh', '-c', 'head -c1 /dev/kmsg >/dev/null && echo read']);
-      assert.notEqual(r1.code, 0, `read /dev/kmsg with no rule for it: ${show(r1)}`);
-      assert.match(r1.stderr + r1.stdout, /not permitted|denied/i);
-      const allowed = created(t, driver, {}, kmsg(true), 'ok');
-      const read1 = () =>
-        allowed.call(['exec', allowed.id, 'sh', '-c', 'head -c1 /dev/kmsg >/dev/null && echo read']);
-      let r2 = read1();
-      assert.equal(r2.stdout.trim(), 'read', `read /dev/kmsg with c 1:11 r allowed: ${show(r2)}`);
-      if (driver.name !== 'systemd') return;
-      const unit = unitOf(allowed.e, 'ok');
-      const p = systemctlShow(unit, ['DevicePolicy', 'DeviceAllow']);
-      assert.equal(p.DevicePolicy, 'strict');
-      assert.match(p.DeviceAllow, /\/dev\/char\/1:11 r/);
-      // A reload makes systemd write its own device program again: the rules must survive it.
-      assert.equal(sh('systemctl', ['daemon-reload']).code, 0);
-      r2 = read1();
-      assert.equal(r2.stdout.trim(), 'read', `after daemon-reload: ${show(r2)}`);
-      const r3 = allowed.call(['exec', allowed.id, 'sh', '-c', 'echo x >/dev/kmsg && echo wrote']);
-      assert.notEqual(
-        r3.stdout.trim(),
-        'wrote',
-        `write to /dev/kmsg (only r allowed) after daemon-reload: ${show(r3)}`,
-      );
-    });
+    // A block device: /dev/kmsg (the first choice) needs CAP_SYSLOG to read on Debian
+    // (kernel.dmesg_restrict=1), which failed the check for every runtime alike. Opening the
+    // disk for writing (": >>") writes nothing.
+    const DISK = fs.existsSync('/dev/vda') ? fs.statSync('/dev/vda').rdev : null;
+    test(
+      'devices: the eBPF program denies what no rule allows, and allows a rule',
+      {
+        skip: DISK === null && 'no /dev/vda to bind into the container',
+        todo: 'rewritten from /dev/kmsg to /dev/vda after the guest run; not yet run in the guest',
+      },
+      (t) => {
+        const [major, minor] = [Math.floor(DISK / 256) & 0xfff, DISK & 0xff];
+        const disk = (allow) => (c) => {
+          c.mounts.push({ destination: '/dev/xdisk', type: 'bind', source: '/dev/vda', options: ['bind'] });
+          if (allow) c.linux.resources.devices.push({ allow: true, type: 'b', major, minor, access: 'r' });
+        };
+        const readIt = (c) =>
+          c.call(['exec', c.id, 'sh', '-c', 'head -c1 /dev/xdisk >/dev/null && echo read']);
+        const denied = created(t, driver, {}, disk(false));
+        const r1 = readIt(denied);
+        assert.notEqual(r1.stdout.trim(), 'read', `read the disk with no rule for it: ${show(r1)}`);
+        assert.match(r1.stderr, /not permitted|denied/i);
+        const allowed = created(t, driver, {}, disk(true), 'ok');
+        let r2 = readIt(allowed);
+        assert.equal(
+          r2.stdout.trim(),
+          'read',
+          `read the disk with b ${major}:${minor} r allowed: ${show(r2)}`,
+        );
+        const openForWrite = () =>
+          allowed.call(['exec', allowed.id, 'sh', '-c', ': >>/dev/xdisk && echo opened']);
+        assert.notEqual(openForWrite().stdout.trim(), 'opened', 'opened for writing with only r allowed');
+        if (driver.name !== 'systemd') return;
+        const p = systemctlShow(unitOf(allowed.e, 'ok'), ['DevicePolicy', 'DeviceAllow']);
+        assert.equal(p.DevicePolicy, 'strict');
+        assert.match(p.DeviceAllow, new RegExp(`${major}:${minor} r`));
+        // A reload makes systemd write its own device program again: the rules must survive it.
+        assert.equal(sh('systemctl', ['daemon-reload']).code, 0);
+        r2 = readIt(allowed);
+        assert.equal(r2.stdout.trim(), 'read', `after daemon-reload: ${show(r2)}`);
+        assert.notEqual(openForWrite().stdout.trim(), 'opened', 'opened for writing after daemon-reload');
+      },
+    );
 
     test('update live (incl. a controller the create did not need); pause and resume through cgroup.freeze', async (t) => {
       const c = created(t, driver, { memory: { limit: 64 * MiB } });
@@ -363,6 +390,7 @@ profile ${PROFILE} flags=(attach_disconnected,mediate_deleted) {
     const e = env(t, { runtime: RUNTIME });
     const b = makeBundle(t, (c) => {
       c.process.args = ['sh', '-c', 'cat /proc/self/attr/current; echo x >/tmp/f && echo wrote'];
+      if (NAME === 'crun') c.ociVersion = '1.0.2';
       c.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] });
       if (profile) c.process.apparmorProfile = profile;
     });
