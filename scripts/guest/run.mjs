@@ -200,7 +200,11 @@ export async function main(argv) {
     if (tar.status !== 0) throw new Error(`run.mjs: tar of ${o.src}: ${tar.stderr}`);
   }
   fs.writeFileSync(path.join(jobDir, 'args'), o.args.map((a) => `${a}\n`).join(''));
-  fs.writeFileSync(path.join(jobDir, 'timeout'), String(Math.max(60, o.timeout - 120)));
+  // The guest's own cap (guest-job.sh) counts from the job's start, after a boot that takes
+  // minutes under TCG; the deadline (epoch seconds, the guest's clock is the host's) is what
+  // run-suite.sh plans by, so that it cuts its own steps before this side kills the guest.
+  fs.writeFileSync(path.join(jobDir, 'timeout'), String(Math.max(60, o.timeout - 60)));
+  fs.writeFileSync(path.join(jobDir, 'deadline'), String(Math.floor(Date.now() / 1000) + o.timeout - 90));
 
   let accel = o.accel;
   let note = '';
