@@ -6,11 +6,12 @@
 # and musl-tools, so that the static executables are built as the README's first command builds them;
 # for test/cri/ (containerd's CRI plugin): containernetworking-plugins (bridge, host-local, loopback)
 # and iproute2 (the test removes its bridge with `ip`). No iptables: the test's bridge config has no
-# masquerade and no gateway, so the bridge plugin never calls it.
+# masquerade and no gateway, so the bridge plugin never calls it. qemu-system-x86 + debootstrap for
+# the guest suite (scripts/guest/, test/guest/).
 # Idempotent and quiet: does nothing when everything is already there. Needs root and apt.
 set -eu
 
-PKGS="podman conmon containerd docker.io runc busybox-static musl-tools bsdutils uidmap slirp4netns fuse-overlayfs containernetworking-plugins iproute2"
+PKGS="podman conmon containerd docker.io runc busybox-static musl-tools bsdutils uidmap slirp4netns fuse-overlayfs containernetworking-plugins iproute2 qemu-system-x86 debootstrap"
 
 if [ "$(id -u)" != 0 ]; then
   echo "scripts/install-test-deps.sh: not root, skipping engine installs" >&2
@@ -43,4 +44,4 @@ trap '[ "$made_policy" = 1 ] && rm -f "$policy"' EXIT
 
 apt-get update -qq >/dev/null
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get install -y -qq -o DPkg::Lock::Timeout=900 --no-install-recommends $missing >/dev/null

@@ -25,11 +25,52 @@ export interface CgroupPlan {
   unifiedDir: string | null;
   unifiedControllers: string[];
   writes: CgroupWrite[];
+  // cgroup v2: the controllers the writes need, to be enabled in cgroup.subtree_control of the
+  // hierarchy's root and of every directory down to the container's parent, top first.
+  enable: SubtreeEnable[];
   // cgroup v2: the device rules as an eBPF program for the container's directory.
   devicesProgram: Buffer | null;
   // --systemd-cgroup: the unit systemd makes for the container before the limits are written.
   systemd?: SystemdPlan;
   warnings: string[]; // settings this host's layout cannot apply and that are skipped, as runc
+}
+
+export interface SubtreeEnable {
+  dir: string;
+  controllers: string[];
+}
+
+// The controller a cgroup v2 file belongs to: its name's first part (cpu.weight → cpu), when
+// that is a controller the hierarchy has; cgroup.* files are the core's and need none.
+function controllerOfFile(file: string, available: readonly string[]): string | null {
+  const c = file.slice(0, file.indexOf('.'));
+  return c !== 'cgroup' && available.includes(c) ? c : null;
+}
+
+/**
+ * What the container's v2 writes need enabled above it. After boot the root passes down only
+ * some controllers (systemd 252 on Debian: memory and pids), and a child has a controller's
+ * files only when every ancestor enables it; systemd may also take one away again later, so
+ * husk enables what the config needs on each create, in the root too (as runc and crun do), and
+ * never disables any. Only controllers the root has (`available`) are asked for: one it lacks
+ * stays a clear "this host has no <file>" at the write.
+ */
+export function subtreeEnables(
+  root: string,
+  dir: string,
+  writes: CgroupWrite[],
+  available: readonly string[],
+): SubtreeEnable[] {
+  const controllers = [
+    ...new Set(writes.filter((w) => w.dir === dir).flatMap((w) => controllerOfFile(w.file, available) ?? [])),
+  ].sort((a, b) => available.indexOf(a) - available.indexOf(b));
+  if (!controllers.length || dir === root || !dir.startsWith(root + '/')) return [];
+  const out: SubtreeEnable[] = [];
+  for (let p = path.posix.dirname(dir); ; p = path.posix.dirname(p)) {
+    out.unshift({ dir: p, controllers });
+    if (p === root || p.length <= root.length) break;
+  }
+  return out;
 }
 
 // The systemd driver: where the systemd instance's own cgroup is (the runtime asks), and
@@ -327,12 +368,16 @@ export function planCgroups(
     unifiedDir,
     unifiedControllers: host.unifiedControllers ?? [],
     writes: [],
+    enable: [],
     devicesProgram: null,
     warnings: [],
   };
   const v2 = host.cgroupMode === 'v2';
   const defaults = defaultDeviceRules(spec);
   plan.writes = resourceWrites(plan, spec.linux?.resources, v2, defaults);
+  // systemd enables the controllers of the units it makes itself (and would undo ours).
+  if (unifiedDir && !unit)
+    plan.enable = subtreeEnables(host.unified!, unifiedDir, plan.writes, plan.unifiedControllers);
   const cpu = spec.linux?.resources?.cpu;
   // cgroup v2 has no realtime bandwidth files; runc skips these there without a word, crun
   // refuses them. Skipped, as runc (engines pass them through), but said.

@@ -117,8 +117,36 @@ export function missingDirs(plan: CgroupPlan): string[] {
   return out;
 }
 
+// The controllers the plan needs, enabled top-down in each existing directory above the
+// container's (one the create makes gets them passed down by makeDir). A write that fails is
+// left: the limit's own write then fails naming its file, and this errno is in that message.
+export function enableSubtree(plan: CgroupPlan): void {
+  for (const { dir, controllers } of plan.enable) {
+    let enabled: Set<string>;
+    try {
+      enabled = new Set(fs.readFileSync(path.join(dir, 'cgroup.subtree_control'), 'utf8').split(/\s+/));
+    } catch {
+      return; // not there yet: makeDir passes everything down from here on
+    }
+    for (const c of controllers) {
+      if (enabled.has(c)) continue;
+      try {
+        fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), `+${c}`);
+      } catch (e) {
+        enableFailures.set(
+          c,
+          `enable ${c} in ${path.join(dir, 'cgroup.subtree_control')}: ${(e as Error).message}`,
+        );
+      }
+    }
+  }
+}
+// Why a controller could not be enabled (by controller), for the message of the write it fails.
+const enableFailures = new Map<string, string>();
+
 export function createCgroups(plan: CgroupPlan): string[] {
   const made: string[] = [];
+  enableSubtree(plan);
   try {
     const onUnified = (d: string) =>
       !!plan.unifiedDir && (d === plan.unifiedDir || plan.unifiedDir.startsWith(d + '/'));
@@ -159,8 +187,12 @@ function writeEach(writes: CgroupWrite[]): void {
       // cause), so no existence check is needed before the write.
       fs.writeFileSync(file, w.value, { flag: WRITE_EXISTING });
     } catch (e) {
-      if (!fs.existsSync(file))
-        throw new HuskError(`${w.from}: this host has no ${path.basename(file)} in ${w.dir}`);
+      if (!fs.existsSync(file)) {
+        const why = enableFailures.get(path.basename(file).split('.')[0]);
+        throw new HuskError(
+          `${w.from}: this host has no ${path.basename(file)} in ${w.dir}${why ? ` (${why})` : ''}`,
+        );
+      }
       const code = (e as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'this host has no such cgroup file' : (e as Error).message;
       throw new HuskError(`${w.from}: write ${JSON.stringify(w.value)} to ${file}: ${why}`);

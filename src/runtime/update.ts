@@ -9,7 +9,7 @@ import { planCgroups, type CgroupPlan } from '../plan/cgroups';
 import type { Resources } from '../spec/types';
 import { resourceProperties } from '../plan/systemd-unit';
 import { dropUnchanged, orderV1Writes } from '../plan/cgroup-update';
-import { applyWritesOrRestore } from './cgroup';
+import { applyWritesOrRestore, enableSubtree } from './cgroup';
 import { setUnitProperties } from './cgroup-systemd';
 import type { RuntimeContext } from './context';
 import { load } from './lifecycle';
@@ -56,6 +56,9 @@ export function update(ctx: RuntimeContext, id: string, resources: Resources): v
         `${missing.from}: container ${id} has no cgroup ${missing.dir} (it runs without it), so ${missing.file} cannot be set`,
       );
     const writes = host.cgroupMode === 'v2' ? plan.writes : orderV1Writes(plan.writes, currentV1(plan));
+    // A limit of a controller the container was made without (cpu added to a memory-only one)
+    // needs it passed down by the root and every parent first, as at create.
+    enableSubtree(plan);
     applyWritesOrRestore(writes);
     spec.linux = { ...spec.linux, resources: merged };
     ctx.store.writeConfig(id, spec);

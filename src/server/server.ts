@@ -12,6 +12,7 @@ import type { RuntimeContext } from '../runtime/context';
 import { CallScope } from './call-scope';
 import { FrontConnection, FrontLauncher } from './front-launcher';
 import { decodeRequest, MSG, SOCKET_NAME, type CallRequest } from './protocol';
+import { inheritedListener } from './socket-activation';
 
 const LOCK_EX_NB = 2 | 4;
 
@@ -215,11 +216,13 @@ export async function serve(opts: ServerOptions): Promise<never> {
   const lockFd = fs.openSync(path.join(dir, 'lock'), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
   if (!native().flock(lockFd, LOCK_EX_NB)) throw new HuskError(`a husk server already runs in ${dir}`);
   const socket = path.join(dir, SOCKET_NAME);
-  fs.rmSync(socket, { force: true });
-  const listenFd = native().listenSeqpacket(socket);
+  // Socket-activated (examples/husk-server.socket): systemd made and owns the socket file.
+  const inherited = inheritedListener();
+  if (inherited === null) fs.rmSync(socket, { force: true });
+  const listenFd = inherited ?? native().listenSeqpacket(socket);
   const stop = () => {
     // (process.exit runs the 'exit' hook that removes the cgroup parents kept between calls.)
-    fs.rmSync(socket, { force: true });
+    if (inherited === null) fs.rmSync(socket, { force: true });
     log(
       `stopped: ${tally.served} calls served, ${tally.fellBack} handed back, ${tally.refused} callers refused`,
     );
@@ -228,7 +231,7 @@ export async function serve(opts: ServerOptions): Promise<never> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   // The server's own stdio is not the callers': a call's output goes to its caller's fds.
-  opts.onListening?.(socket);
+  opts.onListening?.(inherited === null ? socket : `${socket} (inherited from systemd)`);
   for (;;) {
     const fd = await native().acceptAsync(listenFd);
     if (fd >= 0) void serveConnection(fd, log, opts.runCall);

@@ -146,6 +146,10 @@ describe(`resources on this host (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => 
       assert.equal(c.file('cpu', 'cpu.shares'), '256');
       assert.equal(c.file('cpu', 'cpu.cfs_quota_us'), '50000');
       assert.equal(c.file('cpu', 'cpu.cfs_period_us'), '200000');
+      // runc's own spelling, which engines pass (found in the guest suite, issue 18).
+      const r2 = c.update('--cpu-share', '128');
+      assert.equal(r2.code, 0, show(r2));
+      assert.equal(c.file('cpu', 'cpu.shares'), '128');
       await deleteAndCheck(c);
     },
   );

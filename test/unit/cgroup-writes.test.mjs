@@ -80,3 +80,30 @@ test('applyWrites: the alternative file when the first name is missing, then the
   assert.equal(read(dir, 'pids.max'), '50');
   assert.ok(!fs.existsSync(path.join(dir, 'blkio.weight')));
 });
+
+// enableSubtree: a fake hierarchy of plain files stands in for cgroupfs, where a write of
+// "+cpu" adds cpu (a plain file just keeps the last write, which is enough to see what was
+// written and where).
+test('enableSubtree: writes only the controllers a level lacks, top first; never removes any', (t) => {
+  const { enableSubtree } = load('runtime/cgroup.js');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'husk-cgenable-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(root, 'husk'));
+  fs.writeFileSync(path.join(root, 'cgroup.subtree_control'), 'memory pids');
+  fs.writeFileSync(path.join(root, 'husk', 'cgroup.subtree_control'), 'cpu memory pids');
+  const controllers = ['cpu', 'memory'];
+  enableSubtree({
+    enable: [
+      { dir: root, controllers },
+      { dir: path.join(root, 'husk'), controllers },
+      { dir: path.join(root, 'husk', 'missing'), controllers },
+    ],
+  });
+  assert.equal(read(root, 'cgroup.subtree_control'), '+cpu', 'the root gets cpu, and no "-" write');
+  assert.equal(
+    read(path.join(root, 'husk'), 'cgroup.subtree_control'),
+    'cpu memory pids',
+    'had both: untouched',
+  );
+  assert.ok(!fs.existsSync(path.join(root, 'husk', 'missing')), 'a level not there yet is not made');
+});

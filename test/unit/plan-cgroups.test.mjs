@@ -431,3 +431,60 @@ test('realtime CPU on cgroup v2: nothing written, as runc, but a warning says it
     [],
   );
 });
+
+// After boot, systemd 252 leaves only "memory pids" in the root's cgroup.subtree_control: a
+// container with a CPU limit found no cpu.weight (issue 18). The plan names what to enable.
+const V2_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids', 'rdma', 'misc'];
+
+test('planCgroups, v2: the controllers the limits need are enabled from the root down', () => {
+  const spec = {
+    linux: { resources: { cpu: { shares: 512, cpus: '0' }, memory: { limit: 1 << 24 }, pids: { limit: 9 } } },
+  };
+  const p = planCgroups(spec, hostV2({ unifiedControllers: V2_CONTROLLERS }), 'c1');
+  assert.deepEqual(p.enable, [
+    { dir: '/sys/fs/cgroup', controllers: ['cpuset', 'cpu', 'memory', 'pids'] },
+    { dir: '/sys/fs/cgroup/husk', controllers: ['cpuset', 'cpu', 'memory', 'pids'] },
+  ]);
+});
+
+test('planCgroups, v2: a deep cgroupsPath enables every level; unified keys count; cgroup.* needs none', () => {
+  const spec = {
+    linux: {
+      cgroupsPath: '/a/b/c',
+      resources: { unified: { 'io.weight': '50', 'cgroup.max.depth': '3', 'memory.high': '1000000' } },
+    },
+  };
+  const p = planCgroups(spec, hostV2({ unifiedControllers: V2_CONTROLLERS }), 'c1');
+  assert.deepEqual(
+    p.enable.map((e) => e.dir),
+    ['/sys/fs/cgroup', '/sys/fs/cgroup/a', '/sys/fs/cgroup/a/b'],
+  );
+  for (const e of p.enable) assert.deepEqual(e.controllers, ['io', 'memory']);
+});
+
+test('planCgroups: nothing to enable without limits, for a controller the host lacks, on v1, or for systemd', () => {
+  assert.deepEqual(planCgroups({}, hostV2({ unifiedControllers: V2_CONTROLLERS }), 'c1').enable, []);
+  const rdmaless = planCgroups(
+    { linux: { resources: { unified: { 'rdma.max': 'x' } } } },
+    hostV2({ unifiedControllers: ['memory', 'pids'] }),
+    'c1',
+  );
+  assert.deepEqual(rdmaless.enable, [], 'not asked for: its write fails naming rdma.max');
+  const cpu = { linux: { resources: { cpu: { shares: 512 } } } };
+  assert.deepEqual(planCgroups(cpu, hostV1(), 'c1').enable, []);
+  // systemd enables its units' controllers from their properties, and would undo ours.
+  const sd = planCgroups(cpu, hostV2({ unifiedControllers: V2_CONTROLLERS }), 'c1', {
+    base: '/',
+    userManager: false,
+  });
+  assert.deepEqual(sd.enable, []);
+});
+
+test('planCgroups, hybrid: hugetlb in the unified hierarchy is enabled there', () => {
+  const spec = { linux: { resources: { hugepageLimits: [{ pageSize: '2MB', limit: 2097152 }] } } };
+  const p = planCgroups(spec, hostHybrid({ unifiedControllers: ['hugetlb'], v1: [] }), 'c1');
+  assert.deepEqual(p.enable, [
+    { dir: '/sys/fs/cgroup/unified', controllers: ['hugetlb'] },
+    { dir: '/sys/fs/cgroup/unified/husk', controllers: ['hugetlb'] },
+  ]);
+});
