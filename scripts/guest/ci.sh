@@ -6,7 +6,7 @@
 # in its budget, exits non-zero.
 set -u
 cd "$(dirname "$0")/../.."
-budget=${HUSK_GUEST_BUDGET:-1800}
+budget=${HUSK_GUEST_BUDGET:-1200}
 t0=$(date +%s)
 
 if [ "$(id -u)" != 0 ]; then
