@@ -215,7 +215,10 @@ void op_mount(plan_reader *r) {
   bool plain = wants_plain_dir(fstype, dest);
   // A bind's source as the helper opened it with the host's privileges (user namespaces).
   int src = kind == MOUNT_BIND ? take_source_fd(slot) : -1;
-  int fd = resolve_dest(dest, plain, plain ? CREATE_DIR : dest_kind(bindlike, source, src), bindlike ? 0644 : 0755,
+  // A directory made to mount on is 0755 and a file 0644, as runc makes them (a bind of a
+  // directory made its mountpoint 0644 before: no search bit for whoever sees it unmounted).
+  int kind_made = plain ? CREATE_DIR : dest_kind(bindlike, source, src);
+  int fd = resolve_dest(dest, plain, kind_made, kind_made == CREATE_FILE ? 0644 : 0755,
                         fstype[0] ? fstype : "bind");
   if (kind == MOUNT_PROC_HERE) {
     if (g.proc_fd >= 0) die(EINVAL, "malformed plan: procfs made here while the host's is open");

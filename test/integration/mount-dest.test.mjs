@@ -51,7 +51,10 @@ describe(`mount destinations (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
     });
     assert.equal(r.code, 0, show(r));
     assert.equal(r.stdout, 'yes\n');
-    assert.ok(fs.statSync(path.join(r.bundle.rootfs, target)).isDirectory());
+    const made = fs.statSync(path.join(r.bundle.rootfs, target));
+    assert.ok(made.isDirectory());
+    // Made 0755, as runc makes a mountpoint (it was made with a file's 0644: no search bit).
+    assert.equal(made.mode & 0o777, 0o755);
     assert.ok(!fs.existsSync(path.dirname(target)), `${path.dirname(target)} was made on the host`);
   });
 

@@ -315,18 +315,24 @@ test('a container handed the server socket is not served', { skip: SKIP }, async
     [
       'run',
       '--bundle',
-      makeBundle(t, (c) => {
-        c.mounts.push(
-          { destination: '/srv', type: 'bind', source: s.dir, options: ['rbind', 'rw'] },
-          {
-            destination: '/front',
-            type: 'bind',
-            source: path.join(REPO, 'build', 'Release', 'husk'),
-            options: ['bind', 'ro'],
-          },
-        );
-        c.process.args = ['sh', '-c', 'HUSK_SERVER_DIR=/srv /front state x; echo rc=$?'];
-      }).dir,
+      // A private rootfs: the runtime makes /srv and /front to mount on, which must not land in
+      // the shared one.
+      makeBundle(
+        t,
+        (c) => {
+          c.mounts.push(
+            { destination: '/srv', type: 'bind', source: s.dir, options: ['rbind', 'rw'] },
+            {
+              destination: '/front',
+              type: 'bind',
+              source: path.join(REPO, 'build', 'Release', 'husk'),
+              options: ['bind', 'ro'],
+            },
+          );
+          c.process.args = ['sh', '-c', 'HUSK_SERVER_DIR=/srv /front state x; echo rc=$?'];
+        },
+        { copyRootfs: true },
+      ).dir,
       e.id('in'),
     ],
     s.opts,
