@@ -11,6 +11,8 @@ import path from 'node:path';
 import {
   cgroupDirs,
   existing,
+  ENGINE_HOST_PATHS,
+  RUNTIME_DEFAULT_ROOTS,
   pidsMentioning,
   privateContainerdConfig,
   removeNewCgroups,
@@ -26,18 +28,8 @@ const SHIM = '/usr/bin/containerd-shim-runc-v2';
 const DOCKERD = '/usr/sbin/dockerd';
 const DOCKER = '/usr/bin/docker'; // the daemon's own client (see test/engines)
 const CTR_NS = 'husk-bench';
-// What the engines make outside the directories they are given; removed at the end if new
-// (the runtimes' default roots only when nothing but dot-files is left in them).
-const HOST_PATHS = [
-  '/run/containerd',
-  '/run/docker',
-  '/etc/docker/key.json',
-  '/var/lib/containers',
-  '/run/libpod',
-  '/run/runc',
-  '/run/husk',
-];
-const RUNTIME_ROOTS = ['/run/runc', '/run/husk'];
+const HOST_PATHS = ENGINE_HOST_PATHS;
+const RUNTIME_ROOTS = RUNTIME_DEFAULT_ROOTS;
 
 const sleepMs = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 const have = (...f) => f.every((x) => fs.existsSync(x));

@@ -26,6 +26,8 @@ import {
   existing,
   formatCall,
   logSize,
+  ENGINE_HOST_PATHS,
+  RUNTIME_DEFAULT_ROOTS,
   pidsMentioning,
   privateContainerdConfig,
   removeNewCgroups,
@@ -112,20 +114,8 @@ const S = {
   server: null, // the husk server of the husk-server runs
 };
 
-// Paths the engines create outside the directories we give them (no flag moves these in these
-// versions): containerd's shim sockets (/run/containerd/s), ctr's default fifo dir, dockerd's
-// plugin dir and trust key, podman's blob-info cache, the runtimes' default --root (podman
-// passes none). Removed at the end only if they did not exist before.
-const HOST_PATHS = [
-  '/run/containerd',
-  '/run/docker',
-  '/etc/docker/key.json',
-  '/var/lib/containers',
-  '/run/libpod',
-  '/run/runc',
-  '/run/husk',
-];
-const RUNTIME_ROOTS = ['/run/runc', '/run/husk'];
+const HOST_PATHS = ENGINE_HOST_PATHS;
+const RUNTIME_ROOTS = RUNTIME_DEFAULT_ROOTS;
 
 function uniq(prefix) {
   return `${prefix}-${process.pid}-${++S.seq}`;

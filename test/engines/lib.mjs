@@ -293,3 +293,19 @@ export function privateContainerdConfig(dir, sock) {
     '',
   ].join('\n');
 }
+
+// Paths the engines create outside the directories they are given (no flag moves these in these
+// versions): containerd's shim sockets (/run/containerd/s), ctr's default fifo dir, dockerd's
+// plugin dir and trust key, podman's blob-info cache, the runtimes' default --root (podman
+// passes none). Whoever starts engines removes them at the end only if they were not there before.
+export const ENGINE_HOST_PATHS = [
+  '/run/containerd',
+  '/run/docker',
+  '/etc/docker/key.json',
+  '/var/lib/containers',
+  '/run/libpod',
+  '/run/runc',
+  '/run/husk',
+];
+// The runtimes' default roots: removed only when nothing but dot-files is left in them.
+export const RUNTIME_DEFAULT_ROOTS = ['/run/runc', '/run/husk'];
