@@ -11,6 +11,7 @@ import path from 'node:path';
 import {
   cgroupDirs,
   existing,
+  ENGINE_BINS,
   ENGINE_HOST_PATHS,
   RUNTIME_DEFAULT_ROOTS,
   pidsMentioning,
@@ -20,12 +21,14 @@ import {
 } from '../test/engines/lib.mjs';
 import { makeOciArchive } from '../test/engines/oci-archive.mjs';
 
-const PODMAN = '/usr/bin/podman';
-const CONMON = '/usr/bin/conmon';
-const CONTAINERD = '/usr/bin/containerd';
-const CTR = '/usr/bin/ctr';
-const SHIM = '/usr/bin/containerd-shim-runc-v2';
-const DOCKERD = '/usr/sbin/dockerd';
+const {
+  podman: PODMAN,
+  conmon: CONMON,
+  containerd: CONTAINERD,
+  ctr: CTR,
+  shim: SHIM,
+  dockerd: DOCKERD,
+} = ENGINE_BINS;
 const DOCKER = '/usr/bin/docker'; // the daemon's own client (see test/engines)
 const CTR_NS = 'husk-bench';
 const HOST_PATHS = ENGINE_HOST_PATHS;

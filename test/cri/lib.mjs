@@ -266,6 +266,20 @@ export async function startCri({ handlers, prefix = 'husk-cri-' }) {
 }
 
 /** The ids of every sandbox this containerd has, stopped and removed. */
+// SIGKILL what `find` lists, up to three rounds (a shim can start a process while it dies).
+async function killUntilGone(find) {
+  for (let i = 0; i < 3; i++) {
+    const pids = find();
+    if (!pids.length) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    await sleep(300);
+  }
+}
+
 export async function removeAllPods(ctx) {
   if (!ctx.cri) return;
   const { items } = await ctx.cri.ListPodSandbox({});
@@ -282,28 +296,10 @@ async function stopCri(ctx) {
   ctx.cri?.close();
   if (ctx.daemon) await stopDaemon(ctx.daemon);
   // Shims and container processes started from our dir (the shims outlive containerd).
-  for (let i = 0; i < 3; i++) {
-    const pids = pidsMentioning(ctx.dir);
-    if (!pids.length) break;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
-    await sleep(300);
-  }
+  await killUntilGone(() => pidsMentioning(ctx.dir));
   // Container processes do not mention our dir (a pod containerd failed to stop, say): whatever
   // is in our cgroups is ours.
-  for (let i = 0; i < 3; i++) {
-    const pids = pidsInCgroups(ctx.cgroupParent);
-    if (!pids.length) break;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
-    await sleep(300);
-  }
+  await killUntilGone(() => pidsInCgroups(ctx.cgroupParent));
   unmountUnder(ctx.dir);
   // HUSK_CRI_KEEP_LOGS=DIR: containerd's log and the runtime call logs are copied there first.
   const keep = process.env.HUSK_CRI_KEEP_LOGS;

@@ -26,6 +26,7 @@ import {
   existing,
   formatCall,
   logSize,
+  ENGINE_BINS,
   ENGINE_HOST_PATHS,
   RUNTIME_DEFAULT_ROOTS,
   pidsMentioning,
@@ -45,12 +46,14 @@ import { startHuskServer } from '../lib/husk-server.mjs';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HUSK = path.join(REPO, 'bin', 'husk');
 const RUNC = '/usr/sbin/runc';
-const PODMAN = '/usr/bin/podman';
-const CONMON = '/usr/bin/conmon';
-const CONTAINERD = '/usr/bin/containerd';
-const CTR = '/usr/bin/ctr';
-const SHIM = '/usr/bin/containerd-shim-runc-v2';
-const DOCKERD = '/usr/sbin/dockerd';
+const {
+  podman: PODMAN,
+  conmon: CONMON,
+  containerd: CONTAINERD,
+  ctr: CTR,
+  shim: SHIM,
+  dockerd: DOCKERD,
+} = ENGINE_BINS;
 // The daemon's own client: /usr/local/bin/docker on these machines is a newer one (ENGINES.md).
 const DOCKER = '/usr/bin/docker';
 const SCRIPT = '/usr/bin/script';

@@ -309,3 +309,13 @@ export const ENGINE_HOST_PATHS = [
 ];
 // The runtimes' default roots: removed only when nothing but dot-files is left in them.
 export const RUNTIME_DEFAULT_ROOTS = ['/run/runc', '/run/husk'];
+
+// The engines' binaries as Debian 12 installs them (the docker client: see ENGINES.md).
+export const ENGINE_BINS = {
+  podman: '/usr/bin/podman',
+  conmon: '/usr/bin/conmon',
+  containerd: '/usr/bin/containerd',
+  ctr: '/usr/bin/ctr',
+  shim: '/usr/bin/containerd-shim-runc-v2',
+  dockerd: '/usr/sbin/dockerd',
+};
