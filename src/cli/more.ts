@@ -1,7 +1,6 @@
 // pause, resume, ps, features, events.
 import { HuskError } from '../errors';
-import { cgroupPids } from '../runtime/cgroup';
-import { pause, resume } from '../runtime/freezer';
+import { cgroupPids, pause, resume } from '../runtime/cgroups';
 import { load } from '../runtime/lifecycle';
 import { ID, print, type Verb } from './verb';
 

@@ -6,7 +6,7 @@ import { HuskError } from '../errors';
 import type { ContainerRecord } from '../state/store';
 import type { RuntimeContext } from './context';
 import { load } from './lifecycle';
-import { blkioStats, hugetlbStats } from './stats-blkio-hugetlb';
+import { blkioStats, hugetlbStats } from './cgroups';
 
 function read(file: string): string | null {
   try {

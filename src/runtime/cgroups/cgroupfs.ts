@@ -1,12 +1,12 @@
 // Doing what the cgroup plan says: make the directories, join the init, write the limits;
 // and on delete, empty and remove them. Every failure names the file, value and errno.
 import fs = require('node:fs');
-import { cgroupOf, readTrimmed, type HostFacts } from '../host/probe';
+import { cgroupOf, readTrimmed, type HostFacts } from '../../host/probe';
 import path = require('node:path');
-import { HuskError } from '../errors';
-import { sleep } from './sleep';
-import type { CgroupPlan, CgroupWrite } from '../plan/cgroups';
-import { native } from '../native';
+import { HuskError } from '../../errors';
+import { sleep } from '../sleep';
+import type { CgroupPlan, CgroupWrite } from '../../plan/cgroups';
+import { native } from '../../native';
 
 function isCpuset(dir: string): boolean {
   return /\/cpuset(,[^/]*)?\//.test(dir + '/');

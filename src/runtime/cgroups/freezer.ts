@@ -1,10 +1,10 @@
 // pause/resume through the freezer: v1 freezer.state, v2 cgroup.freeze. Waits until the
 // kernel reports the state reached, as runc does.
 import fs = require('node:fs');
-import { HuskError } from '../errors';
-import { sleep } from './sleep';
-import type { RuntimeContext } from './context';
-import { load } from './lifecycle';
+import { HuskError } from '../../errors';
+import { sleep } from '../sleep';
+import type { RuntimeContext } from '../context';
+import { load } from '../lifecycle';
 
 function setFrozen(file: string, frozen: boolean): void {
   const v2 = file.endsWith('cgroup.freeze');
