@@ -1,12 +1,10 @@
-// pause/resume through the freezer: v1 freezer.state, v2 cgroup.freeze. Waits until the
-// kernel reports the state reached, as runc does.
+// The freezer: v1 freezer.state, v2 cgroup.freeze (the file a container's record keeps as
+// freezerDir). setFrozen waits until the kernel reports the state reached, as runc does.
 import fs = require('node:fs');
 import { HuskError } from '../../errors';
 import { sleep } from '../sleep';
-import type { RuntimeContext } from '../context';
-import { load } from '../lifecycle';
 
-function setFrozen(file: string, frozen: boolean): void {
+export function setFrozen(file: string, frozen: boolean): void {
   const v2 = file.endsWith('cgroup.freeze');
   const want = v2 ? (frozen ? '1' : '0') : frozen ? 'FROZEN' : 'THAWED';
   for (let i = 0; i < 1000; i++) {
@@ -26,26 +24,13 @@ function setFrozen(file: string, frozen: boolean): void {
   throw new HuskError(`${file}: the container did not reach ${want}`);
 }
 
-export function pause(ctx: RuntimeContext, id: string): void {
-  const lock = ctx.store.lock(id);
+// Before a delete kills the container: a frozen process does not die of SIGKILL (v1). Best
+// effort; a container without a freezer file has nothing frozen.
+export function thaw(file: string | null): void {
+  if (!file) return;
   try {
-    const { rec, status } = load(ctx, id);
-    if (status !== 'running' && status !== 'created')
-      throw new HuskError(`container ${id} is ${status}, not running`);
-    if (!rec.freezerDir) throw new HuskError(`container ${id} has no freezer cgroup: cannot pause it`);
-    setFrozen(rec.freezerDir, true);
-  } finally {
-    lock.release();
-  }
-}
-
-export function resume(ctx: RuntimeContext, id: string): void {
-  const lock = ctx.store.lock(id);
-  try {
-    const { rec, status } = load(ctx, id);
-    if (status !== 'paused') throw new HuskError(`container ${id} is ${status}, not paused`);
-    setFrozen(rec.freezerDir!, false);
-  } finally {
-    lock.release();
+    fs.writeFileSync(file, file.endsWith('cgroup.freeze') ? '0' : 'THAWED');
+  } catch {
+    /* no freezer: nothing frozen */
   }
 }

@@ -6,19 +6,21 @@ export {
   applyWritesOrRestore,
   attachDevices,
   callerCanUseCgroup,
-  cgroupPids,
   createCgroups,
-  destroyCgroups,
-  destroyCgroupsInBackground,
   enableSubtree,
-  isHuskParent,
   joinCgroups,
-  killAll,
   missingDirs,
   primeCgroupAttach,
-  removeHuskParentsAtExit,
 } from './cgroupfs';
+export {
+  cgroupPids,
+  destroyCgroups,
+  destroyCgroupsInBackground,
+  isHuskParent,
+  killAll,
+  removeHuskParentsAtExit,
+} from './cgroupfs-teardown';
 export { setUnitProperties, startUnit, stopUnit, systemdDriver, systemdWorks } from './systemd-driver';
 export { frozenCgroup, moveOutOfFrozen } from './frozen';
-export { pause, resume } from './freezer';
-export { blkioStats, hugetlbStats } from './stats-blkio-hugetlb';
+export { setFrozen, thaw } from './freezer';
+export { oomKills, stats } from './stats';
