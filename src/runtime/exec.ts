@@ -12,7 +12,7 @@ import { MSG, STAGE } from '../plan/ops';
 import { lsmFailure } from '../plan/lsm';
 import { execPolicy, type ExecRequest, type ExecPolicy } from './exec-policy';
 import { nextMessage, type RuntimeContext } from './context';
-import { joinCgroups, primeCgroupAttach } from './cgroup';
+import { joinCgroups, primeCgroupAttach } from './cgroups';
 import { writePidFile } from './create';
 import { load, ociState } from './lifecycle';
 import { compileInto, passListener } from './seccomp';
