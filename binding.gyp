@@ -43,6 +43,7 @@
         "addon/init/ops_creds.cc",
         "addon/init/ops_console.cc",
         "addon/init/ops_exec.cc",
+        "addon/init/ops_passwd.cc",
         "addon/init/ops_hooks.cc"
       ],
       "cflags_cc": ["-std=c++17", "-Os", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-Wno-missing-field-initializers", "<!@(node scripts/musl-flags.mjs cflags)"],

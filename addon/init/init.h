@@ -35,6 +35,7 @@ struct init_ctx {
   bool pivoted;
   uint32_t op_index;      // op being run, for error reports
   char exec_path[4096];   // resolved by OP_LOOKUP_EXEC
+  char home_env[4104];    // "HOME=..." from OP_HOME_FROM_PASSWD, or empty
 };
 
 extern init_ctx g;
@@ -123,6 +124,7 @@ void op_caps_bounding(plan_reader *r);
 void op_caps_set(plan_reader *r);
 void op_seccomp(plan_reader *r);
 void op_lookup_exec(plan_reader *r);
+void op_home_from_passwd(plan_reader *r);
 void op_fetch_state(plan_reader *r);
 void op_hook(plan_reader *r);
 void op_wait_start(plan_reader *r);

@@ -70,6 +70,17 @@ void op_exec(plan_reader *r) {
   if (a.argv_n == 0) die(EINVAL, "no process args");
   const char *path = g.exec_path[0] ? g.exec_path : a.argv[0];
   signal(SIGPIPE, SIG_DFL);  // ignored signals stay ignored across execve
-  execve(path, a.argv, a.env);
+  char **env = a.env;
+  char *with_home[a.env_n + 2];  // on the stack: no heap before exec
+  if (g.home_env[0]) {
+    // Asked for because the HOME the process would see is empty: every HOME= gives way.
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < a.env_n; i++)
+      if (strncmp(a.env[i], "HOME=", 5) != 0) with_home[n++] = a.env[i];
+    with_home[n++] = g.home_env;
+    with_home[n] = nullptr;
+    env = with_home;
+  }
+  execve(path, a.argv, env);
   die(errno, "exec %s", path);
 }

@@ -84,6 +84,10 @@ export function planIdentityAndExec(
 
   const before: Op[] = [];
   before.push(op('CHDIR', '/process/cwd', { cwd: p.cwd }, { cwd: p.cwd }));
+  // After CHDIR, which closes the host's procfs: the container's /etc/passwd may be a link
+  // meant to reach a host fd. By uid only, never as a name (CVE-2016-3697).
+  if (!homeSet(p.env ?? []))
+    before.push(op('HOME_FROM_PASSWD', '/process/env', { uid: user.uid }, { uid: user.uid }));
   before.push(
     op(
       'CAPS_BOUNDING',
@@ -147,6 +151,13 @@ export function planIdentityAndExec(
 
   const after: Op[] = [op('EXEC', '/process/args', { args: p.args, env }, { argv: p.args, env })];
   return { beforeStart: before, afterStart: after };
+}
+
+// runc's rule: HOME is taken from /etc/passwd when the environment leaves it unset or empty
+// (the last HOME= entry is the one a process sees after runc collapses duplicates).
+function homeSet(env: string[]): boolean {
+  const last = env.filter((e) => e.startsWith('HOME=')).pop();
+  return last !== undefined && last.length > 'HOME='.length;
 }
 
 // process.terminal: the pty, made in the container. Its slave is given to the process's uid

@@ -77,6 +77,7 @@ const TAIL = [
   'READONLY_PATH',
   'RLIMIT',
   'CHDIR',
+  'HOME_FROM_PASSWD',
   'CAPS_BOUNDING',
   'KEEP_CAPS',
   'CREDS',

@@ -181,6 +181,22 @@ test('op order: CHDIR, CAPS_BOUNDING, KEEP_CAPS, CREDS, CAPS_SET, UMASK, NO_NEW_
   assert.deepEqual(names(plan(proc({ noNewPrivileges: false })).beforeStart), names(q.beforeStart));
 });
 
+test("HOME from the image's /etc/passwd, by uid, only when the environment's HOME is unset or empty (runc's rule)", () => {
+  const home = (env, uid = 1000) =>
+    plan(proc({ env, user: { uid, gid: 1 } })).beforeStart.filter((o) => o.op === 'HOME_FROM_PASSWD');
+  assert.deepEqual(home(['HOME=/home/app']), []);
+  assert.deepEqual(home(['HOME=', 'HOME=/later']), []);
+  for (const env of [[], ['PATH=/bin'], ['HOME='], ['HOME=/x', 'HOME='], ['HOMEDIR=/x']]) {
+    const ops = home(env, 1234);
+    assert.equal(ops.length, 1, JSON.stringify(env));
+    assert.deepEqual(ops[0].fields, [{ u32: 1234 }]);
+  }
+  // After CHDIR, which closes the host's procfs handle, and before the uid switch.
+  const n = names(plan(proc({ env: [] })).beforeStart);
+  assert.equal(n.indexOf('HOME_FROM_PASSWD'), n.indexOf('CHDIR') + 1, n.join(' '));
+  assert.ok(n.indexOf('HOME_FROM_PASSWD') < n.indexOf('CREDS'));
+});
+
 test('the fields of each identity op', () => {
   const { beforeStart: b, afterStart: a } = plan(
     proc({ user: { uid: 1000, gid: 1001, additionalGids: [10, 20], umask: 0o077 } }),
