@@ -13,7 +13,8 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Runtime, RUNTIME, RUNTIME_NAME, describe } from './runtime.mjs';
 import { ROOTFS, ensureSharedRootfs, readJSON } from './config.mjs';
-import { pidAlive, waitFor, cgroupDirsNamed, cgroupDirsWithNames, sleep, readOr } from './host.mjs';
+import { pidAlive, waitFor, cgroupDirsNamed, cgroupDirsWithNames, sleep } from './host.mjs';
+import { cgroupProcs, killQuietly, removeCgroupTree } from '../../test/lib/core.mjs';
 
 export { RUNTIME, RUNTIME_NAME, describe };
 
@@ -210,9 +211,7 @@ export class Env {
     for (const pid of this.pids) {
       if (!(await waitFor(() => !pidAlive(pid), 3000))) {
         problems.push(`container process ${pid} still running after delete`);
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {}
+        killQuietly(pid);
       }
     }
     for (const target of this.hostMounts.reverse()) {
@@ -232,20 +231,8 @@ export class Env {
       const dirs = leftCgroups();
       problems.push(`cgroups left: ${dirs.join(', ')}`);
       for (const d of dirs.sort((a, b) => b.length - a.length)) {
-        for (const pid of (readOr(`${d}/cgroup.procs`, '') ?? '').split('\n').filter(Boolean)) {
-          problems.push(`process ${pid} left in ${d}`);
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {}
-        }
-        await waitFor(() => {
-          try {
-            fs.rmdirSync(d);
-            return true;
-          } catch {
-            return false;
-          }
-        }, 1000);
+        for (const pid of cgroupProcs(d)) problems.push(`process ${pid} left in ${d}`);
+        removeCgroupTree(d);
       }
     }
     for (let i = 0; ; i++) {
