@@ -16,7 +16,15 @@ import {
 
 // /proc, mountinfo and cgroup readers are the test suites' shared ones (test/lib/core.mjs: Node
 // built-ins only, nothing of husk's).
-export { parseStatus, parseMountinfo, cgroupDirsAll, cgroupDirsNamed, cgroupDirsWithNames, cgroupRelPath, sleep };
+export {
+  parseStatus,
+  parseMountinfo,
+  cgroupDirsAll,
+  cgroupDirsNamed,
+  cgroupDirsWithNames,
+  cgroupRelPath,
+  sleep,
+};
 
 /**
  * Polls fn() until it returns a truthy value or the timeout passes; returns the last value.

@@ -1,46 +1,51 @@
 // Helpers for the engine tests: run commands with timeouts, the logging runtime wrappers, the
 // call log parser, private containerd/dockerd daemons, and host cleanup (mounts, cgroups,
 // processes, paths the engines create outside their configured directories).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CGROUP_ROOT,
+  allPids,
+  cgroupDirsAll,
+  fileSize,
+  mountsUnder as mountsBelow,
+  poll,
+  readProc,
+  runAsync,
+  tail,
+  unmountUnder as unmountBelow,
+} from '../lib/core.mjs';
+
+export { tail };
 
 // ---------------------------------------------------------------------------------------------
 // Commands
 
 /**
+ * @typedef {import('../lib/core/run.mjs').Result & { timedOut: boolean, cmd: string }} CmdResult
+ */
+
+/**
  * Runs a command without a shell: run(cmd, args, { timeout, input, env, cwd }) →
  * Promise<{ code, signal, stdout, stderr, timedOut, cmd }>. stdin is /dev/null unless `input`
- * is given. A command still running after `timeout` ms is killed with SIGKILL.
+ * is given. A command still running after `timeout` ms is killed with SIGKILL. Output is read
+ * from pipes, to their end (the engines' clients hand over their output that way).
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ timeout?: number, input?: string, env?: NodeJS.ProcessEnv, cwd?: string }} [opts]
+ * @returns {Promise<CmdResult>}
  */
-export function run(cmd, args, opts = {}) {
-  const timeout = opts.timeout ?? 20_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: opts.env ?? process.env,
-      cwd: opts.cwd,
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    if (opts.input !== undefined) child.stdin.end(opts.input);
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeout);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut, cmd: [cmd, ...args].join(' ') });
-    });
-  });
+export async function run(cmd, args, opts = {}) {
+  const r = await runAsync(cmd, args, { ...opts, timeout: opts.timeout ?? 20_000, pipes: true });
+  return {
+    code: r.code,
+    signal: r.signal,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    timedOut: r.timedOut,
+    cmd: [cmd, ...args].join(' '),
+  };
 }
 
 /** A one-paragraph description of a command's result, for assertion messages. */
@@ -54,21 +59,19 @@ export function describeResult(r) {
   return parts.join('\n');
 }
 
-/** Polls `fn` (async, truthy when done) every `every` ms until `timeout` ms have passed. */
+/**
+ * Polls `fn` (async, truthy when done) every `every` ms until `timeout` ms have passed; a throw
+ * counts as not done yet (its message is in the timeout error).
+ * @template T
+ * @param {() => T | Promise<T>} fn
+ * @param {{ timeout?: number, every?: number, what?: string }} [opts]
+ * @returns {Promise<NonNullable<T>>}
+ */
 export async function waitFor(fn, { timeout = 15_000, every = 100, what = 'condition' } = {}) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end)
-      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await sleep(every);
-  }
+  const { value, error } = await poll(fn, { timeout, every, catchErrors: true });
+  if (!value)
+    throw new Error(`timed out waiting for ${what}${error instanceof Error ? `: ${error.message}` : ''}`);
+  return /** @type {NonNullable<T>} */ (value);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -102,13 +105,8 @@ exit "$rc"
   );
 }
 
-export function logSize(log) {
-  try {
-    return fs.statSync(log).size;
-  } catch {
-    return 0;
-  }
-}
+/** The size of a call log (0 before the first call). */
+export const logSize = fileSize;
 
 /** The calls logged since byte `from`: [{ pid, cwd, argv, rc (null while running), log }]. */
 export function callsSince(log, from) {
@@ -177,72 +175,26 @@ export async function stopDaemon(d, grace = 15_000) {
   clearTimeout(t);
 }
 
-export function tail(file, n = 20) {
-  try {
-    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-n).join('\n');
-  } catch {
-    return '';
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Host cleanup
 
 /** Processes whose command line mentions `needle` (ours: the needle is a private temp dir). */
-export function pidsMentioning(needle) {
-  const out = [];
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      if (cmd.includes(needle)) out.push(Number(e));
-    } catch {}
-  }
-  return out;
+export function pidsMentioning(/** @type {string} */ needle) {
+  return allPids().filter((p) => (readProc(p, 'cmdline') ?? '').includes(needle));
 }
 
 /** Mount points at or under `dir`, deepest first. */
-export function mountsUnder(dir) {
-  const unesc = (s) => s.replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  const points = fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => unesc(l.split(' ')[4]))
-    .filter((p) => p === dir || p.startsWith(dir + '/'));
-  return [...new Set(points)].sort((a, b) => b.length - a.length);
+export function mountsUnder(/** @type {string} */ dir) {
+  return [...new Set(mountsBelow([dir]).map((m) => m.mountpoint))];
 }
 
-export function unmountUnder(dir) {
-  for (let round = 0; round < 3; round++) {
-    const points = mountsUnder(dir);
-    if (!points.length) return;
-    for (const p of points) spawnSync('umount', ['-l', p], { stdio: 'ignore' });
-  }
+export function unmountUnder(/** @type {string} */ dir) {
+  unmountBelow([dir]);
 }
-
-const CGROUP_ROOT = '/sys/fs/cgroup';
 
 /** Every cgroup directory (all v1 hierarchies and the unified one), as a Set of paths. */
 export function cgroupDirs() {
-  const out = new Set();
-  const walk = (d, depth) => {
-    if (depth > 6) return;
-    let entries;
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (!e.isDirectory()) continue;
-      const p = path.join(d, e.name);
-      out.add(p);
-      walk(p, depth + 1);
-    }
-  };
-  walk(CGROUP_ROOT, 0);
-  return out;
+  return new Set(cgroupDirsAll(7));
 }
 
 /**

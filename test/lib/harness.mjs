@@ -29,6 +29,7 @@ import {
   removeCgroupTree,
   removeDirs,
   runSync,
+  runtimeSpec,
   show,
   sleep,
   start,
@@ -98,7 +99,9 @@ export function husk(args, opts = {}) {
     stdio: opts.stdio,
   });
   if (process.env.HUSK_TEST_TRACE)
-    process.stderr.write(`# husk ${args.join(' ')}: ${Date.now() - t0} ms, exit ${r.code}: ${r.stderr.trim()}\n`);
+    process.stderr.write(
+      `# husk ${args.join(' ')}: ${Date.now() - t0} ms, exit ${r.code}: ${r.stderr.trim()}\n`,
+    );
   return r;
 }
 
@@ -157,12 +160,24 @@ class TestEnv extends Scope {
 
   /** @param {string[]} args @param {HuskOpts} [opts] */
   husk(args, opts = {}) {
-    return husk(args, { root: this.root, marker: this.marker, cwd: this.root, runtime: this.runtime, ...opts });
+    return husk(args, {
+      root: this.root,
+      marker: this.marker,
+      cwd: this.root,
+      runtime: this.runtime,
+      ...opts,
+    });
   }
 
   /** @param {string[]} args @param {HuskOpts} [opts] */
   huskAsync(args, opts = {}) {
-    return huskAsync(args, { root: this.root, marker: this.marker, cwd: this.root, runtime: this.runtime, ...opts });
+    return huskAsync(args, {
+      root: this.root,
+      marker: this.marker,
+      cwd: this.root,
+      runtime: this.runtime,
+      ...opts,
+    });
   }
 
   /** A fresh /tmp/<prefix>XXXX, removed at the end. */
@@ -184,8 +199,6 @@ class TestEnv extends Scope {
 
 /** @type {WeakMap<object, TestEnv>} */
 const envs = new WeakMap();
-/** @type {any} */
-let baseSpec = null;
 
 /**
  * The test's environment: { root, marker, id(name), husk(args, opts), huskAsync, tmpdir(), defer(fn),
@@ -211,20 +224,6 @@ export function env(t, { runtime } = {}) {
  */
 export function uniqueId(t, name) {
   return env(t).id(name);
-}
-
-function baseConfig() {
-  if (!baseSpec) {
-    const d = fs.mkdtempSync('/tmp/husk-test-spec-');
-    try {
-      const r = husk(['spec', '--bundle', d]);
-      assert.equal(r.code, 0, `husk spec: ${show(r)}`);
-      baseSpec = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
-    } finally {
-      fs.rmSync(d, { recursive: true, force: true });
-    }
-  }
-  return structuredClone(baseSpec);
 }
 
 /** Copies the busybox rootfs into `dest` (cp -a keeps the applet symlinks). */
@@ -267,7 +266,7 @@ export function makeBundle(t, mutate, opts = {}) {
     },
   };
   if (opts.copyRootfs) bundle.rootfs = copyRootfs(path.join(dir, 'rootfs'));
-  let config = baseConfig();
+  let config = runtimeSpec(HUSK);
   config.process.terminal = false;
   config.process.args = opts.args ?? ['true'];
   config.process.env.push(`HUSK_TEST_MARKER=${e.marker}`);

@@ -31,6 +31,7 @@ import {
   removeCgroupTree,
   removeDirs,
   runSync,
+  runtimeSpec,
   runtimeUnderTest,
   show,
   sleep,
@@ -129,22 +130,6 @@ export function compileStatic(/** @type {string} */ src, /** @type {string} */ o
 
 // ---------------------------------------------------------------------------------------------
 // The per-test environment
-
-/** @type {any} */
-let baseSpec = null;
-function baseConfig() {
-  if (!baseSpec) {
-    const d = fs.mkdtempSync(PREFIX + 'spec-');
-    try {
-      const r = spawnSync(RUNTIME, ['spec', '--bundle', d], { encoding: 'utf8', timeout: 30_000 });
-      assert.equal(r.status, 0, `${RUNTIME} spec: ${r.stderr}`);
-      baseSpec = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
-    } finally {
-      fs.rmSync(d, { recursive: true, force: true });
-    }
-  }
-  return structuredClone(baseSpec);
-}
 
 /**
  * @typedef {object} SecCallOpts
@@ -317,7 +302,7 @@ class SecEnv extends Scope {
     }
     fs.mkdirSync(b.out, { mode: 0o777 });
     fs.chmodSync(b.out, 0o777);
-    const c = baseConfig();
+    const c = runtimeSpec(RUNTIME);
     c.process.terminal = !!opts.terminal;
     c.process.args = opts.args ?? ['true'];
     c.process.env.push(`HUSK_SEC_MARKER=${this.marker}`);
@@ -393,7 +378,8 @@ async function cleanup(/** @type {SecEnv} */ e) {
       continue;
     }
     const r = e.husk(['delete', '--force', name], { timeout: 20_000 });
-    if (r.code !== 0 && fs.existsSync(p)) errors.push(`delete --force ${name}: ${r.stderr.trim() || show(r)}`);
+    if (r.code !== 0 && fs.existsSync(p))
+      errors.push(`delete --force ${name}: ${r.stderr.trim() || show(r)}`);
   }
   // Processes: anything still carrying the marker (containers, husk CLIs, helpers).
   await killUntilGone(() =>

@@ -4,11 +4,25 @@
 //
 // QUICK mode is the default; HUSK_STRESS=full runs the issue's sizes.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { drain, scratchFd } from '../lib/scratch-io.mjs';
-import { CGROUP_ROOT, HUSK, REPO, show } from '../lib/harness.mjs';
+import {
+  HUSK,
+  REPO,
+  allPids,
+  cgroupDirsNamed,
+  entriesOf,
+  huskCgroupsWith,
+  mountinfoLines,
+  processesMentioning,
+  readProc,
+  readlinkOrNull,
+  runAsync,
+  show,
+  statOf,
+} from '../lib/core.mjs';
+
+export { allPids, entriesOf, huskCgroupsWith, mountinfoLines, processesMentioning, readProc, statOf };
 
 export const FULL = process.env.HUSK_STRESS === 'full';
 export const MODE = FULL ? 'full' : 'quick';
@@ -16,53 +30,20 @@ export const MODE = FULL ? 'full' : 'quick';
 // ---------------------------------------------------------------------------------------------
 // Running husk asynchronously
 
-function spawnOnce(args, opts, out, err) {
-  return new Promise((resolve) => {
-    const child = spawn(HUSK, args, {
-      cwd: opts.cwd,
-      env: { ...process.env, ...(opts.marker ? { HUSK_TEST_MARKER: opts.marker } : {}), ...(opts.env ?? {}) },
-      stdio: ['ignore', out, err],
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeout ?? 30_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      resolve({ error });
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, timedOut, pid: child.pid });
-    });
-  });
-}
-
 /**
  * Runs husk without blocking the event loop: huskP(args, { root, marker, env, cwd, timeout }) →
  * Promise<{ code, signal, stdout, stderr, timedOut, ms }>. stdout and stderr go to unlinked files.
+ * @param {string[]} args
+ * @param {{ root?: string, marker?: string, env?: Record<string, string>, cwd?: string,
+ *   timeout?: number }} [opts]
  */
-export async function huskP(args, opts = {}) {
-  const argv = [...(opts.root ? ['--root', opts.root] : []), ...args];
-  const t0 = Date.now();
-  for (let i = 0; ; i++) {
-    const out = scratchFd('/tmp/husk-test-stress-io-');
-    const err = scratchFd('/tmp/husk-test-stress-io-');
-    let r;
-    try {
-      r = await spawnOnce(argv, opts, out, err);
-    } finally {
-      r = { ...r, stdout: drain(out), stderr: drain(err) };
-    }
-    // ETXTBSY: bin/husk is being rewritten by a concurrent build; try again shortly.
-    if (r.error?.code === 'ETXTBSY' && i < 20) {
-      await new Promise((res) => setTimeout(res, 100));
-      continue;
-    }
-    if (r.error) throw r.error;
-    return { ...r, ms: Date.now() - t0 };
-  }
+export function huskP(args, opts = {}) {
+  return runAsync(HUSK, [...(opts.root ? ['--root', opts.root] : []), ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...(opts.marker ? { HUSK_TEST_MARKER: opts.marker } : {}), ...(opts.env ?? {}) },
+    timeout: opts.timeout,
+    ioPrefix: '/tmp/husk-test-stress-io-',
+  });
 }
 
 /** Runs fn(item, index) over items with at most `limit` at once; resolves to the results. */
@@ -140,64 +121,9 @@ export function assertOk(r, what) {
 // ---------------------------------------------------------------------------------------------
 // The host
 
-export function readProc(pid, file) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-function link(p) {
-  try {
-    return fs.readlinkSync(p);
-  } catch {
-    return null;
-  }
-}
-
-export function allPids() {
-  return fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((p) => p !== process.pid);
-}
-
-/** { state, ppid, start } of a process from /proc/<pid>/stat (start in clock ticks since boot). */
-export function statOf(pid) {
-  const s = readProc(pid, 'stat');
-  if (!s) return null;
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return { state: f[0], ppid: Number(f[1]), start: Number(f[19]) };
-}
-
 // USER_HZ is 100 on every Linux this runs on.
 export function ticksNow() {
   return Math.floor(Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
-}
-
-/**
- * Processes (zombies included, flagged) that mention any of `needles` in their cmdline, environ
- * or cgroup, or whose cwd or root is inside one of `dirs`.
- */
-export function processesMentioning(needles, dirs = []) {
-  const out = [];
-  const inDirs = (p) => p !== null && dirs.some((d) => p === d || p.startsWith(d + '/'));
-  for (const pid of allPids()) {
-    const cmdline = (readProc(pid, 'cmdline') ?? '').replace(/\0/g, ' ').trim();
-    const environ = readProc(pid, 'environ') ?? '';
-    const cgroup = readProc(pid, 'cgroup') ?? '';
-    const hit =
-      needles.some((n) => cmdline.includes(n) || environ.includes(n) || cgroup.includes(n)) ||
-      inDirs(link(`/proc/${pid}/cwd`)) ||
-      inDirs(link(`/proc/${pid}/root`));
-    if (!hit) continue;
-    const st = statOf(pid);
-    if (!st) continue;
-    out.push({ pid, zombie: st.state === 'Z', ppid: st.ppid, exe: link(`/proc/${pid}/exe`) ?? '?', cmdline });
-  }
-  return out;
 }
 
 /** Live processes whose /proc/<pid>/cgroup names `fragment` (e.g. `husk/<id>`). */
@@ -213,7 +139,7 @@ export function processesInCgroup(fragment) {
 export function memfdInitsSince(sinceTicks) {
   const out = [];
   for (const pid of allPids()) {
-    if (!(link(`/proc/${pid}/exe`) ?? '').startsWith('/memfd:husk-init')) continue;
+    if (!(readlinkOrNull(`/proc/${pid}/exe`) ?? '').startsWith('/memfd:husk-init')) continue;
     const st = statOf(pid);
     if (st && st.start >= sinceTicks && st.state !== 'Z') out.push({ pid, ...st });
   }
@@ -226,10 +152,6 @@ export function ownZombies() {
     const st = statOf(p);
     return st && st.state === 'Z' && st.ppid === process.pid;
   });
-}
-
-export function mountinfoLines() {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean);
 }
 
 /** Lines of `after` that were not in `before` (as a multiset). */
@@ -248,46 +170,9 @@ export function newLines(before, after) {
 /** Mount points (field 5) of mountinfo lines. */
 export const mountPointOf = (line) => line.split(' ')[4];
 
-export function cgroupHierarchies() {
-  try {
-    return fs.readdirSync(CGROUP_ROOT).filter((h) => {
-      try {
-        return fs.statSync(path.join(CGROUP_ROOT, h)).isDirectory();
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return [];
-  }
-}
-
-/** Cgroup directories under /sys/fs/cgroup/<h>/husk/ whose name contains `fragment`. */
-export function huskCgroupsWith(fragment) {
-  const out = [];
-  for (const h of cgroupHierarchies()) {
-    let names = [];
-    try {
-      names = fs.readdirSync(path.join(CGROUP_ROOT, h, 'husk'));
-    } catch {
-      continue;
-    }
-    for (const n of names) if (n.includes(fragment)) out.push(path.join(CGROUP_ROOT, h, 'husk', n));
-  }
-  return out;
-}
-
-/** Cgroup directories /sys/fs/cgroup/<h>/<rel> that exist. */
-export function cgroupDirsAt(rel) {
-  return cgroupHierarchies()
-    .map((h) => path.join(CGROUP_ROOT, h, rel))
-    .filter((d) => {
-      try {
-        return fs.statSync(d).isDirectory();
-      } catch {
-        return false;
-      }
-    });
+/** Cgroup directories <hierarchy>/<rel> that exist. */
+export function cgroupDirsAt(/** @type {string} */ rel) {
+  return cgroupDirsNamed(rel.startsWith('/') ? rel : '/' + rel);
 }
 
 /** MemAvailable in bytes. */
@@ -297,14 +182,6 @@ export function memAvailable() {
 }
 
 export const MiB = 1024 * 1024;
-
-export function entriesOf(dir) {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
 
 /** A fixed-width text table for t.diagnostic. */
 export function table(rows, header) {

@@ -14,10 +14,13 @@ export function cgroupMountpoints() {
     .map((m) => m.mountpoint);
 }
 
-/** Every cgroup directory on this host: each hierarchy, up to `depth` levels down. */
-export function cgroupDirsAll(depth = 5) {
-  /** @type {string[]} */
-  const found = [];
+/**
+ * Walks every hierarchy's directories, `depth` levels down at most; visit(path, name) says
+ * whether to walk into that one too.
+ * @param {number} depth
+ * @param {(dir: string, name: string) => boolean} visit
+ */
+function walkCgroups(depth, visit) {
   const walk = (/** @type {string} */ dir, /** @type {number} */ level) => {
     /** @type {fs.Dirent[]} */
     let entries = [];
@@ -29,11 +32,20 @@ export function cgroupDirsAll(depth = 5) {
     for (const e of entries) {
       if (!e.isDirectory()) continue;
       const p = dir + '/' + e.name;
-      found.push(p);
-      if (level < depth) walk(p, level + 1);
+      if (visit(p, e.name) && level < depth) walk(p, level + 1);
     }
   };
   for (const mp of cgroupMountpoints()) walk(mp, 1);
+}
+
+/** Every cgroup directory on this host: each hierarchy, up to `depth` levels down. */
+export function cgroupDirsAll(depth = 5) {
+  /** @type {string[]} */
+  const found = [];
+  walkCgroups(depth, (p) => {
+    found.push(p);
+    return true;
+  });
   return found;
 }
 
@@ -56,22 +68,11 @@ export function cgroupDirsWithNames(/** @type {Set<string>} */ names, depth = 5)
 export function cgroupDirsMarked(/** @type {string} */ marker, depth = 3) {
   /** @type {string[]} */
   const out = [];
-  const walk = (/** @type {string} */ dir, /** @type {number} */ level) => {
-    /** @type {fs.Dirent[]} */
-    let entries = [];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const d of entries) {
-      if (!d.isDirectory()) continue;
-      const p = path.join(dir, d.name);
-      if (d.name.includes(marker)) out.push(p);
-      else if (level < depth) walk(p, level + 1);
-    }
-  };
-  for (const mp of cgroupMountpoints()) walk(mp, 1);
+  walkCgroups(depth, (p, name) => {
+    if (!name.includes(marker)) return true;
+    out.push(p);
+    return false;
+  });
   return out.sort((a, b) => b.length - a.length);
 }
 

@@ -3,6 +3,7 @@
 // and a pipe would keep the caller waiting for it), and polling for what it does afterwards.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { drain, scratchFd } from '../scratch-io.mjs';
 
 /**
@@ -22,7 +23,8 @@ import { drain, scratchFd } from '../scratch-io.mjs';
  */
 
 export const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
-const sleepSync = (/** @type {number} */ ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const sleepSync = (/** @type {number} */ ms) =>
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
  * Runs `cmd args` and waits: → { code, signal, stdout, stderr, timedOut }. ETXTBSY (the binary is
@@ -276,6 +278,31 @@ export async function poll(fn, { timeout = 10_000, every = 20, catchErrors = fal
 export async function waitFor(fn, what, timeoutMs = 10_000, everyMs = 20) {
   const { value } = await poll(fn, { timeout: timeoutMs, every: everyMs });
   if (!value)
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
+    throw new Error(
+      `timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`,
+    );
   return /** @type {NonNullable<T>} */ (value);
+}
+
+/** @type {Map<string, any>} */
+const specs = new Map();
+
+/**
+ * What `runtime spec` writes (parsed, a fresh copy each call; made once per runtime and process):
+ * the base of the suites' bundles.
+ * @param {string} runtime
+ * @returns {any}
+ */
+export function runtimeSpec(runtime) {
+  if (!specs.has(runtime)) {
+    const d = fs.mkdtempSync('/tmp/husk-test-spec-');
+    try {
+      const r = runSync(runtime, ['spec', '--bundle', d]);
+      if (r.code !== 0) throw new Error(`${runtime} spec: ${show(r)}`);
+      specs.set(runtime, JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8')));
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  }
+  return structuredClone(specs.get(runtime));
 }
