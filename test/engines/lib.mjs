@@ -49,7 +49,7 @@ export async function run(cmd, args, opts = {}) {
 }
 
 /** A one-paragraph description of a command's result, for assertion messages. */
-export function describeResult(r) {
+export function describeResult(/** @type {CmdResult} */ r) {
   const parts = [
     `$ ${r.cmd}`,
     `exit ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}${r.timedOut ? ' TIMED OUT' : ''}`,
@@ -81,8 +81,14 @@ export async function waitFor(fn, { timeout = 15_000, every = 100, what = 'condi
 // untouched: stdio, fds, environment, cwd. The runtime runs as the wrapper's child so that its
 // exit code can be logged.
 
+/**
+ * @param {string} file the wrapper to write
+ * @param {string} real the runtime it runs
+ * @param {string} log the call log
+ * @param {Record<string, string>} [env] exported before the runtime runs
+ */
 export function writeWrapper(file, real, log, env = {}) {
-  const q = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const q = (/** @type {string} */ s) => `'${s.replaceAll("'", `'\\''`)}'`;
   fs.writeFileSync(
     file,
     `#!/bin/sh
@@ -108,7 +114,16 @@ exit "$rc"
 /** The size of a call log (0 before the first call). */
 export const logSize = fileSize;
 
-/** The calls logged since byte `from`: [{ pid, cwd, argv, rc (null while running), log }]. */
+/**
+ * @typedef {{ pid: number, cwd: string, argv: string, rc: number|null, log: string|null }} Call
+ */
+
+/**
+ * The calls logged since byte `from`: [{ pid, cwd, argv, rc (null while running), log }].
+ * @param {string} log
+ * @param {number} from
+ * @returns {Call[]}
+ */
 export function callsSince(log, from) {
   let text = '';
   try {
@@ -121,30 +136,34 @@ export function callsSince(log, from) {
   } catch {
     return [];
   }
+  /** @type {Map<number, Call>} */
   const byPid = new Map();
+  /** @type {Call[]} */
   const calls = [];
   for (const line of text.split('\n')) {
     const m = /^\[(\d+)\] (cwd=(.*?) argv: (.*)|rc=(\d+)|log: (.*))$/.exec(line);
     if (!m) continue;
     const pid = Number(m[1]);
+    const known = byPid.get(pid);
     if (m[3] !== undefined) {
+      /** @type {Call} */
       const c = { pid, cwd: m[3], argv: m[4], rc: null, log: null };
       byPid.set(pid, c);
       calls.push(c);
-    } else if (byPid.has(pid)) {
-      if (m[5] !== undefined) byPid.get(pid).rc = Number(m[5]);
-      else byPid.get(pid).log = m[6];
+    } else if (known) {
+      if (m[5] !== undefined) known.rc = Number(m[5]);
+      else known.log = m[6];
     }
   }
   return calls;
 }
 
-export function formatCall(c) {
+export function formatCall(/** @type {Call} */ c) {
   return `${c.argv}  (cwd ${c.cwd}) → exit ${c.rc ?? '?'}${c.log ? `; log.json: ${c.log}` : ''}`;
 }
 
 /** The runtime verb of a logged call: the first argument that is not a global flag. */
-export function verbOf(c) {
+export function verbOf(/** @type {Call} */ c) {
   const a = c.argv.split(' ');
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--root' || a[i] === '--log' || a[i] === '--log-format' || a[i] === '--criu') i++;
@@ -156,21 +175,37 @@ export function verbOf(c) {
 // ---------------------------------------------------------------------------------------------
 // Daemons
 
-/** Starts a daemon whose output goes to `logFile`; returns { child, pid, exited }. */
+/**
+ * @typedef {{ child: import('node:child_process').ChildProcess, pid: number|undefined,
+ *   exited: Promise<{ code: number|null, signal: NodeJS.Signals|null }>, logFile: string }} Daemon
+ */
+
+/**
+ * Starts a daemon whose output goes to `logFile`; returns { child, pid, exited }.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {string} logFile
+ * @returns {Daemon}
+ */
 export function startDaemon(cmd, args, logFile) {
   const fd = fs.openSync(logFile, 'a');
   const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
+  /** @type {Daemon['exited']} */
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   child.on('error', () => {});
   return { child, pid: child.pid, exited, logFile };
 }
 
-/** SIGTERM, then SIGKILL after `grace` ms; resolves when the daemon has exited. */
+/**
+ * SIGTERM, then SIGKILL after `grace` ms; resolves when the daemon has exited.
+ * @param {Daemon | null | undefined} d
+ */
 export async function stopDaemon(d, grace = 15_000) {
   if (!d || d.child.exitCode !== null || d.child.signalCode !== null) return;
   d.child.kill('SIGTERM');
-  const t = setTimeout(() => d.child.kill('SIGKILL'), grace);
+  const child = d.child;
+  const t = setTimeout(() => child.kill('SIGKILL'), grace);
   await d.exited;
   clearTimeout(t);
 }
@@ -202,8 +237,8 @@ export function cgroupDirs() {
  * the hierarchy starts with one of `prefixes` (the parents the engines use: other suites may be
  * making cgroups at the same time); returns the ones that could not be removed.
  */
-export function removeNewCgroups(before, prefixes) {
-  const ours = (d) => {
+export function removeNewCgroups(/** @type {Set<string>} */ before, /** @type {string[]} */ prefixes) {
+  const ours = (/** @type {string} */ d) => {
     const rel = path.relative(CGROUP_ROOT, d).split('/');
     // v1: <hierarchy>/<prefix>…; v2 (unified or the only hierarchy): <prefix>…
     return prefixes.some((p) => rel[0] === p || rel[1] === p);
@@ -211,6 +246,7 @@ export function removeNewCgroups(before, prefixes) {
   const fresh = [...cgroupDirs()]
     .filter((d) => !before.has(d) && ours(d))
     .sort((a, b) => b.length - a.length);
+  /** @type {string[]} */
   const left = [];
   for (const d of fresh) {
     try {
@@ -223,12 +259,12 @@ export function removeNewCgroups(before, prefixes) {
 }
 
 /** Which of `paths` exist now. */
-export function existing(paths) {
+export function existing(/** @type {string[]} */ paths) {
   return new Set(paths.filter((p) => fs.existsSync(p)));
 }
 
 /** containerd's config.toml for a private daemon in `dir` on socket `sock`, without the CRI plugin. */
-export function privateContainerdConfig(dir, sock) {
+export function privateContainerdConfig(/** @type {string} */ dir, /** @type {string} */ sock) {
   return [
     'version = 2',
     `root = "${dir}/root"`,

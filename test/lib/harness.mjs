@@ -252,7 +252,10 @@ export function copyRootfs(/** @type {string} */ dest) {
  * @returns {Bundle}
  */
 export function makeBundle(t, mutate, opts = {}) {
-  if (typeof mutate === 'object' && mutate !== null) [mutate, opts] = [undefined, mutate];
+  /** @type {Mutate | undefined} */
+  let edit;
+  if (typeof mutate === 'function') edit = mutate;
+  else if (mutate) opts = mutate;
   const e = env(t);
   const dir = e.tmpdir();
   /** @type {Bundle} */
@@ -271,8 +274,8 @@ export function makeBundle(t, mutate, opts = {}) {
   config.process.args = opts.args ?? ['true'];
   config.process.env.push(`HUSK_TEST_MARKER=${e.marker}`);
   config.root = { path: bundle.rootfs, readonly: true };
-  if (mutate) {
-    const out = mutate(config, bundle);
+  if (edit) {
+    const out = edit(config, bundle);
     if (out !== undefined) config = out;
   }
   bundle.write(config);

@@ -79,7 +79,7 @@ export function waitFor(fn, what, timeoutMs = 10_000) {
 }
 
 /** Output lines with their runs of blanks made one space (uid_map and the like line up columns). */
-export function lines(text) {
+export function lines(/** @type {string} */ text) {
   return text
     .trim()
     .split('\n')
@@ -103,12 +103,17 @@ export function lines(text) {
  * @typedef {{ cgroupProcs?: string, cwd?: string, env?: Record<string, string>, timeout?: number }} AsUserOpts
  */
 
-function lineOwner(l) {
+function lineOwner(/** @type {string} */ l) {
   return l.split(':')[0];
 }
 
 // Removes the user's lines from /etc/subuid or /etc/subgid and, when `range` is given, adds one.
 // Only the user's own lines change, so other tools editing the file meanwhile keep theirs.
+/**
+ * @param {string} file
+ * @param {string} name
+ * @param {{ start: number, count: number } | null} range
+ */
 function setSubordinate(file, name, range) {
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const kept = text.split('\n').filter((l) => l !== '' && lineOwner(l) !== name);
@@ -134,7 +139,9 @@ function freeRange() {
  * remove() }. Its subordinate ids (the same range for uids and gids) and /run/user/<uid> are
  * made too; remove() takes all of it away and restores /etc/subuid and /etc/subgid.
  */
+/** @returns {User} */
 export function makeUser() {
+  /** @type {Record<string, string|null>} */
   const snapshot = {};
   for (const f of ['/etc/subuid', '/etc/subgid'])
     snapshot[f] = fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : null;
@@ -143,7 +150,7 @@ export function makeUser() {
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, `useradd ${name}: ${r.stderr}`);
-  const user = { name, made: [] };
+  const user = /** @type {User} */ ({ name });
   try {
     user.uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
     user.gid = Number(spawnSync('id', ['-g', name], { encoding: 'utf8' }).stdout.trim());
@@ -163,7 +170,7 @@ export function makeUser() {
   return user;
 }
 
-function removeUser(user, snapshot) {
+function removeUser(/** @type {User} */ user, /** @type {Record<string, string|null>} */ snapshot) {
   const errors = [];
   killUserProcesses(user);
   if (user.xdg) fs.rmSync(user.xdg, { recursive: true, force: true });
@@ -184,12 +191,12 @@ function removeUser(user, snapshot) {
 // Processes and mounts of the user
 
 /** Host uids a process of this user can run as: its own and its subordinate range. */
-function ownsUid(user, uid) {
+function ownsUid(/** @type {User} */ user, /** @type {number} */ uid) {
   return uid === user.uid || (uid >= user.sub.start && uid < user.sub.start + user.sub.count);
 }
 
 /** Live (non-zombie) processes running as the user or one of its subordinate ids. */
-export function userProcesses(user) {
+export function userProcesses(/** @type {User} */ user) {
   const out = [];
   for (const n of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(n)) continue;
@@ -200,7 +207,7 @@ export function userProcesses(user) {
   return out;
 }
 
-function killUserProcesses(user) {
+function killUserProcesses(/** @type {User} */ user) {
   if (!user.sub) return;
   for (let i = 0; i < 50; i++) {
     const pids = userProcesses(user);
@@ -241,7 +248,7 @@ export function asUser(user, argv, opts = {}) {
 }
 
 /** The directory the runtime keeps its state in by default for this user. */
-export function defaultRoot(user) {
+export function defaultRoot(/** @type {User} */ user) {
   return path.join(user.xdg, IS_HUSK ? 'husk' : 'runc');
 }
 

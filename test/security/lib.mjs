@@ -151,7 +151,7 @@ export function compileStatic(/** @type {string} */ src, /** @type {string} */ o
  * @property {any} config
  * @property {(cfg?: any) => void} write
  * @property {(name: string) => string|null} read a file of /out, or null
- * @property {(name: string, what?: string, ms?: number) => Promise<string>} waitOut
+ * @property {(name: string, what?: string | (() => string), ms?: number) => Promise<string>} waitOut
  */
 
 /**
@@ -408,8 +408,15 @@ async function cleanup(/** @type {SecEnv} */ e) {
  * exec. Resolves to { hostPid, nsPid, child, release() → result } once that process exists in the
  * container's pid namespace, or to { skipped: reason } when husk did not block (a changed pid-file
  * write would do that).
+ * @param {SecEnv} e
+ * @param {string} _id the container (execArgs name it too)
+ * @param {string[]} execArgs
+ * @returns {Promise<{ skipped?: string, hostPid: number, nsPid: number,
+ *   child: import('node:child_process').ChildProcess,
+ *   release: () => Promise<import('../lib/core/run.mjs').Result> }>} (hostPid and nsPid are 0
+ *   when skipped)
  */
-export async function pausedExec(e, id, execArgs) {
+export async function pausedExec(e, _id, execArgs) {
   const dir = e.tmp('pidfile');
   const pidFile = path.join(dir, 'exec.pid');
   const run = e.huskAsync(['exec', '--pid-file', pidFile, ...execArgs], {
@@ -417,8 +424,10 @@ export async function pausedExec(e, id, execArgs) {
   });
   const fifos = [pidFile, `${pidFile}.${run.child.pid}.tmp`];
   for (const f of fifos) spawnSync('mkfifo', [f]);
+  /** @type {import('../lib/core/run.mjs').Result | null} */
   let result = null;
   run.done.then((r) => (result = r));
+  /** @type {{ exited: true } | { hostPid: number, nsPid: number }} */
   const found = await waitFor(
     () => {
       if (result) return { exited: true };
@@ -435,6 +444,7 @@ export async function pausedExec(e, id, execArgs) {
     15_000,
     5,
   );
+  /** @type {number[]} */
   const readers = [];
   const release = async () => {
     for (const f of fifos)
@@ -452,11 +462,15 @@ export async function pausedExec(e, id, execArgs) {
       await Promise.race([release(), sleep(5000)]);
     }
   });
-  if (found.exited)
+  if (!('hostPid' in found))
     return {
-      skipped: `husk exec did not block on its pid file (${show(result)}); cannot hold it before exec`,
+      skipped: `husk exec did not block on its pid file (${show(/** @type {any} */ (result))}); cannot hold it before exec`,
+      hostPid: 0,
+      nsPid: 0,
+      child: run.child,
+      release,
     };
-  return { ...found, child: run.child, release };
+  return { hostPid: found.hostPid, nsPid: found.nsPid, child: run.child, release };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,11 +498,18 @@ int main(int argc, char **argv) {
 export const NO_RACER = 'needs gcc with static glibc to build the renameat2(RENAME_EXCHANGE) racer';
 
 /** Builds the racer; null when gcc cannot. */
-export function buildRacer(e) {
+export function buildRacer(/** @type {SecEnv} */ e) {
   return compileStatic(RACER, path.join(e.tmp('bin'), 'racer'));
 }
 
-/** Starts swapping dir/a and dir/b until the test ends (or 60 s); returns the child. */
+/**
+ * Starts swapping dir/a and dir/b until the test ends (or 60 s); returns the child.
+ * @param {SecEnv} e
+ * @param {string} racer
+ * @param {string} dir
+ * @param {string} a
+ * @param {string} b
+ */
 export function startRacer(e, racer, dir, a, b) {
   const child = spawn(racer, [dir, a, b, '60'], { stdio: 'ignore', env: { HUSK_SEC_MARKER: e.marker } });
   e.defer(() => child.kill('SIGKILL'));
@@ -520,6 +541,6 @@ int main(int argc, char **argv) {
 `;
 
 /** Builds the ptrace probe into `dir` (e.g. a bundle's /out) as "ptrace"; false without gcc. */
-export function buildPtraceProbe(dir) {
+export function buildPtraceProbe(/** @type {string} */ dir) {
   return compileStatic(PTRACE, path.join(dir, 'ptrace')) !== null;
 }

@@ -46,7 +46,14 @@ export function huskP(args, opts = {}) {
   });
 }
 
-/** Runs fn(item, index) over items with at most `limit` at once; resolves to the results. */
+/**
+ * Runs fn(item, index) over items with at most `limit` at once; resolves to the results.
+ * @template I, O
+ * @param {I[]} items
+ * @param {number} limit
+ * @param {(item: I, index: number) => Promise<O>} fn
+ * @returns {Promise<O[]>}
+ */
 export async function pool(items, limit, fn) {
   const results = new Array(items.length);
   let next = 0;
@@ -74,7 +81,7 @@ const STACK = [
 ];
 
 /** Why husk's output is not clean (a stack trace, a native fault), or null. */
-export function faultIn(r) {
+export function faultIn(/** @type {import('../lib/core/run.mjs').Result} */ r) {
   if (r.signal) return `husk died of ${r.signal}`;
   if (r.timedOut) return 'husk timed out';
   for (const re of STACK) if (re.test(r.stderr) || re.test(r.stdout)) return `stack trace or fault (${re})`;
@@ -84,7 +91,7 @@ export function faultIn(r) {
 const WARNING = /^time="[^"]*" level=(warning|info|debug) msg=/;
 
 /** The error lines (`husk: ...`) on stderr, and any line that is neither that nor a log line. */
-export function stderrLines(r) {
+export function stderrLines(/** @type {import('../lib/core/run.mjs').Result} */ r) {
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
   return {
     errors: lines.filter((l) => l.startsWith('husk: ')),
@@ -97,7 +104,7 @@ export function stderrLines(r) {
  * Why a husk result is not a clean success or a clean failure (exit 1, exactly one `husk: ` line,
  * nothing else but log lines), or null.
  */
-export function uncleanIn(r) {
+export function uncleanIn(/** @type {import('../lib/core/run.mjs').Result} */ r) {
   const fault = faultIn(r);
   if (fault) return fault;
   if (r.code === 0) return null;
@@ -109,12 +116,12 @@ export function uncleanIn(r) {
 }
 
 /** The `husk: ...` message of a failed result, without the prefix (or the whole stderr). */
-export function errorOf(r) {
+export function errorOf(/** @type {import('../lib/core/run.mjs').Result} */ r) {
   const l = stderrLines(r);
   return (l.errors[0] ?? r.stderr.trim()).replace(/^husk: /, '');
 }
 
-export function assertOk(r, what) {
+export function assertOk(/** @type {import('../lib/core/run.mjs').Result} */ r, /** @type {string} */ what) {
   assert.equal(r.code, 0, `${what}: ${show(r)}`);
 }
 
@@ -127,7 +134,7 @@ export function ticksNow() {
 }
 
 /** Live processes whose /proc/<pid>/cgroup names `fragment` (e.g. `husk/<id>`). */
-export function processesInCgroup(fragment) {
+export function processesInCgroup(/** @type {string} */ fragment) {
   return allPids().filter((p) => {
     const cg = readProc(p, 'cgroup');
     const st = statOf(p);
@@ -136,7 +143,7 @@ export function processesInCgroup(fragment) {
 }
 
 /** husk-init processes (run from their sealed memfd) started at or after `sinceTicks`. */
-export function memfdInitsSince(sinceTicks) {
+export function memfdInitsSince(/** @type {number} */ sinceTicks) {
   const out = [];
   for (const pid of allPids()) {
     if (!(readlinkOrNull(`/proc/${pid}/exe`) ?? '').startsWith('/memfd:husk-init')) continue;
@@ -154,7 +161,11 @@ export function ownZombies() {
   });
 }
 
-/** Lines of `after` that were not in `before` (as a multiset). */
+/**
+ * Lines of `after` that were not in `before` (as a multiset).
+ * @param {string[]} before
+ * @param {string[]} after
+ */
 export function newLines(before, after) {
   const count = new Map();
   for (const l of before) count.set(l, (count.get(l) ?? 0) + 1);
@@ -168,7 +179,7 @@ export function newLines(before, after) {
 }
 
 /** Mount points (field 5) of mountinfo lines. */
-export const mountPointOf = (line) => line.split(' ')[4];
+export const mountPointOf = (/** @type {string} */ line) => line.split(' ')[4];
 
 /** Cgroup directories <hierarchy>/<rel> that exist. */
 export function cgroupDirsAt(/** @type {string} */ rel) {
@@ -178,12 +189,17 @@ export function cgroupDirsAt(/** @type {string} */ rel) {
 /** MemAvailable in bytes. */
 export function memAvailable() {
   const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+  if (!m) throw new Error('no MemAvailable in /proc/meminfo');
   return Number(m[1]) * 1024;
 }
 
 export const MiB = 1024 * 1024;
 
-/** A fixed-width text table for t.diagnostic. */
+/**
+ * A fixed-width text table for t.diagnostic.
+ * @param {unknown[][]} rows
+ * @param {string[]} header
+ */
 export function table(rows, header) {
   const all = [header, ...rows].map((r) => r.map((c) => String(c)));
   const w = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));

@@ -102,6 +102,7 @@ test('strings with a NUL byte are refused by the encoder', () => {
   );
 });
 
+/** @type {Array<[string, () => any]>} */
 const PLANS = [
   [
     'default spec on v2',
@@ -116,10 +117,13 @@ const PLANS = [
         consoleSocket: true,
       }),
   ],
-  ...fixtures().map(({ name, spec }) => [
-    `${name} on v1`,
-    () => buildPlan(spec, hostV1(), { id: 'c1', bundle: '/b', consoleSocket: true }),
-  ]),
+  ...fixtures().map(
+    ({ name, spec }) =>
+      /** @type {[string, () => any]} */ ([
+        `${name} on v1`,
+        () => buildPlan(spec, hostV1(), { id: 'c1', bundle: '/b', consoleSocket: true }),
+      ]),
+  ),
 ];
 
 for (const [label, make] of PLANS) {

@@ -122,8 +122,10 @@ const pause = (/** @type {number} */ ms) => Atomics.wait(new Int32Array(new Shar
 /**
  * Removes a cgroup directory and its children, SIGKILLing what is in them first; a busy cgroup
  * (the kernel frees it a moment after its last task) is tried again. → true when it is gone.
+ * @param {string} dir
+ * @returns {boolean}
  */
-export function removeCgroupTree(/** @type {string} */ dir) {
+export function removeCgroupTree(dir) {
   /** @type {fs.Dirent[]} */
   let subs = [];
   try {
