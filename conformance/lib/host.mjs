@@ -1,30 +1,17 @@
 // Facts read from the host (the runtime namespace) to compare with what a container sees.
 import fs from 'node:fs';
-import {
-  alive,
-  parseStatus,
-  poll,
-  readlinkOrNull,
-  readProc,
-  parseMountinfo,
+import { alive, parseMountinfo, parseStatus, poll, readlinkOrNull, readProc } from '../../test/lib/core.mjs';
+
+// /proc, mountinfo and cgroup readers are the test suites' shared ones (test/lib/core.mjs: Node
+// built-ins only, nothing of husk's).
+export { parseStatus, parseMountinfo };
+export {
   cgroupDirsAll,
   cgroupDirsNamed,
   cgroupDirsWithNames,
   cgroupRelPath,
   sleep,
 } from '../../test/lib/core.mjs';
-
-// /proc, mountinfo and cgroup readers are the test suites' shared ones (test/lib/core.mjs: Node
-// built-ins only, nothing of husk's).
-export {
-  parseStatus,
-  parseMountinfo,
-  cgroupDirsAll,
-  cgroupDirsNamed,
-  cgroupDirsWithNames,
-  cgroupRelPath,
-  sleep,
-};
 
 /**
  * Polls fn() until it returns a truthy value or the timeout passes; returns the last value.

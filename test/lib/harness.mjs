@@ -158,26 +158,19 @@ class TestEnv extends Scope {
     return this.deferred;
   }
 
+  /** This test's defaults for a husk call (its --root, marker, cwd and runtime), then `opts`. */
+  callOpts(/** @type {HuskOpts} */ opts) {
+    return { root: this.root, marker: this.marker, cwd: this.root, runtime: this.runtime, ...opts };
+  }
+
   /** @param {string[]} args @param {HuskOpts} [opts] */
   husk(args, opts = {}) {
-    return husk(args, {
-      root: this.root,
-      marker: this.marker,
-      cwd: this.root,
-      runtime: this.runtime,
-      ...opts,
-    });
+    return husk(args, this.callOpts(opts));
   }
 
   /** @param {string[]} args @param {HuskOpts} [opts] */
   huskAsync(args, opts = {}) {
-    return huskAsync(args, {
-      root: this.root,
-      marker: this.marker,
-      cwd: this.root,
-      runtime: this.runtime,
-      ...opts,
-    });
+    return huskAsync(args, this.callOpts(opts));
   }
 
   /** A fresh /tmp/<prefix>XXXX, removed at the end. */
