@@ -715,10 +715,10 @@ function hostSyscalls() {
   return text ? [...text.matchAll(/^#define __NR_(\w+)\s+\d+/gm)].map((m) => m[1]) : null;
 }
 
-for (const [id, errnoRet, message] of [
+for (const [id, errnoRet, message] of /** @type {Array<[string, number | undefined, RegExp]>} */ ([
   ['seccomp.default-action', undefined, /Operation not permitted/],
   ['seccomp.default-errno-ret', 28, /No space left on device/],
-]) {
+])) {
   check(
     id,
     'config-linux.md#seccomp',

@@ -31,7 +31,7 @@ check(
   async (env) => {
     const cfg = shConfig('cat /bundle-marker');
     const b = env.bundle(cfg, { copy: true, files: { 'rootfs/bundle-marker': 'in this bundle\n' } });
-    assert.equal(JSON.parse(fs.readFileSync(path.join(b, 'config.json'))).root.path, 'rootfs');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(b, 'config.json'), 'utf8')).root.path, 'rootfs');
     assert.equal(await env.insideOk(cfg, null, { bundle: b }), 'in this bundle\n');
   },
 );
@@ -72,7 +72,7 @@ check(
 check('root.readonly-default', 'config.md#root', 'root.readonly defaults to false', async (env) => {
   const cfg = shConfig('echo written > /new-file');
   const b = env.bundle(cfg, { copy: true });
-  const c = JSON.parse(fs.readFileSync(path.join(b, 'config.json')));
+  const c = JSON.parse(fs.readFileSync(path.join(b, 'config.json'), 'utf8'));
   delete c.root.readonly;
   fs.writeFileSync(path.join(b, 'config.json'), JSON.stringify(c));
   await env.insideOk(cfg, null, { bundle: b });
@@ -265,10 +265,10 @@ check(
   },
 );
 
-for (const [opt, visible] of [
+for (const [opt, visible] of /** @type {Array<[string, boolean]>} */ ([
   ['bind', false],
   ['rbind', true],
-]) {
+])) {
   check(
     `mounts.${opt}-submounts`,
     'config.md#linux-mount-options',
@@ -289,6 +289,7 @@ for (const [opt, visible] of [
 // options, and the check reads the per-mount flags (or the superblock flags) back. Where the
 // option is the default, it comes after its opposite, so that only a runtime that applies it
 // (in order) passes.
+/** @type {Array<[string, string[], (m: import('../../test/lib/core/proc.mjs').Mount) => boolean]>} */
 const FLAG_CHECKS = [
   ['ro', ['ro'], (m) => m.options.includes('ro')],
   ['rw', ['ro', 'rw'], (m) => m.options.includes('rw')],

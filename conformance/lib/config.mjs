@@ -23,7 +23,15 @@ export function freshSharedRootfs() {
 export const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
-/** The container's config.json before a check changes it; args default to a shell command. */
+/**
+ * @typedef {any} Config a config.json: the checks build invalid ones on purpose, so it is not
+ *   typed further than JSON
+ */
+
+/**
+ * The container's config.json before a check changes it; args default to a shell command.
+ * @returns {Config}
+ */
 export function defaultConfig({ args = ['sh', '-c', 'true'] } = {}) {
   return {
     ociVersion: '1.0.2',
@@ -91,7 +99,11 @@ export function defaultConfig({ args = ['sh', '-c', 'true'] } = {}) {
   };
 }
 
-/** A tmpfs mount entry. */
+/**
+ * A tmpfs mount entry.
+ * @param {string} destination
+ * @param {string[]} [options]
+ */
 export const tmpfs = (destination, options) => ({
   destination,
   type: 'tmpfs',
@@ -100,7 +112,11 @@ export const tmpfs = (destination, options) => ({
 });
 
 /** A bind mount entry. */
-export const bind = (source, destination, options = ['bind']) => ({
+export const bind = (
+  /** @type {string} */ source,
+  /** @type {string} */ destination,
+  options = ['bind'],
+) => ({
   destination,
   type: 'none',
   source,
@@ -108,22 +124,33 @@ export const bind = (source, destination, options = ['bind']) => ({
 });
 
 /** A default config whose process is `sh -c script`. */
-export function shConfig(script) {
+export function shConfig(/** @type {string} */ script) {
   return defaultConfig({ args: ['sh', '-c', script] });
 }
 
-/** Sets the namespace of `type` in config.linux.namespaces (value: e.g. { path }). */
+/**
+ * Sets the namespace of `type` in config.linux.namespaces (value: e.g. { path }).
+ * @param {Config} config
+ * @param {string} type
+ * @param {Record<string, unknown>} [value]
+ */
 export function setNamespace(config, type, value = {}) {
   withoutNamespace(config, type).linux.namespaces.push({ type, ...value });
   return config;
 }
 
-/** Removes the namespace of `type` from config.linux.namespaces. */
+/**
+ * Removes the namespace of `type` from config.linux.namespaces.
+ * @param {Config} config
+ * @param {string} type
+ */
 export function withoutNamespace(config, type) {
-  config.linux.namespaces = config.linux.namespaces.filter((n) => n.type !== type);
+  config.linux.namespaces = config.linux.namespaces.filter(
+    (/** @type {{ type: string }} */ n) => n.type !== type,
+  );
   return config;
 }
 
-export function readJSON(p) {
+export function readJSON(/** @type {string} */ p) {
   return JSON.parse(fs.readFileSync(p, 'utf8'));
 }

@@ -13,7 +13,8 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Runtime, RUNTIME, RUNTIME_NAME, describe } from './runtime.mjs';
 import { ROOTFS, ensureSharedRootfs, readJSON } from './config.mjs';
-import { pidAlive, waitFor, cgroupDirsNamed, cgroupDirsWithNames, sleep, readOr } from './host.mjs';
+import { pidAlive, waitFor, cgroupDirsNamed, cgroupDirsWithNames, sleep } from './host.mjs';
+import { cgroupProcs, killQuietly, removeCgroupTree } from '../../test/lib/core.mjs';
 
 export { RUNTIME, RUNTIME_NAME, describe };
 
@@ -29,6 +30,11 @@ const seen = new Set();
 /**
  * Declares a check. id: stable statement id; ref: "file.md#section"; fn(env, t).
  * A check listed for this runtime in expected-failures.json runs as a node:test `todo`.
+ * @param {string} id
+ * @param {string} ref
+ * @param {string} title
+ * @param {(env: Env, t: import('node:test').TestContext) => unknown} fn
+ * @param {{ timeout?: number }} [opts]
  */
 export function check(id, ref, title, fn, opts = {}) {
   if (seen.has(id)) throw new Error(`duplicate statement id ${id}`);
@@ -61,6 +67,14 @@ export function check(id, ref, title, fn, opts = {}) {
   );
 }
 
+/**
+ * @typedef {import('./runtime.mjs').CallResult} CallResult
+ * @typedef {import('./runtime.mjs').CallOpts} CallOpts
+ * @typedef {any} Config a config.json (tests build invalid ones on purpose)
+ * @typedef {{ copy?: boolean, readonly?: boolean, files?: Record<string, string> }} BundleOpts
+ * @typedef {BundleOpts & CallOpts & { bundle?: string, id?: string, tag?: string }} ContainerOpts
+ */
+
 export class Env {
   constructor() {
     this.base = fs.mkdtempSync('/tmp/husk-conf-');
@@ -71,9 +85,13 @@ export class Env {
     fs.mkdirSync(this.root, { mode: 0o700 });
     fs.mkdirSync(this.io);
     this.rt = new Runtime(this.root, this.io);
+    /** @type {string[]} */
     this.ids = [];
+    /** @type {Set<number>} */
     this.pids = new Set();
+    /** @type {string[]} */
     this.cgroupPaths = [];
+    /** @type {string[]} */
     this.hostMounts = [];
     this.n = 0;
   }
@@ -86,12 +104,12 @@ export class Env {
   }
 
   /** A scratch path (not created) inside this check's temp dir. */
-  path(...parts) {
+  path(/** @type {string[]} */ ...parts) {
     return path.join(this.base, ...parts);
   }
 
   /** Makes a host directory in the scratch dir (mode 0755 unless given). */
-  dir(name, mode = 0o755) {
+  dir(/** @type {string} */ name, mode = 0o755) {
     const d = this.path(name);
     fs.mkdirSync(d, { recursive: true });
     fs.chmodSync(d, mode);
@@ -102,6 +120,8 @@ export class Env {
    * Writes a bundle: config.json from `config`. opts.copy: give the bundle its own writable copy
    * of the rootfs at bundle/rootfs (root.path becomes "rootfs" unless the config names another
    * path); opts.files: { "rootfs/relative/path": content } written after the copy.
+   * @param {Config} config
+   * @param {BundleOpts} [opts]
    */
   bundle(config, opts = {}) {
     const dir = this.dir(`bundle${++this.n}`);
@@ -120,7 +140,11 @@ export class Env {
     return dir;
   }
 
-  /** create; asserts success. Returns { id, bundle, pid, state }. */
+  /**
+   * create; asserts success. Returns { id, bundle, pid, state }.
+   * @param {Config} config
+   * @param {ContainerOpts} [opts]
+   */
   async create(config, opts = {}) {
     const bundle = opts.bundle ?? this.bundle(config, opts);
     const id = opts.id ?? this.id(opts.tag);
@@ -132,7 +156,11 @@ export class Env {
     return { id, bundle, pid: s.state.pid, state: s.state };
   }
 
-  /** create + start; asserts success. */
+  /**
+   * create + start; asserts success.
+   * @param {Config} config
+   * @param {ContainerOpts} [opts]
+   */
   async started(config, opts = {}) {
     const c = await this.create(config, opts);
     const r = await this.rt.start(c.id);
@@ -140,7 +168,12 @@ export class Env {
     return c;
   }
 
-  /** `run` the config with process.args = sh -c script; returns the run's result (never asserts). */
+  /**
+   * `run` the config with process.args = sh -c script; returns the run's result (never asserts).
+   * @param {Config} config
+   * @param {string | null} script null: the config's own args
+   * @param {ContainerOpts} [opts]
+   */
   async inside(config, script, opts = {}) {
     const cfg = structuredClone(config);
     if (script !== null && script !== undefined) cfg.process.args = ['sh', '-c', script];
@@ -149,7 +182,12 @@ export class Env {
     return this.rt.run(id, bundle, opts);
   }
 
-  /** Like inside(), but asserts exit 0 and returns stdout. */
+  /**
+   * Like inside(), but asserts exit 0 and returns stdout.
+   * @param {Config} config
+   * @param {string | null} script
+   * @param {ContainerOpts} [opts]
+   */
   async insideOk(config, script, opts = {}) {
     const r = await this.inside(config, script, opts);
     assert.equal(r.code, 0, `container failed: ${describe(r)}`);
@@ -159,6 +197,9 @@ export class Env {
   /**
    * Asserts that the config is refused: create fails, or (for a runtime that only finds out
    * later) create succeeds and start fails.
+   * @param {Config} config
+   * @param {string} what
+   * @param {ContainerOpts} [opts]
    */
   async createOrStartFails(config, what, opts = {}) {
     const id = this.id();
@@ -168,7 +209,8 @@ export class Env {
   }
 
   /** Polls `state` until status is `status`; returns the last state (or null). */
-  async waitStatus(id, status, timeout = 5000) {
+  async waitStatus(/** @type {string} */ id, /** @type {string} */ status, timeout = 5000) {
+    /** @type {any} */
     let last = null;
     await waitFor(async () => {
       const s = await this.rt.state(id);
@@ -179,13 +221,13 @@ export class Env {
   }
 
   /** Mounts on the host (for checks of propagation); undone at cleanup. */
-  hostMount(args, target) {
+  hostMount(/** @type {string[]} */ args, /** @type {string} */ target) {
     execFileSync('mount', [...args, target]);
     this.hostMounts.push(target);
   }
 
   /** Remembers a cgroup path the check asked for, so cleanup can check it is gone. */
-  cgroup(p) {
+  cgroup(/** @type {string} */ p) {
     this.cgroupPaths.push(p);
     return p;
   }
@@ -193,15 +235,16 @@ export class Env {
   async cleanup() {
     const problems = [];
     for (const id of this.ids) {
-      const s = await this.rt.state(id).catch(() => ({}));
+      const s = await this.rt.state(id).catch(() => ({ code: -1, state: null }));
       if (s.state?.pid) this.pids.add(s.state.pid);
       if (s.code === 0) {
         const d = await this.rt.delete(id, { force: true }).catch((e) => ({ code: -1, stderr: String(e) }));
         if (d.code !== 0) problems.push(`delete --force ${id} failed: ${d.stderr?.trim()}`);
       }
-      const after = await this.rt.state(id).catch(() => ({}));
+      const after = await this.rt.state(id).catch(() => ({ code: -1 }));
       if (after.code === 0) problems.push(`container ${id} still exists after delete --force`);
     }
+    /** @type {string[]} */
     let left = [];
     try {
       left = fs.readdirSync(this.root);
@@ -210,9 +253,7 @@ export class Env {
     for (const pid of this.pids) {
       if (!(await waitFor(() => !pidAlive(pid), 3000))) {
         problems.push(`container process ${pid} still running after delete`);
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {}
+        killQuietly(pid);
       }
     }
     for (const target of this.hostMounts.reverse()) {
@@ -232,20 +273,8 @@ export class Env {
       const dirs = leftCgroups();
       problems.push(`cgroups left: ${dirs.join(', ')}`);
       for (const d of dirs.sort((a, b) => b.length - a.length)) {
-        for (const pid of (readOr(`${d}/cgroup.procs`, '') ?? '').split('\n').filter(Boolean)) {
-          problems.push(`process ${pid} left in ${d}`);
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {}
-        }
-        await waitFor(() => {
-          try {
-            fs.rmdirSync(d);
-            return true;
-          } catch {
-            return false;
-          }
-        }, 1000);
+        for (const pid of cgroupProcs(d)) problems.push(`process ${pid} left in ${d}`);
+        removeCgroupTree(d);
       }
     }
     for (let i = 0; ; i++) {
@@ -254,7 +283,7 @@ export class Env {
         break;
       } catch (e) {
         if (i >= 5) {
-          problems.push(`could not remove ${this.base}: ${e.message}`);
+          problems.push(`could not remove ${this.base}: ${/** @type {Error} */ (e).message}`);
           break;
         }
         await sleep(100);
@@ -268,9 +297,10 @@ export class Env {
 }
 
 /** Names (with types) of everything under dir, as one string, to spot changes. */
-function listTree(dir) {
+function listTree(/** @type {string} */ dir) {
+  /** @type {string[]} */
   const out = [];
-  const walk = (d, rel) => {
+  const walk = (/** @type {string} */ d, /** @type {string} */ rel) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const r = rel + '/' + e.name;
       out.push((e.isDirectory() ? 'd ' : e.isSymbolicLink() ? 'l ' : 'f ') + r);
@@ -282,11 +312,11 @@ function listTree(dir) {
 }
 
 /** Asserts that a runtime call failed (non-zero exit, not a timeout). */
-export function assertFails(r, what) {
+export function assertFails(/** @type {CallResult} */ r, /** @type {string} */ what) {
   assert.ok(!r.timedOut, `${what}: timed out: ${describe(r)}`);
   assert.notEqual(r.code, 0, `${what}: expected an error, but it succeeded: ${describe(r)}`);
 }
 
-export function assertOk(r, what) {
+export function assertOk(/** @type {CallResult} */ r, /** @type {string} */ what) {
   assert.equal(r.code, 0, `${what}: ${describe(r)}`);
 }

@@ -1,91 +1,51 @@
 // Facts read from the host (the runtime namespace) to compare with what a container sees.
 import fs from 'node:fs';
+import { alive, parseMountinfo, parseStatus, poll, readlinkOrNull, readProc } from '../../test/lib/core.mjs';
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// /proc, mountinfo and cgroup readers are the test suites' shared ones (test/lib/core.mjs: Node
+// built-ins only, nothing of husk's).
+export { parseStatus, parseMountinfo };
+export {
+  cgroupDirsAll,
+  cgroupDirsNamed,
+  cgroupDirsWithNames,
+  cgroupRelPath,
+  sleep,
+} from '../../test/lib/core.mjs';
 
-/** Polls fn() until it returns a truthy value or the timeout passes; returns the last value. */
+/**
+ * Polls fn() until it returns a truthy value or the timeout passes; returns the last value.
+ * @template T
+ * @param {() => T | Promise<T>} fn
+ */
 export async function waitFor(fn, timeout = 5000, every = 20) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const v = await fn();
-    if (v || Date.now() > end) return v;
-    await sleep(every);
-  }
+  return (await poll(fn, { timeout, every })).value;
 }
 
-export function pidAlive(pid) {
-  if (!pid) return false;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // A zombie has exited; it only waits for its parent to reap it.
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export const pidAlive = alive;
 
 /** The namespace link of a process, e.g. "uts:[4026531838]"; `self` for this process. */
-export function nsOf(pid, type) {
-  try {
-    return fs.readlinkSync(`/proc/${pid}/ns/${type}`);
-  } catch {
-    return null;
-  }
+export function nsOf(/** @type {number|string} */ pid, /** @type {string} */ type) {
+  return readlinkOrNull(`/proc/${pid}/ns/${type}`);
 }
 
-export function cmdlineOf(pid) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return null;
-  }
+export function cmdlineOf(/** @type {number|string} */ pid) {
+  const text = readProc(pid, 'cmdline');
+  return text === null ? null : text.split('\0').filter(Boolean);
 }
 
-/** /proc/<pid>/status (or its text) as a map of field → value string. */
-export function parseStatus(text) {
-  const m = {};
-  for (const line of text.split('\n')) {
-    const i = line.indexOf(':');
-    if (i > 0) m[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return m;
-}
-
-/** Parses mountinfo text into { id, parent, root, mountpoint, options[], optional[], fstype, source, superOptions[] }. */
-export function parseMountinfo(text) {
-  const mounts = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    const [left, right = ''] = line.split(' - ');
-    const f = left.split(' ');
-    const r = right.split(' ');
-    mounts.push({
-      id: Number(f[0]),
-      parent: Number(f[1]),
-      root: unescapeMount(f[3]),
-      mountpoint: unescapeMount(f[4]),
-      options: f[5].split(','),
-      optional: f.slice(6),
-      fstype: r[0],
-      source: r[1],
-      superOptions: (r[2] || '').split(','),
-    });
-  }
-  return mounts;
-}
-
-function unescapeMount(s) {
-  return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-}
-
-/** The last (topmost) mount at a mount point. */
+/**
+ * The last (topmost) mount at a mount point.
+ * @param {import('../../test/lib/core/proc.mjs').Mount[]} mounts
+ * @param {string} mountpoint
+ */
 export function mountAt(mounts, mountpoint) {
   const all = mounts.filter((m) => m.mountpoint === mountpoint);
   return all[all.length - 1];
 }
 
 /** /proc/<pid>/cgroup as [{ hierarchy, controllers[], path }]. */
-export function cgroupsOf(pid) {
+export function cgroupsOf(/** @type {number|string} */ pid) {
   return fs
     .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
     .split('\n')
@@ -100,6 +60,8 @@ export function cgroupsOf(pid) {
  * Where the host keeps `controller`'s files for process `pid`: the v1 hierarchy that has the
  * controller when there is one (hybrid and v1 hosts), else the unified hierarchy.
  * Returns { version: 1 | 2, dir, path } or null.
+ * @param {number|string} pid
+ * @param {string} controller
  */
 export function cgroupDirOf(pid, controller) {
   const groups = cgroupsOf(pid);
@@ -119,61 +81,19 @@ export function cgroupDirOf(pid, controller) {
   return null;
 }
 
-function relativeTo(root, p) {
+function relativeTo(/** @type {string} */ root, /** @type {string} */ p) {
   if (root === '/' || !root) return p === '/' ? '' : p;
   return p.startsWith(root) ? p.slice(root.length) : p;
 }
 
-/** Every directory a cgroup path names on this host, in each hierarchy (v1 and unified). */
-export function cgroupDirsNamed(cgPath) {
-  const mounts = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
-  return mounts
-    .filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2')
-    .map((m) => m.mountpoint + cgPath)
-    .filter((d) => fs.existsSync(d));
-}
-
-/** Every cgroup directory on this host: each hierarchy (v1 and unified), up to `depth` levels down. */
-export function cgroupDirsAll(depth = 5) {
-  const found = [];
-  const walk = (dir, level) => {
-    let entries = [];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return; // removed meanwhile
-    }
-    for (const e of entries) {
-      if (!e.isDirectory()) continue;
-      const p = dir + '/' + e.name;
-      found.push(p);
-      if (level < depth) walk(p, level + 1);
-    }
-  };
-  const mounts = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
-  for (const m of mounts) if (m.fstype === 'cgroup' || m.fstype === 'cgroup2') walk(m.mountpoint, 1);
-  return found;
-}
-
-/** A cgroup directory's path inside its hierarchy ("/husk/x" for /sys/fs/cgroup/cpu/husk/x). */
-export function cgroupRelPath(dir) {
-  const mounts = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'))
-    .filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2')
-    .map((m) => m.mountpoint)
-    .filter((mp) => dir === mp || dir.startsWith(mp + '/'))
-    .sort((a, b) => b.length - a.length);
-  return mounts.length ? dir.slice(mounts[0].length) || '/' : dir;
-}
-
 /**
- * Cgroup directories (in every hierarchy, up to `depth` levels down) whose name is in `names`:
- * where a runtime's default cgroup for a container id would be.
+ * A file's text, or `dflt` when it cannot be read.
+ * @template {string|null} D
+ * @param {string} p
+ * @param {D} [dflt]
+ * @returns {string | D}
  */
-export function cgroupDirsWithNames(names, depth = 5) {
-  return cgroupDirsAll(depth).filter((p) => names.has(p.slice(p.lastIndexOf('/') + 1)));
-}
-
-export function readOr(p, dflt = null) {
+export function readOr(p, dflt = /** @type {D} */ (null)) {
   try {
     return fs.readFileSync(p, 'utf8');
   } catch {
@@ -226,7 +146,7 @@ export const CAPS = [
 ];
 
 /** Capability names → the set as /proc/<pid>/status prints it (16 hex digits). */
-export function capMask(names) {
+export function capMask(/** @type {string[]} */ names) {
   let m = 0n;
   for (const n of names) {
     const bit = CAPS.indexOf(n);

@@ -5,10 +5,17 @@
 // itself has exited.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { runAsync } from '../../test/lib/core.mjs';
 
 export const RUNTIME = process.env.RUNTIME || '/usr/sbin/runc';
 export const RUNTIME_NAME = path.basename(RUNTIME);
+
+/**
+ * @typedef {import('../../test/lib/core/run.mjs').Result & { timedOut: boolean, outPath: string,
+ *   errPath: string, args: string[] }} CallResult
+ * @typedef {{ timeout?: number, cwd?: string, env?: NodeJS.ProcessEnv, out?: string, err?: string,
+ *   wrap?: string, pidFile?: string }} CallOpts
+ */
 
 let seq = 0;
 
@@ -23,65 +30,34 @@ export class Runtime {
    * Runs `RUNTIME --root ROOT ...args`. Resolves with { code, signal, stdout, stderr, timedOut,
    * outPath, errPath }. opts: timeout (ms), cwd, env, out/err (file paths to append to), wrap
    * (a shell snippet run before exec'ing the runtime, e.g. to set the caller's oom_score_adj).
+   * The runtime gets its own process group, so that a timeout ends whatever it forked too.
+   * @param {string[]} args
+   * @param {CallOpts} [opts]
+   * @returns {Promise<CallResult>}
    */
-  exec(args, opts = {}) {
+  async exec(args, opts = {}) {
     const n = ++seq;
     const outPath = opts.out ?? path.join(this.ioDir, `call-${n}.out`);
     const errPath = opts.err ?? path.join(this.ioDir, `call-${n}.err`);
-    const outFd = fs.openSync(outPath, 'a');
-    const errFd = fs.openSync(errPath, 'a');
     const argv = ['--root', this.root, ...args];
-    let file = RUNTIME;
-    let fileArgs = argv;
-    if (opts.wrap) {
-      file = '/bin/sh';
-      fileArgs = ['-c', `${opts.wrap}\nexec "$@"`, 'sh', RUNTIME, ...argv];
-    }
-    const timeout = opts.timeout ?? 20000;
-    return new Promise((resolve, reject) => {
-      let child;
-      try {
-        child = spawn(file, fileArgs, {
-          cwd: opts.cwd ?? this.ioDir,
-          env: opts.env ?? process.env,
-          stdio: ['ignore', outFd, errFd],
-          // Its own process group, so that a timeout can end the runtime and whatever it forked.
-          detached: true,
-        });
-      } finally {
-        fs.closeSync(outFd);
-        fs.closeSync(errFd);
-      }
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
-      }, timeout);
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      child.on('exit', (code, signal) => {
-        clearTimeout(timer);
-        resolve({
-          code,
-          signal,
-          timedOut,
-          outPath,
-          errPath,
-          stdout: fs.readFileSync(outPath, 'utf8'),
-          stderr: fs.readFileSync(errPath, 'utf8'),
-          args,
-        });
-      });
+    const [file, fileArgs] = opts.wrap
+      ? ['/bin/sh', ['-c', `${opts.wrap}\nexec "$@"`, 'sh', RUNTIME, ...argv]]
+      : [RUNTIME, argv];
+    const r = await runAsync(file, fileArgs, {
+      cwd: opts.cwd ?? this.ioDir,
+      env: opts.env ?? process.env,
+      timeout: opts.timeout ?? 20000,
+      outPath,
+      errPath,
+      detached: true,
     });
+    return { ...r, outPath, errPath, args };
   }
 
-  /** create --bundle B [--pid-file F] ID; the container's stdio is ioDir/ID.out and ID.err */
+  /**
+   * create --bundle B [--pid-file F] ID; the container's stdio is ioDir/ID.out and ID.err
+   * @param {string} id @param {string} bundle @param {CallOpts} [opts]
+   */
   create(id, bundle, opts = {}) {
     const args = ['create', '--bundle', bundle];
     if (opts.pidFile) args.push('--pid-file', opts.pidFile);
@@ -89,24 +65,31 @@ export class Runtime {
     return this.exec(args, { ...opts, ...this.stdioOf(id) });
   }
 
-  /** run --bundle B ID: create, start, wait for the process, delete. */
+  /**
+   * run --bundle B ID: create, start, wait for the process, delete.
+   * @param {string} id @param {string} bundle @param {CallOpts} [opts]
+   */
   run(id, bundle, opts = {}) {
     return this.exec(['run', '--bundle', bundle, id], { ...opts, ...this.stdioOf(id) });
   }
 
+  /** @param {string} id @param {CallOpts} [opts] */
   start(id, opts) {
     return this.exec(['start', id], opts);
   }
 
+  /** @param {string} id @param {string} signal @param {CallOpts} [opts] */
   kill(id, signal, opts) {
     return this.exec(['kill', id, signal], opts);
   }
 
+  /** @param {string} id @param {CallOpts & { force?: boolean }} [opts] */
   delete(id, opts = {}) {
     return this.exec(['delete', ...(opts.force ? ['--force'] : []), id], opts);
   }
 
   /** state ID, parsed; resolves with { ...result, state } where state is null unless JSON came back. */
+  /** @param {string} id @param {CallOpts} [opts] */
   async state(id, opts) {
     const r = await this.exec(['state', id], opts);
     let state = null;
@@ -120,24 +103,27 @@ export class Runtime {
     return { ...r, state };
   }
 
+  /** @param {CallOpts} [opts] */
   features(opts) {
     return this.exec(['features'], opts);
   }
 
+  /** @param {string} id */
   stdioOf(id) {
     const safe = String(id).replace(/[^A-Za-z0-9_.-]/g, '_');
     return { out: path.join(this.ioDir, `${safe}.out`), err: path.join(this.ioDir, `${safe}.err`) };
   }
 
   /** What the container's process has written to its stdout / stderr so far. */
+  /** @param {string} id */
   output(id) {
     const { out, err } = this.stdioOf(id);
-    const read = (p) => (fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '');
+    const read = (/** @type {string} */ p) => (fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '');
     return { stdout: read(out), stderr: read(err) };
   }
 }
 
 /** Formats a runtime call's result for an assertion message. */
-export function describe(r) {
+export function describe(/** @type {CallResult} */ r) {
   return `\`${RUNTIME_NAME} ${r.args.join(' ')}\` exited ${r.code ?? 'by ' + r.signal}${r.timedOut ? ' (timed out)' : ''}; stdout: ${JSON.stringify(r.stdout.slice(0, 800))}; stderr: ${JSON.stringify(r.stderr.slice(0, 800))}`;
 }

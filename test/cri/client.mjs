@@ -9,10 +9,13 @@ import protoLoader from '@grpc/proto-loader';
 const PROTO = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cri-v1-subset.proto');
 const CALL_TIMEOUT_MS = 60_000;
 
+/** @type {any} the generated runtime.v1 package (gRPC's types do not know its services) */
 let pkg;
 function load() {
-  pkg ??= grpc.loadPackageDefinition(
-    protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, enums: String, defaults: true }),
+  pkg ??= /** @type {any} */ (
+    grpc.loadPackageDefinition(
+      protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, enums: String, defaults: true }),
+    )
   ).runtime.v1;
   return pkg;
 }
@@ -35,10 +38,12 @@ export function criClient(sock) {
           svc[name](req, { deadline: Date.now() + timeout }, (err, res) => {
             if (!err) return resolve(res);
             // The gRPC status message is what kubelet logs and puts in events: keep it whole.
-            const e = new Error(`CRI ${name}: ${err.details || err.message}`);
-            e.code = err.code;
-            e.details = err.details;
-            reject(e);
+            reject(
+              Object.assign(new Error(`CRI ${name}: ${err.details || err.message}`), {
+                code: err.code,
+                details: err.details,
+              }),
+            );
           });
         });
     }

@@ -208,6 +208,7 @@ function handlerSuite(handler) {
     const ok = await execSync(ctx, b.id, ['true']);
     assert.equal(ok.code, 0);
     // A command that does not exist: kubelet sees a non-zero exit (the probe fails), not an RPC error.
+    /** @type {{ rpcError?: string, code?: number }} */
     const missing = await execSync(ctx, a.id, ['/no/such/probe']).catch((e) => ({ rpcError: e.message }));
     assert.ok(missing.rpcError || missing.code !== 0, JSON.stringify(missing));
   });

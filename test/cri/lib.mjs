@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   run,
   describeResult,
@@ -22,8 +21,13 @@ import {
   pidsMentioning,
   unmountUnder,
   mountsUnder,
-  cgroupDirs,
 } from '../engines/lib.mjs';
+import {
+  cgroupDirsUnder,
+  cgroupProcs,
+  killUntilGone,
+  removeCgroupTree as removeCgroupDir,
+} from '../lib/core.mjs';
 import { makeOciArchive } from '../engines/oci-archive.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -37,7 +41,6 @@ export const CNI_BIN = '/usr/lib/cni';
 export const CRI_NS = 'k8s.io';
 export const PAUSE_IMAGE = 'husk.test/pause:test';
 export const BUSYBOX_IMAGE = 'husk.test/busybox:test';
-const CGROUP_ROOT = '/sys/fs/cgroup';
 
 /** Why the CRI tests cannot run here, or false. */
 export function whyNot() {
@@ -265,21 +268,7 @@ export async function startCri({ handlers, prefix = 'husk-cri-' }) {
   return ctx;
 }
 
-/** The ids of every sandbox this containerd has, stopped and removed. */
-// SIGKILL what `find` lists, up to three rounds (a shim can start a process while it dies).
-async function killUntilGone(find) {
-  for (let i = 0; i < 3; i++) {
-    const pids = find();
-    if (!pids.length) return;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
-    await sleep(300);
-  }
-}
-
+/** Stops and removes every sandbox this containerd has. */
 export async function removeAllPods(ctx) {
   if (!ctx.cri) return;
   const { items } = await ctx.cri.ListPodSandbox({});
@@ -296,10 +285,11 @@ async function stopCri(ctx) {
   ctx.cri?.close();
   if (ctx.daemon) await stopDaemon(ctx.daemon);
   // Shims and container processes started from our dir (the shims outlive containerd).
-  await killUntilGone(() => pidsMentioning(ctx.dir));
+  // SIGKILL, up to three rounds (a shim can start a process while it dies).
+  await killUntilGone(() => pidsMentioning(ctx.dir), { rounds: 3, pauseMs: 300 });
   // Container processes do not mention our dir (a pod containerd failed to stop, say): whatever
   // is in our cgroups is ours.
-  await killUntilGone(() => pidsInCgroups(ctx.cgroupParent));
+  await killUntilGone(() => pidsInCgroups(ctx.cgroupParent), { rounds: 3, pauseMs: 300 });
   unmountUnder(ctx.dir);
   // HUSK_CRI_KEEP_LOGS=DIR: containerd's log and the runtime call logs are copied there first.
   const keep = process.env.HUSK_CRI_KEEP_LOGS;
@@ -319,32 +309,15 @@ async function stopCri(ctx) {
 }
 
 /** The cgroup directories at or under `rel` (a cgroupfs path such as /husk-cri-1/podX), every hierarchy. */
-export function cgroupsUnder(rel) {
-  return [...cgroupDirs()].filter((d) => {
-    const parts = path.relative(CGROUP_ROOT, d).split('/');
-    const below = '/' + parts.slice(1).join('/');
-    return below === rel || below.startsWith(rel + '/');
-  });
+export const cgroupsUnder = cgroupDirsUnder;
+
+export function pidsInCgroups(/** @type {string} */ rel) {
+  return [...new Set(cgroupsUnder(rel).flatMap(cgroupProcs))];
 }
 
-export function pidsInCgroups(rel) {
-  const pids = new Set();
-  for (const d of cgroupsUnder(rel)) {
-    try {
-      for (const l of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n'))
-        if (l) pids.add(Number(l));
-    } catch {}
-  }
-  return [...pids];
-}
-
-export function removeCgroupTree(rel) {
-  const dirs = cgroupsUnder(rel).sort((a, b) => b.length - a.length);
-  for (const d of dirs) {
-    try {
-      fs.rmdirSync(d);
-    } catch {}
-  }
+/** Removes the cgroup directories at or under `rel` (deepest first), in every hierarchy. */
+export function removeCgroupTree(/** @type {string} */ rel) {
+  for (const d of cgroupsUnder(rel).sort((a, b) => b.length - a.length)) removeCgroupDir(d);
 }
 
 /** Mount points under our dir whose path mentions `needle` (a sandbox or container id). */

@@ -36,7 +36,14 @@ function nsOptions(sharePid) {
   return { network: 'POD', pid: sharePid ? 'POD' : 'CONTAINER', ipc: 'POD' };
 }
 
-/** CreateContainer in `pod` (not started): → { id, name, logPath }. */
+/**
+ * CreateContainer in `pod` (not started): → { id, name, logPath }.
+ * @param {any} ctx
+ * @param {any} pod
+ * @param {string} name
+ * @param {string[]} command
+ * @param {{ resources?: object, attempt?: number, tty?: boolean, mounts?: object[] }} [opts]
+ */
 export async function createContainer(
   ctx,
   pod,

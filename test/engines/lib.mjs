@@ -1,50 +1,55 @@
 // Helpers for the engine tests: run commands with timeouts, the logging runtime wrappers, the
 // call log parser, private containerd/dockerd daemons, and host cleanup (mounts, cgroups,
 // processes, paths the engines create outside their configured directories).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CGROUP_ROOT,
+  allPids,
+  cgroupDirsAll,
+  fileSize,
+  mountsUnder as mountsBelow,
+  poll,
+  readProc,
+  runAsync,
+  tail,
+  unmountUnder as unmountBelow,
+} from '../lib/core.mjs';
+
+export { tail };
 
 // ---------------------------------------------------------------------------------------------
 // Commands
 
 /**
+ * @typedef {import('../lib/core/run.mjs').Result & { timedOut: boolean, cmd: string }} CmdResult
+ */
+
+/**
  * Runs a command without a shell: run(cmd, args, { timeout, input, env, cwd }) →
  * Promise<{ code, signal, stdout, stderr, timedOut, cmd }>. stdin is /dev/null unless `input`
- * is given. A command still running after `timeout` ms is killed with SIGKILL.
+ * is given. A command still running after `timeout` ms is killed with SIGKILL. Output is read
+ * from pipes, to their end (the engines' clients hand over their output that way).
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ timeout?: number, input?: string, env?: NodeJS.ProcessEnv, cwd?: string }} [opts]
+ * @returns {Promise<CmdResult>}
  */
-export function run(cmd, args, opts = {}) {
-  const timeout = opts.timeout ?? 20_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      env: opts.env ?? process.env,
-      cwd: opts.cwd,
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    if (opts.input !== undefined) child.stdin.end(opts.input);
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeout);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut, cmd: [cmd, ...args].join(' ') });
-    });
-  });
+export async function run(cmd, args, opts = {}) {
+  const r = await runAsync(cmd, args, { ...opts, timeout: opts.timeout ?? 20_000, pipes: true });
+  return {
+    code: r.code,
+    signal: r.signal,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    timedOut: r.timedOut,
+    cmd: [cmd, ...args].join(' '),
+  };
 }
 
 /** A one-paragraph description of a command's result, for assertion messages. */
-export function describeResult(r) {
+export function describeResult(/** @type {CmdResult} */ r) {
   const parts = [
     `$ ${r.cmd}`,
     `exit ${r.code}${r.signal ? ` (signal ${r.signal})` : ''}${r.timedOut ? ' TIMED OUT' : ''}`,
@@ -54,21 +59,19 @@ export function describeResult(r) {
   return parts.join('\n');
 }
 
-/** Polls `fn` (async, truthy when done) every `every` ms until `timeout` ms have passed. */
+/**
+ * Polls `fn` (async, truthy when done) every `every` ms until `timeout` ms have passed; a throw
+ * counts as not done yet (its message is in the timeout error).
+ * @template T
+ * @param {() => T | Promise<T>} fn
+ * @param {{ timeout?: number, every?: number, what?: string }} [opts]
+ * @returns {Promise<NonNullable<T>>}
+ */
 export async function waitFor(fn, { timeout = 15_000, every = 100, what = 'condition' } = {}) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end)
-      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await sleep(every);
-  }
+  const { value, error } = await poll(fn, { timeout, every, catchErrors: true });
+  if (!value)
+    throw new Error(`timed out waiting for ${what}${error instanceof Error ? `: ${error.message}` : ''}`);
+  return /** @type {NonNullable<T>} */ (value);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -78,8 +81,14 @@ export async function waitFor(fn, { timeout = 15_000, every = 100, what = 'condi
 // untouched: stdio, fds, environment, cwd. The runtime runs as the wrapper's child so that its
 // exit code can be logged.
 
+/**
+ * @param {string} file the wrapper to write
+ * @param {string} real the runtime it runs
+ * @param {string} log the call log
+ * @param {Record<string, string>} [env] exported before the runtime runs
+ */
 export function writeWrapper(file, real, log, env = {}) {
-  const q = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const q = (/** @type {string} */ s) => `'${s.replaceAll("'", `'\\''`)}'`;
   fs.writeFileSync(
     file,
     `#!/bin/sh
@@ -102,15 +111,19 @@ exit "$rc"
   );
 }
 
-export function logSize(log) {
-  try {
-    return fs.statSync(log).size;
-  } catch {
-    return 0;
-  }
-}
+/** The size of a call log (0 before the first call). */
+export const logSize = fileSize;
 
-/** The calls logged since byte `from`: [{ pid, cwd, argv, rc (null while running), log }]. */
+/**
+ * @typedef {{ pid: number, cwd: string, argv: string, rc: number|null, log: string|null }} Call
+ */
+
+/**
+ * The calls logged since byte `from`: [{ pid, cwd, argv, rc (null while running), log }].
+ * @param {string} log
+ * @param {number} from
+ * @returns {Call[]}
+ */
 export function callsSince(log, from) {
   let text = '';
   try {
@@ -123,30 +136,34 @@ export function callsSince(log, from) {
   } catch {
     return [];
   }
+  /** @type {Map<number, Call>} */
   const byPid = new Map();
+  /** @type {Call[]} */
   const calls = [];
   for (const line of text.split('\n')) {
     const m = /^\[(\d+)\] (cwd=(.*?) argv: (.*)|rc=(\d+)|log: (.*))$/.exec(line);
     if (!m) continue;
     const pid = Number(m[1]);
+    const known = byPid.get(pid);
     if (m[3] !== undefined) {
+      /** @type {Call} */
       const c = { pid, cwd: m[3], argv: m[4], rc: null, log: null };
       byPid.set(pid, c);
       calls.push(c);
-    } else if (byPid.has(pid)) {
-      if (m[5] !== undefined) byPid.get(pid).rc = Number(m[5]);
-      else byPid.get(pid).log = m[6];
+    } else if (known) {
+      if (m[5] !== undefined) known.rc = Number(m[5]);
+      else known.log = m[6];
     }
   }
   return calls;
 }
 
-export function formatCall(c) {
+export function formatCall(/** @type {Call} */ c) {
   return `${c.argv}  (cwd ${c.cwd}) → exit ${c.rc ?? '?'}${c.log ? `; log.json: ${c.log}` : ''}`;
 }
 
 /** The runtime verb of a logged call: the first argument that is not a global flag. */
-export function verbOf(c) {
+export function verbOf(/** @type {Call} */ c) {
   const a = c.argv.split(' ');
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--root' || a[i] === '--log' || a[i] === '--log-format' || a[i] === '--criu') i++;
@@ -158,91 +175,61 @@ export function verbOf(c) {
 // ---------------------------------------------------------------------------------------------
 // Daemons
 
-/** Starts a daemon whose output goes to `logFile`; returns { child, pid, exited }. */
+/**
+ * @typedef {{ child: import('node:child_process').ChildProcess, pid: number|undefined,
+ *   exited: Promise<{ code: number|null, signal: NodeJS.Signals|null }>, logFile: string }} Daemon
+ */
+
+/**
+ * Starts a daemon whose output goes to `logFile`; returns { child, pid, exited }.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {string} logFile
+ * @returns {Daemon}
+ */
 export function startDaemon(cmd, args, logFile) {
   const fd = fs.openSync(logFile, 'a');
   const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
+  /** @type {Daemon['exited']} */
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   child.on('error', () => {});
   return { child, pid: child.pid, exited, logFile };
 }
 
-/** SIGTERM, then SIGKILL after `grace` ms; resolves when the daemon has exited. */
+/**
+ * SIGTERM, then SIGKILL after `grace` ms; resolves when the daemon has exited.
+ * @param {Daemon | null | undefined} d
+ */
 export async function stopDaemon(d, grace = 15_000) {
   if (!d || d.child.exitCode !== null || d.child.signalCode !== null) return;
   d.child.kill('SIGTERM');
-  const t = setTimeout(() => d.child.kill('SIGKILL'), grace);
+  const child = d.child;
+  const t = setTimeout(() => child.kill('SIGKILL'), grace);
   await d.exited;
   clearTimeout(t);
-}
-
-export function tail(file, n = 20) {
-  try {
-    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-n).join('\n');
-  } catch {
-    return '';
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Host cleanup
 
 /** Processes whose command line mentions `needle` (ours: the needle is a private temp dir). */
-export function pidsMentioning(needle) {
-  const out = [];
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      if (cmd.includes(needle)) out.push(Number(e));
-    } catch {}
-  }
-  return out;
+export function pidsMentioning(/** @type {string} */ needle) {
+  return allPids().filter((p) => (readProc(p, 'cmdline') ?? '').includes(needle));
 }
 
 /** Mount points at or under `dir`, deepest first. */
-export function mountsUnder(dir) {
-  const unesc = (s) => s.replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  const points = fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => unesc(l.split(' ')[4]))
-    .filter((p) => p === dir || p.startsWith(dir + '/'));
-  return [...new Set(points)].sort((a, b) => b.length - a.length);
+export function mountsUnder(/** @type {string} */ dir) {
+  return [...new Set(mountsBelow([dir]).map((m) => m.mountpoint))];
 }
 
-export function unmountUnder(dir) {
-  for (let round = 0; round < 3; round++) {
-    const points = mountsUnder(dir);
-    if (!points.length) return;
-    for (const p of points) spawnSync('umount', ['-l', p], { stdio: 'ignore' });
-  }
+export function unmountUnder(/** @type {string} */ dir) {
+  unmountBelow([dir]);
 }
-
-const CGROUP_ROOT = '/sys/fs/cgroup';
 
 /** Every cgroup directory (all v1 hierarchies and the unified one), as a Set of paths. */
 export function cgroupDirs() {
-  const out = new Set();
-  const walk = (d, depth) => {
-    if (depth > 6) return;
-    let entries;
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (!e.isDirectory()) continue;
-      const p = path.join(d, e.name);
-      out.add(p);
-      walk(p, depth + 1);
-    }
-  };
-  walk(CGROUP_ROOT, 0);
-  return out;
+  return new Set(cgroupDirsAll(7));
 }
 
 /**
@@ -250,8 +237,8 @@ export function cgroupDirs() {
  * the hierarchy starts with one of `prefixes` (the parents the engines use: other suites may be
  * making cgroups at the same time); returns the ones that could not be removed.
  */
-export function removeNewCgroups(before, prefixes) {
-  const ours = (d) => {
+export function removeNewCgroups(/** @type {Set<string>} */ before, /** @type {string[]} */ prefixes) {
+  const ours = (/** @type {string} */ d) => {
     const rel = path.relative(CGROUP_ROOT, d).split('/');
     // v1: <hierarchy>/<prefix>…; v2 (unified or the only hierarchy): <prefix>…
     return prefixes.some((p) => rel[0] === p || rel[1] === p);
@@ -259,6 +246,7 @@ export function removeNewCgroups(before, prefixes) {
   const fresh = [...cgroupDirs()]
     .filter((d) => !before.has(d) && ours(d))
     .sort((a, b) => b.length - a.length);
+  /** @type {string[]} */
   const left = [];
   for (const d of fresh) {
     try {
@@ -271,12 +259,12 @@ export function removeNewCgroups(before, prefixes) {
 }
 
 /** Which of `paths` exist now. */
-export function existing(paths) {
+export function existing(/** @type {string[]} */ paths) {
   return new Set(paths.filter((p) => fs.existsSync(p)));
 }
 
 /** containerd's config.toml for a private daemon in `dir` on socket `sock`, without the CRI plugin. */
-export function privateContainerdConfig(dir, sock) {
+export function privateContainerdConfig(/** @type {string} */ dir, /** @type {string} */ sock) {
   return [
     'version = 2',
     `root = "${dir}/root"`,

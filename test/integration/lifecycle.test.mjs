@@ -462,6 +462,7 @@ describe('inside a container', { skip: SKIP }, () => {
     const b = makeBundle(t, undefined, {
       args: ['sh', '-c', 'if [ -e /proc/self/fd/3 ]; then cat <&3; else echo closed; fi'],
     });
+    /** @type {import('node:child_process').StdioOptions} */
     const stdio = ['ignore', 'pipe', 'pipe', fd];
     const with3 = e.husk(['run', '--preserve-fds', '1', '-b', b.dir, e.id('p1')], { stdio });
     assert.equal(ok(with3), `preserved ${e.marker}\n`);
@@ -567,6 +568,7 @@ describe('the lifecycle from outside', { skip: SKIP }, () => {
   });
 
   test('kill with SIGKILL, KILL and 9: run exits 137', async (t) => {
+    /** @type {Array<[string, Awaited<ReturnType<typeof runInBackground>>]>} */
     const runs = [];
     for (const [i, sig] of ['SIGKILL', 'KILL', '9'].entries())
       runs.push([sig, await runInBackground(t, ['sleep', '600'], undefined, `k${i}`)]);

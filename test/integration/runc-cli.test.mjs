@@ -156,10 +156,10 @@ function comparable(c) {
 }
 
 describe(`spec: runc 1.1.5's template (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
-  for (const [flags, name] of [
+  for (const [flags, name] of /** @type {Array<[string[], string]>} */ ([
     [[], 'runc-1.1.5-spec.json'],
     [['--rootless'], 'runc-1.1.5-spec-rootless.json'],
-  ])
+  ]))
     test(`spec ${flags.join(' ')} writes ${name}, field by field`, (t) => {
       const e = env(t, { runtime: RUNTIME });
       const dir = e.tmpdir();

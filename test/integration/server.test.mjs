@@ -170,12 +170,12 @@ test('what the server does not serve falls back to the Node CLI', { skip: SKIP }
   assert.equal(r.code, 0, show(r));
   assert.match(r.stdout, /husk \[global options\]/);
   // A caller in another network namespace is not served: it could not reach what the server can.
-  r = spawnSync('unshare', ['--net', HUSK, '--root', e.root, 'state', id], {
+  const other = spawnSync('unshare', ['--net', HUSK, '--root', e.root, 'state', id], {
     env: { ...process.env, ...s.opts.env },
     encoding: 'utf8',
   });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout).id, id);
+  assert.equal(other.status, 0, other.stderr);
+  assert.equal(JSON.parse(other.stdout).id, id);
   assert.equal(e.husk(['delete', '--force', id], s.opts).code, 0);
   const tally = await s.stop();
   assert.equal(tally.handedBack, 2, tally.log);

@@ -39,7 +39,7 @@ async function withFake(t, slice) {
     for (const d of sliceDirs().sort((a, b) => b.length - a.length)) {
       // Only if the test failed before delete: remove what is left of ours.
       for (const sub of fs
-        .readdirSync(d, { recursive: true })
+        .readdirSync(d, { recursive: true, encoding: 'utf8' })
         .filter((n) => n.includes(e.marker))
         .reverse())
         try {

@@ -15,12 +15,14 @@ export const NODE_ENV = Object.fromEntries(
  * → { dir, pid, stop(): Promise<{ served, handedBack, refused, log }>, log() }. opts.as: a command
  * that execs the rest (setpriv ..., to run the server as another user); opts.env: its environment;
  * opts.entry: the Node CLI to run (default: this checkout's bin/husk.js).
+ * @param {string} [dir]
+ * @param {{ as?: string[], env?: NodeJS.ProcessEnv, entry?: string }} [opts]
  */
 export async function startHuskServer(dir = fs.mkdtempSync('/tmp/husk-test-server-'), opts = {}) {
   const argv = [
     ...(opts.as ?? []),
     process.execPath,
-    path.join(REPO, 'bin', 'husk.js'),
+    opts.entry ?? path.join(REPO, 'bin', 'husk.js'),
     'server',
     '--dir',
     dir,

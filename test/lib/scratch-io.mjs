@@ -12,7 +12,7 @@ export function scratchFd(prefix = '/tmp/husk-test-io-') {
 }
 
 /** What was written to a scratchFd file; closes it. */
-export function drain(fd) {
+export function drain(/** @type {number} */ fd) {
   const size = fs.fstatSync(fd).size;
   const buf = Buffer.alloc(size);
   let off = 0;

@@ -8,23 +8,35 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { drain, scratchFd } from '../lib/scratch-io.mjs';
-import { fileURLToPath } from 'node:url';
+import {
+  REPO,
+  ROOTFS,
+  Scope,
+  busyboxMissing,
+  huskNotBuilt,
+  killQuietly,
+  mountinfo,
+  mountsUnder,
+  procStatus,
+  removeCgroupTree as removeCgroupDir,
+  removeDirs,
+  runSync,
+  runtimeUnderTest,
+  show,
+  sleep,
+  waitFor as waitForEvery,
+} from '../lib/core.mjs';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const RUNTIME = process.env.RUNTIME
-  ? path.resolve(process.env.RUNTIME)
-  : path.join(REPO, 'bin', 'husk');
-export const IS_HUSK = !process.env.RUNTIME || /husk/.test(path.basename(RUNTIME));
-export const ROOTFS = path.join(REPO, 'examples', 'busybox', 'rootfs');
+export { REPO, ROOTFS, show, sleep };
+export const { runtime: RUNTIME, isHusk: IS_HUSK } = runtimeUnderTest();
 const PREFIX = '/tmp/husk-test-rl-';
 const SUB_COUNT = 65536;
 
-function which(cmd) {
+function which(/** @type {string} */ cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
 }
 
-function readSysctl(name) {
+function readSysctl(/** @type {string} */ name) {
   try {
     return fs.readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim();
   } catch {
@@ -42,14 +54,10 @@ async function whyNot() {
   if (readSysctl('kernel.unprivileged_userns_clone') === '0')
     return 'unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)';
   if (!fs.existsSync(RUNTIME)) return `runtime ${RUNTIME} not found`;
-  if (IS_HUSK && !fs.existsSync(path.join(REPO, 'dist', 'husk.js')))
-    return `husk is not built: run \`npm run build\` in ${REPO}`;
-  try {
-    const { ensureRootfs } = await import(path.join(REPO, 'scripts', 'ensure-rootfs.mjs'));
-    ensureRootfs(ROOTFS);
-  } catch (err) {
-    return `no busybox rootfs: ${err.message}`;
-  }
+  const notBuilt = IS_HUSK && huskNotBuilt();
+  if (notBuilt) return notBuilt;
+  const noRootfs = await busyboxMissing(ROOTFS);
+  if (noRootfs) return noRootfs;
   // The user must reach the runtime, its build and the rootfs.
   for (let d = ROOTFS; d !== '/'; d = path.dirname(d))
     if ((fs.statSync(d).mode & 0o001) === 0) return `${d} is not searchable by other users`;
@@ -60,39 +68,52 @@ async function whyNot() {
 export const SKIP = await whyNot();
 export const HUSK_ONLY = IS_HUSK ? false : `husk's own behaviour; RUNTIME=${RUNTIME} is not husk`;
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor(fn, what, timeoutMs = 10_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
+/**
+ * Polls fn() every 25 ms until it returns a truthy value; throws after timeoutMs naming `what`.
+ * @template T
+ * @param {() => T | Promise<T>} fn
+ * @param {string} what
+ */
+export function waitFor(fn, what, timeoutMs = 10_000) {
+  return waitForEvery(fn, what, timeoutMs, 25);
 }
 
 /** Output lines with their runs of blanks made one space (uid_map and the like line up columns). */
-export function lines(text) {
+export function lines(/** @type {string} */ text) {
   return text
     .trim()
     .split('\n')
     .map((l) => l.trim().split(/\s+/).join(' '));
 }
 
-export function show(r) {
-  return `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The test user
 
-function lineOwner(l) {
+/**
+ * @typedef {object} User
+ * @property {string} name
+ * @property {number} uid
+ * @property {number} gid
+ * @property {{ start: number, count: number }} sub its subordinate uids and gids (one range)
+ * @property {string} xdg its /run/user/<uid>
+ * @property {() => void} remove
+ */
+
+/**
+ * @typedef {{ cgroupProcs?: string, cwd?: string, env?: Record<string, string>, timeout?: number }} AsUserOpts
+ */
+
+function lineOwner(/** @type {string} */ l) {
   return l.split(':')[0];
 }
 
 // Removes the user's lines from /etc/subuid or /etc/subgid and, when `range` is given, adds one.
 // Only the user's own lines change, so other tools editing the file meanwhile keep theirs.
+/**
+ * @param {string} file
+ * @param {string} name
+ * @param {{ start: number, count: number } | null} range
+ */
 function setSubordinate(file, name, range) {
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const kept = text.split('\n').filter((l) => l !== '' && lineOwner(l) !== name);
@@ -118,7 +139,9 @@ function freeRange() {
  * remove() }. Its subordinate ids (the same range for uids and gids) and /run/user/<uid> are
  * made too; remove() takes all of it away and restores /etc/subuid and /etc/subgid.
  */
+/** @returns {User} */
 export function makeUser() {
+  /** @type {Record<string, string|null>} */
   const snapshot = {};
   for (const f of ['/etc/subuid', '/etc/subgid'])
     snapshot[f] = fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : null;
@@ -127,7 +150,7 @@ export function makeUser() {
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, `useradd ${name}: ${r.stderr}`);
-  const user = { name, made: [] };
+  const user = /** @type {User} */ ({ name });
   try {
     user.uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
     user.gid = Number(spawnSync('id', ['-g', name], { encoding: 'utf8' }).stdout.trim());
@@ -147,7 +170,7 @@ export function makeUser() {
   return user;
 }
 
-function removeUser(user, snapshot) {
+function removeUser(/** @type {User} */ user, /** @type {Record<string, string|null>} */ snapshot) {
   const errors = [];
   killUserProcesses(user);
   if (user.xdg) fs.rmSync(user.xdg, { recursive: true, force: true });
@@ -167,53 +190,31 @@ function removeUser(user, snapshot) {
 // ---------------------------------------------------------------------------------------------
 // Processes and mounts of the user
 
-function statusOf(pid) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 /** Host uids a process of this user can run as: its own and its subordinate range. */
-function ownsUid(user, uid) {
+function ownsUid(/** @type {User} */ user, /** @type {number} */ uid) {
   return uid === user.uid || (uid >= user.sub.start && uid < user.sub.start + user.sub.count);
 }
 
 /** Live (non-zombie) processes running as the user or one of its subordinate ids. */
-export function userProcesses(user) {
+export function userProcesses(/** @type {User} */ user) {
   const out = [];
   for (const n of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(n)) continue;
-    const st = statusOf(n);
-    const uid = /^Uid:\s+(\d+)/m.exec(st);
-    const state = /^State:\s+(\S)/m.exec(st);
-    if (!uid || state?.[1] === 'Z') continue;
-    if (ownsUid(user, Number(uid[1]))) out.push(Number(n));
+    const st = procStatus(n);
+    if (!st.Uid || st.State?.startsWith('Z')) continue;
+    if (ownsUid(user, Number(st.Uid.split(/\s+/)[0]))) out.push(Number(n));
   }
   return out;
 }
 
-function killUserProcesses(user) {
+function killUserProcesses(/** @type {User} */ user) {
   if (!user.sub) return;
   for (let i = 0; i < 50; i++) {
     const pids = userProcesses(user);
     if (!pids.length) return;
-    for (const p of pids)
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
+    for (const p of pids) killQuietly(p);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
-}
-
-function mountsUnder(dirs) {
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => l && dirs.some((d) => l.includes(` ${d} `) || l.includes(` ${d}/`)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,113 +224,107 @@ function mountsUnder(dirs) {
  * Runs `argv` as the user (setpriv, its own groups, a small environment with XDG_RUNTIME_DIR),
  * optionally first moving the shell into cgroup.procs file `opts.cgroupProcs` (as root).
  * stdout and stderr go to files so a container that outlives the command does not hold a pipe.
+ * @param {User} user
+ * @param {string[]} argv
+ * @param {AsUserOpts} [opts]
  */
 export function asUser(user, argv, opts = {}) {
-  const files = [scratchFd(PREFIX + 'io-'), scratchFd(PREFIX + 'io-')];
   const setpriv = ['setpriv', '--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups'];
   let cmd = [...setpriv, ...argv];
   if (opts.cgroupProcs)
     cmd = ['sh', '-c', `echo $$ > "$0" && exec "$@"`, opts.cgroupProcs, ...setpriv, ...argv];
-  let r;
-  let stdout = '';
-  let stderr = '';
-  try {
-    r = spawnSync(cmd[0], cmd.slice(1), {
-      cwd: opts.cwd ?? '/',
-      env: {
-        PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-        HOME: '/',
-        USER: user.name,
-        XDG_RUNTIME_DIR: user.xdg,
-        ...(opts.env ?? {}),
-      },
-      stdio: ['ignore', files[0], files[1]],
-      timeout: opts.timeout ?? 30_000,
-      killSignal: 'SIGKILL',
-    });
-  } finally {
-    stdout = drain(files[0]);
-    stderr = drain(files[1]);
-  }
-  if (r.error && r.error.code !== 'ETIMEDOUT') throw r.error;
-  return { code: r.status, signal: r.signal, stdout, stderr, timedOut: r.error?.code === 'ETIMEDOUT' };
+  return runSync(cmd[0], cmd.slice(1), {
+    cwd: opts.cwd ?? '/',
+    env: {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: '/',
+      USER: user.name,
+      XDG_RUNTIME_DIR: user.xdg,
+      ...(opts.env ?? {}),
+    },
+    timeout: opts.timeout,
+    ioPrefix: PREFIX + 'io-',
+  });
 }
 
 /** The directory the runtime keeps its state in by default for this user. */
-export function defaultRoot(user) {
+export function defaultRoot(/** @type {User} */ user) {
   return path.join(user.xdg, IS_HUSK ? 'husk' : 'runc');
 }
 
+/** @type {any} */
 let specCache = null;
+
+/**
+ * One test's environment (a Scope: marker, ids, dirs, defer) whose runtime calls run as `user`.
+ */
+class RootlessEnv extends Scope {
+  /** @param {User} user */
+  constructor(user) {
+    super({ marker: `rl${crypto.randomBytes(3).toString('hex')}` });
+    this.user = user;
+  }
+
+  /** A fresh directory (mode 0755), owned by `owner` ({uid, gid}) when given. */
+  dir(/** @type {{ uid: number, gid: number }} */ owner) {
+    const d = this.tmpdir('', PREFIX);
+    fs.chmodSync(d, 0o755);
+    if (owner) fs.chownSync(d, owner.uid, owner.gid);
+    return d;
+  }
+
+  /**
+   * Runs the runtime as the user: e.run(['run', '-b', dir, id]); opts.global: flags before the verb.
+   * @param {string[]} args
+   * @param {AsUserOpts & { global?: string[] }} [opts]
+   */
+  run(args, opts = {}) {
+    return asUser(this.user, [RUNTIME, ...(opts.global ?? []), ...args], opts);
+  }
+
+  state(/** @type {string} */ id) {
+    const r = this.run(['state', id]);
+    return r.code === 0 ? JSON.parse(r.stdout) : null;
+  }
+
+  /**
+   * A bundle of the user's: `spec --rootless` output (made by husk, as the user, so the
+   * maps name the user's ids), terminal off, args `args`, root the shared busybox rootfs.
+   * @param {string[]} args
+   * @param {(config: any) => any} [mutate]
+   */
+  bundle(args, mutate) {
+    const dir = this.dir(this.user);
+    if (!specCache) {
+      const r = asUser(this.user, [path.join(REPO, 'bin', 'husk'), 'spec', '--rootless', '--bundle', dir]);
+      assert.equal(r.code, 0, `husk spec --rootless: ${show(r)}`);
+      specCache = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    }
+    let config = structuredClone(specCache);
+    config.process.terminal = false;
+    config.process.args = args;
+    config.root = { path: ROOTFS, readonly: true };
+    if (mutate) config = mutate(config) ?? config;
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
+    return dir;
+  }
+}
 
 /**
  * The per-test environment: { id(name), bundle(mutate), run(args, opts), state(id), dir(owner),
  * defer(fn) }. Cleanup force-deletes the test's containers, then fails the test if a state dir,
  * a process of the user, or a mount below its directories is left.
+ * @param {{ after: (fn: () => unknown) => void }} t the node:test context
+ * @param {User} user
  */
 export function rlEnv(t, user) {
-  const marker = `rl${crypto.randomBytes(3).toString('hex')}`;
-  const e = {
-    marker,
-    ids: new Set(),
-    dirs: [],
-    deferred: [],
-    id(name = 'c') {
-      const id = `${marker}-${name}`;
-      e.ids.add(id);
-      return id;
-    },
-    /** A fresh directory (mode 0755), owned by `owner` ({uid, gid}) when given. */
-    dir(owner) {
-      const d = fs.mkdtempSync(PREFIX);
-      e.dirs.push(d);
-      fs.chmodSync(d, 0o755);
-      if (owner) fs.chownSync(d, owner.uid, owner.gid);
-      return d;
-    },
-    defer(fn) {
-      e.deferred.push(fn);
-    },
-    /** Runs the runtime as the user: e.run(['run', '-b', dir, id]). */
-    run(args, opts = {}) {
-      return asUser(user, [RUNTIME, ...(opts.global ?? []), ...args], opts);
-    },
-    state(id) {
-      const r = e.run(['state', id]);
-      return r.code === 0 ? JSON.parse(r.stdout) : null;
-    },
-    /**
-     * A bundle of the user's: `spec --rootless` output (made by husk, as the user, so the
-     * maps name the user's ids), terminal off, args `args`, root the shared busybox rootfs.
-     */
-    bundle(args, mutate) {
-      const dir = e.dir(user);
-      if (!specCache) {
-        const r = asUser(user, [path.join(REPO, 'bin', 'husk'), 'spec', '--rootless', '--bundle', dir]);
-        assert.equal(r.code, 0, `husk spec --rootless: ${show(r)}`);
-        specCache = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-      }
-      let config = structuredClone(specCache);
-      config.process.terminal = false;
-      config.process.args = args;
-      config.root = { path: ROOTFS, readonly: true };
-      if (mutate) config = mutate(config) ?? config;
-      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
-      return dir;
-    },
-  };
+  const e = new RootlessEnv(user);
   t.after(() => cleanup(e, user));
   return e;
 }
 
-async function cleanup(e, user) {
-  const errors = [];
-  for (const fn of e.deferred.reverse())
-    try {
-      await fn();
-    } catch (err) {
-      errors.push(`cleanup: ${err.message}`);
-    }
+async function cleanup(/** @type {RootlessEnv} */ e, /** @type {User} */ user) {
+  const errors = await e.runDeferred();
   const root = defaultRoot(user);
   for (const id of e.ids) {
     if (!fs.existsSync(path.join(root, id))) continue;
@@ -348,39 +343,18 @@ async function cleanup(e, user) {
     killUserProcesses(user);
   }
   const mounts = mountsUnder(e.dirs);
-  if (mounts.length) errors.push(`mounts left: ${mounts.join(' | ')}`);
-  for (const d of e.dirs) if (!mountsUnder([d]).length) fs.rmSync(d, { recursive: true, force: true });
+  if (mounts.length) errors.push(`mounts left: ${mounts.map((m) => m.line).join(' | ')}`);
+  errors.push(...removeDirs(e.dirs));
   for (const id of e.ids) fs.rmSync(path.join(root, id), { recursive: true, force: true });
   if (errors.length) assert.fail(errors.join('\n'));
 }
 
 /** Where the cgroup2 hierarchy is mounted on this host (null: none). */
 export function cgroup2Mount() {
-  for (const l of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = l.split(' - ');
-    if (post?.startsWith('cgroup2 ')) return pre.split(' ')[4];
-  }
-  return null;
+  return mountinfo().find((m) => m.fstype === 'cgroup2')?.mountpoint ?? null;
 }
 
 /** Removes a cgroup directory and its children, killing what is in them (EBUSY retried). */
-export function removeCgroupTree(dir) {
-  if (!fs.existsSync(dir)) return;
-  for (const sub of fs.readdirSync(dir, { withFileTypes: true }))
-    if (sub.isDirectory()) removeCgroupTree(path.join(dir, sub.name));
-  for (let i = 0; i < 100; i++) {
-    for (const p of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean))
-      try {
-        process.kill(Number(p), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    try {
-      fs.rmdirSync(dir);
-      return;
-    } catch (err) {
-      if (err.code !== 'EBUSY') throw err;
-    }
-    spawnSync('sleep', ['0.02']);
-  }
+export function removeCgroupTree(/** @type {string} */ dir) {
+  if (!removeCgroupDir(dir)) throw new Error(`could not remove cgroup ${dir}`);
 }

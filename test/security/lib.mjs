@@ -1,42 +1,72 @@
 // Helpers for husk's security tests: each test gets a private --root and throwaway bundles under
 // /tmp/husk-test-sec-*, and one t.after hook that force-deletes its containers, kills whatever of
 // it is still running, unmounts what is left below its temp dirs and removes them, even when the
-// test failed. Self-contained on purpose (test/lib/harness.mjs is another helper's and may
-// change); RUNTIME=/path/to/runc runs the same attacks against another runtime for comparison.
+// test failed. Built on test/lib/core.mjs; RUNTIME=/path/to/runc runs the same attacks against
+// another runtime for comparison.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  IS_ROOT,
+  REPO,
+  ROOTFS as PRISTINE,
+  Scope,
+  alive,
+  allPids,
+  busyboxMissing,
+  cgroupDirsMarked,
+  copyTree,
+  fileSize,
+  huskNotBuilt,
+  killUntilGone,
+  mountinfo,
+  mountsUnder as hostMountsUnder,
+  processesMentioning,
+  procStatus,
+  readProc,
+  readlinkOrNull,
+  removeCgroupTree,
+  removeDirs,
+  runSync,
+  runtimeSpec,
+  runtimeUnderTest,
+  show,
+  sleep,
+  start,
+  unmountUnder,
+  waitFor,
+} from '../lib/core.mjs';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const RUNTIME = process.env.RUNTIME
-  ? path.resolve(process.env.RUNTIME)
-  : path.join(REPO, 'bin', 'husk');
-export const IS_HUSK = !process.env.RUNTIME || /husk/.test(path.basename(RUNTIME));
+export {
+  IS_ROOT,
+  REPO,
+  alive,
+  allPids,
+  copyTree,
+  hostMountsUnder,
+  mountinfo,
+  procStatus,
+  readProc,
+  readlinkOrNull,
+  show,
+  sleep,
+  waitFor,
+};
+
+export const { runtime: RUNTIME, isHusk: IS_HUSK } = runtimeUnderTest();
 export const PREFIX = '/tmp/husk-test-sec-';
-export const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
-const PRISTINE = path.join(REPO, 'examples', 'busybox', 'rootfs');
-const HUSK_INIT = path.join(REPO, 'build', 'Release', 'husk-init');
 
 async function whyNot() {
   if (!IS_ROOT) return 'the security tests make containers and need root: run them as root';
   if (!fs.existsSync(RUNTIME)) return `runtime ${RUNTIME} not found`;
   if (IS_HUSK) {
-    if (!fs.existsSync(path.join(REPO, 'dist', 'husk.js')))
-      return `husk is not built: run \`npm run build:ts && npm run build:bundle\` in ${REPO}`;
-    if (!fs.existsSync(path.join(REPO, 'build', 'Release', 'husk_native.node')) || !fs.existsSync(HUSK_INIT))
-      return `husk's addon or husk-init is not built: run \`npm run build:native\` in ${REPO}`;
+    const notBuilt = huskNotBuilt({ native: true });
+    if (notBuilt) return notBuilt;
   }
-  try {
-    const { ensureRootfs } = await import(path.join(REPO, 'scripts', 'ensure-rootfs.mjs'));
-    ensureRootfs(PRISTINE);
-  } catch (err) {
-    return `no busybox rootfs: ${err.message}`;
-  }
-  return false;
+  return busyboxMissing(PRISTINE);
 }
 
 /** false when the tests can run here, else the reason (pass as { skip: SKIP }). */
@@ -51,69 +81,12 @@ export function native() {
   return require(path.join(REPO, 'out', 'native', 'index.js')).native();
 }
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls fn() until it returns a truthy value, or throws after timeoutMs naming `what`. */
-export async function waitFor(fn, what, timeoutMs = 10_000, everyMs = 25) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`,
-      );
-    await sleep(everyMs);
-  }
-}
-
-export function show(r) {
-  return `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}${r.timedOut ? ' (timed out)' : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-}
-
 // ---------------------------------------------------------------------------------------------
-// /proc helpers
+// /proc and files
 
-export function readProc(pid, file) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-export function readlinkOrNull(p) {
-  try {
-    return fs.readlinkSync(p);
-  } catch {
-    return null;
-  }
-}
-
-export function allPids() {
-  return fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number);
-}
-
-export function procStatus(pid) {
-  const out = {};
-  for (const l of (readProc(pid, 'status') ?? '').split('\n')) {
-    const m = /^(\w+):\s*(.*)$/.exec(l);
-    if (m) out[m[1]] = m[2].trim();
-  }
-  return out;
-}
-
-export function alive(pid) {
-  const stat = readProc(pid, 'stat');
-  if (!stat) return false;
-  return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-}
-
-/** The fds of a process as { fd: target }. */
-export function fdsOf(pid) {
+/** The fds of a process as { fd: target }, or null when it is gone. */
+export function fdsOf(/** @type {number} */ pid) {
+  /** @type {Record<string, string|null>} */
   const out = {};
   let names = [];
   try {
@@ -125,35 +98,12 @@ export function fdsOf(pid) {
   return out;
 }
 
-/** Parsed mountinfo lines: { mountpoint, root, fstype, source }. */
-export function mountinfo(pid = 'self') {
-  const text = readProc(pid, 'mountinfo') ?? '';
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const [pre, post] = l.split(' - ');
-      const f = pre.split(' ');
-      const [fstype, source] = post.split(' ');
-      return { line: l, root: unescape(f[3]), mountpoint: unescape(f[4]), fstype, source };
-    });
-}
-
-function unescape(s) {
-  return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-}
-
-/** Host mounts at or below any of `dirs`. */
-export function hostMountsUnder(dirs) {
-  return mountinfo().filter((m) => dirs.some((d) => m.mountpoint === d || m.mountpoint.startsWith(d + '/')));
-}
-
-export function sha256(file) {
+export function sha256(/** @type {string} */ file) {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
 /** A cheap fingerprint of a file (type, size, mtime, and content hash for small files). */
-export function fingerprint(file) {
+export function fingerprint(/** @type {string} */ file) {
   let st;
   try {
     st = fs.lstatSync(file);
@@ -170,7 +120,7 @@ export function fingerprint(file) {
 }
 
 /** Compiles a C program statically with gcc; returns its path, or null when gcc cannot. */
-export function compileStatic(src, out) {
+export function compileStatic(/** @type {string} */ src, /** @type {string} */ out) {
   const c = out + '.c';
   fs.writeFileSync(c, src);
   const r = spawnSync('gcc', ['-static', '-O2', '-o', out, c], { encoding: 'utf8' });
@@ -181,164 +131,159 @@ export function compileStatic(src, out) {
 // ---------------------------------------------------------------------------------------------
 // The per-test environment
 
-let baseSpec = null;
-function baseConfig() {
-  if (!baseSpec) {
-    const d = fs.mkdtempSync(PREFIX + 'spec-');
-    try {
-      const r = spawnSync(RUNTIME, ['spec', '--bundle', d], { encoding: 'utf8', timeout: 30_000 });
-      assert.equal(r.status, 0, `${RUNTIME} spec: ${r.stderr}`);
-      baseSpec = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
-    } finally {
-      fs.rmSync(d, { recursive: true, force: true });
-    }
-  }
-  return structuredClone(baseSpec);
-}
-
-function runtimeArgv(root, args) {
-  return ['--root', root, ...args];
-}
+/**
+ * @typedef {object} SecCallOpts
+ * @property {string} [log] a file that gets the runtime's (and so a created container's) stdout
+ *   and stderr, for commands whose container outlives them
+ * @property {Array<number|'ignore'|'pipe'|'inherit'>} [extraFds] fds passed as 3, 4, ... (--preserve-fds)
+ * @property {import('node:child_process').StdioOptions} [stdio]
+ * @property {string} [input]
+ * @property {number} [timeout]
+ * @property {string} [cwd]
+ */
 
 /**
- * The environment of one test: { root, marker, tmp(name), id(name), canary(), husk(args, opts),
- * huskAsync(args, opts), bundle(opts), state(id), defer(fn) }. Registers the cleanup hook.
+ * @typedef {object} SecBundle
+ * @property {string} dir
+ * @property {string} rootfs
+ * @property {string} out the host side of the container's /out
+ * @property {string} configPath
+ * @property {any} config
+ * @property {(cfg?: any) => void} write
+ * @property {(name: string) => string|null} read a file of /out, or null
+ * @property {(name: string, what?: string | (() => string), ms?: number) => Promise<string>} waitOut
  */
-export function secEnv(t) {
-  const marker = `hsec${crypto.randomBytes(4).toString('hex')}`;
-  const e = {
-    marker,
-    root: fs.mkdtempSync(PREFIX + 'root-'),
-    dirs: [],
-    ids: new Set(),
-    deferred: [],
-    children: new Set(),
-    tmp(name = 'tmp') {
-      const d = fs.mkdtempSync(`${PREFIX}${name}-`);
-      e.dirs.push(d);
-      return d;
-    },
-    /** An empty host directory an attack would write into: assertCanary() checks it stays so. */
-    canary(name = 'canary') {
-      return e.tmp(name);
-    },
-    id(name = 'c') {
-      const id = `${marker}-${name}`;
-      e.ids.add(id);
-      return id;
-    },
-    defer(fn) {
-      e.deferred.push(fn);
-    },
-    /**
-     * Runs the runtime and waits: { code, signal, stdout, stderr, timedOut }. opts.log: a file
-     * that gets the runtime's (and so a created container's) stdout and stderr, for commands
-     * whose container outlives them; opts.extraFds: fds passed as 3, 4, ... (--preserve-fds).
-     */
-    husk(args, opts = {}) {
-      let stdio = opts.stdio ?? ['ignore', 'pipe', 'pipe'];
-      let logFd = -1;
-      if (opts.log) {
-        logFd = fs.openSync(opts.log, 'a');
-        stdio = ['ignore', logFd, logFd];
-      }
-      if (opts.extraFds) stdio = [...stdio, ...opts.extraFds];
-      const before = opts.log ? fileSize(opts.log) : 0;
-      const r = spawnSync(RUNTIME, runtimeArgv(e.root, args), {
-        input: opts.input,
-        stdio: opts.input !== undefined && stdio[0] === 'ignore' ? ['pipe', ...stdio.slice(1)] : stdio,
-        timeout: opts.timeout ?? 30_000,
-        encoding: 'utf8',
-        cwd: opts.cwd ?? '/',
-        env: { ...process.env, HUSK_SEC_MARKER: marker },
-        killSignal: 'SIGKILL',
-      });
+
+/**
+ * @typedef {object} SecBundleOpts
+ * @property {boolean} [sharedRootfs] a copy shared by the file's tests, to plant nothing in
+ * @property {boolean} [terminal]
+ * @property {string[]} [args]
+ * @property {boolean} [readonly]
+ * @property {(config: any, bundle: SecBundle) => void} [mutate]
+ */
+
+class SecEnv extends Scope {
+  constructor() {
+    super({ marker: `hsec${crypto.randomBytes(4).toString('hex')}`, prefix: PREFIX });
+    this.root = this.own(fs.mkdtempSync(PREFIX + 'root-'));
+    /** @type {Set<import('node:child_process').ChildProcess>} */
+    this.children = new Set();
+  }
+
+  tmp(name = 'tmp') {
+    return this.tmpdir(name);
+  }
+
+  /** An empty host directory an attack would write into: assertCanary() checks it stays so. */
+  canary(name = 'canary') {
+    return this.tmp(name);
+  }
+
+  /** @returns {NodeJS.ProcessEnv} */
+  get childEnv() {
+    return { ...process.env, HUSK_SEC_MARKER: this.marker };
+  }
+
+  /**
+   * Runs the runtime and waits: { code, signal, stdout, stderr, timedOut }. Output goes to files
+   * unless opts.stdio, opts.log or opts.extraFds say otherwise.
+   * @param {string[]} args
+   * @param {SecCallOpts} [opts]
+   */
+  husk(args, opts = {}) {
+    const argv = ['--root', this.root, ...args];
+    const base = { input: opts.input, timeout: opts.timeout, cwd: opts.cwd ?? '/', env: this.childEnv };
+    if (!opts.stdio && !opts.log && !opts.extraFds) return runSync(RUNTIME, argv, base);
+    /** @type {any[]} */
+    let stdio = /** @type {any[]} */ (opts.stdio ?? ['ignore', 'pipe', 'pipe']);
+    let logFd = -1;
+    if (opts.log) {
+      logFd = fs.openSync(opts.log, 'a');
+      stdio = ['ignore', logFd, logFd];
+    }
+    if (opts.extraFds) stdio = [...stdio, ...opts.extraFds];
+    if (opts.input !== undefined && stdio[0] === 'ignore') stdio = ['pipe', ...stdio.slice(1)];
+    const before = opts.log ? fileSize(opts.log) : 0;
+    let r;
+    try {
+      r = runSync(RUNTIME, argv, { ...base, stdio });
+    } finally {
       if (logFd >= 0) fs.closeSync(logFd);
-      if (r.error && r.error.code !== 'ETIMEDOUT') throw r.error;
-      const logged = opts.log ? fs.readFileSync(opts.log, 'utf8').slice(before) : '';
-      return {
-        code: r.status,
-        signal: r.signal,
-        stdout: opts.log ? logged : (r.stdout ?? ''),
-        stderr: opts.log ? logged : (r.stderr ?? ''),
-        timedOut: r.error?.code === 'ETIMEDOUT',
-      };
-    },
-    /** Starts the runtime without waiting: { child, done } (done resolves to the result). */
-    huskAsync(args, opts = {}) {
-      const child = spawn(RUNTIME, runtimeArgv(e.root, args), {
-        stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
-        cwd: opts.cwd ?? '/',
-        env: { ...process.env, HUSK_SEC_MARKER: marker },
-      });
-      e.children.add(child);
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.setEncoding('utf8').on('data', (d) => (stdout += d));
-      child.stderr?.setEncoding('utf8').on('data', (d) => (stderr += d));
-      const done = new Promise((resolve) => {
-        child.on('error', (err) => resolve({ code: null, signal: null, stdout, stderr: String(err) }));
-        child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-      });
-      return { child, done };
-    },
-    /** The runtime's state of `id`, or null when it has none. */
-    state(id) {
-      const r = e.husk(['state', id]);
-      if (r.code !== 0) return null;
-      return JSON.parse(r.stdout);
-    },
-    /** The host pid of a container's init. */
-    initPid(id) {
-      const s = e.state(id);
-      assert.ok(s && s.pid > 0, `no pid for container ${id}`);
-      return s.pid;
-    },
-    /** Asserts a failed create/run left no container behind. */
-    assertGone(id) {
-      assert.ok(!fs.existsSync(path.join(e.root, id)), `container ${id} left a state dir after failing`);
-      assert.equal(e.state(id), null, `container ${id} still has a state after failing`);
-    },
-    /**
-     * A bundle in a fresh temp dir: `RUNTIME spec` output, terminal off, args, the test marker in
-     * the environment, a private copy of the busybox rootfs (readonly by default; sharedRootfs:
-     * true for a copy shared by the file's tests, to plant nothing in) and a host directory
-     * bound rw at /out for results. mutate(config, bundle) edits the config in place.
-     */
-    bundle(opts = {}) {
-      const dir = e.tmp('bundle');
-      fs.chmodSync(dir, 0o755); // reachable by a user-namespaced container's root
-      const b = {
-        dir,
-        rootfs: opts.sharedRootfs ? sharedRootfs() : path.join(dir, 'rootfs'),
-        out: path.join(dir, 'out'),
-        configPath: path.join(dir, 'config.json'),
-      };
-      if (!opts.sharedRootfs) {
-        copyTree(PRISTINE, b.rootfs);
-        fs.mkdirSync(path.join(b.rootfs, 'out'));
-      }
-      fs.mkdirSync(b.out, { mode: 0o777 });
-      fs.chmodSync(b.out, 0o777);
-      const c = baseConfig();
-      c.process.terminal = !!opts.terminal;
-      c.process.args = opts.args ?? ['true'];
-      c.process.env.push(`HUSK_SEC_MARKER=${marker}`);
-      c.root = { path: b.rootfs, readonly: opts.readonly ?? true };
-      c.mounts.push({ destination: '/out', type: 'bind', source: b.out, options: ['rbind', 'rw'] });
-      b.config = c;
-      b.write = (cfg = b.config) => {
+    }
+    if (!opts.log) return r;
+    const logged = fs.readFileSync(opts.log, 'utf8').slice(before);
+    return { ...r, stdout: logged, stderr: logged };
+  }
+
+  /**
+   * Starts the runtime without waiting: { child, done } (done resolves to the result, also when
+   * it could not be started).
+   * @param {string[]} args
+   * @param {{ stdio?: import('node:child_process').StdioOptions, cwd?: string }} [opts]
+   */
+  huskAsync(args, opts = {}) {
+    const s = start(RUNTIME, ['--root', this.root, ...args], {
+      stdio: opts.stdio,
+      cwd: opts.cwd ?? '/',
+      env: this.childEnv,
+    });
+    this.children.add(s.child);
+    const done = s.done.catch((err) => ({ code: null, signal: null, ...s.output(), stderr: String(err) }));
+    return { child: s.child, done };
+  }
+
+  /** The runtime's state of `id`, or null when it has none. */
+  state(/** @type {string} */ id) {
+    const r = this.husk(['state', id]);
+    if (r.code !== 0) return null;
+    return JSON.parse(r.stdout);
+  }
+
+  /** The host pid of a container's init. */
+  initPid(/** @type {string} */ id) {
+    const s = this.state(id);
+    assert.ok(s && s.pid > 0, `no pid for container ${id}`);
+    return s.pid;
+  }
+
+  /** Asserts a failed create/run left no container behind. */
+  assertGone(/** @type {string} */ id) {
+    assert.ok(!fs.existsSync(path.join(this.root, id)), `container ${id} left a state dir after failing`);
+    assert.equal(this.state(id), null, `container ${id} still has a state after failing`);
+  }
+
+  /**
+   * A bundle in a fresh temp dir: `RUNTIME spec` output, terminal off, args, the test marker in
+   * the environment, a private copy of the busybox rootfs (readonly by default; sharedRootfs:
+   * true for a copy shared by the file's tests, to plant nothing in) and a host directory
+   * bound rw at /out for results. mutate(config, bundle) edits the config in place.
+   * @param {SecBundleOpts} [opts]
+   * @returns {SecBundle}
+   */
+  bundle(opts = {}) {
+    const dir = this.tmp('bundle');
+    fs.chmodSync(dir, 0o755); // reachable by a user-namespaced container's root
+    const out = path.join(dir, 'out');
+    /** @type {SecBundle} */
+    const b = {
+      dir,
+      rootfs: opts.sharedRootfs ? sharedRootfs() : path.join(dir, 'rootfs'),
+      out,
+      configPath: path.join(dir, 'config.json'),
+      config: null,
+      write: (cfg = b.config) => {
         b.config = cfg;
         fs.writeFileSync(b.configPath, JSON.stringify(cfg, null, 2) + '\n');
-      };
-      b.read = (name) => {
+      },
+      read: (name) => {
         try {
-          return fs.readFileSync(path.join(b.out, name), 'utf8');
+          return fs.readFileSync(path.join(out, name), 'utf8');
         } catch {
           return null;
         }
-      };
-      b.waitOut = async (name, what = `/out/${name} from the container`, ms = 15_000) =>
+      },
+      waitOut: async (name, what = `/out/${name} from the container`, ms = 15_000) =>
         (
           await waitFor(
             () => {
@@ -347,20 +292,43 @@ export function secEnv(t) {
             },
             what,
             ms,
+            25,
           )
-        ).v;
-      if (opts.mutate) opts.mutate(c, b);
-      b.write(c);
-      return b;
-    },
-  };
-  e.dirs.push(e.root);
+        ).v,
+    };
+    if (!opts.sharedRootfs) {
+      copyTree(PRISTINE, b.rootfs);
+      fs.mkdirSync(path.join(b.rootfs, 'out'));
+    }
+    fs.mkdirSync(b.out, { mode: 0o777 });
+    fs.chmodSync(b.out, 0o777);
+    const c = runtimeSpec(RUNTIME);
+    c.process.terminal = !!opts.terminal;
+    c.process.args = opts.args ?? ['true'];
+    c.process.env.push(`HUSK_SEC_MARKER=${this.marker}`);
+    c.root = { path: b.rootfs, readonly: opts.readonly ?? true };
+    c.mounts.push({ destination: '/out', type: 'bind', source: b.out, options: ['rbind', 'rw'] });
+    b.config = c;
+    if (opts.mutate) opts.mutate(c, b);
+    b.write(c);
+    return b;
+  }
+}
+
+/**
+ * The environment of one test: { root, marker, tmp(name), id(name), canary(), husk(args, opts),
+ * huskAsync(args, opts), bundle(opts), state(id), defer(fn) }. Registers the cleanup hook.
+ * @param {{ after: (fn: () => unknown) => void }} t the node:test context
+ */
+export function secEnv(t) {
+  const e = new SecEnv();
   t.after(() => cleanup(e));
   return e;
 }
 
 // One unmodified copy of the busybox rootfs (with /out) per test process, for bundles that
 // plant nothing in their rootfs; removed when the process exits.
+/** @type {string|null} */
 let shared = null;
 function sharedRootfs() {
   if (!shared) {
@@ -375,30 +343,8 @@ function sharedRootfs() {
   return shared;
 }
 
-/** cp -a of the busybox rootfs (dirs, regular files, symlinks), without spawning cp. */
-export function copyTree(src, dest) {
-  const st = fs.lstatSync(src);
-  if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(src), dest);
-  else if (st.isDirectory()) {
-    fs.mkdirSync(dest);
-    for (const n of fs.readdirSync(src)) copyTree(path.join(src, n), path.join(dest, n));
-    fs.chmodSync(dest, st.mode & 0o7777);
-  } else if (st.isFile()) {
-    fs.copyFileSync(src, dest);
-    fs.chmodSync(dest, st.mode & 0o7777);
-  } else throw new Error(`copyTree: ${src} is not a file, directory or symlink`);
-}
-
-function fileSize(f) {
-  try {
-    return fs.statSync(f).size;
-  } catch {
-    return 0;
-  }
-}
-
 /** Asserts a canary dir is still empty and nothing is mounted on or below it on the host. */
-export function assertCanary(dir, what = 'canary') {
+export function assertCanary(/** @type {string} */ dir, what = 'canary') {
   const entries = fs.readdirSync(dir);
   assert.deepEqual(entries, [], `${what} ${dir} was written by the runtime: ${entries.join(', ')}`);
   const m = hostMountsUnder([dir]);
@@ -409,85 +355,11 @@ export function assertCanary(dir, what = 'canary') {
   );
 }
 
-/** Pids (not ours) whose environ, cmdline or cgroup mentions `marker`. */
-function markedPids(marker) {
-  const out = [];
-  for (const pid of allPids()) {
-    if (pid === process.pid) continue;
-    const hay = [readProc(pid, 'environ'), readProc(pid, 'cmdline'), readProc(pid, 'cgroup')].join('\n');
-    if (hay.includes(marker) && alive(pid)) out.push(pid);
-  }
-  return out;
-}
-
-const CGROUP_ROOT = '/sys/fs/cgroup';
-
-function safeReaddir(d) {
-  try {
-    return fs.readdirSync(d, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-}
-
-/** Cgroup directories (up to three levels below each hierarchy) whose name has `marker`. */
-function markedCgroups(marker) {
-  const out = [];
-  const walk = (dir, depth) => {
-    for (const d of safeReaddir(dir)) {
-      if (!d.isDirectory()) continue;
-      const p = path.join(dir, d.name);
-      if (d.name.includes(marker)) out.push(p);
-      else if (depth < 3) walk(p, depth + 1);
-    }
-  };
-  for (const h of safeReaddir(CGROUP_ROOT)) if (h.isDirectory()) walk(path.join(CGROUP_ROOT, h.name), 1);
-  return out.sort((a, b) => b.length - a.length);
-}
-
-function removeCgroup(dir) {
-  for (const d of safeReaddir(dir)) if (d.isDirectory()) removeCgroup(path.join(dir, d.name));
-  for (let i = 0; i < 100; i++) {
-    let pids = [];
-    try {
-      pids = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-    } catch {
-      /* gone */
-    }
-    for (const p of pids)
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    try {
-      fs.rmdirSync(dir);
-      return;
-    } catch (err) {
-      if (err.code === 'ENOENT') return;
-    }
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-  }
-}
-
-async function cleanup(e) {
-  const errors = [];
-  for (const fn of e.deferred.reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      errors.push(`cleanup: ${err.message}`);
-    }
-  }
-  for (const c of e.children)
-    if (c.exitCode === null && c.signalCode === null)
-      try {
-        c.kill('SIGKILL');
-      } catch {
-        /* gone */
-      }
+async function cleanup(/** @type {SecEnv} */ e) {
+  const errors = await e.runDeferred();
+  for (const c of e.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   // Containers: a state entry that is a symlink (planted by a test) is unlinked, never followed.
-  let entries = [];
+  let entries = /** @type {string[]} */ ([]);
   try {
     entries = fs.readdirSync(e.root);
   } catch {
@@ -510,38 +382,20 @@ async function cleanup(e) {
       errors.push(`delete --force ${name}: ${r.stderr.trim() || show(r)}`);
   }
   // Processes: anything still carrying the marker (containers, husk CLIs, helpers).
-  for (let i = 0; i < 50; i++) {
-    const left = markedPids(e.marker);
-    if (!left.length) break;
-    for (const pid of left)
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    await sleep(40);
-  }
+  await killUntilGone(() =>
+    processesMentioning([e.marker])
+      .filter((p) => !p.zombie)
+      .map((p) => p.pid),
+  );
   // Cgroups named after the test's containers that the runtime did not remove (only rmdir, after
   // killing what is in them; /sys/fs/cgroup itself is never touched).
-  const cgroups = markedCgroups(e.marker);
+  const cgroups = cgroupDirsMarked(e.marker);
   if (cgroups.length) errors.push(`cgroups left: ${cgroups.join(', ')}`);
-  for (const d of cgroups) removeCgroup(d);
+  for (const d of cgroups) removeCgroupTree(d);
   // Mounts the test (or an attack) left below its dirs, deepest first.
-  const dirs = e.dirs;
-  for (let i = 0; i < 3; i++) {
-    const left = hostMountsUnder(dirs).sort((a, b) => b.mountpoint.length - a.mountpoint.length);
-    if (!left.length) break;
-    if (i === 0) errors.push(`mounts left on the host: ${left.map((m) => m.mountpoint).join(', ')}`);
-    for (const m of left) spawnSync('umount', ['-l', m.mountpoint]);
-  }
-  const still = hostMountsUnder(dirs);
-  for (const d of dirs) {
-    if (still.some((m) => m.mountpoint === d || m.mountpoint.startsWith(d + '/'))) {
-      errors.push(`not removing ${d}: something is still mounted below it`);
-      continue;
-    }
-    fs.rmSync(d, { recursive: true, force: true });
-  }
+  const mounts = unmountUnder(e.dirs);
+  if (mounts.length) errors.push(`mounts left on the host: ${mounts.join(', ')}`);
+  errors.push(...removeDirs(e.dirs));
   if (errors.length) assert.fail(errors.join('\n'));
 }
 
@@ -554,8 +408,15 @@ async function cleanup(e) {
  * exec. Resolves to { hostPid, nsPid, child, release() → result } once that process exists in the
  * container's pid namespace, or to { skipped: reason } when husk did not block (a changed pid-file
  * write would do that).
+ * @param {SecEnv} e
+ * @param {string} _id the container (execArgs name it too)
+ * @param {string[]} execArgs
+ * @returns {Promise<{ skipped?: string, hostPid: number, nsPid: number,
+ *   child: import('node:child_process').ChildProcess,
+ *   release: () => Promise<import('../lib/core/run.mjs').Result> }>} (hostPid and nsPid are 0
+ *   when skipped)
  */
-export async function pausedExec(e, id, execArgs) {
+export async function pausedExec(e, _id, execArgs) {
   const dir = e.tmp('pidfile');
   const pidFile = path.join(dir, 'exec.pid');
   const run = e.huskAsync(['exec', '--pid-file', pidFile, ...execArgs], {
@@ -563,8 +424,10 @@ export async function pausedExec(e, id, execArgs) {
   });
   const fifos = [pidFile, `${pidFile}.${run.child.pid}.tmp`];
   for (const f of fifos) spawnSync('mkfifo', [f]);
+  /** @type {import('../lib/core/run.mjs').Result | null} */
   let result = null;
   run.done.then((r) => (result = r));
+  /** @type {{ exited: true } | { hostPid: number, nsPid: number }} */
   const found = await waitFor(
     () => {
       if (result) return { exited: true };
@@ -581,6 +444,7 @@ export async function pausedExec(e, id, execArgs) {
     15_000,
     5,
   );
+  /** @type {number[]} */
   const readers = [];
   const release = async () => {
     for (const f of fifos)
@@ -598,11 +462,15 @@ export async function pausedExec(e, id, execArgs) {
       await Promise.race([release(), sleep(5000)]);
     }
   });
-  if (found.exited)
+  if (!('hostPid' in found))
     return {
-      skipped: `husk exec did not block on its pid file (${show(result)}); cannot hold it before exec`,
+      skipped: `husk exec did not block on its pid file (${show(/** @type {any} */ (result))}); cannot hold it before exec`,
+      hostPid: 0,
+      nsPid: 0,
+      child: run.child,
+      release,
     };
-  return { ...found, child: run.child, release };
+  return { hostPid: found.hostPid, nsPid: found.nsPid, child: run.child, release };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -630,11 +498,18 @@ int main(int argc, char **argv) {
 export const NO_RACER = 'needs gcc with static glibc to build the renameat2(RENAME_EXCHANGE) racer';
 
 /** Builds the racer; null when gcc cannot. */
-export function buildRacer(e) {
+export function buildRacer(/** @type {SecEnv} */ e) {
   return compileStatic(RACER, path.join(e.tmp('bin'), 'racer'));
 }
 
-/** Starts swapping dir/a and dir/b until the test ends (or 60 s); returns the child. */
+/**
+ * Starts swapping dir/a and dir/b until the test ends (or 60 s); returns the child.
+ * @param {SecEnv} e
+ * @param {string} racer
+ * @param {string} dir
+ * @param {string} a
+ * @param {string} b
+ */
 export function startRacer(e, racer, dir, a, b) {
   const child = spawn(racer, [dir, a, b, '60'], { stdio: 'ignore', env: { HUSK_SEC_MARKER: e.marker } });
   e.defer(() => child.kill('SIGKILL'));
@@ -666,6 +541,6 @@ int main(int argc, char **argv) {
 `;
 
 /** Builds the ptrace probe into `dir` (e.g. a bundle's /out) as "ptrace"; false without gcc. */
-export function buildPtraceProbe(dir) {
+export function buildPtraceProbe(/** @type {string} */ dir) {
   return compileStatic(PTRACE, path.join(dir, 'ptrace')) !== null;
 }

@@ -58,6 +58,12 @@ async function startAgent(e) {
   return agent;
 }
 
+/**
+ * @param {any} e
+ * @param {any} agent
+ * @param {{ args?: string, nnp?: boolean, names?: string[], mutate?: (c: any, b: any) => void }} [opts]
+ *   args: the container's `sh -c` script
+ */
 function notifyBundle(e, agent, { args, nnp = false, names = ['mkdir', 'mkdirat'], mutate } = {}) {
   return e.bundle({
     readonly: false,
@@ -184,6 +190,7 @@ describe('seccomp SCMP_ACT_NOTIFY: the listener goes to the agent at listenerPat
     assert.deepEqual(b.read('hookfds').trim().split('\n').sort(), ['0', '1', '2', '3']);
   });
 
+  /** @type {Array<[string, (c: any, b: any) => void, RegExp]>} */
   const refused = [
     [
       'no agent listening at listenerPath',

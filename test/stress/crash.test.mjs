@@ -282,6 +282,11 @@ describe('crash recovery', { skip: SKIP }, () => {
 
   // A --root on a tiny tmpfs, full (free: how many bytes are left: create fails at different
   // steps) or read-only.
+  /**
+   * @param {any} t
+   * @param {any} e
+   * @param {{ free?: number, nrInodes?: number, readonly?: boolean }} [opts]
+   */
   function tinyRoot(t, e, { free = 0, nrInodes, readonly = false } = {}) {
     const dir = e.tmpdir('husk-test-stress-root-');
     const opts = `size=64k${nrInodes ? `,nr_inodes=${nrInodes}` : ''}`;

@@ -541,6 +541,7 @@ describe(`fuzz (${MODE})`, { skip: SKIP }, () => {
   // ("husk: string contains a NUL byte: ...") and now names the plan step's; the entry itself or
   // one that holds it will do. (A NUL byte in /process/env/N was blamed on "/process/args" until
   // db0ebb2.)
+  /** @type {Array<[string, (c: any) => void]>} */
   const NUL_FIELDS = [
     ['/process/args/0', (c) => (c.process.args = ['/bin/tr\u0000ue'])],
     ['/process/env/0', (c) => (c.process.env[0] = 'A=b\u0000c')],
@@ -595,6 +596,7 @@ describe(`fuzz (${MODE})`, { skip: SKIP }, () => {
   // seccomp allow-list) and fixed since: an execve that fails after start, E2BIG for a string over
   // the kernel's 128 KiB MAX_ARG_STRLEN or EPERM from seccomp, ended `husk run` with exit 1 and
   // only husk-init's own line ("husk-init: exec /bin/true: Argument list too long").
+  /** @type {Array<[string, (c: any) => void]>} */
   const EXEC_FAILS = [
     ['an environment string over 128 KiB', (c) => c.process.env.push(`BIG=${'x'.repeat(200_000)}`)],
     [

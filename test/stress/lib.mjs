@@ -4,11 +4,25 @@
 //
 // QUICK mode is the default; HUSK_STRESS=full runs the issue's sizes.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { drain, scratchFd } from '../lib/scratch-io.mjs';
-import { CGROUP_ROOT, HUSK, REPO, show } from '../lib/harness.mjs';
+import {
+  HUSK,
+  REPO,
+  allPids,
+  cgroupDirsNamed,
+  entriesOf,
+  huskCgroupsWith,
+  mountinfoLines,
+  processesMentioning,
+  readProc,
+  readlinkOrNull,
+  runAsync,
+  show,
+  statOf,
+} from '../lib/core.mjs';
+
+export { allPids, entriesOf, huskCgroupsWith, mountinfoLines, processesMentioning, readProc, statOf };
 
 export const FULL = process.env.HUSK_STRESS === 'full';
 export const MODE = FULL ? 'full' : 'quick';
@@ -16,56 +30,30 @@ export const MODE = FULL ? 'full' : 'quick';
 // ---------------------------------------------------------------------------------------------
 // Running husk asynchronously
 
-function spawnOnce(args, opts, out, err) {
-  return new Promise((resolve) => {
-    const child = spawn(HUSK, args, {
-      cwd: opts.cwd,
-      env: { ...process.env, ...(opts.marker ? { HUSK_TEST_MARKER: opts.marker } : {}), ...(opts.env ?? {}) },
-      stdio: ['ignore', out, err],
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeout ?? 30_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      resolve({ error });
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, timedOut, pid: child.pid });
-    });
+/**
+ * Runs husk without blocking the event loop: huskP(args, { root, marker, env, cwd, timeout }) →
+ * Promise<{ code, signal, stdout, stderr, timedOut, ms }>. stdout and stderr go to unlinked files.
+ * @param {string[]} args
+ * @param {{ root?: string, marker?: string, env?: Record<string, string>, cwd?: string,
+ *   timeout?: number }} [opts]
+ */
+export function huskP(args, opts = {}) {
+  return runAsync(HUSK, [...(opts.root ? ['--root', opts.root] : []), ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...(opts.marker ? { HUSK_TEST_MARKER: opts.marker } : {}), ...(opts.env ?? {}) },
+    timeout: opts.timeout,
+    ioPrefix: '/tmp/husk-test-stress-io-',
   });
 }
 
 /**
- * Runs husk without blocking the event loop: huskP(args, { root, marker, env, cwd, timeout }) →
- * Promise<{ code, signal, stdout, stderr, timedOut, ms }>. stdout and stderr go to unlinked files.
+ * Runs fn(item, index) over items with at most `limit` at once; resolves to the results.
+ * @template I, O
+ * @param {I[]} items
+ * @param {number} limit
+ * @param {(item: I, index: number) => Promise<O>} fn
+ * @returns {Promise<O[]>}
  */
-export async function huskP(args, opts = {}) {
-  const argv = [...(opts.root ? ['--root', opts.root] : []), ...args];
-  const t0 = Date.now();
-  for (let i = 0; ; i++) {
-    const out = scratchFd('/tmp/husk-test-stress-io-');
-    const err = scratchFd('/tmp/husk-test-stress-io-');
-    let r;
-    try {
-      r = await spawnOnce(argv, opts, out, err);
-    } finally {
-      r = { ...r, stdout: drain(out), stderr: drain(err) };
-    }
-    // ETXTBSY: bin/husk is being rewritten by a concurrent build; try again shortly.
-    if (r.error?.code === 'ETXTBSY' && i < 20) {
-      await new Promise((res) => setTimeout(res, 100));
-      continue;
-    }
-    if (r.error) throw r.error;
-    return { ...r, ms: Date.now() - t0 };
-  }
-}
-
-/** Runs fn(item, index) over items with at most `limit` at once; resolves to the results. */
 export async function pool(items, limit, fn) {
   const results = new Array(items.length);
   let next = 0;
@@ -93,7 +81,7 @@ const STACK = [
 ];
 
 /** Why husk's output is not clean (a stack trace, a native fault), or null. */
-export function faultIn(r) {
+export function faultIn(/** @type {import('../lib/core/run.mjs').Result} */ r) {
   if (r.signal) return `husk died of ${r.signal}`;
   if (r.timedOut) return 'husk timed out';
   for (const re of STACK) if (re.test(r.stderr) || re.test(r.stdout)) return `stack trace or fault (${re})`;
@@ -103,7 +91,7 @@ export function faultIn(r) {
 const WARNING = /^time="[^"]*" level=(warning|info|debug) msg=/;
 
 /** The error lines (`husk: ...`) on stderr, and any line that is neither that nor a log line. */
-export function stderrLines(r) {
+export function stderrLines(/** @type {import('../lib/core/run.mjs').Result} */ r) {
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
   return {
     errors: lines.filter((l) => l.startsWith('husk: ')),
@@ -116,7 +104,7 @@ export function stderrLines(r) {
  * Why a husk result is not a clean success or a clean failure (exit 1, exactly one `husk: ` line,
  * nothing else but log lines), or null.
  */
-export function uncleanIn(r) {
+export function uncleanIn(/** @type {import('../lib/core/run.mjs').Result} */ r) {
   const fault = faultIn(r);
   if (fault) return fault;
   if (r.code === 0) return null;
@@ -128,80 +116,25 @@ export function uncleanIn(r) {
 }
 
 /** The `husk: ...` message of a failed result, without the prefix (or the whole stderr). */
-export function errorOf(r) {
+export function errorOf(/** @type {import('../lib/core/run.mjs').Result} */ r) {
   const l = stderrLines(r);
   return (l.errors[0] ?? r.stderr.trim()).replace(/^husk: /, '');
 }
 
-export function assertOk(r, what) {
+export function assertOk(/** @type {import('../lib/core/run.mjs').Result} */ r, /** @type {string} */ what) {
   assert.equal(r.code, 0, `${what}: ${show(r)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // The host
 
-export function readProc(pid, file) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-function link(p) {
-  try {
-    return fs.readlinkSync(p);
-  } catch {
-    return null;
-  }
-}
-
-export function allPids() {
-  return fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((p) => p !== process.pid);
-}
-
-/** { state, ppid, start } of a process from /proc/<pid>/stat (start in clock ticks since boot). */
-export function statOf(pid) {
-  const s = readProc(pid, 'stat');
-  if (!s) return null;
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return { state: f[0], ppid: Number(f[1]), start: Number(f[19]) };
-}
-
 // USER_HZ is 100 on every Linux this runs on.
 export function ticksNow() {
   return Math.floor(Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
 }
 
-/**
- * Processes (zombies included, flagged) that mention any of `needles` in their cmdline, environ
- * or cgroup, or whose cwd or root is inside one of `dirs`.
- */
-export function processesMentioning(needles, dirs = []) {
-  const out = [];
-  const inDirs = (p) => p !== null && dirs.some((d) => p === d || p.startsWith(d + '/'));
-  for (const pid of allPids()) {
-    const cmdline = (readProc(pid, 'cmdline') ?? '').replace(/\0/g, ' ').trim();
-    const environ = readProc(pid, 'environ') ?? '';
-    const cgroup = readProc(pid, 'cgroup') ?? '';
-    const hit =
-      needles.some((n) => cmdline.includes(n) || environ.includes(n) || cgroup.includes(n)) ||
-      inDirs(link(`/proc/${pid}/cwd`)) ||
-      inDirs(link(`/proc/${pid}/root`));
-    if (!hit) continue;
-    const st = statOf(pid);
-    if (!st) continue;
-    out.push({ pid, zombie: st.state === 'Z', ppid: st.ppid, exe: link(`/proc/${pid}/exe`) ?? '?', cmdline });
-  }
-  return out;
-}
-
 /** Live processes whose /proc/<pid>/cgroup names `fragment` (e.g. `husk/<id>`). */
-export function processesInCgroup(fragment) {
+export function processesInCgroup(/** @type {string} */ fragment) {
   return allPids().filter((p) => {
     const cg = readProc(p, 'cgroup');
     const st = statOf(p);
@@ -210,10 +143,10 @@ export function processesInCgroup(fragment) {
 }
 
 /** husk-init processes (run from their sealed memfd) started at or after `sinceTicks`. */
-export function memfdInitsSince(sinceTicks) {
+export function memfdInitsSince(/** @type {number} */ sinceTicks) {
   const out = [];
   for (const pid of allPids()) {
-    if (!(link(`/proc/${pid}/exe`) ?? '').startsWith('/memfd:husk-init')) continue;
+    if (!(readlinkOrNull(`/proc/${pid}/exe`) ?? '').startsWith('/memfd:husk-init')) continue;
     const st = statOf(pid);
     if (st && st.start >= sinceTicks && st.state !== 'Z') out.push({ pid, ...st });
   }
@@ -228,11 +161,11 @@ export function ownZombies() {
   });
 }
 
-export function mountinfoLines() {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean);
-}
-
-/** Lines of `after` that were not in `before` (as a multiset). */
+/**
+ * Lines of `after` that were not in `before` (as a multiset).
+ * @param {string[]} before
+ * @param {string[]} after
+ */
 export function newLines(before, after) {
   const count = new Map();
   for (const l of before) count.set(l, (count.get(l) ?? 0) + 1);
@@ -246,67 +179,27 @@ export function newLines(before, after) {
 }
 
 /** Mount points (field 5) of mountinfo lines. */
-export const mountPointOf = (line) => line.split(' ')[4];
+export const mountPointOf = (/** @type {string} */ line) => line.split(' ')[4];
 
-export function cgroupHierarchies() {
-  try {
-    return fs.readdirSync(CGROUP_ROOT).filter((h) => {
-      try {
-        return fs.statSync(path.join(CGROUP_ROOT, h)).isDirectory();
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return [];
-  }
-}
-
-/** Cgroup directories under /sys/fs/cgroup/<h>/husk/ whose name contains `fragment`. */
-export function huskCgroupsWith(fragment) {
-  const out = [];
-  for (const h of cgroupHierarchies()) {
-    let names = [];
-    try {
-      names = fs.readdirSync(path.join(CGROUP_ROOT, h, 'husk'));
-    } catch {
-      continue;
-    }
-    for (const n of names) if (n.includes(fragment)) out.push(path.join(CGROUP_ROOT, h, 'husk', n));
-  }
-  return out;
-}
-
-/** Cgroup directories /sys/fs/cgroup/<h>/<rel> that exist. */
-export function cgroupDirsAt(rel) {
-  return cgroupHierarchies()
-    .map((h) => path.join(CGROUP_ROOT, h, rel))
-    .filter((d) => {
-      try {
-        return fs.statSync(d).isDirectory();
-      } catch {
-        return false;
-      }
-    });
+/** Cgroup directories <hierarchy>/<rel> that exist. */
+export function cgroupDirsAt(/** @type {string} */ rel) {
+  return cgroupDirsNamed(rel.startsWith('/') ? rel : '/' + rel);
 }
 
 /** MemAvailable in bytes. */
 export function memAvailable() {
   const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+  if (!m) throw new Error('no MemAvailable in /proc/meminfo');
   return Number(m[1]) * 1024;
 }
 
 export const MiB = 1024 * 1024;
 
-export function entriesOf(dir) {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-/** A fixed-width text table for t.diagnostic. */
+/**
+ * A fixed-width text table for t.diagnostic.
+ * @param {unknown[][]} rows
+ * @param {string[]} header
+ */
 export function table(rows, header) {
   const all = [header, ...rows].map((r) => r.map((c) => String(c)));
   const w = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));

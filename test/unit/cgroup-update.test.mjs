@@ -100,7 +100,8 @@ test('applyWritesOrRestore: a failed write puts the earlier files back, newest f
           w('io.max', '8:16 wbps=9'),
           w('pids.max', '10'),
         ]),
-      (e) => /\/x\/pids\.max: this host has no pids\.max/.test(e.message) && /restored/.test(e.message),
+      (/** @type {Error} */ e) =>
+        /\/x\/pids\.max: this host has no pids\.max/.test(e.message) && /restored/.test(e.message),
     );
     assert.equal(fs.readFileSync(path.join(dir, 'memory.max'), 'utf8'), '100');
     // The device's earlier line went back last (a regular file keeps only the last write).

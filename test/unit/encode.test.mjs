@@ -151,6 +151,7 @@ test('strings with a NUL byte are refused by the encoder', () => {
   assert.throws(() => encodePlan([op('EXEC', '/process/args', {}, { argv: ['sh', 'x\0'], env: [] })]), /NUL/);
 });
 
+/** @type {Array<[string, () => any]>} */
 const PLANS = [
   [
     'default spec on v2',
@@ -165,10 +166,13 @@ const PLANS = [
         consoleSocket: true,
       }),
   ],
-  ...fixtures().map(({ name, spec }) => [
-    `${name} on v1`,
-    () => buildPlan(spec, hostV1(), { id: 'c1', bundle: '/b', consoleSocket: true }),
-  ]),
+  ...fixtures().map(
+    ({ name, spec }) =>
+      /** @type {[string, () => any]} */ ([
+        `${name} on v1`,
+        () => buildPlan(spec, hostV1(), { id: 'c1', bundle: '/b', consoleSocket: true }),
+      ]),
+  ),
 ];
 
 for (const [label, make] of PLANS) {

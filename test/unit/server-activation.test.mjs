@@ -27,6 +27,11 @@ process.stdout.write(JSON.stringify(r));
 `;
 
 // sh's exec keeps its pid, so LISTEN_PID=$$ names the node process, as systemd's does.
+/**
+ * @param {string} listenPid
+ * @param {number} fds
+ * @param {'pipe' | number} [fd3]
+ */
 function activated(listenPid, fds, fd3 = 'pipe') {
   const r = spawnSync(
     'sh',

@@ -37,6 +37,7 @@ test('invalid JSON: the message names the file and the line', () => {
 
 test('schema errors name file:line and the pointer', () => {
   const base = defaultSpec();
+  /** @type {Array<[(s: any) => void, string, string]>} */
   const cases = [
     [(s) => (s.process.user.uid = 'x'), '"uid": "x"', '/process/user/uid: must be an integer'],
     [

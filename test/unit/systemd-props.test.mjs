@@ -212,7 +212,7 @@ describe('org.systemd.property.* annotations', () => {
   });
 
   test('what runc cannot read, reads otherwise, or husk does not take is an error', () => {
-    for (const [text, why] of [
+    for (const [text, why] of /** @type {Array<[string, RegExp]>} */ ([
       ['t 123', /unknown type "t"/],
       ['bar', /unknown type "bar" \(a string needs quotes/],
       ['double 1.5', /"double" is not accepted/],
@@ -243,7 +243,7 @@ describe('org.systemd.property.* annotations', () => {
       ['<1>', /unexpected "</],
       ["b'x'", /byte strings/],
       ['', /a value is missing/],
-    ])
+    ]))
       assert.throws(() => ann.parseGVariant(text), why, JSON.stringify(text));
   });
 
