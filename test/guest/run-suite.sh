@@ -2,6 +2,7 @@
 # The guest suite, run inside the Debian 12 guest as root by
 #   node scripts/guest/run.mjs --pack test/guest/run-suite.sh [husk runc crun] [--no-conformance]
 #     [--no-engines] [--only PATTERN]   (only the checks whose name matches: a focused run)
+#   ... run-suite.sh --bench [bench/run.mjs flags]   the bench instead (issue 18 item 6)
 # (test/guest/README.md). Copies the host's built checkout (node_modules and the addon are built
 # on the host: both are Debian 12, same glibc) to the guest's disk, records the host's state as
 # booted, then runs test/guest/v2-host.test.mjs and the conformance suite against each runtime,
@@ -16,8 +17,10 @@ runtimes=""
 conformance=1
 engines=1
 only=""
+bench=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --bench) bench=1; shift; break ;;
     --no-conformance) conformance=0 ;;
     --no-engines) engines=0 ;;
     --only) only=$2; shift ;;
@@ -57,6 +60,28 @@ bin_of() {
 }
 
 mkdir -p "$job/results"
+
+# The bench in the guest: husk CLI, husk+server and runc in one table (bench/run.mjs), then the
+# same with crun in runc's column, in one boot; a guest figure is comparable only within a run.
+if [ -n "$bench" ]; then
+  virt=$(systemd-detect-virt 2>/dev/null || echo unknown)
+  case "$virt" in
+    kvm) accel=KVM ;;
+    qemu) accel="TCG (emulated: ~10x slower than the host)" ;;
+    *) accel="$virt" ;;
+  esac
+  echo "guest bench: $accel, $(nproc) CPUs, $(uname -r), $(stat -fc %T /sys/fs/cgroup)"
+  rc=0
+  for ref in runc crun; do
+    echo
+    # bench/run.mjs names its reference "runc"; the table's header line gives the binary.
+    echo "=== bench: husk, husk+server, and $ref in the column named runc ($(bin_of "$ref"))"
+    timeout "$(( $(cat "$job/deadline" 2>/dev/null || echo $(($(date +%s) + 1800))) - $(date +%s) - 60 ))" \
+      node bench/run.mjs --runc "$(bin_of "$ref")" --out "$job/results/bench-$ref" "$@" || rc=$?
+  done
+  exit "$rc"
+fi
+
 checks="test/guest/v2-host.test.mjs test/guest/cgroup-modes.test.mjs test/guest/rootless.test.mjs"
 husk_cut=0
 # The job's time (run.mjs writes it): the focused checks first for every runtime, then the
