@@ -63,8 +63,12 @@ const {
 const DOCKER = '/usr/bin/docker';
 const SCRIPT = '/usr/bin/script';
 
-const SUBTEST_TIMEOUT = 30_000;
-const CMD_TIMEOUT = 20_000;
+// HUSK_TEST_TIMEOUT_SCALE=N stretches the per-command and per-test limits N times: under TCG
+// (the guest, test/guest/run-suite.sh) every start of husk's Node CLI costs ~4 s, and one
+// `podman run` makes five or six runtime calls.
+const SCALE = Number(process.env.HUSK_TEST_TIMEOUT_SCALE) || 1;
+const SUBTEST_TIMEOUT = 30_000 * SCALE;
+const CMD_TIMEOUT = 20_000 * SCALE;
 const CTR_NS = 'husk-engines';
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
