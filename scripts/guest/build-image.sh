@@ -74,8 +74,12 @@ mount --bind /dev/pts "$root/dev/pts"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 
 # What the guest suite drives: the kernel, AppArmor, the reference runtimes, the engines.
+# Rootless: uidmap (newuidmap), a user bus for the user's systemd (dbus-user-session: husk's and
+# runc's --systemd-cgroup reach it at $XDG_RUNTIME_DIR/bus), slirp4netns and fuse-overlayfs for
+# rootless podman, systemd-container (machinectl shell / systemd-run -M user@.host).
 pkgs="linux-image-amd64 apparmor apparmor-utils runc crun podman conmon containerd docker.io criu \
-busybox-static jq uidmap iproute2 procps util-linux e2fsprogs ca-certificates"
+busybox-static jq uidmap dbus-user-session slirp4netns fuse-overlayfs systemd-container \
+iproute2 procps util-linux e2fsprogs ca-certificates"
 chroot "$root" sh -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
   apt-get install -y -qq --no-install-recommends $pkgs && apt-get clean" >>"$log" 2>&1 \
   || { tail -n 30 "$log" >&2; exit 1; }
@@ -109,9 +113,10 @@ mkfs.ext4 -q -F -L husk-guest -d "$root" "$work/out/disk.raw" 6G >>"$log" 2>&1 |
 echo "kernel $kver, built in $(($(date +%s) - t0)) s from $mirror" >"$work/out/ready"
 rm -rf "$out"
 mv "$work/out" "$out"
-# Older keys are other versions of this script: drop them.
-for d in "$cache"/*/; do
-  [ "${d%/}" = "$out" ] || rm -rf "${d%/}"
-done
+# Other keys are other versions of this script, perhaps another checkout's (a helper's branch)
+# still booting them: they stay. HUSK_GUEST_PRUNE=1 drops those not used for a week.
+if [ "${HUSK_GUEST_PRUNE:-0}" = 1 ]; then
+  find "$cache" -mindepth 1 -maxdepth 1 -type d -name '????????????????' ! -name "$key" -atime +7 -exec rm -rf {} +
+fi
 echo "build-image.sh: $(cat "$out/ready")" >&2
 echo "$out"

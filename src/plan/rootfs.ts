@@ -88,13 +88,40 @@ function unifiedBind(
   );
 }
 
-function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsContext): Op[] {
+// A recursive bind made earlier in the config (a rootless spec's "/sys" rbind: no network
+// namespace of its own, so no sysfs mount) that brings the host's cgroup2 mount to `dest`.
+// The kernel refuses a cgroup2 mount right on top of one of the same filesystem (EBUSY), so a
+// tmpfs goes in between first, as crun does; the fresh mount then shows the namespace's tree.
+function hostCgroup2At(dest: string, rbinds: { source: string; dest: string }[], unified: string | null) {
+  if (!unified) return false;
+  return rbinds.some((b) => {
+    const rel = path.posix.relative(b.source, unified);
+    return !rel.startsWith('..') && !path.posix.isAbsolute(rel) && path.posix.join(b.dest, rel) === dest;
+  });
+}
+
+function planCgroupMount(
+  dest: string,
+  flags: number,
+  from: string,
+  ctx: RootfsContext,
+  rbinds: { source: string; dest: string }[] = [],
+): Op[] {
   const ops: Op[] = [];
   const ro = flags & MS.RDONLY;
   const base = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
   if (ctx.host.cgroupMode === 'v2') {
-    if (ctx.cgroupNs || (!ctx.cgroups?.unifiedDir && !ctx.host.unified))
-      return [
+    if (ctx.cgroupNs || (!ctx.cgroups?.unifiedDir && !ctx.host.unified)) {
+      if (hostCgroup2At(dest, rbinds, ctx.host.unified))
+        ops.push(
+          op(
+            'MOUNT',
+            from,
+            { type: 'tmpfs', dest, note: "covers the host's cgroup2 the /sys bind brought" },
+            mountFields(0, 'tmpfs', dest, 'tmpfs', base, 0, 'mode=755', 0),
+          ),
+        );
+      ops.push(
         op(
           'MOUNT',
           from,
@@ -110,7 +137,9 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
             remount: 0,
           },
         ),
-      ];
+      );
+      return ops;
+    }
     return [unifiedBind(ctx.cgroups?.unifiedDir, ctx.host.unified ?? '', dest, flags, from)];
   }
   ops.push(
@@ -213,6 +242,8 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
   const sources = sourceSlots(spec, ctx.userNs);
   let devIsBind = false;
   let idmapSlot = 0;
+  // Host source and container destination of each recursive bind so far (planCgroupMount).
+  const rbinds: { source: string; dest: string }[] = [];
   (spec.mounts ?? []).forEach((m, i) => {
     const from = `/mounts/${i}`;
     const dest = checkDestination(m.destination, from);
@@ -220,7 +251,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
     const type = m.type ?? (o.bind ? 'bind' : '');
     checkProcMount(dest, o.bind ? 'bind' : type, from, pidNs);
     if (type === 'cgroup') {
-      ops.push(...planCgroupMount(dest, o.flags, from, ctx));
+      ops.push(...planCgroupMount(dest, o.flags, from, ctx, rbinds));
       return;
     }
     const bind = o.bind || type === 'bind';
@@ -230,6 +261,7 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
       if (!m.source) throw new HuskError(`${from}/source: a bind mount needs a source`);
       const source = path.resolve(ctx.bundle, m.source);
       if (dest === '/dev') devIsBind = true;
+      if (o.flags & MS.REC) rbinds.push({ source, dest });
       const remountFlags = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT | (dest === '/dev' ? MS.RDONLY : 0));
       ops.push(
         op(

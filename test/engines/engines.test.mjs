@@ -11,6 +11,11 @@
 // containers, images, mounts, cgroups, temp dirs.
 //
 // Known husk failures are marked todo (see KNOWN below).
+//
+// HUSK_ENGINES_CGROUP=systemd runs every engine with systemd's cgroup driver (podman
+// --cgroup-manager systemd, dockerd --exec-opt native.cgroupdriver=systemd, ctr
+// --runc-systemd-cgroup), which needs systemd as PID 1 (the guest, test/guest/);
+// HUSK_ENGINES_RUNTIMES=husk,runc picks runtimes (default: husk, husk-server, runc).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fs from 'node:fs';
@@ -58,8 +63,12 @@ const {
 const DOCKER = '/usr/bin/docker';
 const SCRIPT = '/usr/bin/script';
 
-const SUBTEST_TIMEOUT = 30_000;
-const CMD_TIMEOUT = 20_000;
+// HUSK_TEST_TIMEOUT_SCALE=N stretches the per-command and per-test limits N times: under TCG
+// (the guest, test/guest/run-suite.sh) every start of husk's Node CLI costs ~4 s, and one
+// `podman run` makes five or six runtime calls.
+const SCALE = Number(process.env.HUSK_TEST_TIMEOUT_SCALE) || 1;
+const SUBTEST_TIMEOUT = 30_000 * SCALE;
+const CMD_TIMEOUT = 20_000 * SCALE;
 const CTR_NS = 'husk-engines';
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -78,7 +87,15 @@ const skipDocker =
   skipContainerd ||
   (!have(DOCKERD, DOCKER) ? `docker.io (dockerd, ${DOCKER}) not installed: ${INSTALL}` : false);
 
-const RUNTIMES = [
+const CGROUP_DRIVER = process.env.HUSK_ENGINES_CGROUP || 'cgroupfs';
+const skipDriver =
+  CGROUP_DRIVER === 'systemd' && !fs.existsSync('/run/systemd/system')
+    ? 'HUSK_ENGINES_CGROUP=systemd: systemd is not running on this host'
+    : !['systemd', 'cgroupfs'].includes(CGROUP_DRIVER)
+      ? `HUSK_ENGINES_CGROUP=${CGROUP_DRIVER}: systemd or cgroupfs`
+      : false;
+
+const ALL_RUNTIMES = [
   {
     name: 'husk',
     real: HUSK,
@@ -98,6 +115,9 @@ const RUNTIMES = [
   },
   { name: 'runc', real: RUNC, skip: !fs.existsSync(RUNC) ? `${RUNC} not installed: ${INSTALL}` : false },
 ];
+const RUNTIMES = process.env.HUSK_ENGINES_RUNTIMES
+  ? ALL_RUNTIMES.filter((rt) => process.env.HUSK_ENGINES_RUNTIMES.split(',').includes(rt.name))
+  : ALL_RUNTIMES;
 
 // Husk failures that runc does not have, found by these tests. The key is "<engine> <operation>".
 const KNOWN = {};
@@ -192,6 +212,22 @@ function frozen(pid) {
 const CAT_MEMORY_LIMIT =
   'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max';
 const CAT_PIDS_MAX = 'cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max';
+// --cpus 0.5: quota and period, v1 or v2.
+const CAT_CPU_MAX =
+  'if [ -f /sys/fs/cgroup/cpu.max ]; then cat /sys/fs/cgroup/cpu.max; else echo "$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"; fi';
+const CPU_MAX_HALF = '50000 100000';
+
+// Where the engine's cgroup driver put the container: a systemd scope (".scope" at the end of
+// its cgroup path) with the systemd driver, a plain directory with cgroupfs.
+function assertDriverPlaced(pid) {
+  const v2 = fs
+    .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => /^\d+:(memory|):/.test(l) && (l.startsWith('0::') || l.includes(':memory:')));
+  const where = v2.slice(v2.lastIndexOf(':') + 1);
+  if (CGROUP_DRIVER === 'systemd') assert.match(where, /\.scope$/, `not in a systemd scope: ${where}`);
+  else assert.doesNotMatch(where, /\.scope$/, `cgroupfs driver, yet in a scope: ${where}`);
+}
 
 const shq = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
 
@@ -215,7 +251,7 @@ function assertMknod(r) {
 // ---------------------------------------------------------------------------------------------
 // Suite setup and teardown
 
-describe('engines', { skip: skipAll }, () => {
+describe(`engines (${CGROUP_DRIVER} cgroup driver)`, { skip: skipAll || skipDriver }, () => {
   before(async () => {
     S.hostPaths = existing(HOST_PATHS);
     S.cgroupsBefore = cgroupDirs();
@@ -303,7 +339,7 @@ describe('engines', { skip: skipAll }, () => {
         '--root', path.join(dir, 'root'),
         '--runroot', path.join(dir, 'runroot'),
         '--tmpdir', path.join(dir, 'tmp'),
-        '--cgroup-manager', 'cgroupfs',
+        '--cgroup-manager', CGROUP_DRIVER,
         '--events-backend', 'file',
       ];
       succeeded(
@@ -406,6 +442,24 @@ describe('engines', { skip: skipAll }, () => {
         );
         assert.equal(r.stdout.trim(), String(64 * 1024 * 1024));
       });
+
+      engineTest('podman', '--cpus 0.5', rt, async ({ rt, defer }) => {
+        const r = succeeded(
+          await runRm(rt, defer, ['--cpus', '0.5'], ['sh', '-c', CAT_CPU_MAX]),
+          'podman run --cpus',
+        );
+        assert.equal(r.stdout.trim(), CPU_MAX_HALF);
+      });
+
+      engineTest(
+        `podman's cgroup driver (${CGROUP_DRIVER})`,
+        'places the container',
+        rt,
+        async ({ rt, defer }) => {
+          const { pid } = await detached(rt, defer);
+          assertDriverPlaced(pid);
+        },
+      );
 
       engineTest('podman', '--pids-limit 50', rt, async ({ rt, defer }) => {
         const r = succeeded(
@@ -538,10 +592,12 @@ describe('engines', { skip: skipAll }, () => {
     const ctr = (args, opts) =>
       run(CTR, ['-a', ctd.sock, '-n', CTR_NS, ...args], { timeout: CMD_TIMEOUT, ...opts });
     // prettier-ignore
-    const runFlags = (rt) => [
+    const runFlags = (rt, id) => [
       '--runc-binary', wrapper(rt),
       '--runc-root', path.join(ctd.dir, 'runc-root'),
       '--fifo-dir', path.join(ctd.dir, 'fifo'),
+      // ctr needs the unit's slice:prefix:name with systemd's driver.
+      ...(CGROUP_DRIVER === 'systemd' ? ['--runc-systemd-cgroup', '--cgroup', `system.slice:husk-ctr:${id}`] : []),
     ];
     const remove = (id) => async () => {
       const tasks = await ctr(['task', 'ls', '-q']);
@@ -582,10 +638,13 @@ describe('engines', { skip: skipAll }, () => {
       await ctr(['content', 'prune', 'references']).catch(() => {});
     });
 
-    async function detached(rt, defer) {
+    async function detached(rt, defer, flags = []) {
       const id = uniq('he-ctr');
       defer(remove(id));
-      succeeded(await ctr(['run', ...runFlags(rt), '-d', IMAGE, id, 'sleep', '1000']), 'ctr run -d');
+      succeeded(
+        await ctr(['run', ...runFlags(rt, id), ...flags, '-d', IMAGE, id, 'sleep', '1000']),
+        'ctr run -d',
+      );
       const st = await taskStatus(id);
       assert.equal(st?.status, 'RUNNING');
       return { id, pid: st.pid };
@@ -596,7 +655,7 @@ describe('engines', { skip: skipAll }, () => {
         const id = uniq('he-ctr');
         defer(remove(id));
         const r = succeeded(
-          await ctr(['run', ...runFlags(rt), '--rm', IMAGE, id, 'echo', 'hi']),
+          await ctr(['run', ...runFlags(rt, id), '--rm', IMAGE, id, 'echo', 'hi']),
           'ctr run --rm echo hi',
         );
         assert.equal(r.stdout.replace(/\r/g, ''), 'hi\n');
@@ -606,7 +665,7 @@ describe('engines', { skip: skipAll }, () => {
         const id = uniq('he-ctr');
         defer(remove(id));
         const r = succeeded(
-          await ctr(['run', ...runFlags(rt), '--rm', IMAGE, id, 'sh', '-c', MKNOD_SCRIPT]),
+          await ctr(['run', ...runFlags(rt, id), '--rm', IMAGE, id, 'sh', '-c', MKNOD_SCRIPT]),
           'ctr run --rm mknod',
         );
         assertMknod({ ...r, stdout: r.stdout.replace(/\r/g, '') });
@@ -636,6 +695,24 @@ describe('engines', { skip: skipAll }, () => {
         assert.equal(await taskStatus(id), null);
         succeeded(await ctr(['container', 'delete', id]), 'ctr container delete');
       });
+
+      // ctr's default spec mounts no cgroupfs in the container: read the limit on the host.
+      engineTest('containerd', '--memory-limit 64m', rt, async ({ rt, defer }) => {
+        const { pid } = await detached(rt, defer, ['--memory-limit', String(64 * 1024 * 1024)]);
+        const dir = cgroupDir(pid, 'memory');
+        const file = fs.existsSync(path.join(dir, 'memory.max')) ? 'memory.max' : 'memory.limit_in_bytes';
+        assert.equal(fs.readFileSync(path.join(dir, file), 'utf8').trim(), String(64 * 1024 * 1024));
+      });
+
+      engineTest(
+        `containerd's cgroup driver (${CGROUP_DRIVER})`,
+        'places the container',
+        rt,
+        async ({ rt, defer }) => {
+          const { pid } = await detached(rt, defer);
+          assertDriverPlaced(pid);
+        },
+      );
 
       engineTest('containerd', 'pause/resume', rt, async ({ rt, defer }) => {
         const { id, pid } = await detached(rt, defer);
@@ -694,9 +771,8 @@ describe('engines', { skip: skipAll }, () => {
           '--pidfile', path.join(dir, 'docker.pid'),
           '-H', `unix://${sock}`,
           '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false',
-          '--add-runtime', `husk=${wrapper('husk')}`,
-          '--add-runtime', `husk-server=${wrapper('husk-server')}`,
-          '--add-runtime', `runc-logged=${wrapper('runc')}`,
+          '--exec-opt', `native.cgroupdriver=${CGROUP_DRIVER}`,
+          ...RUNTIMES.flatMap((rt) => ['--add-runtime', `${runtimeName(rt.name)}=${wrapper(rt.name)}`]),
         ],
         path.join(dir, 'dockerd.log'),
       );
@@ -805,6 +881,33 @@ describe('engines', { skip: skipAll }, () => {
         );
         assert.equal(r.stdout.trim(), String(64 * 1024 * 1024));
       });
+
+      engineTest('docker', '--cpus 0.5', rt, async ({ rt, defer }) => {
+        const name = uniq('he-docker');
+        defer(rmf(name));
+        // prettier-ignore
+        const r = succeeded(
+          await docker([
+            'run', '--runtime', runtimeName(rt), '--rm', '--network', 'none', '--name', name,
+            '--cpus', '0.5', IMAGE, 'sh', '-c', CAT_CPU_MAX,
+          ]),
+          'docker run --cpus 0.5',
+        );
+        assert.equal(r.stdout.trim(), CPU_MAX_HALF);
+      });
+
+      engineTest(
+        `docker's cgroup driver (${CGROUP_DRIVER})`,
+        'places the container',
+        rt,
+        async ({ rt, defer }) => {
+          const { name } = await detached(rt, defer);
+          const pid = Number(
+            succeeded(await docker(['inspect', '--format', '{{.State.Pid}}', name])).stdout.trim(),
+          );
+          assertDriverPlaced(pid);
+        },
+      );
 
       engineTest('docker', 'top', rt, async ({ rt, defer }) => {
         const { name } = await detached(rt, defer);

@@ -218,6 +218,31 @@ test('cgroup mount, v2 host with a cgroup namespace: a fresh cgroup2 mount', () 
   assert.equal(mountFields(ops[0]).flags, CG_BASE | RDONLY);
 });
 
+// A rootless spec (no network namespace: /sys is an rbind of the host's) with a cgroup
+// namespace: the host's cgroup2 mount is already at /sys/fs/cgroup when the cgroup mount comes,
+// and the kernel refuses cgroup2 on top of cgroup2 (EBUSY: the guest's rootless check found it).
+test("cgroup mount, v2 host, cgroup namespace, /sys rbind of the host's: a tmpfs first, then cgroup2", () => {
+  const spec = cgroupSpec();
+  spec.mounts.unshift({
+    destination: '/sys',
+    type: 'none',
+    source: '/sys',
+    options: ['rbind', 'nosuid', 'ro'],
+  });
+  const ops = planRootfs(spec, ctxFor(spec, hostV2(), { cgroupNs: true })).filter(
+    (o) => o.from === '/mounts/1',
+  );
+  assert.deepEqual(lines(ops), ['MOUNT tmpfs /sys/fs/cgroup', 'MOUNT cgroup2 /sys/fs/cgroup']);
+  assert.equal(mountFields(ops[0]).flags, CG_BASE, 'the tmpfs takes the nosuid/nodev/noexec, not ro');
+  assert.equal(mountFields(ops[1]).flags, CG_BASE | RDONLY);
+  // A plain bind of /sys brings no submounts: nothing to cover.
+  spec.mounts[0].options = ['bind', 'nosuid', 'ro'];
+  const plain = planRootfs(spec, ctxFor(spec, hostV2(), { cgroupNs: true })).filter(
+    (o) => o.from === '/mounts/1',
+  );
+  assert.deepEqual(lines(plain), ['MOUNT cgroup2 /sys/fs/cgroup']);
+});
+
 test("cgroup mount, v2 host without a cgroup namespace: the container's own cgroup bound", () => {
   const ops = cgroupOps(cgroupSpec(), hostV2(), false);
   assert.deepEqual(lines(ops), ['MOUNT bind /sys/fs/cgroup/husk/c1 /sys/fs/cgroup']);
