@@ -118,7 +118,16 @@ function planCgroupMount(
             'MOUNT',
             from,
             { type: 'tmpfs', dest, note: "covers the host's cgroup2 the /sys bind brought" },
-            mountFields(0, 'tmpfs', dest, 'tmpfs', base, 0, 'mode=755', 0),
+            {
+              kind: MOUNT_KIND.FS,
+              source: 'tmpfs',
+              dest,
+              fstype: 'tmpfs',
+              flags: base,
+              prop: 0,
+              data: 'mode=755',
+              remount: 0,
+            },
           ),
         );
       ops.push(
