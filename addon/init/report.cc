@@ -6,9 +6,53 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "init.h"
 #include "../common/one_fd.h"
+
+// Without no_new_privs the container's seccomp filter is loaded before the last messages, and a
+// profile may lack any one call (the stress fuzzing found profiles without sendto, read, write):
+// each record goes by the first of four calls the filter lets through. A broken socket fails
+// them all alike.
+static bool sync_write(const void *buf, size_t len) {
+  struct iovec iov = {const_cast<void *>(buf), len};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  for (int how = 0; how < 4; how++) {
+    ssize_t n;
+    do {
+      if (how == 0) n = write(g.sync_fd, buf, len);
+      else if (how == 1) n = send(g.sync_fd, buf, len, MSG_NOSIGNAL);
+      else if (how == 2) n = writev(g.sync_fd, &iov, 1);
+      else n = sendmsg(g.sync_fd, &mh, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)len) return true;
+    if (n >= 0 || errno == EPIPE) return false;  // a short record, or nobody listening
+  }
+  return false;
+}
+
+static ssize_t sync_read(void *buf, size_t len) {
+  struct iovec iov = {buf, len};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  ssize_t n = -1;
+  for (int how = 0; how < 4; how++) {
+    do {
+      if (how == 0) n = recv(g.sync_fd, buf, len, 0);
+      else if (how == 1) n = read(g.sync_fd, buf, len);
+      else if (how == 2) n = readv(g.sync_fd, &iov, 1);
+      else n = recvmsg(g.sync_fd, &mh, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) return n;
+  }
+  return n;
+}
 
 void send_msg(uint32_t type, uint32_t stage, int32_t pid) {
   husk_msg m;
@@ -17,19 +61,12 @@ void send_msg(uint32_t type, uint32_t stage, int32_t pid) {
   m.stage = stage;
   m.op = g.op_index;
   m.pid = pid;
-  // write, not send: a seccomp profile loaded early (without no_new_privs) may lack sendto (the
-  // stress fuzzing found one); runc's init writes too.
-  if (write(g.sync_fd, &m, sizeof m) != (ssize_t)sizeof m) die(errno, "sync: send");
+  if (!sync_write(&m, sizeof m)) die(errno, "sync: send");
 }
 
 static void await_ack() {
   husk_msg reply;
-  ssize_t n;
-  // recv, not read: after a filter loaded without no_new_privs this runs under the container's
-  // profile, and read is the call a profile is likeliest to have dropped (the stress fuzzing
-  // found it); nothing here needs read.
-  do n = recv(g.sync_fd, &reply, sizeof reply, 0);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = sync_read(&reply, sizeof reply);
   if (n != (ssize_t)sizeof reply) exit_now(1);  // the parent is gone: nothing to report to
   if (reply.type != MSG_ACK) exit_now(1);
 }
@@ -75,7 +112,7 @@ void die(int err, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(m.text, sizeof m.text, fmt, ap);
   va_end(ap);
-  if (g.sync_fd < 0 || write(g.sync_fd, &m, sizeof m) != (ssize_t)sizeof m) {
+  if (g.sync_fd < 0 || !sync_write(&m, sizeof m)) {
     // Nobody listens any more (after `start`): the container's stderr is the only place left.
     dprintf(2, "husk-init: %s%s%s\n", m.text, err ? ": " : "", err ? strerror(err) : "");
   }
