@@ -71,7 +71,11 @@ export function parseCgroupMounts(mountinfo: string): Pick<HostFacts, 'cgroupMod
       const controllers = (right[2] ?? '')
         .split(',')
         .filter((o) => !known.has(o) && !o.startsWith('release_agent=') && o !== 'xattr');
-      if (!v1.some((h) => h.mountpoint === mountpoint)) v1.push({ mountpoint, controllers });
+      // The first mount of a hierarchy is the host's; a later one with the same controllers is
+      // another mount of it (a container rootfs's, seen through shared propagation).
+      const key = controllers.join(',');
+      if (!v1.some((h) => h.mountpoint === mountpoint || h.controllers.join(',') === key))
+        v1.push({ mountpoint, controllers });
     }
   }
   const cgroupMode =

@@ -114,3 +114,13 @@ test('this machine: the real mountinfo parses into a consistent layout', () => {
       JSON.stringify(h),
     );
 });
+
+test("a container rootfs's cgroup mounts seen through shared propagation do not replace the host's", () => {
+  const seen = [
+    HYBRID,
+    '90 22 0:29 /husk/c1 /tmp/husk-test-x/rootfs/sys/fs/cgroup/cpu ro,relatime shared:40 - cgroup cgroup rw,cpu',
+    '91 22 0:32 /husk/c1 /tmp/husk-test-x/rootfs/sys/fs/cgroup/memory ro,relatime shared:41 - cgroup cgroup rw,memory',
+    '92 22 0:38 /husk/c1 /tmp/husk-test-x/rootfs/sys/fs/cgroup/unified ro,relatime shared:42 - cgroup2 cgroup2 rw',
+  ].join('\n');
+  assert.deepEqual(parseCgroupMounts(seen), parseCgroupMounts(HYBRID));
+});
