@@ -63,7 +63,10 @@ export function stageTable(ops: readonly Op[]): Step[] {
   for (let i = 0; i < ops.length; i++) {
     const s = TALKS[ops[i].op]?.(ops[i]);
     if (!s) continue;
-    steps.push({ ...s, op: i });
+    // NOTIFY is answered early at the pid right before it (plan/index.ts plans it only where
+    // nothing talks between the fork and ready); anywhere else, when it comes.
+    const early = s.answeredEarly && steps.at(-1)?.kind === 'pid';
+    steps.push({ ...s, op: i, answeredEarly: early });
     if (s.kind === 'ready') return steps;
   }
   throw new Error('plan: no ready stage');
