@@ -272,3 +272,15 @@ test('a spawn that fails: the caller words, the undo run, nothing to kill', asyn
   await assert.rejects(launch(f.ctx, r.req), /cgroup: EACCES/);
   assertCleanedUp(f.did, r.seen, FIRST);
 });
+
+test('launch/ takes of the rest of the runtime only the launcher, context and undo types', async () => {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { repoRoot } = await import('./helpers.mjs');
+  const dir = path.join(repoRoot, 'src', 'runtime', 'launch');
+  for (const f of fs.readdirSync(dir)) {
+    const text = fs.readFileSync(path.join(dir, f), 'utf8');
+    for (const m of text.matchAll(/from '\.\.\/([^.][^']*)'/g))
+      assert.ok(['launcher', 'context', 'undo'].includes(m[1]), `${f} imports ../${m[1]}`);
+  }
+});
