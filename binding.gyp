@@ -1,7 +1,20 @@
 {
   "targets": [
     {
+      "target_name": "husk_contract",
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "gen_contract",
+          "inputs": ["src/plan/contract/ops.json", "scripts/gen-contract.mjs"],
+          "outputs": ["addon/common/generated/contract.h", "addon/init/generated/op_args.h"],
+          "action": ["node", "scripts/gen-contract.mjs"]
+        }
+      ]
+    },
+    {
       "target_name": "husk_native",
+      "dependencies": ["husk_contract"],
       "sources": ["addon/binding.cc", "addon/napi/errors.cc", "addon/napi/fdwait.cc", "addon/napi/launch.cc", "addon/napi/processes.cc", "addon/napi/files.cc", "addon/napi/sockets.cc", "addon/napi/server.cc", "addon/napi/filters.cc", "addon/parent/spawn.cc", "addon/parent/console.cc", "addon/parent/seccomp.cc", "addon/parent/bpf.cc", "addon/parent/unix_stream.cc", "addon/common/launch.cc"],
       "libraries": ["-ldl"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -13,6 +26,7 @@
     {
       "target_name": "husk-init",
       "type": "executable",
+      "dependencies": ["husk_contract"],
       "sources": [
         "addon/init/main.cc",
         "addon/init/plan_reader.cc",
@@ -37,6 +51,7 @@
     {
       "target_name": "husk",
       "type": "executable",
+      "dependencies": ["husk_contract"],
       "sources": ["addon/front/main.cc", "addon/common/launch.cc"],
       "cflags_cc": ["-std=c++17", "-Os", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-Wno-missing-field-initializers", "<!@(node scripts/musl-flags.mjs cflags)"],
       "ldflags": ["-static", "-s", "<!@(node scripts/musl-flags.mjs ldflags)"]

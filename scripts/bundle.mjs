@@ -35,7 +35,7 @@ fs.mkdirSync('dist/generated', { recursive: true });
 fs.copyFileSync('src/spec/generated/validators.js', 'dist/generated/validators.js');
 await build({ ...common, entryPoints: ['src/cli/index.ts'], outfile: 'dist/husk.js' });
 await build({ ...common, entryPoints: ['src/lib.ts'], outfile: 'dist/lib.js' });
-await build({ ...common, entryPoints: ['src/runtime/systemd/index.ts'], outfile: 'dist/systemd.js' });
+await build({ ...common, entryPoints: ['src/runtime/cgroups/systemd/index.ts'], outfile: 'dist/systemd.js' });
 
 // V8 code caches for bin/husk.js, written at exit by runs of the CLI over paths that compile what
 // a call needs: dist/husk.js.light.cache for the verbs that read or signal a container (a state

@@ -18,6 +18,10 @@ const char *rd_str(plan_reader *r);
 // A string list: *n entries, returned as a NULL-terminated array allocated once.
 char **rd_strv(plan_reader *r, uint32_t *n);
 const uint8_t *rd_bytes(plan_reader *r, uint32_t *len);
+// A u32 list: *n values at the returned pointer, not necessarily aligned (read with memcpy).
+const uint8_t *rd_u32v(plan_reader *r, uint32_t *n);
+// Each op's fields read in the contract's order into a struct (generated from the table).
+#include "generated/op_args.h"
 
 struct init_ctx {
   int base_fd;
@@ -74,12 +78,9 @@ void op_source_fds(plan_reader *r);
 // The fd of bind source `slot` (1-based; 0: none), handed over once; -1 when there is none.
 int take_source_fd(uint32_t slot);
 
-// OP_MOUNT kinds
-// MOUNT_PROC_HERE: procfs made (fsopen) by this process, for the pid namespace it is in, after
-// the host procfs handle is closed; its root becomes the procfs handle (see op_mount).
-enum mount_kind { MOUNT_FS = 0, MOUNT_BIND = 1, MOUNT_SYSFS = 2, MOUNT_IDMAPPED = 3, MOUNT_TMPFS = 4, MOUNT_PROC_HERE = 5 };
-// MOUNT_TMPFS options (in the op's slot field).
-enum tmpfs_opts { TMPFS_INHERIT_MODE = 1, TMPFS_COPYUP = 2 };
+// OP_MOUNT kinds (mount_kind) and MOUNT_TMPFS options (tmpfs_opts, in the op's slot field) are
+// in the contract (generated/contract.h). MOUNT_PROC_HERE's root becomes the procfs handle
+// (see op_mount).
 
 // ops_tmpfs.cc: around the mount of a tmpfs on `fd`: the covered directory's stat (and an fd
 // of it for the copy), then the copy and the mode on the new tmpfs (fd reopened onto it).

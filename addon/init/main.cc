@@ -21,8 +21,8 @@ init_ctx g = {-1, -1, -1, -1, -1, -1, -1, nullptr, false, 0, {0}};
 
 static void run_op(uint32_t code, plan_reader *r) {
   switch (code) {
-    case OP_SYNC:
-    case OP_NOTIFY: sync_stage(rd_u32(r)); break;
+    case OP_SYNC: sync_stage(rd_op_sync(r).stage); break;
+    case OP_NOTIFY: sync_stage(rd_op_notify(r).stage); break;
     case OP_SETNS: op_setns(r); break;
     case OP_IDMAP_TREE: op_idmap_tree(r); break;
     case OP_SOURCE_HELPER: op_source_helper(r); break;
@@ -65,9 +65,9 @@ static void run_op(uint32_t code, plan_reader *r) {
       if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(errno, "no_new_privs");
       break;
     case OP_SECCOMP: op_seccomp(r); break;
-    case OP_UMASK: umask((mode_t)rd_u32(r)); break;
+    case OP_UMASK: umask((mode_t)rd_op_umask(r).mask); break;
     case OP_CHDIR: {
-      const char *cwd = rd_str(r);
+      const char *cwd = rd_op_chdir(r).cwd;
       // Nothing after this names an fd or writes procfs: the host procfs handle goes before
       // anything of the container's can run next to us.
       close_proc();
@@ -81,7 +81,7 @@ static void run_op(uint32_t code, plan_reader *r) {
     case OP_FETCH_STATE: op_fetch_state(r); break;
     case OP_HOOK: op_hook(r); break;
     case OP_SESSION_KEYRING: {
-      const char *name = rd_str(r);
+      const char *name = rd_op_session_keyring(r).name;
       // KEYCTL_JOIN_SESSION_KEYRING; kernels without keys (ENOSYS) are fine, as in runc.
       if (syscall(SYS_keyctl, 1, name) < 0 && errno != ENOSYS && errno != EPERM) die(errno, "join session keyring %s", name);
       break;
@@ -159,6 +159,63 @@ int main(int argc, char **argv) {
   die(EINVAL, "malformed plan: no exec op");
 }
 
+static void print_hex(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++) printf("%02x", p[i]);
+}
+
+// One op's body, field by field as the contract lays it out: "  name kind:value" lines, with
+// strings and bytes in hex so any content prints on one line. False when the body does not
+// hold exactly those fields.
+static bool decode_body(const op_layout *l, plan_reader *b) {
+  const char *name = l->fields;
+  for (const char *k = l->kinds; *k; k++) {
+    size_t nlen = strcspn(name, " ");
+    printf("  %.*s %c:", (int)nlen, name, *k);
+    name += nlen + (name[nlen] == ' ');
+    uint32_t n;
+    switch (*k) {
+      case 'u': printf("%u", rd_u32(b)); break;
+      case 'i': printf("%d", (int32_t)rd_u32(b)); break;
+      case 'U': printf("%llu", (unsigned long long)rd_u64(b)); break;
+      case 's': {
+        const char *s = rd_str(b);
+        print_hex((const uint8_t *)s, strlen(s));
+        break;
+      }
+      case 'S': {
+        char **v = rd_strv(b, &n);
+        printf("%u", n);
+        for (uint32_t i = 0; i < n; i++) {
+          printf(" ");
+          print_hex((const uint8_t *)v[i], strlen(v[i]));
+        }
+        free(v);
+        break;
+      }
+      case 'v': {
+        const uint8_t *v = rd_u32v(b, &n);
+        printf("%u", n);
+        for (uint32_t i = 0; i < n; i++) {
+          uint32_t x;
+          memcpy(&x, v + 4 * (size_t)i, 4);
+          printf(" %u", x);
+        }
+        break;
+      }
+      case 'b': {
+        const uint8_t *v = rd_bytes(b, &n);
+        printf("%u ", n);
+        print_hex(v, n);
+        break;
+      }
+    }
+    printf("\n");
+  }
+  return b->p == b->end;
+}
+
+// "N ops contract HASH", then per op "index code bodylen NAME" and its fields. Exits 0 only if
+// every op is known and the buffer is consumed exactly.
 static int decode(const uint8_t *buf, size_t len) {
   plan_reader r = {buf, buf + len, true};
   if (len < 16 || memcmp(buf, HUSK_PLAN_MAGIC, 8) != 0) {
@@ -168,13 +225,23 @@ static int decode(const uint8_t *buf, size_t len) {
   r.p += 8;
   rd_u32(&r);
   uint32_t count = rd_u32(&r);
-  printf("%u ops\n", count);
+  printf("%u ops contract %s\n", count, HUSK_CONTRACT_HASH);
   for (uint32_t i = 0; i < count; i++) {
     uint32_t code = rd_u32(&r);
     uint32_t blen = rd_u32(&r);
-    printf("%u %u %u\n", i, code, blen);
+    const op_layout *l = op_layout_of(code);
+    printf("%u %u %u %s\n", i, code, blen, l ? l->name : "?");
+    if ((size_t)(r.end - r.p) < blen) return 1;
+    plan_reader body = {r.p, r.p + blen, true};
     r.p += blen;
-    if (r.p > r.end) return 1;
+    if (!l) {
+      fprintf(stderr, "op %u: unknown code %u\n", i, code);
+      return 1;
+    }
+    if (!decode_body(l, &body)) {
+      fprintf(stderr, "op %u (%s): %zu bytes after its fields\n", i, l->name, (size_t)(body.end - body.p));
+      return 1;
+    }
   }
   return r.p == r.end ? 0 : 1;
 }

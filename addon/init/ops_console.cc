@@ -27,9 +27,7 @@ static void send_fd(int sock, int fd, const char *name) {
 }
 
 void op_console(plan_reader *r) {
-  uint32_t bind_console = rd_u32(r);
-  uint32_t owner = rd_u32(r);
-  uint32_t raw_output = rd_u32(r);
+  const op_console_args a = rd_op_console(r);
   if (g.console_fd < 0) die(EINVAL, "process.terminal needs --console-socket");
   int ptmx_path = open_in_root("/dev/pts/ptmx", CREATE_NONE, 0);
   if (ptmx_path < 0) die(errno, "open /dev/pts/ptmx (is devpts mounted at /dev/pts?)");
@@ -48,9 +46,9 @@ void op_console(plan_reader *r) {
   // The process's own terminal is its user's (as runc: it can reopen it, and mesg/write work);
   // the group stays devpts' (gid= of the mount, tty in most images). A uid the user namespace
   // does not map (EINVAL), an inode it cannot change (EPERM) or a read-only /dev leave it as is.
-  if (fchown(slave, (uid_t)owner, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
-    die(errno, "chown the pty to uid %u", owner);
-  if (raw_output) {
+  if (fchown(slave, (uid_t)a.owner, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+    die(errno, "chown the pty to uid %u", a.owner);
+  if (a.raw_output) {
     struct termios t;
     if (tcgetattr(slave, &t) < 0) die(errno, "read the pty's termios");
     t.c_oflag &= ~ONLCR;
@@ -64,7 +62,7 @@ void op_console(plan_reader *r) {
   g.console_fd = -1;
 
   // /dev/console is the slave, bound onto a file made inside the rootfs.
-  int cons = bind_console ? open_in_root("/dev/console", CREATE_FILE, 0600) : -1;
+  int cons = a.bind_console ? open_in_root("/dev/console", CREATE_FILE, 0600) : -1;
   if (cons >= 0) {
     char tgt[64], src[64];
     fdpath(cons, tgt, sizeof tgt);

@@ -7,6 +7,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,10 +20,10 @@ static int last_cap() {
 }
 
 void op_caps_bounding(plan_reader *r) {
-  uint64_t keep = rd_u64(r);
+  const op_caps_bounding_args a = rd_op_caps_bounding(r);
   int last = last_cap();
   for (int c = 0; c <= last; c++) {
-    if (keep & (1ULL << c)) continue;
+    if (a.keep & (1ULL << c)) continue;
     if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) die(errno, "drop capability %d from the bounding set", c);
   }
 }
@@ -32,34 +33,35 @@ void op_keep_caps(plan_reader *) {
 }
 
 void op_creds(plan_reader *r) {
-  uint32_t uid = rd_u32(r);
-  uint32_t gid = rd_u32(r);
-  uint32_t n = rd_u32(r);
-  if (n > 65536) die(EINVAL, "too many additional groups");
+  const op_creds_args a = rd_op_creds(r);
+  uint32_t n = a.groups_n;
   gid_t *groups = (gid_t *)calloc(n ? n : 1, sizeof(gid_t));
-  for (uint32_t i = 0; i < n; i++) groups[i] = rd_u32(r);
-  uint32_t set_groups = rd_u32(r);
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t v;
+    memcpy(&v, a.groups + 4 * (size_t)i, 4);
+    groups[i] = v;
+  }
   // setgroups is refused in a user namespace whose gid map was written with setgroups=deny.
-  if (set_groups && setgroups(n, groups) < 0) die(errno, "setgroups");
-  if (setresgid(gid, gid, gid) < 0) die(errno, "setgid %u", gid);
-  if (setresuid(uid, uid, uid) < 0) die(errno, "setuid %u", uid);
+  if (a.set_groups && setgroups(n, groups) < 0) die(errno, "setgroups");
+  if (setresgid(a.gid, a.gid, a.gid) < 0) die(errno, "setgid %u", a.gid);
+  if (setresuid(a.uid, a.uid, a.uid) < 0) die(errno, "setuid %u", a.uid);
   free(groups);
 }
 
 void op_caps_set(plan_reader *r) {
-  uint64_t eff = rd_u64(r), perm = rd_u64(r), inh = rd_u64(r), amb = rd_u64(r);
+  const op_caps_set_args a = rd_op_caps_set(r);
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
-  data[0].effective = (uint32_t)eff;
-  data[1].effective = (uint32_t)(eff >> 32);
-  data[0].permitted = (uint32_t)perm;
-  data[1].permitted = (uint32_t)(perm >> 32);
-  data[0].inheritable = (uint32_t)inh;
-  data[1].inheritable = (uint32_t)(inh >> 32);
+  data[0].effective = (uint32_t)a.effective;
+  data[1].effective = (uint32_t)(a.effective >> 32);
+  data[0].permitted = (uint32_t)a.permitted;
+  data[1].permitted = (uint32_t)(a.permitted >> 32);
+  data[0].inheritable = (uint32_t)a.inheritable;
+  data[1].inheritable = (uint32_t)(a.inheritable >> 32);
   if (syscall(SYS_capset, &hdr, data) < 0) die(errno, "capset");
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   for (int c = 0; c < 64; c++) {
-    if (!(amb & (1ULL << c))) continue;
+    if (!(a.ambient & (1ULL << c))) continue;
     // Ambient needs the cap in both permitted and inheritable; runc ignores the failure likewise.
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
   }
@@ -67,9 +69,9 @@ void op_caps_set(plan_reader *r) {
 }
 
 void op_seccomp(plan_reader *r) {
-  uint32_t flags = rd_u32(r);
-  uint32_t len;
-  const uint8_t *prog = rd_bytes(r, &len);
+  const op_seccomp_args a = rd_op_seccomp(r);
+  uint32_t flags = a.flags, len = a.program_n;
+  const uint8_t *prog = a.program;
   if (len % sizeof(struct sock_filter)) die(EINVAL, "seccomp program size %u", len);
   if (len / sizeof(struct sock_filter) > BPF_MAXINSNS)
     die(E2BIG, "seccomp program of %u instructions (the kernel takes %d)", (unsigned)(len / sizeof(struct sock_filter)), BPF_MAXINSNS);

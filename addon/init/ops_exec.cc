@@ -18,25 +18,24 @@ static bool executable(const char *path) {
 }
 
 void op_lookup_exec(plan_reader *r) {
-  const char *arg0 = rd_str(r);
-  const char *path_env = rd_str(r);
-  if (strchr(arg0, '/')) {
+  const op_lookup_exec_args a = rd_op_lookup_exec(r);
+  if (strchr(a.arg0, '/')) {
     struct stat st;
-    if (stat(arg0, &st) < 0) die(errno, "exec: \"%s\"", arg0);
-    if (S_ISDIR(st.st_mode)) die(EACCES, "exec: \"%s\": is a directory", arg0);
-    snprintf(g.exec_path, sizeof g.exec_path, "%s", arg0);
+    if (stat(a.arg0, &st) < 0) die(errno, "exec: \"%s\"", a.arg0);
+    if (S_ISDIR(st.st_mode)) die(EACCES, "exec: \"%s\": is a directory", a.arg0);
+    snprintf(g.exec_path, sizeof g.exec_path, "%s", a.arg0);
     return;
   }
-  const char *p = path_env;
+  const char *p = a.path;
   while (*p) {
     const char *end = strchrnul(p, ':');
-    int n = snprintf(g.exec_path, sizeof g.exec_path, "%.*s/%s", (int)(end - p), p, arg0);
-    if (end == p) n = snprintf(g.exec_path, sizeof g.exec_path, "./%s", arg0);
+    int n = snprintf(g.exec_path, sizeof g.exec_path, "%.*s/%s", (int)(end - p), p, a.arg0);
+    if (end == p) n = snprintf(g.exec_path, sizeof g.exec_path, "./%s", a.arg0);
     if (n < (int)sizeof g.exec_path && executable(g.exec_path)) return;
     p = *end ? end + 1 : end;
   }
   g.exec_path[0] = '\0';
-  die(0, "exec: \"%s\": executable file not found in $PATH", arg0);
+  die(0, "exec: \"%s\": executable file not found in $PATH", a.arg0);
 }
 
 void op_wait_start(plan_reader *) {
@@ -67,12 +66,10 @@ void op_wait_start(plan_reader *) {
 }
 
 void op_exec(plan_reader *r) {
-  uint32_t argc, envc;
-  char **argv = rd_strv(r, &argc);
-  char **envp = rd_strv(r, &envc);
-  if (argc == 0) die(EINVAL, "no process args");
-  const char *path = g.exec_path[0] ? g.exec_path : argv[0];
+  const op_exec_args a = rd_op_exec(r);
+  if (a.argv_n == 0) die(EINVAL, "no process args");
+  const char *path = g.exec_path[0] ? g.exec_path : a.argv[0];
   signal(SIGPIPE, SIG_DFL);  // ignored signals stay ignored across execve
-  execve(path, argv, envp);
+  execve(path, a.argv, a.env);
   die(errno, "exec %s", path);
 }

@@ -15,8 +15,8 @@ static char *state_json = nullptr;
 static size_t state_len = 0;
 
 void op_fetch_state(plan_reader *r) {
-  uint32_t stage = rd_u32(r);
-  sync_stage(stage);
+  const op_fetch_state_args a = rd_op_fetch_state(r);
+  sync_stage(a.stage);
   // The payload follows as one message: header (type MSG_DATA, pid = length) then the bytes.
   size_t cap = 1 << 20;
   char *buf = (char *)malloc(cap);
@@ -37,11 +37,9 @@ void op_fetch_state(plan_reader *r) {
 }
 
 void op_hook(plan_reader *r) {
-  const char *path = rd_str(r);
-  uint32_t argc, envc;
-  char **argv = rd_strv(r, &argc);
-  char **envp = rd_strv(r, &envc);
-  uint32_t timeout = rd_u32(r);
+  const op_hook_args a = rd_op_hook(r);
+  const char *path = a.path;
+  uint32_t timeout = a.timeout;
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0) die(errno, "hook %s: pipe", path);
   pid_t pid = fork();
@@ -53,7 +51,7 @@ void op_hook(plan_reader *r) {
     // (createContainer), the new / after it (startContainer).
     if (g.root_fd >= 0 && fchdir(g.root_fd) < 0) exit_now(126);
     char *fallback[] = {(char *)path, nullptr};
-    execve(path, argc ? argv : fallback, envp);
+    execve(path, a.args_n ? a.args : fallback, a.env);
     exit_now(127);
   }
   close(pipefd[0]);

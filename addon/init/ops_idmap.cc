@@ -67,21 +67,17 @@ static int userns_with_maps(const char *uid_map, const char *gid_map, const char
 }
 
 void op_idmap_tree(plan_reader *r) {
-  uint32_t slot = rd_u32(r);
-  const char *source = rd_str(r);
-  uint32_t recursive = rd_u32(r);  // 1: clone the mounts below too (rbind); 2: map them too (ridmap)
-  const char *uid_map = rd_str(r);
-  const char *gid_map = rd_str(r);
-  if (slot >= MAX_IDMAP_TREES || idmap_trees[slot] >= 0) die(EINVAL, "malformed plan: idmap slot %u", slot);
-  int ns = userns_with_maps(uid_map, gid_map, source);
-  int tree = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive & 1 ? AT_RECURSIVE : 0));
-  if (tree < 0) die(errno, "idmapped mount: open_tree %s", source);
+  const op_idmap_tree_args a = rd_op_idmap_tree(r);
+  if (a.slot >= MAX_IDMAP_TREES || idmap_trees[a.slot] >= 0) die(EINVAL, "malformed plan: idmap slot %u", a.slot);
+  int ns = userns_with_maps(a.uid_map, a.gid_map, a.source);
+  int tree = open_tree(AT_FDCWD, a.source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (a.recursive & 1 ? AT_RECURSIVE : 0));
+  if (tree < 0) die(errno, "idmapped mount: open_tree %s", a.source);
   struct mount_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.attr_set = MOUNT_ATTR_IDMAP;
   attr.userns_fd = (uint64_t)ns;
-  if (mount_setattr(tree, "", AT_EMPTY_PATH | (recursive & 2 ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
-    die(errno, "idmapped mount: map the ids of %s (does its filesystem support idmapped mounts?)", source);
+  if (mount_setattr(tree, "", AT_EMPTY_PATH | (a.recursive & 2 ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+    die(errno, "idmapped mount: map the ids of %s (does its filesystem support idmapped mounts?)", a.source);
   close(ns);
-  idmap_trees[slot] = tree;
+  idmap_trees[a.slot] = tree;
 }

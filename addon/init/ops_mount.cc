@@ -83,16 +83,16 @@ static int reopen(int fd, const char *dest, char *target, size_t len, bool plain
 }
 
 void op_root_propagation(plan_reader *r) {
-  uint64_t flags = rd_u64(r);
-  if (mount(nullptr, "/", nullptr, (unsigned long)flags, nullptr) < 0) die(errno, "set propagation of /");
+  const op_root_propagation_args a = rd_op_root_propagation(r);
+  if (mount(nullptr, "/", nullptr, (unsigned long)a.flags, nullptr) < 0) die(errno, "set propagation of /");
 }
 
 void op_bind_rootfs(plan_reader *r) {
-  const char *rootfs = rd_str(r);
-  g.rootfs = rootfs;
-  if (mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr) < 0) die(errno, "bind rootfs %s", rootfs);
-  g.root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (g.root_fd < 0) die(errno, "open rootfs %s", rootfs);
+  const op_bind_rootfs_args a = rd_op_bind_rootfs(r);
+  g.rootfs = a.rootfs;
+  if (mount(a.rootfs, a.rootfs, nullptr, MS_BIND | MS_REC, nullptr) < 0) die(errno, "bind rootfs %s", a.rootfs);
+  g.root_fd = open(a.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (g.root_fd < 0) die(errno, "open rootfs %s", a.rootfs);
   fd_path(g.root_fd, rootfs_real, sizeof rootfs_real);
   if (strcmp(rootfs_real, "/") == 0) rootfs_real[0] = '\0';
 }
@@ -199,36 +199,26 @@ static int mount_proc_here(int fd, const char *source, const char *dest, uint64_
 }
 
 void op_mount(plan_reader *r) {
-  uint32_t kind = rd_u32(r);
-  const char *source = rd_str(r);
-  const char *dest = rd_str(r);
-  const char *fstype = rd_str(r);
-  uint64_t flags = rd_u64(r);
-  uint64_t prop = rd_u64(r);
-  const char *data = rd_str(r);
-  uint64_t remount = rd_u64(r);
-  uint64_t attr_set = rd_u64(r);
-  uint64_t attr_clr = rd_u64(r);
-  uint32_t slot = rd_u32(r);
+  const op_mount_args a = rd_op_mount(r);
 
-  bool bindlike = kind == MOUNT_BIND || kind == MOUNT_IDMAPPED;
-  bool plain = wants_plain_dir(fstype, dest);
+  bool bindlike = a.kind == MOUNT_BIND || a.kind == MOUNT_IDMAPPED;
+  bool plain = wants_plain_dir(a.fstype, a.dest);
   // A bind's source as the helper opened it with the host's privileges (user namespaces).
-  int src = kind == MOUNT_BIND ? take_source_fd(slot) : -1;
+  int src = a.kind == MOUNT_BIND ? take_source_fd(a.slot) : -1;
   // A directory made to mount on is 0755 and a file 0644, as runc makes them (a bind of a
   // directory made its mountpoint 0644 before: no search bit for whoever sees it unmounted).
-  int kind_made = plain ? CREATE_DIR : dest_kind(bindlike, source, src);
-  int fd = resolve_dest(dest, plain, kind_made, kind_made == CREATE_FILE ? 0644 : 0755,
-                        fstype[0] ? fstype : "bind");
-  if (kind == MOUNT_PROC_HERE) {
+  int kind_made = plain ? CREATE_DIR : dest_kind(bindlike, a.source, src);
+  int fd = resolve_dest(a.dest, plain, kind_made, kind_made == CREATE_FILE ? 0644 : 0755,
+                        a.fstype[0] ? a.fstype : "bind");
+  if (a.kind == MOUNT_PROC_HERE) {
     if (g.proc_fd >= 0) die(EINVAL, "malformed plan: procfs made here while the host's is open");
-    g.proc_fd = mount_proc_here(fd, source, dest, flags, data);
+    g.proc_fd = mount_proc_here(fd, a.source, a.dest, a.flags, a.data);
     close(fd);
-    if (prop) {
-      fd = open_in_root(dest, CREATE_NONE, 0);
+    if (a.prop) {
+      fd = open_in_root(a.dest, CREATE_NONE, 0);
       char target[64];
-      if (fd < 0 || mount(nullptr, fdpath(fd, target, sizeof target), nullptr, (unsigned long)prop, nullptr) < 0)
-        die(errno, "set propagation of %s", dest);
+      if (fd < 0 || mount(nullptr, fdpath(fd, target, sizeof target), nullptr, (unsigned long)a.prop, nullptr) < 0)
+        die(errno, "set propagation of %s", a.dest);
       close(fd);
     }
     return;
@@ -236,91 +226,87 @@ void op_mount(plan_reader *r) {
   char target[64];
   proc_fd(fd, target, sizeof target);
   if (bindlike) {
-    if (kind == MOUNT_IDMAPPED) {
-      if (slot >= MAX_IDMAP_TREES || idmap_trees[slot] < 0) die(EINVAL, "malformed plan: idmap slot %u", slot);
+    if (a.kind == MOUNT_IDMAPPED) {
+      if (a.slot >= MAX_IDMAP_TREES || idmap_trees[a.slot] < 0) die(EINVAL, "malformed plan: idmap slot %u", a.slot);
       // Onto the fd resolved in the rootfs, never a path the container could swap.
-      if (move_mount(idmap_trees[slot], "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-        die(errno, "move the idmapped mount of %s onto %s", source, dest);
-      close(idmap_trees[slot]);
-      idmap_trees[slot] = -1;
-    } else if (strcmp(dest, "/proc") == 0) {
-      bind_host_proc(source, target, flags);
+      if (move_mount(idmap_trees[a.slot], "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        die(errno, "move the idmapped mount of %s onto %s", a.source, a.dest);
+      close(idmap_trees[a.slot]);
+      idmap_trees[a.slot] = -1;
+    } else if (strcmp(a.dest, "/proc") == 0) {
+      bind_host_proc(a.source, target, a.flags);
     } else {
       // From the fd the helper opened with the host's privileges when there is one (a user
       // namespace whose root may not reach the source), else from the path.
       char from[64];
-      const char *what = src >= 0 ? fdpath(src, from, sizeof from) : source;
-      if (mount(what, target, nullptr, MS_BIND | (flags & MS_REC), nullptr) < 0) die(errno, "bind %s on %s", source, dest);
+      const char *what = src >= 0 ? fdpath(src, from, sizeof from) : a.source;
+      if (mount(what, target, nullptr, MS_BIND | (a.flags & MS_REC), nullptr) < 0) die(errno, "bind %s on %s", a.source, a.dest);
       if (src >= 0) close(src);
     }
-    fd = reopen(fd, dest, target, sizeof target, plain);
-    if (remount && mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | remount, nullptr) < 0)
-      die(errno, "remount %s with its options", dest);
-  } else if (kind == MOUNT_SYSFS) {
-    fd = sysfs_or_host_sys(target, dest, fd, flags, data);
-    if (prop || attr_set || attr_clr) fd = reopen(fd, dest, target, sizeof target, plain);
-  } else if (kind == MOUNT_TMPFS) {
+    fd = reopen(fd, a.dest, target, sizeof target, plain);
+    if (a.remount && mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | a.remount, nullptr) < 0)
+      die(errno, "remount %s with its options", a.dest);
+  } else if (a.kind == MOUNT_SYSFS) {
+    fd = sysfs_or_host_sys(target, a.dest, fd, a.flags, a.data);
+    if (a.prop || a.attr_set || a.attr_clr) fd = reopen(fd, a.dest, target, sizeof target, plain);
+  } else if (a.kind == MOUNT_TMPFS) {
     struct stat covered;
-    int lower = tmpfs_before(fd, slot, dest, &covered);
-    if (mount(source, target, fstype, (unsigned long)flags, data[0] ? data : nullptr) < 0)
-      die(errno, "mount %s on %s", fstype, dest);
-    fd = reopen(fd, dest, target, sizeof target, plain);
-    tmpfs_after(fd, lower, slot, dest, &covered);
+    int lower = tmpfs_before(fd, a.slot, a.dest, &covered);
+    if (mount(a.source, target, a.fstype, (unsigned long)a.flags, a.data[0] ? a.data : nullptr) < 0)
+      die(errno, "mount %s on %s", a.fstype, a.dest);
+    fd = reopen(fd, a.dest, target, sizeof target, plain);
+    tmpfs_after(fd, lower, a.slot, a.dest, &covered);
     // Mounted writable for the mode and the copy; read-only now if the config says so.
-    if (remount && mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | remount | current_flags(target), nullptr) < 0)
-      die(errno, "remount %s with its options", dest);
+    if (a.remount && mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | a.remount | current_flags(target), nullptr) < 0)
+      die(errno, "remount %s with its options", a.dest);
   } else {
-    if (mount(source, target, fstype, (unsigned long)flags, data[0] ? data : nullptr) < 0) {
-      die(errno, "mount %s on %s", fstype, dest);
+    if (mount(a.source, target, a.fstype, (unsigned long)a.flags, a.data[0] ? a.data : nullptr) < 0) {
+      die(errno, "mount %s on %s", a.fstype, a.dest);
     }
-    if (prop || attr_set || attr_clr) fd = reopen(fd, dest, target, sizeof target, plain);
+    if (a.prop || a.attr_set || a.attr_clr) fd = reopen(fd, a.dest, target, sizeof target, plain);
   }
-  set_recursive_attrs(fd, dest, attr_set, attr_clr);
-  if (prop && mount(nullptr, target, nullptr, (unsigned long)prop, nullptr) < 0)
-    die(errno, "set propagation of %s", dest);
+  set_recursive_attrs(fd, a.dest, a.attr_set, a.attr_clr);
+  if (a.prop && mount(nullptr, target, nullptr, (unsigned long)a.prop, nullptr) < 0)
+    die(errno, "set propagation of %s", a.dest);
   close(fd);
 }
 
 // A v1 hierarchy: a fresh mount when the container has its own cgroup namespace, else a bind of
 // the container's own directory from the host, never the host's whole tree.
 void op_mount_cgroup_v1(plan_reader *r) {
-  const char *dest = rd_str(r);
-  const char *options = rd_str(r);
-  const char *hostdir = rd_str(r);
-  uint64_t flags = rd_u64(r);
-  int fd = resolve_dest(dest, false, CREATE_DIR, 0755, "cgroup");
+  const op_mount_cgroup_v1_args a = rd_op_mount_cgroup_v1(r);
+  int fd = resolve_dest(a.dest, false, CREATE_DIR, 0755, "cgroup");
   char target[64];
   proc_fd(fd, target, sizeof target);
-  if (hostdir[0]) {
-    if (mount(hostdir, target, nullptr, MS_BIND | MS_REC, nullptr) < 0) die(errno, "bind %s on %s", hostdir, dest);
-    fd = reopen(fd, dest, target, sizeof target);
-    if (mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | (unsigned long)flags, nullptr) < 0)
-      die(errno, "remount %s", dest);
-  } else if (mount("cgroup", target, "cgroup", (unsigned long)flags, options) < 0) {
-    die(errno, "mount cgroup (%s) on %s", options, dest);
+  if (a.hostdir[0]) {
+    if (mount(a.hostdir, target, nullptr, MS_BIND | MS_REC, nullptr) < 0) die(errno, "bind %s on %s", a.hostdir, a.dest);
+    fd = reopen(fd, a.dest, target, sizeof target);
+    if (mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | (unsigned long)a.flags, nullptr) < 0)
+      die(errno, "remount %s", a.dest);
+  } else if (mount("cgroup", target, "cgroup", (unsigned long)a.flags, a.options) < 0) {
+    die(errno, "mount cgroup (%s) on %s", a.options, a.dest);
   }
   close(fd);
 }
 
 void op_propagation(plan_reader *r) {
-  const char *path = rd_str(r);
-  uint64_t flags = rd_u64(r);
-  int fd = open_in_root(path, CREATE_NONE, 0);
-  if (fd < 0) die(errno, "resolve %s", path);
+  const op_propagation_args a = rd_op_propagation(r);
+  int fd = open_in_root(a.path, CREATE_NONE, 0);
+  if (fd < 0) die(errno, "resolve %s", a.path);
   char target[64];
   proc_fd(fd, target, sizeof target);
-  if (mount(nullptr, target, nullptr, (unsigned long)flags, nullptr) < 0) die(errno, "set propagation of %s", path);
+  if (mount(nullptr, target, nullptr, (unsigned long)a.flags, nullptr) < 0) die(errno, "set propagation of %s", a.path);
   close(fd);
 }
 
 void op_pivot_root(plan_reader *r) {
-  uint32_t mode = rd_u32(r);
+  const op_pivot_root_args a = rd_op_pivot_root(r);
   if (fchdir(g.root_fd) < 0) die(errno, "chdir to rootfs %s", g.rootfs);
-  if (mode == 2) {
+  if (a.mode == 2) {
     // No mount namespace of the container's own: the runtime's is shared, so its root stays
     // where it is and the container only changes its own root directory.
     if (chroot(".") < 0) die(errno, "chroot to rootfs %s", g.rootfs);
-  } else if (mode == 1) {
+  } else if (a.mode == 1) {
     // Without pivot_root (e.g. a rootfs on ramfs): move the rootfs over / and chroot into it,
     // with the host's proc and sysfs detached first (no_pivot.cc).
     hide_host_pseudo_fs();
@@ -347,47 +333,46 @@ void op_pivot_root(plan_reader *r) {
 }
 
 void op_readonly_path(plan_reader *r) {
-  const char *path = rd_str(r);
-  uint32_t is_root = rd_u32(r);
-  int fd = open_in_root(path, CREATE_NONE, 0);
+  const op_readonly_path_args a = rd_op_readonly_path(r);
+  int fd = open_in_root(a.path, CREATE_NONE, 0);
   if (fd < 0) {
-    if (errno == ENOENT && !is_root) return;  // a readonly path that does not exist is skipped
-    die(errno, "readonly path %s", path);
+    if (errno == ENOENT && !a.is_root) return;  // a readonly path that does not exist is skipped
+    die(errno, "readonly path %s", a.path);
   }
   char target[64];
   proc_fd(fd, target, sizeof target);
-  if (!is_root && mount(target, target, nullptr, MS_BIND | MS_REC, nullptr) < 0) die(errno, "bind %s", path);
+  if (!a.is_root && mount(target, target, nullptr, MS_BIND | MS_REC, nullptr) < 0) die(errno, "bind %s", a.path);
   // The runtime's own paths (readonlyPaths live in /proc by design): not held to mounts[] rules.
-  if (!is_root) fd = reopen(fd, path, target, sizeof target, false, false);
+  if (!a.is_root) fd = reopen(fd, a.path, target, sizeof target, false, false);
   unsigned long keep = current_flags(target);
   if (mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, nullptr) < 0)
-    die(errno, "make %s read-only", path);
+    die(errno, "make %s read-only", a.path);
   close(fd);
 }
 
 void op_mask_path(plan_reader *r) {
-  const char *path = rd_str(r);
-  int fd = open_in_root(path, CREATE_NONE, 0);
+  const op_mask_path_args a = rd_op_mask_path(r);
+  int fd = open_in_root(a.path, CREATE_NONE, 0);
   if (fd < 0) {
     if (errno == ENOENT) return;
-    die(errno, "masked path %s", path);
+    die(errno, "masked path %s", a.path);
   }
   char target[64];
   proc_fd(fd, target, sizeof target);
   struct stat st;
-  if (fstat(fd, &st) < 0) die(errno, "stat masked path %s", path);
+  if (fstat(fd, &st) < 0) die(errno, "stat masked path %s", a.path);
   if (S_ISDIR(st.st_mode)) {
-    if (mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k") < 0) die(errno, "mask directory %s", path);
+    if (mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k") < 0) die(errno, "mask directory %s", a.path);
   } else {
     // Mount the real /dev/null device, checked by its numbers, never a file the container
     // could have put at /dev/null (CVE-2025-31133).
     int null_fd = open_in_root("/dev/null", CREATE_NONE, 0);
     struct stat ns;
     if (null_fd < 0 || fstat(null_fd, &ns) < 0 || !S_ISCHR(ns.st_mode) || ns.st_rdev != makedev(1, 3))
-      die(EPERM, "mask %s: /dev/null in the container is not the null device", path);
+      die(EPERM, "mask %s: /dev/null in the container is not the null device", a.path);
     char src[64];
     proc_fd(null_fd, src, sizeof src);
-    if (mount(src, target, nullptr, MS_BIND, nullptr) < 0) die(errno, "mask file %s", path);
+    if (mount(src, target, nullptr, MS_BIND, nullptr) < 0) die(errno, "mask file %s", a.path);
     close(null_fd);
   }
   close(fd);

@@ -12,15 +12,14 @@
 #include "init.h"
 
 void op_setns(plan_reader *r) {
-  uint32_t type = rd_u32(r);
-  const char *path = rd_str(r);
+  const op_setns_args a = rd_op_setns(r);
   // A /proc path through the runtime's own procfs: an exec's process enters the container's
   // cgroup namespace after its fork, inside the container's mount namespace, where /proc is the
   // container's and the init's host pid means nothing.
-  int fd = strncmp(path, "/proc/", 6) == 0 && g.proc_fd >= 0 ? openat(g.proc_fd, path + 6, O_RDONLY | O_CLOEXEC)
-                                                              : open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die(errno, "open namespace %s", path);
-  if (setns(fd, (int)type) < 0) die(errno, "join namespace %s", path);
+  int fd = strncmp(a.path, "/proc/", 6) == 0 && g.proc_fd >= 0 ? openat(g.proc_fd, a.path + 6, O_RDONLY | O_CLOEXEC)
+                                                              : open(a.path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die(errno, "open namespace %s", a.path);
+  if (setns(fd, (int)a.nstype) < 0) die(errno, "join namespace %s", a.path);
   close(fd);
 }
 
@@ -39,8 +38,8 @@ void op_userns(plan_reader *) {
 }
 
 void op_unshare(plan_reader *r) {
-  uint64_t flags = rd_u64(r);
-  if (unshare((int)flags) < 0) die(errno, "unshare namespaces 0x%llx", (unsigned long long)flags);
+  const op_unshare_args a = rd_op_unshare(r);
+  if (unshare((int)a.flags) < 0) die(errno, "unshare namespaces 0x%llx", (unsigned long long)a.flags);
 }
 
 // The init puts itself in its cgroups: a process moving its only thread (v1 `tasks`, "0") takes
@@ -54,13 +53,13 @@ static void write_zero(const char *file) {
   close(fd);
 }
 
-void op_join_cgroup(plan_reader *r) { write_zero(rd_str(r)); }
+void op_join_cgroup(plan_reader *r) { write_zero(rd_op_join_cgroup(r).file); }
 
 static int cgroup_into_fd = -1;
 static const char *cgroup_into_dir = nullptr;
 
 void op_cgroup_into(plan_reader *r) {
-  cgroup_into_dir = rd_str(r);
+  cgroup_into_dir = rd_op_cgroup_into(r).dir;
   cgroup_into_fd = open(cgroup_into_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (cgroup_into_fd < 0) die(errno, "open cgroup %s", cgroup_into_dir);
 }

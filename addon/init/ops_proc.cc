@@ -13,7 +13,7 @@
 #include "init.h"
 
 void op_hostname(plan_reader *r, bool domain) {
-  const char *name = rd_str(r);
+  const char *name = domain ? rd_op_domainname(r).name : rd_op_hostname(r).name;
   int rc = domain ? setdomainname(name, strlen(name)) : sethostname(name, strlen(name));
   if (rc < 0) die(errno, "set %s %s", domain ? "domainname" : "hostname", name);
 }
@@ -31,38 +31,38 @@ static void write_proc(const char *rel, const char *value, const char *what) {
 }
 
 void op_sysctl(plan_reader *r) {
-  const char *key = rd_str(r);
-  const char *value = rd_str(r);
+  const op_sysctl_args a = rd_op_sysctl(r);
   char path[PATH_MAX];
-  int n = snprintf(path, sizeof path, "sys/%s", key);
-  if (n >= (int)sizeof path) die(ENAMETOOLONG, "sysctl %s", key);
+  int n = snprintf(path, sizeof path, "sys/%s", a.key);
+  if (n >= (int)sizeof path) die(ENAMETOOLONG, "sysctl %s", a.key);
   for (char *c = path + 4; *c; c++)
     if (*c == '.') *c = '/';
-  write_proc(path, value, "sysctl");
+  write_proc(path, a.value, "sysctl");
 }
 
 void op_oom_score_adj(plan_reader *r) {
-  const char *value = rd_str(r);
-  write_proc("self/oom_score_adj", value, "oom_score_adj");
+  const op_oom_score_adj_args a = rd_op_oom_score_adj(r);
+  write_proc("self/oom_score_adj", a.value, "oom_score_adj");
 }
 
 void op_rlimit(plan_reader *r) {
-  uint32_t res = rd_u32(r);
+  const op_rlimit_args a = rd_op_rlimit(r);
+  uint32_t res = a.resource;
   struct rlimit rl;
-  rl.rlim_cur = rd_u64(r);
-  rl.rlim_max = rd_u64(r);
+  rl.rlim_cur = a.soft;
+  rl.rlim_max = a.hard;
   if (setrlimit((int)res, &rl) < 0) die(errno, "setrlimit %u (soft %llu, hard %llu)", res, (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
 }
 
 void op_personality(plan_reader *r) {
-  uint64_t persona = rd_u64(r);
-  if (personality((unsigned long)persona) < 0) die(errno, "personality 0x%llx", (unsigned long long)persona);
+  const op_personality_args a = rd_op_personality(r);
+  if (personality((unsigned long)a.persona) < 0) die(errno, "personality 0x%llx", (unsigned long long)a.persona);
 }
 
 void op_ioprio(plan_reader *r) {
-  uint32_t value = rd_u32(r);
+  const op_ioprio_args a = rd_op_ioprio(r);
   // ioprio_set(IOPRIO_WHO_PROCESS, 0 = ourselves, value)
-  if (syscall(SYS_ioprio_set, 1, 0, (int)value) < 0) die(errno, "ioprio_set class %u level %u", value >> 13, value & 7);
+  if (syscall(SYS_ioprio_set, 1, 0, (int)a.value) < 0) die(errno, "ioprio_set class %u level %u", a.value >> 13, a.value & 7);
 }
 
 // struct sched_attr, first version (48 bytes): what sched_setattr takes on every kernel that has it.
@@ -78,19 +78,19 @@ void op_scheduler(plan_reader *r) {
   sched_attr_v0 a;
   memset(&a, 0, sizeof a);
   a.size = sizeof a;
-  a.policy = rd_u32(r);
-  a.flags = rd_u64(r);
-  a.nice = (int32_t)rd_u32(r);
-  a.priority = rd_u32(r);
-  a.runtime = rd_u64(r);
-  a.deadline = rd_u64(r);
-  a.period = rd_u64(r);
+  const op_scheduler_args f = rd_op_scheduler(r);
+  a.policy = f.policy;
+  a.flags = f.flags;
+  a.nice = f.nice;
+  a.priority = f.priority;
+  a.runtime = f.runtime;
+  a.deadline = f.deadline;
+  a.period = f.period;
   if (syscall(SYS_sched_setattr, 0, &a, 0) < 0) die(errno, "sched_setattr policy %u", a.policy);
 }
 
 void op_proc_write(plan_reader *r) {
-  const char *path = rd_str(r);
-  const char *value = rd_str(r);
-  if (strncmp(path, "/proc/", 6) != 0) die(EINVAL, "malformed plan: procfs path %s", path);
-  write_proc(path + 6, value, "procfs");
+  const op_proc_write_args a = rd_op_proc_write(r);
+  if (strncmp(a.path, "/proc/", 6) != 0) die(EINVAL, "malformed plan: procfs path %s", a.path);
+  write_proc(a.path + 6, a.value, "procfs");
 }

@@ -65,7 +65,9 @@ static int recv_one(int sock, int *err) {
 }
 
 void op_source_helper(plan_reader *r) {
-  char **sources = rd_strv(r, &nsources);
+  const op_source_helper_args a = rd_op_source_helper(r);
+  char **sources = a.sources;
+  nsources = a.sources_n;
   if (nsources > MAX_SOURCE_FDS) die(EINVAL, "malformed plan: %u bind sources", nsources);
   for (uint32_t i = 0; i < MAX_SOURCE_FDS; i++) source_fds[i] = -1;
   int sv[2];

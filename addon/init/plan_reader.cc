@@ -48,6 +48,15 @@ const uint8_t *rd_bytes(plan_reader *r, uint32_t *len) {
   return b;
 }
 
+const uint8_t *rd_u32v(plan_reader *r, uint32_t *n) {
+  *n = rd_u32(r);
+  if (*n > 65536) die(EINVAL, "malformed plan: list too long");
+  need(r, (size_t)*n * 4);
+  const uint8_t *v = r->p;
+  r->p += (size_t)*n * 4;
+  return v;
+}
+
 char **rd_strv(plan_reader *r, uint32_t *n) {
   *n = rd_u32(r);
   if (*n > 65536) die(EINVAL, "malformed plan: list too long");

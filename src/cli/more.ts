@@ -1,7 +1,7 @@
 // pause, resume, ps, features, events.
 import { HuskError } from '../errors';
-import { cgroupPids } from '../runtime/cgroup';
-import { pause, resume } from '../runtime/freezer';
+import { cgroupPids } from '../runtime/cgroups';
+import { pause, resume } from '../runtime/pause';
 import { load } from '../runtime/lifecycle';
 import { ID, print, type Verb } from './verb';
 

@@ -34,7 +34,7 @@ export function planBindSources(spec: Spec, bundle: string, userNs: boolean): { 
   if (!slots.size) return { helper: [], fds: [] };
   const sources = [...slots.keys()].map((i) => path.resolve(bundle, spec.mounts![i].source!));
   return {
-    helper: [op('SOURCE_HELPER', '/mounts', { sources }, [{ strv: sources }])],
+    helper: [op('SOURCE_HELPER', '/mounts', { sources }, { sources })],
     fds: [op('SOURCE_FDS', '/mounts', {})],
   };
 }

@@ -43,15 +43,15 @@ const FROM = '/linux/cgroupsPath';
 
 export function planCgroupJoin(input: CgroupJoinInput): CgroupJoin {
   const first = input.v1Dirs.map((dir) =>
-    op('JOIN_CGROUP', FROM, { dir }, [{ str: path.join(dir, 'tasks') }]),
+    op('JOIN_CGROUP', FROM, { dir }, { file: path.join(dir, 'tasks') }),
   );
   const dir = input.unifiedDir;
   if (!dir) return { first, into: false, procs: false };
   if (input.forkInto) {
-    first.push(op('CGROUP_INTO', FROM, { dir }, [{ str: dir }]));
+    first.push(op('CGROUP_INTO', FROM, { dir }, { dir }));
     return { first, into: true, procs: false };
   }
-  first.push(op('JOIN_CGROUP', FROM, { dir }, [{ str: path.join(dir, 'cgroup.procs') }]));
+  first.push(op('JOIN_CGROUP', FROM, { dir }, { file: path.join(dir, 'cgroup.procs') }));
   return { first, into: false, procs: true };
 }
 

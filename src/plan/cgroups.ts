@@ -1,5 +1,5 @@
 // Where the container's cgroups are and what to write in them, per host layout. Pure: the
-// runtime creates the directories and does the writes (src/runtime/cgroup.ts).
+// runtime creates the directories and does the writes (src/runtime/cgroups/cgroupfs.ts).
 import path = require('node:path');
 import { HuskError } from '../errors';
 import type { HostFacts } from '../host/probe';

@@ -37,13 +37,18 @@ export function planDevices(spec: Spec, opts: { kcore: boolean; rootUid: number;
   for (const d of DEFAULT_DEVICES) {
     if (given.has(d.path)) continue;
     ops.push(
-      op('MKNOD', '/linux/devices (defaults)', { path: d.path, type: 'c', major: d.major, minor: d.minor }, [
-        { str: d.path },
-        { u32: S_IFCHR | 0o666 },
-        { u64: makedev(d.major, d.minor) },
-        { u32: opts.rootUid },
-        { u32: opts.rootGid },
-      ]),
+      op(
+        'MKNOD',
+        '/linux/devices (defaults)',
+        { path: d.path, type: 'c', major: d.major, minor: d.minor },
+        {
+          path: d.path,
+          mode: S_IFCHR | 0o666,
+          rdev: makedev(d.major, d.minor),
+          uid: opts.rootUid,
+          gid: opts.rootGid,
+        },
+      ),
     );
   }
   (spec.linux?.devices ?? []).forEach((d, i) => {
@@ -55,13 +60,18 @@ export function planDevices(spec: Spec, opts: { kcore: boolean; rootUid: number;
     if (d.type !== 'p' && (d.major === undefined || d.minor === undefined))
       throw new HuskError(`${from}: a "${d.type}" device needs major and minor`);
     ops.push(
-      op('MKNOD', from, { path: d.path, type: d.type, major: d.major, minor: d.minor }, [
-        { str: d.path },
-        { u32: type | ((d.fileMode ?? 0o666) & 0o7777) },
-        { u64: makedev(d.major ?? 0, d.minor ?? 0) },
-        { u32: d.uid ?? opts.rootUid },
-        { u32: d.gid ?? opts.rootGid },
-      ]),
+      op(
+        'MKNOD',
+        from,
+        { path: d.path, type: d.type, major: d.major, minor: d.minor },
+        {
+          path: d.path,
+          mode: type | ((d.fileMode ?? 0o666) & 0o7777),
+          rdev: makedev(d.major ?? 0, d.minor ?? 0),
+          uid: d.uid ?? opts.rootUid,
+          gid: d.gid ?? opts.rootGid,
+        },
+      ),
     );
   });
   const links: [string, string][] = [
@@ -72,6 +82,6 @@ export function planDevices(spec: Spec, opts: { kcore: boolean; rootUid: number;
   ];
   if (opts.kcore) links.push(['/proc/kcore', '/dev/core']);
   for (const [target, link] of links)
-    ops.push(op('SYMLINK', '/linux/devices (defaults)', { target, link }, [{ str: target }, { str: link }]));
+    ops.push(op('SYMLINK', '/linux/devices (defaults)', { target, link }, { target, linkpath: link }));
   return ops;
 }

@@ -6,7 +6,7 @@ import type { HostFacts } from '../host/probe';
 import type { Process } from '../spec/types';
 import { planCgroupJoin, type CgroupJoinInput } from './cgroup-join';
 import { CLONE, type NsType } from './namespaces';
-import { op, type Op } from './ops';
+import { op, STAGE, type Op } from './ops';
 import { consoleOp, planIdentityAndExec, planRlimits } from './process';
 import { planLsm, type LsmSources } from './lsm';
 import { planScheduling } from './scheduling';
@@ -49,9 +49,10 @@ export function buildExecPlan(
   // Before joining anything: written through the host's procfs, inherited by the process.
   if (p.oomScoreAdj !== undefined)
     ops.push(
-      op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: p.oomScoreAdj }, [{ str: String(p.oomScoreAdj) }]),
+      op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: p.oomScoreAdj }, { value: String(p.oomScoreAdj) }),
     );
-  if (input.joinCgroups) ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup' }, [{ u32: 1 }]));
+  if (input.joinCgroups)
+    ops.push(op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup' }, { stage: STAGE.CGROUP }));
   const join = input.cgroupJoin
     ? planCgroupJoin({ ...input.cgroupJoin, forkInto: !input.namespaces.includes('user') })
     : null;
@@ -62,7 +63,7 @@ export function buildExecPlan(
   for (const t of JOIN_ORDER) {
     if (!input.namespaces.includes(t)) continue;
     const path = `/proc/${input.initPid}/ns/${PROC_NAME[t]}`;
-    ops.push(op('SETNS', '/linux/namespaces', { type: t, path }, [{ u32: CLONE[t] }, { str: path }]));
+    ops.push(op('SETNS', '/linux/namespaces', { type: t, path }, { nstype: CLONE[t], path }));
   }
   if (p.terminal) {
     if (!input.consoleSocket) throw new HuskError('/process/terminal: a terminal needs --console-socket');
@@ -90,7 +91,7 @@ export function buildExecPlan(
   const seccomp = planSeccomp(input.seccomp);
   placeSeccomp(ident, seccomp, !!p.noNewPrivileges);
   ops.push(...ident.beforeStart);
-  ops.push(op('SYNC', '/process', { stage: 'ready' }, [{ u32: 10 }]));
+  ops.push(op('SYNC', '/process', { stage: 'ready' }, { stage: STAGE.READY }));
   ops.push(...ident.afterStart);
   return { ops, warnings, seccomp, cgroupProcsWrite: input.joinCgroups || !!join?.procs };
 }

@@ -19,11 +19,11 @@ export function checkHooks(spec: Spec): void {
 
 export function hookOps(spec: Spec, kind: 'createContainer' | 'startContainer'): Op[] {
   return (spec.hooks?.[kind] ?? []).map((h, i) =>
-    op('HOOK', `/hooks/${kind}/${i}`, { path: h.path, args: h.args, env: h.env, timeout: h.timeout }, [
-      { str: h.path },
-      { strv: h.args ?? [] },
-      { strv: h.env ?? [] },
-      { u32: h.timeout ?? 0 },
-    ]),
+    op(
+      'HOOK',
+      `/hooks/${kind}/${i}`,
+      { path: h.path, args: h.args, env: h.env, timeout: h.timeout },
+      { path: h.path, args: h.args ?? [], env: h.env ?? [], timeout: h.timeout ?? 0 },
+    ),
   );
 }

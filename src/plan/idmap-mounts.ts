@@ -95,13 +95,12 @@ export function planIdmapTrees(spec: Spec, bundle: string): Op[] {
     if (slot >= MAX_TREES) throw new HuskError(`/mounts/${i}: more than ${MAX_TREES} idmapped mounts`);
     const source = path.resolve(bundle, m.source ?? '');
     ops.push(
-      op('IDMAP_TREE', `/mounts/${i}`, { slot, source, ...req }, [
-        { u32: slot },
-        { str: source },
-        { u32: req.recursive },
-        { str: req.uidMap },
-        { str: req.gidMap },
-      ]),
+      op(
+        'IDMAP_TREE',
+        `/mounts/${i}`,
+        { slot, source, ...req },
+        { slot, source, recursive: req.recursive, uidMap: req.uidMap, gidMap: req.gidMap },
+      ),
     );
   });
   return ops;

@@ -13,7 +13,7 @@ import { planLsm } from './lsm';
 import { CLONE, hostId, planNamespaces, type NamespacePlan } from './namespaces';
 import { planPersonality, planScheduling } from './scheduling';
 import { planSysctls } from './sysctl';
-import { op, type Op } from './ops';
+import { fieldIndex, fieldOf, MOUNT_KIND, op, STAGE, type Op } from './ops';
 import { consoleOp, planIdentityAndExec, planRlimits } from './process';
 import { placeSeccomp, planSeccomp, type SeccompRequest } from './seccomp';
 
@@ -97,9 +97,12 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   // user namespace), cgroup, namespaces, then the fork that makes the container's init.
   if (spec.process?.oomScoreAdj !== undefined)
     ops.push(
-      op('OOM_SCORE_ADJ', '/process/oomScoreAdj', { value: spec.process.oomScoreAdj }, [
-        { str: String(spec.process.oomScoreAdj) },
-      ]),
+      op(
+        'OOM_SCORE_ADJ',
+        '/process/oomScoreAdj',
+        { value: spec.process.oomScoreAdj },
+        { value: String(spec.process.oomScoreAdj) },
+      ),
     );
   // An init joining a pid namespace by path (a pod's shared one) is seen by that namespace's
   // processes from its fork on, and one with CAP_SYS_PTRACE and no user namespace can use its
@@ -110,7 +113,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const lateFork = ns.join.some((o) => o.show.type === 'pid');
   const cgJoin = initCgroupJoin(cgroups, ns, host, !!opts.cgroupAccess, lateFork);
   const cgroupSync = cgroups
-    ? [op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, [{ u32: 1 }])]
+    ? [op('SYNC', '/linux/cgroupsPath', { stage: 'cgroup', dirs: cgroups.dirs }, { stage: STAGE.CGROUP })]
     : [];
   // Idmapped trees need the host's privileges over their source: before any namespace. Then
   // join every namespace given by path while still the host's root (a namespace owned by the
@@ -119,7 +122,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const nsOps = [...planIdmapTrees(spec, opts.bundle), ...sources.helper, ...ns.join];
   if (ns.newUser) nsOps.push(op('USERNS', '/linux/uidMappings', { uidMap: ns.uidMap, gidMap: ns.gidMap }));
   const unshare = (flags: number) =>
-    flags ? [op('UNSHARE', '/linux/namespaces', { flags }, [{ u64: flags }])] : [];
+    flags ? [op('UNSHARE', '/linux/namespaces', { flags }, { flags })] : [];
   const unshareFlags = ns.newFlags & ~cgJoin.childUnshares;
   if (cgroups && namespacesBeforeCgroups(ns)) {
     // The namespaces (the network one alone takes about 1 ms to make) are made while the
@@ -137,13 +140,13 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   // there too): its root is the cgroup the namespace is made in.
   if (cgJoin.childUnshares)
     ops.push(
-      op('UNSHARE', '/linux/namespaces', { flags: cgJoin.childUnshares }, [{ u64: cgJoin.childUnshares }]),
+      op('UNSHARE', '/linux/namespaces', { flags: cgJoin.childUnshares }, { flags: cgJoin.childUnshares }),
     );
 
   // In the container's init (with lateFork, in the first process until the fork).
   if (!lateFork) ops.push(op('SETSID', '/process', {}));
   if (!opts.noNewKeyring)
-    ops.push(op('SESSION_KEYRING', '/process', { name: `_ses.${opts.id}` }, [{ str: `_ses.${opts.id}` }]));
+    ops.push(op('SESSION_KEYRING', '/process', { name: `_ses.${opts.id}` }, { name: `_ses.${opts.id}` }));
   checkHooks(spec);
   const rootfsOps = planRootfs(spec, {
     bundle: opts.bundle,
@@ -160,9 +163,18 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const beforePivot: Op[] = [];
   const hooks = spec.hooks ?? {};
   if (hooks.prestart?.length || hooks.createRuntime?.length)
-    beforePivot.push(op('SYNC', '/hooks/createRuntime', { stage: 'createRuntime' }, [{ u32: 3 }]));
+    beforePivot.push(
+      op('SYNC', '/hooks/createRuntime', { stage: 'createRuntime' }, { stage: STAGE.CREATE_RUNTIME }),
+    );
   if (hooks.createContainer?.length) {
-    beforePivot.push(op('FETCH_STATE', '/hooks/createContainer', { stage: 'createContainer' }, [{ u32: 4 }]));
+    beforePivot.push(
+      op(
+        'FETCH_STATE',
+        '/hooks/createContainer',
+        { stage: 'createContainer' },
+        { stage: STAGE.CREATE_CONTAINER },
+      ),
+    );
     beforePivot.push(...hookOps(spec, 'createContainer'));
   }
   const late = lateFork ? takeProcMounts(rootfsOps) : [];
@@ -172,12 +184,12 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   if (spec.hostname !== undefined && spec.hostname !== '') {
     if (!ns.has.has(NAMESPACE_HOSTNAME))
       throw new HuskError('/hostname: setting a hostname needs a uts namespace');
-    ops.push(op('HOSTNAME', '/hostname', { hostname: spec.hostname }, [{ str: spec.hostname }]));
+    ops.push(op('HOSTNAME', '/hostname', { hostname: spec.hostname }, { name: spec.hostname }));
   }
   if (spec.domainname !== undefined && spec.domainname !== '') {
     if (!ns.has.has(NAMESPACE_HOSTNAME))
       throw new HuskError('/domainname: setting a domainname needs a uts namespace');
-    ops.push(op('DOMAINNAME', '/domainname', { domainname: spec.domainname }, [{ str: spec.domainname }]));
+    ops.push(op('DOMAINNAME', '/domainname', { domainname: spec.domainname }, { name: spec.domainname }));
   }
   ops.push(...planSysctls(linux.sysctl, ns.has));
   if (spec.process?.terminal) {
@@ -186,7 +198,8 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
     if (!lateFork) ops.push(op('CTTY', '/process/terminal', {}));
   }
   const protections = planProtections(spec);
-  const underProc = (o: Op) => isUnderProc(o.fields[0] && 'str' in o.fields[0] ? o.fields[0].str : '');
+  const underProc = (o: Op) =>
+    isUnderProc(String(fieldOf(o, 'READONLY_PATH', 'path') ?? fieldOf(o, 'MASK_PATH', 'path') ?? ''));
   ops.push(...(lateFork ? protections.filter((o) => !underProc(o)) : protections));
   const lsm = planLsm(spec.process, spec, host);
   if (lateFork) {
@@ -223,7 +236,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const fork = ops.findIndex((o) => o.op === 'FORK_INIT');
   const answered = ops.slice(fork).some((o) => o.op === 'SYNC' || o.op === 'FETCH_STATE') || seccomp?.notify;
   const ready = startHooks.length ? 'FETCH_STATE' : opts.startAtOnce && !answered ? 'NOTIFY' : 'SYNC';
-  ops.push(op(ready, '/process', { stage: 'ready' }, [{ u32: 10 }]));
+  ops.push(op(ready, '/process', { stage: 'ready' }, { stage: STAGE.READY }));
   if (!opts.startAtOnce) ops.push(op('WAIT_START', '/process', {}));
   // startContainer hooks run under the container's seccomp filter, as runc's do: with
   // no_new_privs the filter, else loaded just before execve, is loaded before the hooks.
@@ -279,14 +292,14 @@ function initCgroupJoin(
 const isUnderProc = (p: string) => p === '/proc' || p.startsWith('/proc/');
 
 // With a late fork (see lateFork): the procfs mount leaves the rootfs ops, to be made by the init
-// itself (MOUNT kind 5, no host handle needed); a mount below /proc would have to come after it
+// itself (MOUNT_KIND.PROC_HERE, no host handle needed); a mount below /proc would have to come after it
 // from a host source the init can no longer reach, so it is refused.
 function takeProcMounts(rootfsOps: Op[]): Op[] {
   const late: Op[] = [];
   for (let i = 0; i < rootfsOps.length; i++) {
     const o = rootfsOps[i];
     if (o.op !== 'MOUNT') continue;
-    const dest = 'str' in o.fields[2] ? o.fields[2].str : '';
+    const dest = String(fieldOf(o, 'MOUNT', 'dest'));
     if (!isUnderProc(dest)) continue;
     if (dest !== '/proc')
       throw new HuskError(
@@ -295,7 +308,7 @@ function takeProcMounts(rootfsOps: Op[]): Op[] {
     late.push({
       ...o,
       show: { ...o.show, by: 'the init, in the joined pid namespace' },
-      fields: [{ u32: 5 }, ...o.fields.slice(1)],
+      fields: o.fields.map((f, k) => (k === fieldIndex('MOUNT', 'kind') ? { u32: MOUNT_KIND.PROC_HERE } : f)),
     });
     rootfsOps.splice(i--, 1);
   }

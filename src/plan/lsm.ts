@@ -27,10 +27,12 @@ export function planLsm(
         `${aaFrom}: "${p.apparmorProfile}" asked for, but AppArmor is not enabled on this host`,
       );
     ops.push(
-      op('PROC_WRITE', aaFrom, { profile: p.apparmorProfile }, [
-        { str: '/proc/self/attr/apparmor/exec' },
-        { str: `exec ${p.apparmorProfile}` },
-      ]),
+      op(
+        'PROC_WRITE',
+        aaFrom,
+        { profile: p.apparmorProfile },
+        { path: '/proc/self/attr/apparmor/exec', value: `exec ${p.apparmorProfile}` },
+      ),
     );
   }
   if (p?.selinuxLabel) {
@@ -39,10 +41,12 @@ export function planLsm(
         `${seFrom}: "${p.selinuxLabel}" asked for, but SELinux is not enabled on this host`,
       );
     ops.push(
-      op('PROC_WRITE', seFrom, { label: p.selinuxLabel }, [
-        { str: '/proc/self/attr/exec' },
-        { str: p.selinuxLabel },
-      ]),
+      op(
+        'PROC_WRITE',
+        seFrom,
+        { label: p.selinuxLabel },
+        { path: '/proc/self/attr/exec', value: p.selinuxLabel },
+      ),
     );
   }
   if (spec?.linux?.mountLabel && !host.selinux)

@@ -65,7 +65,7 @@ export function planNamespaces(spec: Spec): NamespacePlan {
   const join: Op[] = [];
   for (const t of JOIN_ORDER) {
     const j = byType.get(t);
-    if (j) join.push(op('SETNS', j.from, { type: t, path: j.path }, [{ u32: CLONE[t] }, { str: j.path }]));
+    if (j) join.push(op('SETNS', j.from, { type: t, path: j.path }, { nstype: CLONE[t], path: j.path }));
   }
   const linux = spec.linux ?? {};
   if (newUser) {

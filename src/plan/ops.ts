@@ -1,57 +1,10 @@
-// Op codes and stages shared with addon/common/protocol.h; keep the numbers in step.
-export const OP = {
-  SYNC: 1,
-  SETNS: 2,
-  USERNS: 3,
-  UNSHARE: 4,
-  FORK_INIT: 5,
-  ROOT_PROPAGATION: 6,
-  BIND_ROOTFS: 7,
-  MOUNT: 8,
-  MKNOD: 9,
-  SYMLINK: 10,
-  PIVOT_ROOT: 11,
-  READONLY_PATH: 12,
-  MASK_PATH: 13,
-  HOSTNAME: 14,
-  DOMAINNAME: 15,
-  SYSCTL: 16,
-  RLIMIT: 17,
-  CONSOLE: 18,
-  SETSID: 19,
-  CREDS: 20,
-  CAPS_BOUNDING: 21,
-  CAPS_SET: 22,
-  NO_NEW_PRIVS: 23,
-  UMASK: 24,
-  CHDIR: 25,
-  WAIT_START: 26,
-  LOOKUP_EXEC: 27,
-  EXEC: 28,
-  OOM_SCORE_ADJ: 29,
-  PROPAGATION: 30,
-  KEEP_CAPS: 31,
-  SECCOMP: 32,
-  PERSONALITY: 33,
-  MOUNT_CGROUP_V1: 34,
-  FETCH_STATE: 35,
-  HOOK: 36,
-  SESSION_KEYRING: 37,
-  IOPRIO: 38,
-  SCHEDULER: 39,
-  PROC_WRITE: 40,
-  IDMAP_TREE: 41,
-  JOIN_CGROUP: 42,
-  CGROUP_INTO: 43,
-  NOTIFY: 44,
-  SEAL: 45,
-  CTTY: 46,
-  SOURCE_HELPER: 50,
-  SOURCE_FDS: 51,
-} as const;
+// Ops as the planner makes them. The codes, the enums and each op's fields in their order come
+// from the contract's one table (src/plan/contract/ops.json, made into ./generated/contract by
+// scripts/gen-contract.mjs); a planner names the fields, the table orders them.
+import { LAYOUT, OP, type OpArgs } from './generated/contract';
 
-export const STAGE = { CGROUP: 1, USERMAP: 2, CREATE_RUNTIME: 3, CREATE_CONTAINER: 4, READY: 10 } as const;
-export const MSG = { SYNC: 1, PID: 2, ERROR: 3, SECCOMP_FD: 4, ACK: 16, ABORT: 17 } as const;
+export { CONTRACT_HASH, MOUNT_KIND, MSG, OP, PIVOT_MODE, STAGE, TMPFS_OPT } from './generated/contract';
+export type { OpArgs } from './generated/contract';
 
 export type OpName = keyof typeof OP;
 
@@ -71,9 +24,44 @@ export interface Op {
   from: string;
   // What a reader of `husk plan` sees; the encoder ignores it.
   show: Record<string, unknown>;
+  // The op's fields in the contract's order, as encodePlan lays them out.
   fields: Field[];
 }
 
-export function op(name: OpName, from: string, show: Record<string, unknown>, fields: Field[] = []): Op {
+type Layout = readonly (readonly [string, string, (number | undefined)?])[];
+// An op with no field to give takes no args.
+type ArgsParam<N extends OpName> = object extends OpArgs[N] ? [args?: OpArgs[N]] : [args: OpArgs[N]];
+
+function toField(kind: string, v: unknown): Field {
+  if (kind === 'i32') return { u32: (v as number) >>> 0 };
+  return { [kind]: v } as Field;
+}
+
+export function op<N extends OpName>(
+  name: N,
+  from: string,
+  show: Record<string, unknown>,
+  ...rest: ArgsParam<N>
+): Op {
+  const args = (rest[0] ?? {}) as Record<string, unknown>;
+  const fields = (LAYOUT[name] as Layout).map(([field, kind, dflt]) => {
+    const v = args[field] ?? dflt;
+    // A planner bug, not a config error: the types make every field without a default required.
+    if (v === undefined) throw new Error(`op ${name}: no ${field}`);
+    return toField(kind, v);
+  });
   return { op: name, from, show, fields };
+}
+
+// The index of one of an op's fields in `fields`, by name.
+export function fieldIndex<N extends OpName>(name: N, field: keyof OpArgs[N] & string): number {
+  const i = (LAYOUT[name] as Layout).findIndex(([f]) => f === field);
+  if (i < 0) throw new Error(`op ${name} has no field ${field}`);
+  return i;
+}
+
+// One field of an op, by name (a string field's text, a number field's value...).
+export function fieldOf<N extends OpName>(o: Op, name: N, field: keyof OpArgs[N] & string): unknown {
+  if (o.op !== name) return undefined;
+  return Object.values(o.fields[fieldIndex(name, field)])[0];
 }

@@ -37,11 +37,12 @@ export function planRlimits(p: Process | undefined): Op[] {
     seen.add(r.type);
     if (r.soft > r.hard)
       throw new HuskError(`${from}: soft limit ${r.soft} is above the hard limit ${r.hard}`);
-    return op('RLIMIT', from, { type: r.type, soft: r.soft, hard: r.hard }, [
-      { u32: res },
-      { u64: r.soft },
-      { u64: r.hard },
-    ]);
+    return op(
+      'RLIMIT',
+      from,
+      { type: r.type, soft: r.soft, hard: r.hard },
+      { resource: res, soft: r.soft, hard: r.hard },
+    );
   });
 }
 
@@ -82,11 +83,14 @@ export function planIdentityAndExec(
     );
 
   const before: Op[] = [];
-  before.push(op('CHDIR', '/process/cwd', { cwd: p.cwd }, [{ str: p.cwd }]));
+  before.push(op('CHDIR', '/process/cwd', { cwd: p.cwd }, { cwd: p.cwd }));
   before.push(
-    op('CAPS_BOUNDING', '/process/capabilities/bounding', { keep: bounding.toString(16) }, [
-      { u64: bounding },
-    ]),
+    op(
+      'CAPS_BOUNDING',
+      '/process/capabilities/bounding',
+      { keep: bounding.toString(16) },
+      { keep: bounding },
+    ),
   );
   before.push(op('KEEP_CAPS', '/process/user', {}));
   const gids = user.additionalGids ?? [];
@@ -95,12 +99,12 @@ export function planIdentityAndExec(
       '/process/user/additionalGids: cannot be set where setgroups is denied (a rootless container with a single gid mapping, or husk run in a user namespace whose /proc/self/setgroups is "deny")',
     );
   before.push(
-    op('CREDS', '/process/user', { uid: user.uid, gid: user.gid, additionalGids: gids }, [
-      { u32: user.uid },
-      { u32: user.gid },
-      { u32v: gids },
-      { u32: opts.setgroupsDenied ? 0 : 1 },
-    ]),
+    op(
+      'CREDS',
+      '/process/user',
+      { uid: user.uid, gid: user.gid, additionalGids: gids },
+      { uid: user.uid, gid: user.gid, groups: gids, setGroups: opts.setgroupsDenied ? 0 : 1 },
+    ),
   );
   before.push(
     op(
@@ -112,12 +116,12 @@ export function planIdentityAndExec(
         inheritable: hex(inheritable),
         ambient: hex(ambient),
       },
-      [{ u64: effective }, { u64: permitted }, { u64: inheritable }, { u64: ambient }],
+      { effective, permitted, inheritable, ambient },
     ),
   );
   if (user.umask !== undefined)
-    before.push(op('UMASK', '/process/user/umask', { umask: user.umask }, [{ u32: user.umask }]));
-  else before.push(op('UMASK', '/process/user/umask', { umask: 0o022 }, [{ u32: 0o022 }]));
+    before.push(op('UMASK', '/process/user/umask', { umask: user.umask }, { mask: user.umask }));
+  else before.push(op('UMASK', '/process/user/umask', { umask: 0o022 }, { mask: 0o022 }));
   if (p.noNewPrivileges) before.push(op('NO_NEW_PRIVS', '/process/noNewPrivileges', {}));
   const env = p.env ?? [];
   // Named here, not by the encoder: one op carries both lists.
@@ -133,13 +137,15 @@ export function planIdentityAndExec(
       .pop()
       ?.slice(5) ?? DEFAULT_PATH;
   before.push(
-    op('LOOKUP_EXEC', '/process/args/0', { arg0: p.args[0], PATH: pathVar }, [
-      { str: p.args[0] },
-      { str: pathVar },
-    ]),
+    op(
+      'LOOKUP_EXEC',
+      '/process/args/0',
+      { arg0: p.args[0], PATH: pathVar },
+      { arg0: p.args[0], path: pathVar },
+    ),
   );
 
-  const after: Op[] = [op('EXEC', '/process/args', { args: p.args, env }, [{ strv: p.args }, { strv: env }])];
+  const after: Op[] = [op('EXEC', '/process/args', { args: p.args, env }, { argv: p.args, env })];
   return { beforeStart: before, afterStart: after };
 }
 
@@ -147,9 +153,10 @@ export function planIdentityAndExec(
 // (runc does so, or the user cannot reopen its own terminal); `rawOutput` clears ONLCR, for the
 // pty husk relays itself (as runc does for its own), so output arrives byte for byte.
 export function consoleOp(bindConsole: boolean, uid: number, rawOutput: boolean): Op {
-  return op('CONSOLE', '/process/terminal', { bindConsole, uid, rawOutput }, [
-    { u32: bindConsole ? 1 : 0 },
-    { u32: uid },
-    { u32: rawOutput ? 1 : 0 },
-  ]);
+  return op(
+    'CONSOLE',
+    '/process/terminal',
+    { bindConsole, uid, rawOutput },
+    { bindConsole: bindConsole ? 1 : 0, owner: uid, rawOutput: rawOutput ? 1 : 0 },
+  );
 }

@@ -9,7 +9,7 @@ import { planDevices } from './devices';
 import { sourceSlots } from './bind-sources';
 import { idmapOf } from './idmap-mounts';
 import { MS, PROPAGATION, parseMountOptions } from './mountopts';
-import { op, type Op } from './ops';
+import { MOUNT_KIND, op, PIVOT_MODE, TMPFS_OPT, type Op } from './ops';
 
 export interface RootfsContext {
   bundle: string;
@@ -84,7 +84,7 @@ function unifiedBind(
     'MOUNT',
     from,
     { type: 'bind', source, dest, ...(own ? {} : { note: 'the host hierarchy, read-only' }) },
-    mountFields(1, source, dest, '', MS.BIND | MS.REC, 0, '', remount),
+    { kind: MOUNT_KIND.BIND, source, dest, fstype: '', flags: MS.BIND | MS.REC, prop: 0, data: '', remount },
   );
 }
 
@@ -99,7 +99,16 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
           'MOUNT',
           from,
           { type: 'cgroup2', dest },
-          mountFields(0, 'cgroup2', dest, 'cgroup2', flags, 0, '', 0),
+          {
+            kind: MOUNT_KIND.FS,
+            source: 'cgroup2',
+            dest,
+            fstype: 'cgroup2',
+            flags,
+            prop: 0,
+            data: '',
+            remount: 0,
+          },
         ),
       ];
     return [unifiedBind(ctx.cgroups?.unifiedDir, ctx.host.unified ?? '', dest, flags, from)];
@@ -109,7 +118,16 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
       'MOUNT',
       from,
       { type: 'tmpfs', dest, note: 'holds the cgroup v1 hierarchies' },
-      mountFields(0, 'tmpfs', dest, 'tmpfs', base, 0, 'mode=755', 0),
+      {
+        kind: MOUNT_KIND.FS,
+        source: 'tmpfs',
+        dest,
+        fstype: 'tmpfs',
+        flags: base,
+        prop: 0,
+        data: 'mode=755',
+        remount: 0,
+      },
     ),
   );
   for (const h of ctx.host.v1) {
@@ -119,20 +137,22 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
     const own = ctx.cgroups?.v1.some((x) => x.mountpoint === h.mountpoint);
     const hostDir = ctx.cgroupNs ? '' : path.posix.join(h.mountpoint, own ? ctx.cgroups!.relPath : '/');
     ops.push(
-      op('MOUNT_CGROUP_V1', from, { dest: sub, controllers: h.controllers, bind: hostDir || undefined }, [
-        { str: sub },
-        { str: h.controllers.join(',') },
-        { str: hostDir },
-        { u64: base | ro },
-      ]),
+      op(
+        'MOUNT_CGROUP_V1',
+        from,
+        { dest: sub, controllers: h.controllers, bind: hostDir || undefined },
+        { dest: sub, options: h.controllers.join(','), hostdir: hostDir, flags: base | ro },
+      ),
     );
     if (h.controllers.length > 1)
       for (const c of h.controllers)
         ops.push(
-          op('SYMLINK', from, { target: name, link: path.posix.join(dest, c) }, [
-            { str: name },
-            { str: path.posix.join(dest, c) },
-          ]),
+          op(
+            'SYMLINK',
+            from,
+            { target: name, link: path.posix.join(dest, c) },
+            { target: name, linkpath: path.posix.join(dest, c) },
+          ),
         );
   }
   if (ctx.host.unified && ctx.host.cgroupMode === 'hybrid') {
@@ -144,19 +164,23 @@ function planCgroupMount(dest: string, flags: number, from: string, ctx: RootfsC
             'MOUNT',
             from,
             { type: 'cgroup2', dest: sub },
-            mountFields(0, 'cgroup2', sub, 'cgroup2', base | ro, 0, '', 0),
+            {
+              kind: MOUNT_KIND.FS,
+              source: 'cgroup2',
+              dest: sub,
+              fstype: 'cgroup2',
+              flags: base | ro,
+              prop: 0,
+              data: '',
+              remount: 0,
+            },
           )
         : unifiedBind(dir, ctx.host.unified, sub, base | ro, from),
     );
   }
-  if (ro) ops.push(op('READONLY_PATH', from, { path: dest, remountOnly: true }, [{ str: dest }, { u32: 1 }]));
+  if (ro) ops.push(op('READONLY_PATH', from, { path: dest, remountOnly: true }, { path: dest, isRoot: 1 }));
   return ops;
 }
-
-// OP_MOUNT kinds (addon/init/init.h).
-const KIND = { fs: 0, bind: 1, sysfs: 2, idmapped: 3, tmpfs: 4 } as const;
-// MOUNT_TMPFS options, in the slot field.
-const TMPFS = { inheritMode: 1, copyup: 2 } as const;
 
 // runc mounts /dev writable whatever its options say, so /dev/pts, /dev/shm and the device
 // nodes can be made in it, and makes it read-only last (planProtections).
@@ -168,33 +192,6 @@ function devReadonly(spec: Spec): number {
       ro = parseMountOptions(m.options).flags & MS.RDONLY ? i : -1;
   });
   return ro;
-}
-
-function mountFields(
-  kind: number,
-  source: string,
-  dest: string,
-  fstype: string,
-  flags: number,
-  prop: number,
-  data: string,
-  remount: number,
-  recursive: { attrSet: number; attrClr: number } = { attrSet: 0, attrClr: 0 },
-  slot = 0,
-) {
-  return [
-    { u32: kind },
-    { str: source },
-    { str: dest },
-    { str: fstype },
-    { u64: flags },
-    { u64: prop },
-    { str: data },
-    { u64: remount },
-    { u64: recursive.attrSet },
-    { u64: recursive.attrClr },
-    { u32: slot },
-  ];
 }
 
 export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
@@ -209,8 +206,8 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
   }
   const shared = ctx.mountNs === false;
   if (!shared)
-    ops.push(op('ROOT_PROPAGATION', '/linux/rootfsPropagation', { flags: rootProp }, [{ u64: rootProp }]));
-  ops.push(op('BIND_ROOTFS', '/root/path', { rootfs }, [{ str: rootfs }]));
+    ops.push(op('ROOT_PROPAGATION', '/linux/rootfsPropagation', { flags: rootProp }, { flags: rootProp }));
+  ops.push(op('BIND_ROOTFS', '/root/path', { rootfs }, { rootfs }));
 
   const pidNs = (spec.linux?.namespaces ?? []).some((n) => n.type === 'pid');
   const sources = sourceSlots(spec, ctx.userNs);
@@ -248,18 +245,18 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
             ...(idmap ? { idmapSlot: idmapSlot } : {}),
             ...(sources.has(i) ? { sourceFd: sources.get(i) } : {}),
           },
-          mountFields(
-            idmap ? KIND.idmapped : KIND.bind,
+          {
+            kind: idmap ? MOUNT_KIND.IDMAPPED : MOUNT_KIND.BIND,
             source,
             dest,
-            '',
-            o.flags | MS.BIND,
-            o.propagation,
-            '',
-            remountFlags ? MS.BIND | remountFlags : 0,
-            recursive,
-            idmap ? idmapSlot : (sources.get(i) ?? 0),
-          ),
+            fstype: '',
+            flags: o.flags | MS.BIND,
+            prop: o.propagation,
+            data: '',
+            remount: remountFlags ? MS.BIND | remountFlags : 0,
+            ...recursive,
+            slot: idmap ? idmapSlot : (sources.get(i) ?? 0),
+          },
         ),
       );
       if (idmap) idmapSlot++;
@@ -268,17 +265,17 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
     if (!type) throw new HuskError(`${from}/type: is required for a mount that is not a bind mount`);
     // sysfs in a user namespace may be refused (a network namespace the container does not
     // own): then the host's /sys is bound instead.
-    let kind: number = type === 'sysfs' && ctx.userNs ? KIND.sysfs : KIND.fs;
+    let kind: number = type === 'sysfs' && ctx.userNs ? MOUNT_KIND.SYSFS : MOUNT_KIND.FS;
     let flags = dest === '/dev' ? o.flags & ~MS.RDONLY : o.flags;
     let remount = 0;
     let tmpfsOpts = 0;
     if (type === 'tmpfs') {
       // Mounted writable for the mode and the copy, then made read-only if asked (as runc).
-      kind = KIND.tmpfs;
+      kind = MOUNT_KIND.TMPFS;
       if (flags & MS.RDONLY) remount = MS.RDONLY;
       flags &= ~MS.RDONLY;
-      if (!o.data.some((d) => d.startsWith('mode='))) tmpfsOpts |= TMPFS.inheritMode;
-      if (o.copyup) tmpfsOpts |= TMPFS.copyup;
+      if (!o.data.some((d) => d.startsWith('mode='))) tmpfsOpts |= TMPFS_OPT.INHERIT_MODE;
+      if (o.copyup) tmpfsOpts |= TMPFS_OPT.COPYUP;
     }
     ops.push(
       op(
@@ -290,24 +287,24 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
           dest,
           flags: o.flags,
           data: o.data.join(','),
-          ...(kind === KIND.sysfs ? { fallback: 'rbind /sys when refused' } : {}),
-          ...(tmpfsOpts & TMPFS.inheritMode ? { mode: 'of the covered directory' } : {}),
-          ...(tmpfsOpts & TMPFS.copyup ? { copyup: true } : {}),
+          ...(kind === MOUNT_KIND.SYSFS ? { fallback: 'rbind /sys when refused' } : {}),
+          ...(tmpfsOpts & TMPFS_OPT.INHERIT_MODE ? { mode: 'of the covered directory' } : {}),
+          ...(tmpfsOpts & TMPFS_OPT.COPYUP ? { copyup: true } : {}),
           ...(remount ? { readonlyAfter: true } : {}),
           ...(recursive ?? {}),
         },
-        mountFields(
+        {
           kind,
-          m.source ?? type,
+          source: m.source ?? type,
           dest,
-          type,
+          fstype: type,
           flags,
-          o.propagation,
-          o.data.join(','),
+          prop: o.propagation,
+          data: o.data.join(','),
           remount,
-          recursive,
-          tmpfsOpts,
-        ),
+          ...recursive,
+          slot: tmpfsOpts,
+        },
       ),
     );
   });
@@ -315,19 +312,23 @@ export function planRootfs(spec: Spec, ctx: RootfsContext): Op[] {
   if (!devIsBind)
     ops.push(...planDevices(spec, { kcore: ctx.host.kcore, rootUid: ctx.rootUid, rootGid: ctx.rootGid }));
   ops.push(
-    op('SYMLINK', '/linux/devices (defaults)', { target: 'pts/ptmx', link: '/dev/ptmx' }, [
-      { str: 'pts/ptmx' },
-      { str: '/dev/ptmx' },
-    ]),
+    op(
+      'SYMLINK',
+      '/linux/devices (defaults)',
+      { target: 'pts/ptmx', link: '/dev/ptmx' },
+      { target: 'pts/ptmx', linkpath: '/dev/ptmx' },
+    ),
   );
-  const mode = shared ? 2 : ctx.noPivot ? 1 : 0;
-  ops.push(op('PIVOT_ROOT', '/root/path', { noPivot: ctx.noPivot, chrootOnly: shared }, [{ u32: mode }]));
+  const mode = shared ? PIVOT_MODE.CHROOT_ONLY : ctx.noPivot ? PIVOT_MODE.MOVE_CHROOT : PIVOT_MODE.ROOT;
+  ops.push(op('PIVOT_ROOT', '/root/path', { noPivot: ctx.noPivot, chrootOnly: shared }, { mode }));
   if (!shared && propName && !(PROPAGATION[propName] & MS.PRIVATE))
     ops.push(
-      op('PROPAGATION', '/linux/rootfsPropagation', { path: '/', flags: PROPAGATION[propName] }, [
-        { str: '/' },
-        { u64: PROPAGATION[propName] },
-      ]),
+      op(
+        'PROPAGATION',
+        '/linux/rootfsPropagation',
+        { path: '/', flags: PROPAGATION[propName] },
+        { path: '/', flags: PROPAGATION[propName] },
+      ),
     );
   return ops;
 }
@@ -338,23 +339,22 @@ export function planProtections(spec: Spec): Op[] {
   const dev = devReadonly(spec);
   if (dev >= 0)
     ops.push(
-      op('READONLY_PATH', `/mounts/${dev}`, { path: '/dev', remountOnly: true }, [
-        { str: '/dev' },
-        { u32: 1 },
-      ]),
+      op('READONLY_PATH', `/mounts/${dev}`, { path: '/dev', remountOnly: true }, { path: '/dev', isRoot: 1 }),
     );
   (spec.linux?.maskedPaths ?? []).forEach((p, i) =>
-    ops.push(op('MASK_PATH', `/linux/maskedPaths/${i}`, { path: p }, [{ str: checkDestination(p, '') }])),
+    ops.push(op('MASK_PATH', `/linux/maskedPaths/${i}`, { path: p }, { path: checkDestination(p, '') })),
   );
   (spec.linux?.readonlyPaths ?? []).forEach((p, i) =>
     ops.push(
-      op('READONLY_PATH', `/linux/readonlyPaths/${i}`, { path: p }, [
-        { str: checkDestination(p, '') },
-        { u32: 0 },
-      ]),
+      op(
+        'READONLY_PATH',
+        `/linux/readonlyPaths/${i}`,
+        { path: p },
+        { path: checkDestination(p, ''), isRoot: 0 },
+      ),
     ),
   );
   if (spec.root?.readonly)
-    ops.push(op('READONLY_PATH', '/root/readonly', { path: '/' }, [{ str: '/' }, { u32: 1 }]));
+    ops.push(op('READONLY_PATH', '/root/readonly', { path: '/' }, { path: '/', isRoot: 1 }));
   return ops;
 }

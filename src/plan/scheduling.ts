@@ -37,9 +37,12 @@ export function planScheduling(p: Process | undefined): Op[] {
     const level = io.priority ?? 0;
     if (level < 0 || level > 7) throw new HuskError(`/process/ioPriority/priority: ${level} is not 0-7`);
     ops.push(
-      op('IOPRIO', '/process/ioPriority', { class: io.class, priority: level }, [
-        { u32: (cls << 13) | level },
-      ]),
+      op(
+        'IOPRIO',
+        '/process/ioPriority',
+        { class: io.class, priority: level },
+        { value: (cls << 13) | level },
+      ),
     );
   }
   const s = p?.scheduler;
@@ -53,15 +56,20 @@ export function planScheduling(p: Process | undefined): Op[] {
       flags |= SCHED_FLAG[f];
     });
     ops.push(
-      op('SCHEDULER', '/process/scheduler', { ...s }, [
-        { u32: policy },
-        { u64: flags },
-        { u32: (s.nice ?? 0) >>> 0 },
-        { u32: s.priority ?? 0 },
-        { u64: s.runtime ?? 0 },
-        { u64: s.deadline ?? 0 },
-        { u64: s.period ?? 0 },
-      ]),
+      op(
+        'SCHEDULER',
+        '/process/scheduler',
+        { ...s },
+        {
+          policy,
+          flags,
+          nice: (s.nice ?? 0) >>> 0,
+          priority: s.priority ?? 0,
+          runtime: s.runtime ?? 0,
+          deadline: s.deadline ?? 0,
+          period: s.period ?? 0,
+        },
+      ),
     );
   }
   return ops;
@@ -76,5 +84,5 @@ export function planPersonality(spec: Spec): Op[] {
     throw new HuskError(
       '/linux/personality/flags: personality flags are not supported (runc has none either)',
     );
-  return [op('PERSONALITY', '/linux/personality', { domain: p.domain }, [{ u64: domain }])];
+  return [op('PERSONALITY', '/linux/personality', { domain: p.domain }, { persona: domain })];
 }

@@ -2,7 +2,7 @@
 // names, comparison ops, and runc's rule splitting. Pure; the addon compiles the result.
 import { HuskError } from '../errors';
 import type { Seccomp } from '../spec/types';
-import { op, type Op } from './ops';
+import { fieldIndex, op, type Op } from './ops';
 
 const EPERM = 1;
 
@@ -171,10 +171,12 @@ export function placeSeccomp(
   nnp: boolean,
 ): void {
   if (!req) return;
-  const o = op('SECCOMP', '/linux/seccomp', { rules: req.rules.length, flags: req.flags }, [
-    { u32: req.flags },
-    { bytes: new Uint8Array() },
-  ]);
+  const o = op(
+    'SECCOMP',
+    '/linux/seccomp',
+    { rules: req.rules.length, flags: req.flags },
+    { flags: req.flags, program: new Uint8Array() },
+  );
   if (nnp && req.notify) proc.beforeStart.push(o);
   else if (nnp) proc.afterStart.splice(proc.afterStart.length - 1, 0, o);
   else
@@ -188,5 +190,5 @@ export function placeSeccomp(
 // Fills the SECCOMP op with the compiled program.
 export function setSeccompProgram(ops: Op[], bpf: Uint8Array): void {
   const o = ops.find((x) => x.op === 'SECCOMP');
-  if (o) o.fields[1] = { bytes: bpf };
+  if (o) o.fields[fieldIndex('SECCOMP', 'program')] = { bytes: bpf };
 }

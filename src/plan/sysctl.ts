@@ -31,6 +31,6 @@ export function planSysctls(sysctl: Record<string, string> | undefined, has: Set
     if (!ns) throw new HuskError(`${from}: "${key}" is not namespaced: setting it would change the host`);
     if (!has.has(ns))
       throw new HuskError(`${from}: "${key}" needs the container to have its own ${ns} namespace`);
-    return op('SYSCTL', from, { key, value }, [{ str: key }, { str: value }]);
+    return op('SYSCTL', from, { key, value }, { key, value });
   });
 }

@@ -25,8 +25,8 @@ import {
   missingDirs,
   removeHuskParentsAtExit,
   primeCgroupAttach,
-} from './cgroup';
-import { startUnit, stopUnit, systemdDriver } from './cgroup-systemd';
+} from './cgroups';
+import { startUnit, stopUnit, systemdDriver } from './cgroups';
 import type { RuntimeContext } from './context';
 import { writeIdMaps } from './id-maps';
 import { launch } from './launch';
@@ -34,7 +34,7 @@ import { runningInUserNs } from './rootless';
 import { runHooksOrFail, runHooksWarn } from './hooks';
 import { compileInto, passListener } from './seccomp';
 import { Undo } from './undo';
-import { frozenCgroup, moveOutOfFrozen } from './cgroup-frozen';
+import { frozenCgroup, moveOutOfFrozen } from './cgroups';
 import { detachHostRootfs, topMountId } from './host-rootfs';
 
 export interface CreateOptions {

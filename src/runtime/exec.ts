@@ -12,7 +12,7 @@ import { execPolicy, type ExecRequest, type ExecPolicy } from './exec-policy';
 import type { RuntimeContext } from './context';
 import { launch } from './launch';
 import { Undo } from './undo';
-import { joinCgroups, primeCgroupAttach } from './cgroup';
+import { joinCgroups, primeCgroupAttach } from './cgroups';
 import { writePidFile } from './create';
 import { load, ociState } from './lifecycle';
 import { compileInto, passListener } from './seccomp';

@@ -5,7 +5,7 @@
 // is what it was built with.)
 import os = require('node:os');
 import { probeHost, type HostFacts } from '../host/probe';
-import { systemdWorks } from './cgroup-systemd';
+import { systemdWorks } from './cgroups';
 import { CAPABILITIES } from '../plan/caps';
 import { knownMountOptions } from '../plan/mountopts';
 import { SPEC_VERSION } from '../spec/load';

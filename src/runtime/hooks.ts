@@ -1,5 +1,6 @@
 // The hooks the runtime runs in its own namespaces: prestart and createRuntime during create,
 // poststart after start, poststop after delete. Each gets the container's state on stdin.
+import fs = require('node:fs');
 import { HuskError } from '../errors';
 import type { Logger } from '../log';
 import type { Hook, Hooks, State } from '../spec/types';
@@ -16,8 +17,6 @@ function envObject(env: string[] | undefined): Record<string, string> {
 }
 
 function bundleDir(bundle: string): string | undefined {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const fs = require('node:fs') as typeof import('node:fs');
   try {
     return fs.statSync(bundle).isDirectory() ? bundle : undefined;
   } catch {

@@ -8,8 +8,7 @@ import type { State, Status } from '../spec/types';
 import { checkId } from '../state/id';
 import { initAlive, statusOf, zombieComm } from '../state/status';
 import { unlinkIfThere, type ContainerRecord, type Lock } from '../state/store';
-import { cgroupPids, destroyCgroups, destroyCgroupsInBackground, killAll } from './cgroup';
-import { stopUnit } from './cgroup-systemd';
+import { cgroupPids, destroyCgroups, destroyCgroupsInBackground, killAll, stopUnit, thaw } from './cgroups';
 import type { RuntimeContext } from './context';
 import { runHooksWarn } from './hooks';
 import { planCgroups } from '../plan/cgroups';
@@ -155,15 +154,6 @@ function waitGone(rec: ContainerRecord, timeoutMs = 10_000): void {
   native().reap(rec.pid, false);
 }
 
-function thaw(rec: ContainerRecord): void {
-  if (!rec.freezerDir) return;
-  try {
-    fs.writeFileSync(rec.freezerDir, rec.freezerDir.endsWith('cgroup.freeze') ? '0' : 'THAWED');
-  } catch {
-    /* no freezer: nothing frozen */
-  }
-}
-
 export function destroy(ctx: RuntimeContext, id: string, force = false, known?: Spec): void {
   if (!ctx.store.exists(id)) {
     // containerd and docker call `delete --force` after every `delete`; runc says nothing then.
@@ -203,7 +193,7 @@ export function destroy(ctx: RuntimeContext, id: string, force = false, known?: 
         } catch {
           /* gone */
         }
-        if (status === 'paused') thaw(rec);
+        if (status === 'paused') thaw(rec.freezerDir);
         waitGone(rec);
       }
       if (rec.systemd) {

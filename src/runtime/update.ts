@@ -9,8 +9,7 @@ import { planCgroups, type CgroupPlan } from '../plan/cgroups';
 import type { Resources } from '../spec/types';
 import { resourceProperties } from '../plan/systemd-unit';
 import { dropUnchanged, orderV1Writes } from '../plan/cgroup-update';
-import { applyWritesOrRestore, enableSubtree } from './cgroup';
-import { setUnitProperties } from './cgroup-systemd';
+import { applyWritesOrRestore, enableSubtree, setUnitProperties } from './cgroups';
 import type { RuntimeContext } from './context';
 import { load } from './lifecycle';
 

@@ -32,12 +32,9 @@ function validators(): Validators {
   if (loaded) return loaded;
   const load = globalThis.__huskLoadCached;
   if (load) {
-    // The bundle's loader of cached validators, when there is one; node:path and node:fs are
-    // not loaded otherwise.
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    const file = require('node:path').join(__dirname, 'generated', 'validators.js');
-    if (require('node:fs').existsSync(file)) return (loaded = load(file) as Validators);
-    /* eslint-enable @typescript-eslint/no-require-imports */
+    // The bundle's loader of cached validators, when there is one.
+    const file = path.join(__dirname, 'generated', 'validators.js');
+    if (fs.existsSync(file)) return (loaded = load(file) as Validators);
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (loaded = require('./generated/validators.js') as Validators);

@@ -10,9 +10,8 @@ export function checkId(id: unknown): string {
   // A leading dot is refused too: --root keeps husk's own files (.cache) under such names.
   if (id.startsWith('.') || !ID.test(id))
     throw new HuskError(
-      // Control characters are what is replaced, so the message prints on one line.
-      // eslint-disable-next-line no-control-regex
-      `invalid container id "${id.replace(/[\0-\x1f]/g, '?')}": use only letters, digits and _ + . -`,
+      // Control characters (below U+0020) are replaced, so the message prints on one line.
+      `invalid container id "${[...id].map((c) => (c < ' ' ? '?' : c)).join('')}": use only letters, digits and _ + . -`,
     );
   return id;
 }

@@ -4,7 +4,7 @@
 // the rest, writes the limits, and on delete asks systemd to stop the unit.
 //
 // HUSK_INTERNAL_ASSUME_SYSTEMD=1 is husk's test-only override of the "is systemd running" check
-// (src/runtime/cgroup-systemd.ts); DBUS_SYSTEM_BUS_ADDRESS is the variable sd-bus and runc honour.
+// (src/runtime/cgroups/systemd-driver.ts); DBUS_SYSTEM_BUS_ADDRESS is the variable sd-bus and runc honour.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

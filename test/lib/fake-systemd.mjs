@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const wire = require(path.join(REPO, 'out', 'runtime', 'systemd', 'dbus-wire.js'));
+const wire = require(path.join(REPO, 'out', 'runtime', 'cgroups', 'systemd', 'dbus-wire.js'));
 const { MESSAGE, encodeMessage, decodeMessage, messageLength } = wire;
 
 const opts = JSON.parse(process.argv[2]);

@@ -40,6 +40,12 @@ static void walk(const char *pid, const char *link, const char *what) {
   if (d < 0) d = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (d < 0) return;
   opened++;
+  // The link's own readlink races the process it names (it can fail while that process is not
+  // dumpable and the open after it succeed once the process has exec'd): name what was opened.
+  char self[64];
+  snprintf(self, sizeof self, "/proc/self/fd/%d", d);
+  tn = readlink(self, target, sizeof target - 1);
+  target[tn > 0 ? tn : 0] = 0;
   for (int i = 0; i < 64; i++) {
     int up = openat(d, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (up < 0) break;

@@ -1,11 +1,11 @@
-// src/runtime/cgroup-frozen.ts: whether the container's cgroup is frozen before its init joins,
+// src/runtime/cgroups/frozen.ts: whether the container's cgroup is frozen before its init joins,
 // on each layout, from fake cgroup files (no host state).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { load, hostV1, hostV2, hostHybrid } from './helpers.mjs';
 
 const { planCgroups } = load('plan/cgroups.js');
-const { frozenCgroup } = load('runtime/cgroup-frozen.js');
+const { frozenCgroup } = load('runtime/cgroups/frozen.js');
 
 const reader = (files) => (f) => (f in files ? files[f] : null);
 const withPath = (p) => ({ linux: { cgroupsPath: p } });

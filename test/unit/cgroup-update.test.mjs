@@ -86,7 +86,7 @@ test('applyWritesOrRestore: a failed write puts the earlier files back, newest f
   const fs = await import('node:fs');
   const os = await import('node:os');
   const path = await import('node:path');
-  const { applyWritesOrRestore } = load('runtime/cgroup.js');
+  const { applyWritesOrRestore } = load('runtime/cgroups/cgroupfs.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'husk-unit-upd-'));
   try {
     fs.writeFileSync(path.join(dir, 'memory.max'), '100\n');

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { load, throwsHusk } from './helpers.mjs';
 
-const { applyWrites } = load('runtime/cgroup.js');
+const { applyWrites } = load('runtime/cgroups/cgroupfs.js');
 
 function fakeDir(t, files) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'husk-cgwrites-'));
@@ -85,7 +85,7 @@ test('applyWrites: the alternative file when the first name is missing, then the
 // "+cpu" adds cpu (a plain file just keeps the last write, which is enough to see what was
 // written and where).
 test('enableSubtree: writes only the controllers a level lacks, top first; never removes any', (t) => {
-  const { enableSubtree } = load('runtime/cgroup.js');
+  const { enableSubtree } = load('runtime/cgroups/cgroupfs.js');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'husk-cgenable-'));
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
   fs.mkdirSync(path.join(root, 'husk'));

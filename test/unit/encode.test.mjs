@@ -1,15 +1,20 @@
 // src/plan/encode.ts: plans laid out as the buffer husk-init reads, checked against the real
-// husk-init (`husk-init --decode` prints "N ops" then "index code bodylen" lines and exits 0 only
-// if the buffer is consumed exactly). No root needed: --decode only parses stdin.
+// husk-init: `husk-init --decode` prints "N ops contract HASH", then per op "index code bodylen
+// NAME" and a "  field kind:value" line per field, read in the contract's order (its readers are
+// generated from src/plan/contract/ops.json, as the planner's layout is), and exits 0 only if
+// every op is known and every body and the buffer are consumed exactly. No root needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { load, repoRoot, fixtures, hostV1, hostV2, hostHybrid } from './helpers.mjs';
 
 const { encodePlan } = load('plan/encode.js');
-const { OP, op } = load('plan/ops.js');
+const { OP, op, CONTRACT_HASH } = load('plan/ops.js');
+const { LAYOUT } = load('plan/generated/contract.js');
+const contract = await import(path.join(repoRoot, 'scripts', 'gen-contract.mjs'));
 const { buildPlan } = load('plan/index.js');
 const { defaultSpec } = load('spec/default-config.js');
 
@@ -21,10 +26,55 @@ const skipInit = fs.existsSync(huskInit)
 function decode(buf) {
   const r = spawnSync(huskInit, ['--decode'], { input: buf });
   assert.equal(r.error, undefined, String(r.error));
-  const out = r.stdout.toString().trim().split('\n');
-  const count = Number(/^(\d+) ops$/.exec(out[0])?.[1]);
-  const ops = out.slice(1).map((l) => l.split(' ').map(Number));
-  return { status: r.status, count, ops, stderr: r.stderr.toString() };
+  const out = r.stdout.toString().trimEnd().split('\n');
+  const head = /^(\d+) ops contract (\w+)$/.exec(out[0]);
+  const ops = [];
+  for (const l of out.slice(1)) {
+    if (l.startsWith('  ')) ops.at(-1).fields.push(l.trim());
+    else {
+      const [index, code, len, name] = l.split(' ');
+      ops.push({ index: Number(index), code: Number(code), len: Number(len), name, fields: [] });
+    }
+  }
+  return { status: r.status, count: Number(head?.[1]), hash: head?.[2], ops, stderr: r.stderr.toString() };
+}
+
+// A field as --decode prints it, rendered here from the encoder's input: numbers in decimal,
+// strings and bytes in hex.
+const hex = (s) => Buffer.from(s).toString('hex');
+function shown(name, kind, f) {
+  const v = Object.values(f)[0];
+  const text = {
+    u32: () => `u:${v}`,
+    i32: () => `i:${v | 0}`,
+    u64: () => `U:${BigInt.asUintN(64, BigInt(v))}`,
+    str: () => `s:${hex(v)}`,
+    strv: () => [`S:${v.length}`, ...v.map(hex)].join(' '),
+    u32v: () => [`v:${v.length}`, ...v].join(' '),
+    bytes: () => `b:${v.length} ${hex(v)}`,
+  }[kind]();
+  return `${name} ${text}`.trimEnd();
+}
+
+// The decoded plan is the encoded one: each op's code, name, body length and every field.
+function assertDecodes(ops) {
+  const buf = encodePlan(ops);
+  assert.equal(buf.length % 4, 0);
+  const d = decode(buf);
+  assert.equal(d.status, 0, `husk-init --decode failed: ${d.stderr}`);
+  assert.equal(d.count, ops.length);
+  assert.equal(d.ops.length, ops.length);
+  d.ops.forEach((got, i) => {
+    const o = ops[i];
+    assert.equal(got.index, i);
+    assert.equal(got.code, OP[o.op], `op ${i} (${o.op})`);
+    assert.equal(got.name, o.op);
+    assert.equal(got.len % 4, 0, `op ${i} body length ${got.len} is not a multiple of 4`);
+    assert.equal(got.len, bodySize(o), `op ${i} (${o.op}) body length`);
+    const want = LAYOUT[o.op].map(([name, kind], k) => shown(name, kind, o.fields[k]));
+    assert.deepEqual(got.fields, want, `op ${i} (${o.op}) fields`);
+  });
+  return d;
 }
 
 // The body size of an op, computed here independently from the layout in encode.ts.
@@ -51,9 +101,11 @@ test('header: magic, flags 0, op count; empty plan is 16 bytes', () => {
 });
 
 test('field layout: u32, u64, strings NUL-terminated and padded to 4, lists counted', () => {
+  // Raw ops: the encoder lays out whatever fields it is given (the contract is checked below).
+  const raw = (name, fields) => ({ op: name, from: '/x', show: {}, fields });
   const buf = encodePlan([
-    op('SYMLINK', '/x', {}, [{ str: 'ab' }, { str: '/dev/x' }]),
-    op('CREDS', '/x', {}, [
+    raw('SYMLINK', [{ str: 'ab' }, { str: '/dev/x' }]),
+    raw('CREDS', [
       { u32: 7 },
       { u64: -1 },
       { u32v: [1, 2] },
@@ -87,7 +139,7 @@ test('field layout: u32, u64, strings NUL-terminated and padded to 4, lists coun
 });
 
 test('multi-byte UTF-8 strings are measured in bytes', () => {
-  const buf = encodePlan([op('HOSTNAME', '/hostname', {}, [{ str: 'héllo-☃' }])]);
+  const buf = encodePlan([op('HOSTNAME', '/hostname', {}, { name: 'héllo-☃' })]);
   const len = Buffer.byteLength('héllo-☃');
   assert.equal(buf.readUInt32LE(24), len);
   assert.equal(buf.readUInt32LE(20), 4 + pad4(len + 1));
@@ -95,11 +147,8 @@ test('multi-byte UTF-8 strings are measured in bytes', () => {
 });
 
 test('strings with a NUL byte are refused by the encoder', () => {
-  assert.throws(() => encodePlan([op('HOSTNAME', '/hostname', {}, [{ str: 'a\0b' }])]), /NUL/);
-  assert.throws(
-    () => encodePlan([op('EXEC', '/process/args', {}, [{ strv: ['sh', 'x\0'] }, { strv: [] }])]),
-    /NUL/,
-  );
+  assert.throws(() => encodePlan([op('HOSTNAME', '/hostname', {}, { name: 'a\0b' })]), /NUL/);
+  assert.throws(() => encodePlan([op('EXEC', '/process/args', {}, { argv: ['sh', 'x\0'], env: [] })]), /NUL/);
 });
 
 const PLANS = [
@@ -123,22 +172,86 @@ const PLANS = [
 ];
 
 for (const [label, make] of PLANS) {
-  test(`${label}: husk-init decodes every op with the codes and lengths encoded`, { skip: skipInit }, () => {
-    const { ops } = make();
-    const buf = encodePlan(ops);
-    assert.equal(buf.length % 4, 0);
-    const d = decode(buf);
-    assert.equal(d.status, 0, `husk-init --decode failed: ${d.stderr}`);
-    assert.equal(d.count, ops.length);
-    assert.equal(d.ops.length, ops.length);
-    d.ops.forEach(([index, code, len], i) => {
-      assert.equal(index, i);
-      assert.equal(code, OP[ops[i].op], `op ${i} (${ops[i].op})`);
-      assert.equal(len % 4, 0, `op ${i} body length ${len} is not a multiple of 4`);
-      assert.equal(len, bodySize(ops[i]), `op ${i} (${ops[i].op}) body length`);
-    });
+  test(`${label}: husk-init decodes every op and field as encoded`, { skip: skipInit }, () => {
+    assertDecodes(make().ops);
   });
 }
+
+// Sample values of each kind, odd enough that a field read as another kind or out of order shows.
+const SAMPLE = {
+  u32: (k) => 0x01020304 + k,
+  i32: (k) => -5 - k,
+  u64: (k) => 0x1122334455667788n + BigInt(k),
+  str: (k) => `f${k}-é ☃`,
+  strv: (k) => ['', `a${k}`, 'b c'],
+  u32v: (k) => [k, 0xffffffff, 7],
+  bytes: (k) => new Uint8Array([k, 0, 255, 9, 1]),
+};
+
+test(
+  'every op kind of the contract: built from its table and decoded field by field',
+  { skip: skipInit },
+  () => {
+    const ops = Object.entries(LAYOUT).map(([name, fields]) =>
+      op(name, `/test/${name}`, {}, Object.fromEntries(fields.map(([f, kind], k) => [f, SAMPLE[kind](k)]))),
+    );
+    assert.deepEqual(
+      ops.map((o) => o.op),
+      Object.keys(OP),
+      'one op of each kind',
+    );
+    assertDecodes(ops);
+  },
+);
+
+test('a field left to its default is laid out with the default', () => {
+  const o = op(
+    'MOUNT',
+    '/mounts/0',
+    {},
+    {
+      kind: 0,
+      source: 's',
+      dest: '/d',
+      fstype: 't',
+      flags: 0,
+      prop: 0,
+      data: '',
+      remount: 0,
+    },
+  );
+  assert.deepEqual(o.fields.slice(-3), [{ u64: 0 }, { u64: 0 }, { u32: 0 }]);
+  assert.throws(() => op('MOUNT', '/mounts/0', {}, { kind: 0 }), /op MOUNT: no source/);
+});
+
+test('the generated sources are those the table makes now (npm run build:contract)', () => {
+  const now = contract.generate();
+  for (const [key, file] of Object.entries(contract.OUTPUTS))
+    assert.equal(fs.readFileSync(file, 'utf8'), now[key], `${path.relative(repoRoot, file)} is stale`);
+  assert.equal(CONTRACT_HASH, contract.readTable().hash, 'out/ was built from another table: npm run build');
+});
+
+test('husk-init was built from this table (npx node-gyp rebuild)', { skip: skipInit }, () => {
+  const d = decode(encodePlan([]));
+  assert.equal(d.status, 0);
+  assert.equal(d.hash, contract.readTable().hash, `${huskInit} is stale`);
+});
+
+test('the table is checked: a repeated code or an unknown kind is refused', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'husk-contract-'));
+  try {
+    const table = JSON.parse(fs.readFileSync(contract.TABLE, 'utf8'));
+    const file = path.join(dir, 'ops.json');
+    fs.writeFileSync(file, JSON.stringify({ ...table, ops: [...table.ops, { ...table.ops[0], name: 'X' }] }));
+    assert.throws(() => contract.readTable(file), /\/ops\/\d+\/code: 1 is not a new/);
+    const bad = structuredClone(table);
+    bad.ops[1].fields[0][1] = 'u16';
+    fs.writeFileSync(file, JSON.stringify(bad));
+    assert.throws(() => contract.readTable(file), /\/ops\/1\/fields\/0: unknown kind "u16"/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('a truncated plan makes husk-init --decode fail', { skip: skipInit }, () => {
   const buf = encodePlan(

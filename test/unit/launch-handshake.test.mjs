@@ -16,16 +16,16 @@ const FD = 7;
 // A create-like plan: every op that talks, with silent ones between them.
 function plan({ notify = false } = {}) {
   return [
-    op('OOM_SCORE_ADJ', '/process/oomScoreAdj', {}, [{ str: '0' }]),
-    op('SYNC', '/linux/cgroupsPath', {}, [{ u32: STAGE.CGROUP }]),
+    op('OOM_SCORE_ADJ', '/process/oomScoreAdj', {}, { value: '0' }),
+    op('SYNC', '/linux/cgroupsPath', {}, { stage: STAGE.CGROUP }),
     op('USERNS', '/linux/uidMappings', {}),
     op('FORK_INIT', '/linux/namespaces', {}),
-    op('MOUNT', '/mounts/3', {}),
-    op('SYNC', '/hooks/createRuntime', {}, [{ u32: STAGE.CREATE_RUNTIME }]),
-    op('FETCH_STATE', '/hooks/createContainer', {}, [{ u32: STAGE.CREATE_CONTAINER }]),
-    op('SECCOMP', '/linux/seccomp', {}, [{ u32: 8 }, { bytes: new Uint8Array() }]),
-    op(notify ? 'NOTIFY' : 'FETCH_STATE', '/process', {}, [{ u32: STAGE.READY }]),
-    op('EXEC', '/process/args', {}),
+    { op: 'MOUNT', from: '/mounts/3', show: {}, fields: [] },
+    op('SYNC', '/hooks/createRuntime', {}, { stage: STAGE.CREATE_RUNTIME }),
+    op('FETCH_STATE', '/hooks/createContainer', {}, { stage: STAGE.CREATE_CONTAINER }),
+    op('SECCOMP', '/linux/seccomp', {}, { flags: 8, program: new Uint8Array() }),
+    op(notify ? 'NOTIFY' : 'FETCH_STATE', '/process', {}, { stage: STAGE.READY }),
+    op('EXEC', '/process/args', {}, { argv: ['x'], env: [] }),
   ];
 }
 
@@ -101,7 +101,7 @@ test('the stage table is read off the plan: talking ops only, up to the ready st
   assert.equal(t.find((s) => s.kind === 'createContainer').withState, true);
   // A filter without a listener says nothing; a plan without a ready stage is a plan bug.
   const quiet = plan();
-  quiet[7] = op('SECCOMP', '/linux/seccomp', {}, [{ u32: 0 }, { bytes: new Uint8Array() }]);
+  quiet[7] = op('SECCOMP', '/linux/seccomp', {}, { flags: 0, program: new Uint8Array() });
   assert.ok(!stageTable(quiet).some((s) => s.kind === 'seccomp'));
   assert.throws(() => stageTable(plan().slice(0, 8)), /no ready stage/);
 });
@@ -145,8 +145,8 @@ test('a good init: each stage served in order with the pid of its sender, then k
 test('a NOTIFY ready stage right after the fork is answered at the pid, not again when it comes', async () => {
   const ops = [
     ...plan().slice(0, 4),
-    op('NOTIFY', '/process', {}, [{ u32: STAGE.READY }]),
-    op('EXEC', '/p', {}),
+    op('NOTIFY', '/process', {}, { stage: STAGE.READY }),
+    op('EXEC', '/p', {}, { argv: ['x'], env: [] }),
   ];
   const { did, io, ctx } = fake([GOOD[0], GOOD[1], GOOD[2], { ...GOOD[6], op: 4 }]);
   const { req, seen } = request(io, { ops, keepSync: true });

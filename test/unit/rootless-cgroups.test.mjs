@@ -12,7 +12,7 @@ const { parseRootlessFlag, resolveRootless, runningInUserNs } = load('runtime/ro
 const { fitCgroupsToCaller } = load('plan/cgroup-delegation.js');
 const { planCgroups } = load('plan/cgroups.js');
 const { buildPlan } = load('plan/index.js');
-const { applyWrites, createCgroups } = load('runtime/cgroup.js');
+const { applyWrites, createCgroups } = load('runtime/cgroups/cgroupfs.js');
 
 test('--rootless: the spellings runc accepts, and a clear error for others', () => {
   for (const v of ['true', '1', 't', 'T', 'TRUE', 'True', true]) assert.equal(parseRootlessFlag(v), true, v);

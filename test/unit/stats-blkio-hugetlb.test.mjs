@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { load } from './helpers.mjs';
 
-const { blkioStats, hugetlbStats, parseBlkioV1, parseIoStatV2 } = load('runtime/stats-blkio-hugetlb.js');
+const { blkioStats, hugetlbStats, parseBlkioV1, parseIoStatV2 } = load(
+  'runtime/cgroups/stats-blkio-hugetlb.js',
+);
 
 function tree(t, files) {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'husk-stats-'));

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { load } from './helpers.mjs';
 
-const wire = load('runtime/systemd/dbus-wire.js');
+const wire = load('runtime/cgroups/systemd/dbus-wire.js');
 const { Writer, Reader, MESSAGE, encodeMessage, decodeMessage, messageLength, splitSignature, variant } =
   wire;
 

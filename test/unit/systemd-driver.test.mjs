@@ -9,9 +9,9 @@ import path from 'node:path';
 import { HOSTS, load } from './helpers.mjs';
 import { propertiesOf, startFakeSystemd } from '../lib/systemd-fake.mjs';
 
-const driver = load('runtime/cgroup-systemd.js');
+const driver = load('runtime/cgroups/systemd-driver.js');
 const { planCgroups } = load('plan/cgroups.js');
-const { SystemdManager } = load('runtime/systemd/index.js');
+const { SystemdManager } = load('runtime/cgroups/systemd/index.js');
 const { native } = load('native/index.js');
 
 const USER = process.geteuid() !== 0;
@@ -241,7 +241,7 @@ describe('systemd driver against a fake systemd', () => {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
     }
-    const { socketFromAddress } = load('runtime/systemd/index.js');
+    const { socketFromAddress } = load('runtime/cgroups/systemd/index.js');
     assert.equal(socketFromAddress('tcp:host=x;unix:path=/a%20b,guid=1'), '/a b');
     assert.equal(socketFromAddress('unix:abstract=/tmp/dbus-x'), '@/tmp/dbus-x');
     assert.throws(() => socketFromAddress('tcp:host=x,port=1'), /names no unix socket/);

@@ -2,7 +2,7 @@
 // each wants back, read off the plan. The init runs its ops in order and every message carries
 // the index of the op that sent it, so at each point exactly one message may come next (or an
 // error): anything else is a fault of the protocol, refused rather than guessed around.
-import { MSG, STAGE, type Op, type OpName } from '../../plan/ops';
+import { fieldIndex, MSG, STAGE, type Op, type OpName } from '../../plan/ops';
 
 export type StepKind =
   'cgroup' | 'usermap' | 'createRuntime' | 'createContainer' | 'pid' | 'seccomp' | 'ready';
@@ -27,7 +27,7 @@ const STAGE_KIND: Record<number, StepKind> = {
 const NEW_LISTENER = 1 << 3; // SECCOMP_FILTER_FLAG_NEW_LISTENER: the init hands the fd over
 
 function sync(o: Op, extra: Partial<Step> = {}): Omit<Step, 'op'> {
-  const f = o.fields[0];
+  const f = o.fields[fieldIndex(o.op as 'SYNC', 'stage')];
   const stage = f && 'u32' in f ? f.u32 : -1;
   const kind = STAGE_KIND[stage];
   if (!kind) throw new Error(`plan: ${o.op} with unknown stage ${stage}`);
@@ -49,7 +49,7 @@ const TALKS: Partial<Record<OpName, (o: Op) => Omit<Step, 'op'> | null>> = {
   }),
   FORK_INIT: () => ({ kind: 'pid', type: MSG.PID, stage: 0, withState: false, answeredEarly: false }),
   SECCOMP: (o) => {
-    const f = o.fields[0];
+    const f = o.fields[fieldIndex('SECCOMP', 'flags')];
     return f && 'u32' in f && f.u32 & NEW_LISTENER
       ? { kind: 'seccomp', type: MSG.SECCOMP_FD, stage: 0, withState: false, answeredEarly: false }
       : null;

@@ -3,7 +3,7 @@
 // gives up on its init moves it out before it kills it.
 import fs = require('node:fs');
 import path = require('node:path');
-import type { CgroupPlan } from '../plan/cgroups';
+import type { CgroupPlan } from '../../plan/cgroups';
 
 // A file's trimmed content, or null when it cannot be read (no such directory yet).
 export type ReadFile = (file: string) => string | null;

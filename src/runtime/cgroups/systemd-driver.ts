@@ -3,12 +3,12 @@
 // The D-Bus client (./systemd) is loaded only here, on first use.
 import fs = require('node:fs');
 import path = require('node:path');
-import { HuskError } from '../errors';
-import { cgroupOf } from '../host/probe';
-import { native } from '../native';
-import type { CgroupPlan, SystemdDriver } from '../plan/cgroups';
-import { forOldSystemd, type DeviceAllowEntry } from '../plan/systemd-devices';
-import type { UnitProperty } from '../plan/systemd-unit';
+import { HuskError } from '../../errors';
+import { cgroupOf } from '../../host/probe';
+import { native } from '../../native';
+import type { CgroupPlan, SystemdDriver } from '../../plan/cgroups';
+import { forOldSystemd, type DeviceAllowEntry } from '../../plan/systemd-devices';
+import type { UnitProperty } from '../../plan/systemd-unit';
 import type { Transport } from './systemd/dbus-connection';
 
 type DriverModule = typeof import('./systemd');
