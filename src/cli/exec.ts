@@ -104,20 +104,11 @@ export const execVerb: Verb<ExecArgs> = {
 const EXEC_FAILED = 255;
 
 async function execProcess(a: ExecArgs, ctx: RuntimeContext): Promise<number> {
-  if (!ctx.store.readConfig(a.id)) throw new HuskError(`container ${a.id} does not exist`);
-  if (!a.process && !a.command.length)
-    throw new HuskError('exec: give a command, or a process with --process');
-  const flags = overrides(a);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { exec } = require('../runtime/exec') as typeof import('../runtime/exec');
   return exec(ctx, a.id, {
-    // With --process the flags other than the labels are ignored, as runc ignores them.
-    ...(a.process
-      ? {
-          process: processFile(a.process),
-          overrides: { args: [], apparmorProfile: flags.apparmorProfile, selinuxLabel: flags.selinuxLabel },
-        }
-      : { overrides: flags }),
+    process: a.process ? processFile(a.process) : undefined,
+    overrides: overrides(a),
     detach: a.detach,
     pidFile: a['pid-file'],
     consoleSocket: a['console-socket'],

@@ -4,7 +4,6 @@ import { HuskError } from '../errors';
 // What every runtime operation needs: the state store, the logger, the host facts.
 import { Logger } from '../log';
 import { Store } from '../state/store';
-import { native, type SyncMessage } from '../native';
 import { localLauncher, type Launcher } from './launcher';
 import { parseRootlessFlag, resolveRootless, runningInUserNs } from './rootless';
 
@@ -23,11 +22,6 @@ export interface RuntimeContext {
   // of default cgroup paths (/husk in each hierarchy) instead of making and removing it for each
   // one; the empty ones go when the process exits.
   keepCgroupParents?: boolean;
-}
-
-// The next message from a container's init (null when it closed its end).
-export function nextMessage(ctx: RuntimeContext, fd: number, timeoutMs: number): Promise<SyncMessage | null> {
-  return ctx.inProcess ? native().recvAsync(fd, timeoutMs) : Promise.resolve(native().recv(fd, timeoutMs));
 }
 
 // runc's rule: root's state is under /run/husk, anyone else's under $XDG_RUNTIME_DIR/husk. Root

@@ -21,6 +21,8 @@ export interface ExecOverrides {
   selinuxLabel?: string; // --process-label
 }
 
+// With a whole process, only the label overrides apply (the flags beside --process are ignored,
+// as runc ignores them); without one, every override is laid over the container's process.
 export interface ExecRequest {
   process?: Process;
   overrides?: ExecOverrides;

@@ -4,14 +4,14 @@
 import fs = require('node:fs');
 import { HuskError, NotHere } from '../errors';
 import { probeHost } from '../host/probe';
-import { initPath, native } from '../native';
+import { initPath } from '../native';
 import { buildExecPlan } from '../plan/exec';
 import { execCgroupDirs, joinsItself, splitCgroupDirs } from '../plan/cgroup-join';
 import { encodePlan } from '../plan/encode';
-import { MSG, STAGE } from '../plan/ops';
-import { lsmFailure } from '../plan/lsm';
 import { execPolicy, type ExecRequest, type ExecPolicy } from './exec-policy';
-import { nextMessage, type RuntimeContext } from './context';
+import type { RuntimeContext } from './context';
+import { launch } from './launch';
+import { Undo } from './undo';
 import { joinCgroups, primeCgroupAttach } from './cgroups';
 import { writePidFile } from './create';
 import { load, ociState } from './lifecycle';
@@ -101,68 +101,25 @@ async function execWith(
   if (plan.cgroupProcsWrite) primeCgroupAttach(host);
   for (const w of plan.warnings) ctx.log.warn(w);
   compileInto(plan.ops, plan.seccomp, ctx.log);
-  const child = await ctx.launcher.spawn({
-    initPath: initPath(),
-    plan: encodePlan(plan.ops),
-    consoleSocket: opts.consoleSocket,
-    preserveFds: opts.preserveFds ?? 0,
+  const { pid } = await launch(ctx, {
+    what: 'exec',
+    ops: plan.ops,
+    spawn: {
+      initPath: initPath(),
+      plan: encodePlan(plan.ops),
+      consoleSocket: opts.consoleSocket,
+      preserveFds: opts.preserveFds ?? 0,
+    },
+    undo: new Undo(),
+    stages: {
+      cgroup: (p) => joinCgroups(cgroupDirs, p),
+      pid: (p) => ctx.log.debug(`${rec.id}: exec process pid ${p}`),
+      seccomp: (fd, p) => passListener(fd, policy.seccomp, p, ociState(rec, status)),
+      ready: (p) => {
+        if (opts.pidFile) writePidFile(opts.pidFile, p);
+      },
+    },
   });
-  let pid = -1;
-  let stage0 = child.pid;
-  // Processes that said the pid of the next one and exit: the first, and where the plan has
-  // two forks (into the cgroup, then into the pid namespace) the middle one. Collected at READY.
-  const exited: number[] = [];
-  try {
-    for (;;) {
-      const m = await nextMessage(ctx, child.syncFd, 60_000);
-      if (m === null) throw new HuskError('exec: the process exited before it was set up');
-      if (m.type === MSG.ERROR) {
-        const o = plan.ops[m.op];
-        const plain = lsmFailure(o, m.text, m.errno);
-        if (plain) throw new HuskError(`exec: ${plain}`);
-        throw new HuskError(
-          `exec: ${o?.from ?? `op ${m.op}`}: ${m.text}${m.errno ? `: ${m.errnoText}` : ''}`,
-        );
-      }
-      if (m.type === MSG.PID) {
-        // The sender exits right after this message; the process it names is the exec'd one,
-        // or the middle one that forks it and says its pid in turn.
-        exited.push(pid > 0 ? pid : stage0);
-        pid = m.pid;
-        ctx.log.debug(`${rec.id}: exec process pid ${pid}`);
-        stage0 = -1;
-        continue;
-      }
-      if (m.type === MSG.SECCOMP_FD) {
-        passListener(m.fd!, policy.seccomp, pid, ociState(rec, status));
-        native().reply(child.syncFd, MSG.ACK);
-        continue;
-      }
-      if (m.stage === STAGE.CGROUP) {
-        joinCgroups(cgroupDirs, stage0);
-      } else if (m.stage === STAGE.READY) {
-        if (pid <= 0) throw new HuskError('exec: the process was ready before its pid was known');
-        if (opts.pidFile) writePidFile(opts.pidFile, pid);
-        native().reply(child.syncFd, MSG.ACK);
-        for (const p of exited.splice(0)) ctx.launcher.reap(p);
-        break;
-      }
-      native().reply(child.syncFd, MSG.ACK);
-    }
-  } catch (e) {
-    for (const p of [stage0, pid])
-      if (p > 0) {
-        try {
-          process.kill(p, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    for (const p of [stage0, ...exited, pid]) if (p > 0) ctx.launcher.reap(p);
-    throw e;
-  } finally {
-    fs.closeSync(child.syncFd);
-  }
   if (opts.detach) return 0;
   const tty = receiver ? relay(receiver.take(), policy.process.consoleSize) : null;
   const stop = await ctx.launcher.forwardSignals(pid);

@@ -2,7 +2,8 @@
 // CLONE_PARENT), so we wait for it directly, off the main thread, and forward signals to it
 // (under the husk server, the caller's front process is that parent and does both).
 import type { ExitStatus, SyncMessage } from '../native';
-import { nextMessage, type RuntimeContext } from './context';
+import type { RuntimeContext } from './context';
+import { syncIo } from './launch';
 import { create, type CreateOptions } from './create';
 import { destroy, destroyExited, start } from './lifecycle';
 import fs = require('node:fs');
@@ -34,7 +35,7 @@ async function execOutcome(
 ): Promise<string | null> {
   const hooks = (spec.hooks?.startContainer ?? []).reduce((n, h) => n + (h.timeout ?? 30), 0);
   try {
-    const m = await nextMessage(ctx, syncFd, waitMs ?? (hooks + 10) * 1000);
+    const m = await syncIo(!!ctx.inProcess).recv(syncFd, waitMs ?? (hooks + 10) * 1000);
     if (m?.fd !== undefined) fs.closeSync(m.fd); // not expected after ready; not kept either
     if (m && m.type === MSG.ERROR) return describe(m);
     return null;
