@@ -8,15 +8,26 @@ type Args = Record<string, unknown> & { id: string; criu?: string };
 
 const shared: Record<string, Options> = {
   'image-path': { type: 'string', describe: 'directory for the checkpoint images (default ./checkpoint)' },
-  'work-path': { type: 'string', describe: "directory for criu's log and work files (default: the image path)" },
+  'work-path': {
+    type: 'string',
+    describe: "directory for criu's log and work files (default: the image path)",
+  },
   'tcp-established': { type: 'boolean', default: false, describe: 'allow open tcp connections' },
   'ext-unix-sk': { type: 'boolean', default: false, describe: 'allow external unix sockets' },
   'shell-job': { type: 'boolean', default: false, describe: 'allow shell jobs' },
   'file-locks': { type: 'boolean', default: false, describe: 'handle file locks' },
-  'lazy-pages': { type: 'boolean', default: false, describe: 'use userfaultfd to restore memory pages lazily' },
+  'lazy-pages': {
+    type: 'boolean',
+    default: false,
+    describe: 'use userfaultfd to restore memory pages lazily',
+  },
   'manage-cgroups-mode': { type: 'string', describe: 'cgroups mode: soft (default), full, strict or ignore' },
   'empty-ns': { type: 'string', describe: 'create a namespace, but do not restore its properties (network)' },
-  'auto-dedup': { type: 'boolean', default: false, describe: 'deduplicate memory pages in the parent images' },
+  'auto-dedup': {
+    type: 'boolean',
+    default: false,
+    describe: 'deduplicate memory pages in the parent images',
+  },
 };
 
 function statusFd(v: unknown): number | undefined {
@@ -52,9 +63,20 @@ export const checkpointVerb: Verb<Args> = {
   repeatable: ['empty-ns'],
   options: {
     ...shared,
-    'parent-path': { type: 'string', describe: 'path of the previous checkpoint (pre-dump), relative to --image-path' },
-    'leave-running': { type: 'boolean', default: false, describe: 'leave the process running after checkpointing' },
-    'pre-dump': { type: 'boolean', default: false, describe: "dump the container's memory only, leaving it running" },
+    'parent-path': {
+      type: 'string',
+      describe: 'path of the previous checkpoint (pre-dump), relative to --image-path',
+    },
+    'leave-running': {
+      type: 'boolean',
+      default: false,
+      describe: 'leave the process running after checkpointing',
+    },
+    'pre-dump': {
+      type: 'boolean',
+      default: false,
+      describe: "dump the container's memory only, leaving it running",
+    },
     'page-server': { type: 'string', describe: 'ADDRESS:PORT of the page server' },
     'status-fd': { type: 'string', describe: 'fd criu writes to when the lazy-pages server is ready' },
   },
@@ -78,10 +100,19 @@ export const restoreVerb: Verb<Args> = {
   options: {
     ...shared,
     bundle: { alias: 'b', type: 'string', default: '.', describe: 'bundle directory (holds config.json)' },
-    detach: { alias: 'd', type: 'boolean', default: false, describe: 'do not wait for the restored container' },
+    detach: {
+      alias: 'd',
+      type: 'boolean',
+      default: false,
+      describe: 'do not wait for the restored container',
+    },
     'pid-file': { type: 'string', describe: "file to write the restored init's pid to" },
     'console-socket': { type: 'string', describe: "unix socket to send the restored terminal's master to" },
-    'no-pivot': { type: 'boolean', default: false, describe: 'accepted as runc does (criu sets the root itself)' },
+    'no-pivot': {
+      type: 'boolean',
+      default: false,
+      describe: 'accepted as runc does (criu sets the root itself)',
+    },
     'no-subreaper': { type: 'boolean', default: false, describe: 'accepted as runc does' },
   },
   handler: async (a, ctx) => {

@@ -22,9 +22,10 @@ export interface CriuFlags {
   statusFd?: number;
 }
 
-// criu's fds: the images directory and the work directory come right after the socket (3).
-export const IMAGES_FD = 4;
-export const WORK_FD = 5;
+// The images and work directories are given as fds of OUR process: criu opens them through
+// /proc/<peer>/fd/N, the peer being whoever made its socket. Fds criu itself inherits (the
+// namespace files) start at 4, after its socket.
+export const FIRST_EXTRA_FD = 4;
 
 const NS_FLAGS: Record<string, number> = {
   mount: 0x00020000,
@@ -57,10 +58,15 @@ export function cgroupsMode(flag: string | undefined): number | undefined {
 }
 
 // Options dump and restore share.
-export function commonOpts(f: CriuFlags, spec: Spec, logFile: string): CriuOpts {
+export function commonOpts(
+  f: CriuFlags,
+  spec: Spec,
+  logFile: string,
+  dirs: { images: number; work: number },
+): CriuOpts {
   const o: CriuOpts = {
-    images_dir_fd: IMAGES_FD,
-    work_dir_fd: WORK_FD,
+    images_dir_fd: dirs.images,
+    work_dir_fd: dirs.work,
     log_level: 4,
     log_file: logFile,
     manage_cgroups: true,

@@ -22,9 +22,7 @@ export interface SwrkCall {
   what: string; // 'dump', 'restore', ... for messages
 }
 
-const TYPE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(REQ).map(([k, v]) => [v, k]),
-);
+const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(REQ).map(([k, v]) => [v, k]));
 
 export function installHint(criu: string): string {
   return `criu: ${criu} not found: install criu (apt-get install criu) or give --criu PATH`;
@@ -89,7 +87,9 @@ export async function swrk(call: SwrkCall): Promise<CriuResp> {
         );
       }
       if (!resp.success) {
-        const why = [resp.cr_errmsg, resp.cr_errno ? `errno ${resp.cr_errno}` : ''].filter(Boolean).join(', ');
+        const why = [resp.cr_errmsg, resp.cr_errno ? `errno ${resp.cr_errno}` : '']
+          .filter(Boolean)
+          .join(', ');
         throw new HuskError(`criu ${call.what} failed${why ? `: ${why}` : ''}${logNote}`);
       }
       return resp;

@@ -4,7 +4,13 @@
 import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
-import { commonOpts, dumpExternalNamespaces, dumpMounts, readDescriptors, type CriuFlags } from '../criu/policy';
+import {
+  commonOpts,
+  dumpExternalNamespaces,
+  dumpMounts,
+  readDescriptors,
+  type CriuFlags,
+} from '../criu/policy';
 import { REQ, type CriuReq } from '../criu/rpc';
 import { criuVersion, swrk } from '../criu/swrk';
 import type { RuntimeContext } from './context';
@@ -39,34 +45,37 @@ function pageServer(addr: string): { address: string; port: number } {
 export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointOptions): Promise<void> {
   const { rec, status } = load(ctx, id);
   if (status !== 'running' && status !== 'paused')
-    throw new HuskError(`container ${id} is ${status}: only a running or paused container can be checkpointed`);
+    throw new HuskError(
+      `container ${id} is ${status}: only a running or paused container can be checkpointed`,
+    );
   const spec = ctx.store.readConfig(id);
   if (!spec) throw new HuskError(`container ${id}: its config snapshot is missing`);
   await criuVersion(o.criu);
   const imagePath = path.resolve(o.imagePath);
   const workPath = path.resolve(o.workPath);
   const logFile = 'dump.log'; // runc's name, for pre-dumps too
-  const opts = {
-    ...commonOpts(o, spec, logFile),
-    pid: rec.pid,
-    root: fs.realpathSync(rec.rootfs),
-    ext_mnt: dumpMounts(spec, rec.pid),
-    external: dumpExternalNamespaces(spec),
-  };
-  if (o.leaveRunning) opts.leave_running = true;
-  if (o.parentPath) {
-    // criu takes the parent relative to the images directory.
-    opts.parent_img = path.isAbsolute(o.parentPath) ? path.relative(imagePath, o.parentPath) : o.parentPath;
-    opts.track_mem = true;
-  }
-  if (o.preDump) opts.track_mem = true;
-  if (o.pageServer) opts.ps = pageServer(o.pageServer);
-  const req: CriuReq = { type: o.preDump ? REQ.PRE_DUMP : REQ.DUMP, opts };
-
+  const ps = o.pageServer ? pageServer(o.pageServer) : undefined;
+  const external = dumpExternalNamespaces(spec);
   const images = openDir(imagePath, '--image-path');
   let work = -1;
   try {
     work = openDir(workPath, '--work-path');
+    const opts = {
+      ...commonOpts(o, spec, logFile, { images, work }),
+      pid: rec.pid,
+      root: fs.realpathSync(rec.rootfs),
+      ext_mnt: dumpMounts(spec, rec.pid),
+      external,
+    };
+    if (o.leaveRunning) opts.leave_running = true;
+    if (o.parentPath) {
+      // criu takes the parent relative to the images directory.
+      opts.parent_img = path.isAbsolute(o.parentPath) ? path.relative(imagePath, o.parentPath) : o.parentPath;
+      opts.track_mem = true;
+    }
+    if (o.preDump) opts.track_mem = true;
+    if (ps) opts.ps = ps;
+    const req: CriuReq = { type: o.preDump ? REQ.PRE_DUMP : REQ.DUMP, opts };
     if (!o.preDump) {
       try {
         fs.writeFileSync(path.join(imagePath, DESCRIPTORS), JSON.stringify(readDescriptors(rec.pid)), {
@@ -80,7 +89,6 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
     await swrk({
       criu: o.criu,
       req,
-      fds: [images, work],
       log: path.join(workPath, logFile),
       what: o.preDump ? 'pre-dump' : 'dump',
     });

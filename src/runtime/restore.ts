@@ -10,10 +10,9 @@ import { HuskError } from '../errors';
 import {
   commonOpts,
   inheritedStdio,
-  IMAGES_FD,
+  FIRST_EXTRA_FD,
   restoreMounts,
   restoreNamespaces,
-  WORK_FD,
   type CriuFlags,
 } from '../criu/policy';
 import { REQ, type CriuOpts } from '../criu/rpc';
@@ -27,7 +26,14 @@ import { checkId } from '../state/id';
 import { startTimeOf } from '../state/status';
 import type { ContainerRecord } from '../state/store';
 import { DESCRIPTORS } from './checkpoint';
-import { applyWrites, attachDevices, createCgroups, destroyCgroups, joinCgroups, missingDirs } from './cgroup';
+import {
+  applyWrites,
+  attachDevices,
+  createCgroups,
+  destroyCgroups,
+  joinCgroups,
+  missingDirs,
+} from './cgroup';
 import type { RuntimeContext } from './context';
 import { writePidFile } from './create';
 import { runHooksOrFail } from './hooks';
@@ -52,7 +58,9 @@ function readDescriptorsFile(imagePath: string): string[] {
     if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new Error('not a list of strings');
     return v;
   } catch (e) {
-    throw new HuskError(`--image-path: ${file}: ${(e as Error).message} (not a checkpoint made by checkpoint?)`);
+    throw new HuskError(
+      `--image-path: ${file}: ${(e as Error).message} (not a checkpoint made by checkpoint?)`,
+    );
   }
 }
 
@@ -93,8 +101,8 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
     throw new HuskError('restore of a terminal container needs --console-socket (or --detach)');
   const imagePath = path.resolve(o.imagePath);
   const workPath = path.resolve(o.workPath);
-  const descriptors = readDescriptorsFile(imagePath);
   await criuVersion(o.criu);
+  const descriptors = readDescriptorsFile(imagePath);
   const rootfs = path.resolve(bundle, spec.root?.path ?? 'rootfs');
   if (!fs.existsSync(rootfs)) throw new HuskError(`/root/path: rootfs ${rootfs} does not exist`);
   const host = probeHost();
@@ -104,7 +112,8 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
   const dir = ctx.store.dir(id);
   const undo = new Undo();
   undo.push('remove state directory', () => ctx.store.remove(id, lock));
-  const fds: number[] = [];
+  const opened: number[] = [];
+  const extra: number[] = []; // criu's fds from FIRST_EXTRA_FD on
   let restoredPid = 0;
   try {
     const rec: ContainerRecord = {
@@ -154,29 +163,27 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
 
     const open = (p: string, flag: string) => {
       try {
-        if (flag !== 'namespace') fs.mkdirSync(p, { recursive: true, mode: 0o700 });
+        if (flag === '--work-path') fs.mkdirSync(p, { recursive: true, mode: 0o700 });
         const fd = fs.openSync(p, 'r');
-        fds.push(fd);
+        opened.push(fd);
         return fd;
       } catch (e) {
         throw new HuskError(`${flag} ${p}: ${(e as Error).message}`);
       }
     };
-    open(imagePath, '--image-path');
-    open(workPath, '--work-path');
+    const images = open(imagePath, '--image-path');
+    const work = open(workPath, '--work-path');
     const logFile = 'restore.log';
     const opts: CriuOpts = {
-      ...commonOpts(o, spec, logFile),
-      images_dir_fd: IMAGES_FD,
-      work_dir_fd: WORK_FD,
+      ...commonOpts(o, spec, logFile, { images, work }),
       root: criuRoot,
       rst_sibling: true,
       ext_mnt: restoreMounts(spec, bundle),
       inherit_fd: inheritedStdio(descriptors),
     };
     for (const ns of restoreNamespaces(spec)) {
-      open(ns.path, 'namespace');
-      opts.inherit_fd!.push({ key: ns.key, fd: IMAGES_FD + fds.length - 1 });
+      extra.push(open(ns.path, '/linux/namespaces:'));
+      opts.inherit_fd!.push({ key: ns.key, fd: FIRST_EXTRA_FD + extra.length - 1 });
     }
     const state = (pid: number, status: 'creating' | 'running') => ({
       ociVersion: SPEC_VERSION,
@@ -200,7 +207,7 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
     await swrk({
       criu: o.criu,
       req: { type: REQ.RESTORE, opts },
-      fds,
+      fds: extra,
       stdio: [0, 1, 2],
       log: path.join(workPath, logFile),
       what: 'restore',
@@ -234,7 +241,7 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
     undo.run((what, err) => ctx.log.warn(`cleanup after failed restore: ${what}: ${(err as Error).message}`));
     throw e;
   } finally {
-    for (const fd of fds) fs.closeSync(fd);
+    for (const fd of opened) fs.closeSync(fd);
     lock.release();
   }
   ctx.log.debug(`${id}: restored, init pid ${restoredPid}`);

@@ -84,7 +84,10 @@ describe(`checkpoint and restore with criu (${NAME})`, { skip: SKIP }, () => {
     assert.ok(fs.existsSync(path.join(images, 'descriptors.json')), 'descriptors.json in the image');
     const fds = JSON.parse(fs.readFileSync(path.join(images, 'descriptors.json'), 'utf8'));
     assert.equal(fds.length, 3, `descriptors.json: ${JSON.stringify(fds)}`);
-    assert.ok(fds.every((d) => d.startsWith('pipe:')), `descriptors.json names the pipes: ${JSON.stringify(fds)}`);
+    assert.ok(
+      fds.every((d) => d.startsWith('pipe:')),
+      `descriptors.json names the pipes: ${JSON.stringify(fds)}`,
+    );
     // Checkpointed without --leave-running: gone, as runc leaves it.
     assert.notEqual(e.husk(['state', id], { runtime: RUNTIME }).code, 0, 'no state after checkpoint');
     const at = count(file);
@@ -154,11 +157,20 @@ describe(`checkpoint and restore with criu (${NAME})`, { skip: SKIP }, () => {
       (c, bb) => {
         c.root = { path: bb.rootfs, readonly: false };
         c.mounts.push({ destination: '/data', type: 'bind', source: data, options: ['rbind', 'rw'] });
-        c.mounts.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'size=1m'] });
+        c.mounts.push({
+          destination: '/scratch',
+          type: 'tmpfs',
+          source: 'tmpfs',
+          options: ['rw', 'size=1m'],
+        });
       },
       {
         copyRootfs: true,
-        args: ['sh', '-c', `echo kept > /scratch/m; i=0; while :; do i=$((i+1)); echo $i > /data/count; sleep 0.2; done`],
+        args: [
+          'sh',
+          '-c',
+          `echo kept > /scratch/m; i=0; while :; do i=$((i+1)); echo $i > /data/count; sleep 0.2; done`,
+        ],
       },
     );
     const id = e.id('mounts');
