@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { HUSK, SKIP as NOT_ROOT, env, makeBundle, show, waitFor } from '../lib/harness.mjs';
+import { HUSK, SKIP as NOT_ROOT, env, makeBundle, native, show, waitFor } from '../lib/harness.mjs';
 
 const RUNTIME = process.env.RUNTIME ? path.resolve(process.env.RUNTIME) : HUSK;
 const NAME = path.basename(RUNTIME);
@@ -40,10 +40,28 @@ function counterBundle(t, mutate) {
   );
 }
 
+// criu's log of a failed step, for the assertion message: runc and husk name it, neither prints it.
+function criuLog(args) {
+  const i = args.indexOf('--work-path') >= 0 ? args.indexOf('--work-path') : args.indexOf('--image-path');
+  if (i < 0) return '';
+  const dir = args[i + 1];
+  for (const f of ['dump.log', 'restore.log']) {
+    try {
+      const lines = fs.readFileSync(path.join(dir, f), 'utf8').split('\n');
+      const errs = lines.filter((l) => /Error|Warn/.test(l)).slice(-12);
+      return `\n--- ${f} (errors and warnings):\n${errs.join('\n')}\n--- last lines:\n${lines.slice(-8).join('\n')}`;
+    } catch {
+      /* not this one */
+    }
+  }
+  return '';
+}
+
 // The runtime with pipes on all three fds (as engines run it), waited for.
 async function rtPiped(e, args) {
   const h = e.huskAsync(args, { runtime: RUNTIME, stdio: ['pipe', 'pipe', 'pipe'] });
   const r = await h.done;
+  if (r.code !== 0 && (args[0] === 'checkpoint' || args[0] === 'restore')) r.stderr += criuLog(args);
   return r;
 }
 
@@ -205,5 +223,111 @@ describe(`checkpoint and restore with criu (${NAME})`, { skip: SKIP }, () => {
     assert.equal(e.state(id2).status, 'running');
     await countPast(file, at, 'after restore under a new id');
     assert.equal(e.husk(['delete', '-f', id2], { runtime: RUNTIME }).code, 0);
+  });
+
+  test('a terminal container: checkpointed, restored with --console-socket (a new master arrives)', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const n = native();
+    const b = counterBundle(t, (c) => {
+      c.process.terminal = true;
+    });
+    const id = e.id('tty');
+    const file = path.join(b.rootfs, 'count');
+    const open = [];
+    e.defer(() => open.forEach((fd) => fs.closeSync(fd)));
+    const sock = path.join(b.dir, 'console.sock');
+    const lfd = n.listenUnix(sock);
+    open.push(lfd);
+    const run = e.huskAsync(['run', '-d', '--console-socket', sock, '--bundle', b.dir, id], {
+      runtime: RUNTIME,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const first = n.acceptFd(lfd, 60_000);
+    open.push(first.fd);
+    const rr = await run.done;
+    assert.equal(rr.code, 0, `run -d: ${show(rr)}`);
+    await countPast(file, 2, 'before checkpoint');
+    const images = e.tmpdir('husk-ckpt-');
+    const c = await rtPiped(e, ['checkpoint', '--image-path', images, id]);
+    assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
+    const at = count(file);
+    const sock2 = path.join(b.dir, 'console2.sock');
+    const lfd2 = n.listenUnix(sock2);
+    open.push(lfd2);
+    const rs = e.huskAsync(
+      ['restore', '-d', '--console-socket', sock2, '--image-path', images, '--bundle', b.dir, id],
+      {
+        runtime: RUNTIME,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let second;
+    try {
+      second = n.acceptFd(lfd2, 60_000);
+    } catch (err) {
+      const r = await rs.done;
+      assert.fail(`no console master from restore (${err.message}): ${show(r)}`);
+    }
+    open.push(second.fd);
+    const r = await rs.done;
+    assert.equal(r.code, 0, `restore: ${show(r)}`);
+    await countPast(file, at, 'after restore');
+    // The restored shell still has its terminal: what it reads comes from the new master.
+    const pid = e.state(id).pid;
+    assert.match(fs.readlinkSync(`/proc/${pid}/fd/0`), /^\/dev\/pts\//);
+    assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
+  });
+
+  test('a TCP connection inside the container survives with --tcp-established', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const script =
+      'busybox nc -l -p 5000 > /srv.out & sleep 1; i=0; while :; do i=$((i+1)); echo $i; echo $i > /count; sleep 0.2; done | busybox nc 127.0.0.1 5000';
+    const b = makeBundle(
+      t,
+      (c, bb) => {
+        c.root = { path: bb.rootfs, readonly: false };
+      },
+      { copyRootfs: true, args: ['sh', '-c', script] },
+    );
+    const id = e.id('tcp');
+    const out = path.join(b.rootfs, 'srv.out');
+    const lines = () => {
+      try {
+        return fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
+      } catch {
+        return 0;
+      }
+    };
+    const r0 = await rtPiped(e, ['run', '-d', '--bundle', b.dir, id]);
+    assert.equal(r0.code, 0, `run -d: ${show(r0)}`);
+    await waitFor(() => lines() > 2, 'the server got lines', 60_000, 100);
+    const images = e.tmpdir('husk-ckpt-');
+    const refused = await rtPiped(e, ['checkpoint', '--leave-running', '--image-path', e.tmpdir(), id]);
+    assert.notEqual(
+      refused.code,
+      0,
+      `an open connection without --tcp-established is refused: ${show(refused)}`,
+    );
+    const c = await rtPiped(e, ['checkpoint', '--tcp-established', '--image-path', images, id]);
+    assert.equal(c.code, 0, `checkpoint --tcp-established: ${show(c)}`);
+    const at = lines();
+    const r = await rtPiped(e, [
+      'restore',
+      '-d',
+      '--tcp-established',
+      '--image-path',
+      images,
+      '--bundle',
+      b.dir,
+      id,
+    ]);
+    assert.equal(r.code, 0, `restore --tcp-established: ${show(r)}`);
+    await waitFor(
+      () => lines() > at + 2,
+      `the connection carries lines after restore (${lines()} of ${at})`,
+      60_000,
+      100,
+    );
+    assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
   });
 });
