@@ -23,6 +23,7 @@ import { planCgroups } from '../plan/cgroups';
 import { loadConfig, SPEC_VERSION } from '../spec/load';
 import type { Spec } from '../spec/types';
 import { checkId } from '../state/id';
+import { startUnit, stopUnit, systemdDriver } from './cgroup-systemd';
 import { startTimeOf } from '../state/status';
 import type { ContainerRecord } from '../state/store';
 import { DESCRIPTORS } from './checkpoint';
@@ -96,7 +97,6 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
   checkId(id);
   const bundle = path.resolve(o.bundle);
   const spec: Spec = loadConfig(bundle);
-  if (ctx.systemdCgroup) throw new HuskError('restore with --systemd-cgroup is not supported yet');
   if (spec.process?.terminal && !o.consoleSocket && !o.detach)
     throw new HuskError('restore of a terminal container needs --console-socket (or --detach)');
   const imagePath = path.resolve(o.imagePath);
@@ -106,7 +106,10 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
   const rootfs = path.resolve(bundle, spec.root?.path ?? 'rootfs');
   if (!fs.existsSync(rootfs)) throw new HuskError(`/root/path: rootfs ${rootfs} does not exist`);
   const host = probeHost();
-  const cg = planCgroups(spec, host, id);
+  // With --systemd-cgroup the transient unit is made for criu's pid (as create makes it for the
+  // init's), and criu restores the tree into it.
+  const systemd = ctx.systemdCgroup ? systemdDriver() : undefined;
+  const cg = planCgroups(spec, host, id, systemd);
 
   const lock = ctx.store.claim(id);
   const dir = ctx.store.dir(id);
@@ -132,6 +135,8 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
       namespaces: Object.fromEntries((spec.linux?.namespaces ?? []).map((n) => [n.type, n.path ?? ''])),
       config: 'config.json',
     };
+    if (cg?.systemd && systemd)
+      rec.systemd = { unit: cg.systemd.unit, userManager: systemd.userManager, base: systemd.base };
     if (cg) {
       const freezer = cg.v1.find((h) => h.controllers.includes('freezer'));
       rec.freezerDir = freezer
@@ -146,9 +151,14 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
     ctx.store.writeConfig(id, spec);
     if (cg) {
       undo.push('remove cgroups', () => destroyCgroups(rec.cgroupDirs, rec.cgroupMade));
-      createCgroups(cg);
-      attachDevices(cg);
-      applyWrites(cg.writes);
+      if (rec.systemd) {
+        const sd = rec.systemd;
+        undo.push('stop the systemd unit', () => stopUnit(sd));
+      } else {
+        createCgroups(cg);
+        attachDevices(cg);
+        applyWrites(cg.writes);
+      }
     }
     prepareMountpoints(spec, rootfs, ctx.log);
     const criuRoot = path.join(dir, 'criu-root');
@@ -214,6 +224,12 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
       beforeRequest: (criuPid) => {
         // criu restores the tree into the cgroups it is in itself, below these roots.
         if (!cg) return;
+        if (rec.systemd) {
+          for (const w of startUnit(cg, criuPid, rec.systemd.userManager)) ctx.log.warn(w);
+          createCgroups(cg); // the hierarchies systemd does not manage
+          attachDevices(cg);
+          applyWrites(cg.writes);
+        }
         joinCgroups(cg.dirs, criuPid);
         return { type: REQ.RESTORE, opts: { ...opts, cg_root: cgroupRoots(criuPid) } };
       },

@@ -331,3 +331,110 @@ describe(`checkpoint and restore with criu (${NAME})`, { skip: SKIP }, () => {
     assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
   });
 });
+
+// podman 4.3 with the runtime under test (`--runtime`): conmon's stdio pipes are the container's,
+// reattached on restore from descriptors.json, so `podman logs` shows the count going on.
+const PODMAN = '/usr/bin/podman';
+describe(
+  `podman container checkpoint/restore (${NAME})`,
+  {
+    skip: SKIP || (!fs.existsSync(PODMAN) ? 'podman not installed' : false),
+  },
+  () => {
+    const IMAGE = 'localhost/husk-criu:test';
+    let base;
+    let dir;
+    const podman = (args, timeout = 180_000) => {
+      const r = spawnSync(PODMAN, [...base, '--runtime', RUNTIME, ...args], { encoding: 'utf8', timeout });
+      return { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    };
+    const ok = (r, what) => {
+      assert.equal(r.code, 0, `${what}: ${show(r)}`);
+      return r;
+    };
+    const numbers = (name) =>
+      podman(['logs', name])
+        .stdout.split('\n')
+        .filter((l) => /^\d+$/.test(l))
+        .map(Number);
+
+    test.before(() => {
+      dir = fs.mkdtempSync('/tmp/husk-criu-podman-');
+      base = [
+        '--root',
+        path.join(dir, 'root'),
+        '--runroot',
+        path.join(dir, 'runroot'),
+        '--tmpdir',
+        path.join(dir, 'tmp'),
+        '--cgroup-manager',
+        'cgroupfs',
+        '--events-backend',
+        'file',
+      ];
+      const tar = path.join(dir, 'rootfs.tar');
+      const t = spawnSync('tar', [
+        '-C',
+        path.join(path.dirname(HUSK), '..', 'examples', 'busybox', 'rootfs'),
+        '-cf',
+        tar,
+        '.',
+      ]);
+      assert.equal(t.status, 0, 'tar of the busybox rootfs');
+      ok(podman(['import', '-q', tar, IMAGE]), 'podman import');
+    });
+    test.after(() => {
+      if (!base) return;
+      podman(['rm', '-a', '-f', '-t', '0']);
+      podman(['system', 'reset', '-f']);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    const COUNT_OUT = 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done';
+
+    test('checkpoint and restore in place: the logs go on counting', async () => {
+      const name = `criu-${process.pid}-a`;
+      ok(
+        podman(['run', '-d', '--name', name, '--network', 'none', IMAGE, 'sh', '-c', COUNT_OUT]),
+        'podman run -d',
+      );
+      await waitFor(() => numbers(name).length > 3, 'counting', 60_000, 500);
+      ok(podman(['container', 'checkpoint', name]), 'podman container checkpoint');
+      const at = Math.max(...numbers(name));
+      ok(podman(['container', 'restore', name]), 'podman container restore');
+      await waitFor(() => Math.max(...numbers(name)) > at + 2, `counting on past ${at}`, 60_000, 500);
+      const n = numbers(name);
+      assert.ok(n.includes(at + 1), `the count continues from ${at} (not from 1 again): ${n.slice(-5)}`);
+      podman(['rm', '-f', '-t', '0', name]);
+    });
+
+    test('--export, then --import under a new name after the original is removed', async () => {
+      const name = `criu-${process.pid}-b`;
+      const name2 = `criu-${process.pid}-c`;
+      const archive = path.join(dir, 'ckpt.tar.gz');
+      ok(
+        podman(['run', '-d', '--name', name, '--network', 'none', IMAGE, 'sh', '-c', COUNT_OUT]),
+        'podman run -d',
+      );
+      await waitFor(() => numbers(name).length > 3, 'counting', 60_000, 500);
+      ok(
+        podman(['container', 'checkpoint', '--export', archive, name]),
+        'podman container checkpoint --export',
+      );
+      const at = Math.max(...numbers(name));
+      ok(podman(['rm', '-f', '-t', '0', name]), 'podman rm');
+      ok(
+        podman(['container', 'restore', '--import', archive, '--name', name2]),
+        'podman container restore --import',
+      );
+      await waitFor(
+        () => numbers(name2).some((x) => x > at + 1),
+        `the imported one counts past ${at}`,
+        60_000,
+        500,
+      );
+      assert.ok(!numbers(name2).includes(1), 'the imported container did not start counting again');
+      podman(['rm', '-f', '-t', '0', name2]);
+    });
+  },
+);
