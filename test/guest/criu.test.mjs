@@ -225,6 +225,27 @@ describe(`checkpoint and restore with criu (${NAME})`, { skip: SKIP }, () => {
     assert.equal(e.husk(['delete', '-f', id2], { runtime: RUNTIME }).code, 0);
   });
 
+  test('restore in the foreground: waits for the container, its exit status is the exit code', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const b = counterBundle(t);
+    const id = e.id('fg');
+    const file = path.join(b.rootfs, 'count');
+    await runCounter(t, e, b, id, file);
+    const images = e.tmpdir('husk-ckpt-');
+    const c = await rtPiped(e, ['checkpoint', '--image-path', images, id]);
+    assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
+    const at = count(file);
+    const fg = e.huskAsync(['restore', '--image-path', images, '--bundle', b.dir, id], {
+      runtime: RUNTIME,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    await countPast(file, at, 'after a foreground restore');
+    assert.equal(e.state(id).status, 'running');
+    assert.equal(e.husk(['kill', id, 'KILL'], { runtime: RUNTIME }).code, 0);
+    const r = await fg.done;
+    assert.equal(r.code, 137, `restore exits with the container's status: ${show(r)}`);
+  });
+
   test('a terminal container: checkpointed, restored with --console-socket (a new master arrives)', async (t) => {
     const e = env(t, { runtime: RUNTIME });
     const n = native();
