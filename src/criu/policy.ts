@@ -97,6 +97,18 @@ export function criuConfigFile(spec: Spec): string | undefined {
   return fs.existsSync('/etc/criu/runc.conf') ? '/etc/criu/runc.conf' : undefined;
 }
 
+// The cgroup mounts husk makes as a bind of the host's cgroup2 hierarchy: every cgroup mount of
+// a config without a cgroup namespace of its own, on a pure cgroup v2 host.
+export function cgroupBinds(spec: Spec, v2: boolean): boolean {
+  return v2 && !(spec.linux?.namespaces ?? []).some((n) => n.type === 'cgroup');
+}
+
+function cgroupDestinations(spec: Spec): string[] {
+  return (spec.mounts ?? [])
+    .filter((m) => m.type === 'cgroup' || m.type === 'cgroup2')
+    .map((m) => m.destination);
+}
+
 function isBind(m: { type?: string; options?: string[] }): boolean {
   return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
 }
@@ -104,9 +116,12 @@ function isBind(m: { type?: string; options?: string[] }): boolean {
 // Dump: each bind mount is external, named by its destination; each masked file (a bind of
 // /dev/null) is external as /dev/null. `pid` is the init's, to tell masked files from masked
 // directories (a read-only tmpfs, which criu dumps itself).
-export function dumpMounts(spec: Spec, pid: number): { key: string; val: string }[] {
+export function dumpMounts(spec: Spec, pid: number, cgroupBind = false): { key: string; val: string }[] {
   const out: { key: string; val: string }[] = [];
   for (const m of spec.mounts ?? []) if (isBind(m)) out.push({ key: m.destination, val: m.destination });
+  // Without a cgroup namespace husk binds the container's own cgroup2 directory there (a slave
+  // of the host's mount, which criu cannot reach): external too, mapped to the new one on restore.
+  if (cgroupBind) for (const d of cgroupDestinations(spec)) out.push({ key: d, val: d });
   for (const p of spec.linux?.maskedPaths ?? []) {
     let st: fs.Stats;
     try {
@@ -120,10 +135,15 @@ export function dumpMounts(spec: Spec, pid: number): { key: string; val: string 
 }
 
 // Restore: the same names mapped back to the sources in this config.
-export function restoreMounts(spec: Spec, bundle: string): { key: string; val: string }[] {
+export function restoreMounts(
+  spec: Spec,
+  bundle: string,
+  cgroupDir?: string,
+): { key: string; val: string }[] {
   const out: { key: string; val: string }[] = [];
   for (const m of spec.mounts ?? [])
     if (isBind(m)) out.push({ key: m.destination, val: path.resolve(bundle, m.source ?? '') });
+  if (cgroupDir) for (const d of cgroupDestinations(spec)) out.push({ key: d, val: cgroupDir });
   if (spec.linux?.maskedPaths?.length) out.push({ key: '/dev/null', val: '/dev/null' });
   return out;
 }

@@ -4,7 +4,9 @@
 import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
+import { probeHost } from '../host/probe';
 import {
+  cgroupBinds,
   commonOpts,
   dumpExternalNamespaces,
   dumpMounts,
@@ -64,7 +66,7 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
       ...commonOpts(o, spec, logFile, { images, work }),
       pid: rec.pid,
       root: fs.realpathSync(rec.rootfs),
-      ext_mnt: dumpMounts(spec, rec.pid),
+      ext_mnt: dumpMounts(spec, rec.pid, cgroupBinds(spec, probeHost().cgroupMode === 'v2')),
       external,
     };
     if (o.leaveRunning) opts.leave_running = true;

@@ -8,6 +8,7 @@ import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
 import {
+  cgroupBinds,
   commonOpts,
   inheritedStdio,
   FIRST_EXTRA_FD,
@@ -188,7 +189,11 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
       ...commonOpts(o, spec, logFile, { images, work }),
       root: criuRoot,
       rst_sibling: true,
-      ext_mnt: restoreMounts(spec, bundle),
+      ext_mnt: restoreMounts(
+        spec,
+        bundle,
+        cg?.unifiedDir && cgroupBinds(spec, host.cgroupMode === 'v2') ? cg.unifiedDir : undefined,
+      ),
       inherit_fd: inheritedStdio(descriptors),
     };
     for (const ns of restoreNamespaces(spec)) {

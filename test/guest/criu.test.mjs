@@ -57,10 +57,22 @@ function criuLog(args) {
   return '';
 }
 
-// The runtime with pipes on all three fds (as engines run it), waited for.
-async function rtPiped(e, args) {
-  const h = e.huskAsync(args, { runtime: RUNTIME, stdio: ['pipe', 'pipe', 'pipe'] });
+// The runtime with real pipes on all three fds, as conmon and the containerd shim run it (Node's
+// 'pipe' stdio is a socketpair, which criu refuses without --ext-unix-sk): a shell pipeline, its
+// reader left in the background so that a detached container may keep the write end.
+const PIPED = 'exec 3>&1; : | { "$0" "$@" 2>&1; echo "__exit=$?" >&3; } | { cat >&3 & }';
+
+async function piped(e, args) {
+  const h = e.huskAsync(['-c', PIPED, RUNTIME, ...args], { runtime: '/bin/sh', root: undefined });
   const r = await h.done;
+  const m = /__exit=(\d+)/.exec(r.stdout);
+  r.code = m ? Number(m[1]) : 255;
+  r.stdout = r.stdout.replace(/__exit=\d+\n?/, '');
+  return r;
+}
+
+async function rtPiped(e, args) {
+  const r = await piped(e, ['--root', e.root, ...args]);
   if (r.code !== 0 && (args[0] === 'checkpoint' || args[0] === 'restore')) r.stderr += criuLog(args);
   return r;
 }
@@ -235,14 +247,11 @@ describe(`checkpoint and restore with criu (${NAME})`, { skip: SKIP }, () => {
     const c = await rtPiped(e, ['checkpoint', '--image-path', images, id]);
     assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
     const at = count(file);
-    const fg = e.huskAsync(['restore', '--image-path', images, '--bundle', b.dir, id], {
-      runtime: RUNTIME,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const fg = piped(e, ['--root', e.root, 'restore', '--image-path', images, '--bundle', b.dir, id]);
     await countPast(file, at, 'after a foreground restore');
     assert.equal(e.state(id).status, 'running');
     assert.equal(e.husk(['kill', id, 'KILL'], { runtime: RUNTIME }).code, 0);
-    const r = await fg.done;
+    const r = await fg;
     assert.equal(r.code, 137, `restore exits with the container's status: ${show(r)}`);
   });
 

@@ -77,6 +77,17 @@ test('policy: bind mounts and masked files external, pipes inherited, --empty-ns
     { key: 'pipe:[12]', fd: 1 },
     { key: 'pipe:[13]', fd: 2 },
   ]);
+  // A cgroup2 bind (no cgroup namespace) is external, mapped to the new container's directory.
+  const cg = { mounts: [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup' }], linux: {} };
+  assert.equal(policy.cgroupBinds(cg, true), true);
+  assert.equal(policy.cgroupBinds({ ...cg, linux: { namespaces: [{ type: 'cgroup' }] } }, true), false);
+  assert.equal(policy.cgroupBinds(cg, false), false);
+  assert.deepEqual(policy.dumpMounts(cg, process.pid, true), [
+    { key: '/sys/fs/cgroup', val: '/sys/fs/cgroup' },
+  ]);
+  assert.deepEqual(policy.restoreMounts(cg, '/b', '/sys/fs/cgroup/husk/new'), [
+    { key: '/sys/fs/cgroup', val: '/sys/fs/cgroup/husk/new' },
+  ]);
   assert.equal(policy.emptyNsMask(['network']), 0x40000000);
   assert.throws(() => policy.emptyNsMask(['pid']), /only network/);
   assert.throws(() => policy.emptyNsMask(['nosuch']), /--empty-ns nosuch/);
