@@ -137,7 +137,16 @@ static Napi::Value UmountDetach(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), rc < 0 ? errno : 0);
 }
 
+// A recursive bind of a directory (criu restore's root: the rootfs as a mount of its own).
+static Napi::Value BindMount(const Napi::CallbackInfo &info) {
+  std::string src = info[0].As<Napi::String>().Utf8Value();
+  std::string dst = info[1].As<Napi::String>().Utf8Value();
+  int rc = mount(src.c_str(), dst.c_str(), nullptr, MS_BIND | MS_REC, nullptr);
+  return Napi::Number::New(info.Env(), rc < 0 ? errno : 0);
+}
+
 void register_files(Napi::Env env, Napi::Object exports) {
+  exports.Set("bindMount", Napi::Function::New(env, BindMount));
   exports.Set("writeInBackground", Napi::Function::New(env, WriteInBackground));
   exports.Set("rmdirsInBackground", Napi::Function::New(env, RmdirsInBackground));
   exports.Set("exchange", Napi::Function::New(env, Exchange));

@@ -133,7 +133,20 @@ static Napi::Value RestoreStdio(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// A connected SOCK_SEQPACKET pair, both ends close-on-exec (criu swrk gets one end as its fd 3,
+// dup'ed by the spawn; husk keeps the other).
+static Napi::Value SeqpacketPair(const Napi::CallbackInfo &info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    throw errno_error(info.Env(), errno, "socketpair");
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, sv[0]);
+  a.Set(1u, sv[1]);
+  return a;
+}
+
 void register_server(Napi::Env env, Napi::Object exports) {
+  exports.Set("seqpacketPair", Napi::Function::New(env, SeqpacketPair));
   exports.Set("seqSend", Napi::Function::New(env, SeqSend));
   exports.Set("seqRecvAsync", Napi::Function::New(env, SeqRecvAsync));
   exports.Set("listenSeqpacket", Napi::Function::New(env, ListenSeqpacket));

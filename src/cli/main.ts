@@ -136,7 +136,9 @@ export async function main(args: string[]): Promise<number> {
 
 // A call the husk server runs for a front: a verb the fast path parses (help, usage errors and
 // their yargs output stay with the Node CLI), minus the ones that stream or serve.
-const NOT_SERVED = new Set(['events', 'server']);
+// checkpoint and restore neither: a restored init is the restoring process's child (criu's
+// rst_sibling), which must be the caller's, not the server's.
+const NOT_SERVED = new Set(['events', 'server', 'checkpoint', 'restore']);
 
 export async function serveCall(args: string[], call: CallOptions): Promise<number | null> {
   if (asksVersion(args)) return main(args);

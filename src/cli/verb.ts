@@ -45,7 +45,7 @@ export const GLOBAL_OPTIONS: Record<string, Options> = {
   'log-format': { type: 'string', choices: ['text', 'json'], default: 'text', describe: 'log format' },
   debug: { type: 'boolean', default: false, describe: 'log debug messages' },
   'systemd-cgroup': { type: 'boolean', default: false, describe: 'use systemd for cgroups' },
-  criu: { type: 'string', hidden: true },
+  criu: { type: 'string', describe: 'the criu binary checkpoint and restore run (default criu on PATH)' },
   rootless: {
     type: 'string',
     default: 'auto',

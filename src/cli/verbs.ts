@@ -1,4 +1,5 @@
 import { createVerb } from './create';
+import { checkpointVerb, restoreVerb } from './criu';
 import { execVerb } from './exec';
 import { eventsVerb, featuresVerb, pauseVerb, psVerb, resumeVerb } from './more';
 import { runVerb } from './run';
@@ -26,5 +27,7 @@ export const VERBS: Verb<never>[] = [
   eventsVerb,
   listVerb,
   specVerb,
+  checkpointVerb,
+  restoreVerb,
   serverVerb,
 ] as Verb<never>[];

@@ -53,6 +53,7 @@ export interface Native {
   wait(pid: number): Promise<ExitStatus>;
   reap(pid: number, block?: boolean): ExitStatus | null;
   umountDetach(path: string): number; // 0 or an errno
+  bindMount(src: string, dst: string): number; // MS_BIND|MS_REC: 0 or an errno
   flock(fd: number, op: number): boolean;
   compileSeccomp(req: {
     defaultAction: number;
@@ -76,6 +77,7 @@ export interface Native {
     slots: number[]; // -1: none
   };
   seqSend(fd: number, data: Buffer, fds?: number[]): void;
+  seqpacketPair(): [number, number]; // both close-on-exec
   seqRecvAsync(fd: number): Promise<{ data: Buffer; fds: number[] } | null>;
   listenSeqpacket(path: string): number;
   acceptAsync(listenFd: number): Promise<number>;

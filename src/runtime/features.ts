@@ -48,6 +48,8 @@ export function features(host: HostFacts = probeHost()): Record<string, unknown>
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: idmapSupported() } },
     },
-    annotations: { 'org.opencontainers.runc.checkpoint.enabled': 'false' },
+    // runc's key, read by engines to offer checkpoint/restore: husk has both verbs (criu itself
+    // is looked up when they run, as runc does).
+    annotations: { 'org.opencontainers.runc.checkpoint.enabled': 'true' },
   };
 }

@@ -143,5 +143,7 @@ describe('verbs on a running container', { skip: SKIP }, () => {
     assert.equal(f.ociVersionMax, '1.3.0');
     assert.ok(f.linux.namespaces.includes('user'));
     assert.equal(f.linux.seccomp.enabled, true);
+    // runc's key for checkpoint/restore, which engines read: the verbs exist (issue 21).
+    assert.equal(f.annotations['org.opencontainers.runc.checkpoint.enabled'], 'true');
   });
 });

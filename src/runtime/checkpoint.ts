@@ -1,0 +1,104 @@
+// checkpoint: criu dumps a running container's process tree into --image-path (pre-dump: its
+// memory only, for a later dump with --parent-path). Without --leave-running (or with a
+// pre-dump) the container is gone afterwards, and husk deletes it as runc does.
+import fs = require('node:fs');
+import path = require('node:path');
+import { HuskError } from '../errors';
+import { probeHost } from '../host/probe';
+import {
+  cgroupBinds,
+  commonOpts,
+  dumpExternalNamespaces,
+  dumpMounts,
+  readDescriptors,
+  type CriuFlags,
+} from '../criu/policy';
+import { REQ, type CriuReq } from '../criu/rpc';
+import { criuVersion, swrk } from '../criu/swrk';
+import type { RuntimeContext } from './context';
+import { destroy, load } from './lifecycle';
+
+export interface CheckpointOptions extends CriuFlags {
+  parentPath?: string;
+  leaveRunning?: boolean;
+  preDump?: boolean;
+  pageServer?: string;
+}
+
+export const DESCRIPTORS = 'descriptors.json';
+
+function openDir(dir: string, flag: string): number {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return fs.openSync(dir, 'r');
+  } catch (e) {
+    throw new HuskError(`${flag} ${dir}: ${(e as Error).message}`);
+  }
+}
+
+function pageServer(addr: string): { address: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  const port = Number(addr.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535)
+    throw new HuskError(`--page-server ${addr}: expected ADDRESS:PORT`);
+  return { address: addr.slice(0, i), port };
+}
+
+export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointOptions): Promise<void> {
+  const { rec, status } = load(ctx, id);
+  if (status !== 'running' && status !== 'paused')
+    throw new HuskError(
+      `container ${id} is ${status}: only a running or paused container can be checkpointed`,
+    );
+  const spec = ctx.store.readConfig(id);
+  if (!spec) throw new HuskError(`container ${id}: its config snapshot is missing`);
+  await criuVersion(o.criu);
+  const imagePath = path.resolve(o.imagePath);
+  const workPath = path.resolve(o.workPath);
+  const logFile = 'dump.log'; // runc's name, for pre-dumps too
+  const ps = o.pageServer ? pageServer(o.pageServer) : undefined;
+  const external = dumpExternalNamespaces(spec);
+  const images = openDir(imagePath, '--image-path');
+  let work = -1;
+  try {
+    work = openDir(workPath, '--work-path');
+    const opts = {
+      ...commonOpts(o, spec, logFile, { images, work }),
+      pid: rec.pid,
+      root: fs.realpathSync(rec.rootfs),
+      ext_mnt: dumpMounts(spec, rec.pid, cgroupBinds(spec, probeHost().cgroupMode === 'v2')),
+      external,
+    };
+    if (o.leaveRunning) opts.leave_running = true;
+    if (o.parentPath) {
+      // criu takes the parent relative to the images directory.
+      opts.parent_img = path.isAbsolute(o.parentPath) ? path.relative(imagePath, o.parentPath) : o.parentPath;
+      opts.track_mem = true;
+    }
+    if (o.preDump) opts.track_mem = true;
+    if (ps) opts.ps = ps;
+    const req: CriuReq = { type: o.preDump ? REQ.PRE_DUMP : REQ.DUMP, opts };
+    if (!o.preDump) {
+      try {
+        fs.writeFileSync(path.join(imagePath, DESCRIPTORS), JSON.stringify(readDescriptors(rec.pid)), {
+          mode: 0o600,
+        });
+      } catch (e) {
+        throw new HuskError(`--image-path ${imagePath}: write ${DESCRIPTORS}: ${(e as Error).message}`);
+      }
+    }
+    ctx.log.debug(`${id}: criu ${o.preDump ? 'pre-dump' : 'dump'} of pid ${rec.pid} into ${imagePath}`);
+    await swrk({
+      criu: o.criu,
+      req,
+      log: path.join(workPath, logFile),
+      what: o.preDump ? 'pre-dump' : 'dump',
+    });
+  } finally {
+    fs.closeSync(images);
+    if (work >= 0) fs.closeSync(work);
+  }
+  // criu killed the tree after a dump without --leave-running: the container is stopped, and
+  // runc deletes it then (its cgroups and state go).
+  if (!o.leaveRunning && !o.preDump) destroy(ctx, id, true, spec);
+}

@@ -1,0 +1,477 @@
+// Checkpoint and restore with criu (issue 21), for husk and, with RUNTIME=/usr/sbin/runc, for
+// runc side by side: a counter container whose count goes on after restore, --leave-running, a
+// pre-dump and a final dump, a bind mount and a tmpfs, a restore under a new id after the
+// original was deleted. Runs where `criu check` passes (the Debian 12 guest of scripts/guest/);
+// skipped with the reason elsewhere. The containers' stdio are pipes (criu dumps those; a host
+// file outside the container's mount namespace it refuses), reattached on restore from
+// descriptors.json to the restoring runtime's own pipes.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { HUSK, SKIP as NOT_ROOT, env, makeBundle, native, show, waitFor } from '../lib/harness.mjs';
+
+const RUNTIME = process.env.RUNTIME ? path.resolve(process.env.RUNTIME) : HUSK;
+const NAME = path.basename(RUNTIME);
+
+function whyNot() {
+  if (NOT_ROOT) return NOT_ROOT;
+  if (!fs.existsSync(RUNTIME)) return `runtime ${RUNTIME} not found`;
+  const r = spawnSync('criu', ['check'], { encoding: 'utf8' });
+  if (r.error) return 'no criu on PATH (install criu)';
+  const out = `${r.stdout}${r.stderr}`;
+  if (r.status !== 0 || !/Looks good/.test(out))
+    return `criu check fails on this kernel: ${out.trim().split('\n').pop()}`;
+  return false;
+}
+const SKIP = whyNot();
+
+const COUNTER = 'i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.2; done';
+
+function counterBundle(t, mutate) {
+  return makeBundle(
+    t,
+    (c, b) => {
+      c.root = { path: b.rootfs, readonly: false };
+      mutate?.(c, b);
+    },
+    { copyRootfs: true, args: ['sh', '-c', COUNTER] },
+  );
+}
+
+// criu's log of a failed step, for the assertion message: runc and husk name it, neither prints it.
+function criuLog(args) {
+  const i = args.indexOf('--work-path') >= 0 ? args.indexOf('--work-path') : args.indexOf('--image-path');
+  if (i < 0) return '';
+  const dir = args[i + 1];
+  for (const f of ['dump.log', 'restore.log']) {
+    try {
+      const lines = fs.readFileSync(path.join(dir, f), 'utf8').split('\n');
+      const errs = lines.filter((l) => /Error|Warn/.test(l)).slice(-12);
+      return `\n--- ${f} (errors and warnings):\n${errs.join('\n')}\n--- last lines:\n${lines.slice(-8).join('\n')}`;
+    } catch {
+      /* not this one */
+    }
+  }
+  return '';
+}
+
+// The runtime with real pipes on all three fds, as conmon and the containerd shim run it (Node's
+// 'pipe' stdio is a socketpair, which criu refuses without --ext-unix-sk): a shell pipeline, its
+// reader left in the background so that a detached container may keep the write end.
+const PIPED = 'exec 3>&1; : | { "$0" "$@" 2>&1; echo "__exit=$?" >&3; } | { cat >&3 & }';
+
+async function piped(e, args) {
+  const h = e.huskAsync(['-c', PIPED, RUNTIME, ...args], { runtime: '/bin/sh', root: undefined });
+  const r = await h.done;
+  const m = /__exit=(\d+)/.exec(r.stdout);
+  r.code = m ? Number(m[1]) : 255;
+  r.stdout = r.stdout.replace(/__exit=\d+\n?/, '');
+  return r;
+}
+
+async function rtPiped(e, args) {
+  const r = await piped(e, ['--root', e.root, ...args]);
+  if (r.code !== 0 && (args[0] === 'checkpoint' || args[0] === 'restore')) r.stderr += criuLog(args);
+  return r;
+}
+
+function count(file) {
+  try {
+    return Number(fs.readFileSync(file, 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function countPast(file, n, what) {
+  await waitFor(() => count(file) > n, `${what}: count past ${n} (now ${count(file)})`, 60_000, 100);
+  return count(file);
+}
+
+function timed(fn) {
+  const t0 = process.hrtime.bigint();
+  return Promise.resolve(fn()).then((r) => ({ ...r, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+}
+
+async function runCounter(t, e, b, id, file) {
+  const r = await rtPiped(e, ['run', '-d', '--bundle', b.dir, id]);
+  assert.equal(r.code, 0, `run -d: ${show(r)}`);
+  return countPast(file, 2, 'before checkpoint');
+}
+
+describe(`checkpoint and restore with criu (${NAME})`, { skip: SKIP }, () => {
+  test('a counter container checkpointed and restored: the count goes on', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const b = counterBundle(t);
+    const id = e.id('count');
+    const file = path.join(b.rootfs, 'count');
+    await runCounter(t, e, b, id, file);
+    const images = e.tmpdir('husk-ckpt-');
+    const c = await timed(() => rtPiped(e, ['checkpoint', '--image-path', images, id]));
+    assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
+    assert.ok(fs.existsSync(path.join(images, 'descriptors.json')), 'descriptors.json in the image');
+    const fds = JSON.parse(fs.readFileSync(path.join(images, 'descriptors.json'), 'utf8'));
+    assert.equal(fds.length, 3, `descriptors.json: ${JSON.stringify(fds)}`);
+    assert.ok(
+      fds.every((d) => d.startsWith('pipe:')),
+      `descriptors.json names the pipes: ${JSON.stringify(fds)}`,
+    );
+    // Checkpointed without --leave-running: gone, as runc leaves it.
+    assert.notEqual(e.husk(['state', id], { runtime: RUNTIME }).code, 0, 'no state after checkpoint');
+    const at = count(file);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(count(file), at, 'the counter stopped at checkpoint');
+    const pidFile = path.join(e.tmpdir(), 'pid');
+    const r = await timed(() =>
+      rtPiped(e, ['restore', '-d', '--image-path', images, '--pid-file', pidFile, '--bundle', b.dir, id]),
+    );
+    assert.equal(r.code, 0, `restore: ${show(r)}`);
+    t.diagnostic(`${NAME}: checkpoint ${c.ms.toFixed(0)} ms, restore ${r.ms.toFixed(0)} ms`);
+    const s = e.state(id);
+    assert.equal(s.status, 'running');
+    assert.equal(String(s.pid), fs.readFileSync(pidFile, 'utf8').trim(), 'pid file = state pid');
+    const after = await countPast(file, at, 'after restore');
+    assert.ok(after > at);
+    assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
+  });
+
+  test('--leave-running: the container goes on running, and its image restores', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const b = counterBundle(t);
+    const id = e.id('leave');
+    const file = path.join(b.rootfs, 'count');
+    await runCounter(t, e, b, id, file);
+    const images = e.tmpdir('husk-ckpt-');
+    const c = await rtPiped(e, ['checkpoint', '--leave-running', '--image-path', images, id]);
+    assert.equal(c.code, 0, `checkpoint --leave-running: ${show(c)}`);
+    assert.equal(e.state(id).status, 'running');
+    const at = count(file);
+    await countPast(file, at, 'after checkpoint --leave-running');
+    assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
+    const r = await rtPiped(e, ['restore', '-d', '--image-path', images, '--bundle', b.dir, id]);
+    assert.equal(r.code, 0, `restore: ${show(r)}`);
+    assert.equal(e.state(id).status, 'running');
+    await countPast(file, 0, 'after restore');
+    assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
+  });
+
+  test('a pre-dump, then a final dump with --parent-path, restored', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const b = counterBundle(t);
+    const id = e.id('pre');
+    const file = path.join(b.rootfs, 'count');
+    await runCounter(t, e, b, id, file);
+    const top = e.tmpdir('husk-ckpt-');
+    const pre = path.join(top, 'pre');
+    const final = path.join(top, 'final');
+    const p = await rtPiped(e, ['checkpoint', '--pre-dump', '--image-path', pre, id]);
+    assert.equal(p.code, 0, `checkpoint --pre-dump: ${show(p)}`);
+    assert.equal(e.state(id).status, 'running', 'running after a pre-dump');
+    const c = await rtPiped(e, ['checkpoint', '--parent-path', '../pre', '--image-path', final, id]);
+    assert.equal(c.code, 0, `checkpoint --parent-path: ${show(c)}`);
+    assert.ok(fs.existsSync(path.join(final, 'parent')), 'the final dump links its parent');
+    const at = count(file);
+    const r = await rtPiped(e, ['restore', '-d', '--image-path', final, '--bundle', b.dir, id]);
+    assert.equal(r.code, 0, `restore: ${show(r)}`);
+    await countPast(file, at, 'after restore');
+    assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
+  });
+
+  test('a bind mount and a tmpfs: the bind mapped back, the tmpfs content restored', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const data = e.tmpdir('husk-bind-');
+    const b = makeBundle(
+      t,
+      (c, bb) => {
+        c.root = { path: bb.rootfs, readonly: false };
+        c.mounts.push({ destination: '/data', type: 'bind', source: data, options: ['rbind', 'rw'] });
+        c.mounts.push({
+          destination: '/scratch',
+          type: 'tmpfs',
+          source: 'tmpfs',
+          options: ['rw', 'size=1m'],
+        });
+      },
+      {
+        copyRootfs: true,
+        args: [
+          'sh',
+          '-c',
+          `echo kept > /scratch/m; i=0; while :; do i=$((i+1)); echo $i > /data/count; sleep 0.2; done`,
+        ],
+      },
+    );
+    const id = e.id('mounts');
+    const file = path.join(data, 'count');
+    await runCounter(t, e, b, id, file);
+    const images = e.tmpdir('husk-ckpt-');
+    const c = await rtPiped(e, ['checkpoint', '--image-path', images, id]);
+    assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
+    const at = count(file);
+    const r = await rtPiped(e, ['restore', '-d', '--image-path', images, '--bundle', b.dir, id]);
+    assert.equal(r.code, 0, `restore: ${show(r)}`);
+    await countPast(file, at, 'after restore, in the bind mount');
+    const pid = e.state(id).pid;
+    assert.equal(fs.readFileSync(`/proc/${pid}/root/scratch/m`, 'utf8').trim(), 'kept', 'tmpfs content');
+    assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
+  });
+
+  test('restored under a new id after the original was deleted', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const b = counterBundle(t);
+    const id = e.id('old');
+    const id2 = e.id('new');
+    const file = path.join(b.rootfs, 'count');
+    await runCounter(t, e, b, id, file);
+    const images = e.tmpdir('husk-ckpt-');
+    const c = await rtPiped(e, ['checkpoint', '--image-path', images, id]);
+    assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
+    e.husk(['delete', '-f', id], { runtime: RUNTIME });
+    const at = count(file);
+    const r = await rtPiped(e, ['restore', '-d', '--image-path', images, '--bundle', b.dir, id2]);
+    assert.equal(r.code, 0, `restore as ${id2}: ${show(r)}`);
+    assert.equal(e.state(id2).status, 'running');
+    await countPast(file, at, 'after restore under a new id');
+    assert.equal(e.husk(['delete', '-f', id2], { runtime: RUNTIME }).code, 0);
+  });
+
+  test('restore in the foreground: waits for the container, its exit status is the exit code', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const b = counterBundle(t);
+    const id = e.id('fg');
+    const file = path.join(b.rootfs, 'count');
+    await runCounter(t, e, b, id, file);
+    const images = e.tmpdir('husk-ckpt-');
+    const c = await rtPiped(e, ['checkpoint', '--image-path', images, id]);
+    assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
+    const at = count(file);
+    const fg = piped(e, ['--root', e.root, 'restore', '--image-path', images, '--bundle', b.dir, id]);
+    await countPast(file, at, 'after a foreground restore');
+    assert.equal(e.state(id).status, 'running');
+    assert.equal(e.husk(['kill', id, 'KILL'], { runtime: RUNTIME }).code, 0);
+    const r = await fg;
+    assert.equal(r.code, 137, `restore exits with the container's status: ${show(r)}`);
+  });
+
+  test('a terminal container: checkpointed, restored with --console-socket (a new master arrives)', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const n = native();
+    const b = counterBundle(t, (c) => {
+      c.process.terminal = true;
+    });
+    const id = e.id('tty');
+    const file = path.join(b.rootfs, 'count');
+    const open = [];
+    e.defer(() => open.forEach((fd) => fs.closeSync(fd)));
+    const sock = path.join(b.dir, 'console.sock');
+    const lfd = n.listenUnix(sock);
+    open.push(lfd);
+    const run = e.huskAsync(['run', '-d', '--console-socket', sock, '--bundle', b.dir, id], {
+      runtime: RUNTIME,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const first = n.acceptFd(lfd, 60_000);
+    open.push(first.fd);
+    const rr = await run.done;
+    assert.equal(rr.code, 0, `run -d: ${show(rr)}`);
+    await countPast(file, 2, 'before checkpoint');
+    const images = e.tmpdir('husk-ckpt-');
+    const c = await rtPiped(e, ['checkpoint', '--image-path', images, id]);
+    assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
+    const at = count(file);
+    const sock2 = path.join(b.dir, 'console2.sock');
+    const lfd2 = n.listenUnix(sock2);
+    open.push(lfd2);
+    const rs = e.huskAsync(
+      ['restore', '-d', '--console-socket', sock2, '--image-path', images, '--bundle', b.dir, id],
+      {
+        runtime: RUNTIME,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let second;
+    try {
+      second = n.acceptFd(lfd2, 60_000);
+    } catch (err) {
+      const r = await rs.done;
+      assert.fail(`no console master from restore (${err.message}): ${show(r)}`);
+    }
+    open.push(second.fd);
+    const r = await rs.done;
+    assert.equal(r.code, 0, `restore: ${show(r)}`);
+    await countPast(file, at, 'after restore');
+    // The restored shell still has its terminal: what it reads comes from the new master.
+    const pid = e.state(id).pid;
+    assert.match(fs.readlinkSync(`/proc/${pid}/fd/0`), /^\/dev\/pts\//);
+    assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
+  });
+
+  // todo: in the guest the server never got a line, on runc as on husk, before any checkpoint: the
+  // new network namespace's loopback is down (neither runtime brings it up, and the container
+  // lacks CAP_NET_ADMIN to do it); the connection needs a namespace with lo up.
+  test(
+    'a TCP connection inside the container survives with --tcp-established',
+    { todo: 'loopback down in a new netns: no connection to checkpoint yet' },
+    async (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const script =
+        'busybox nc -l -p 5000 > /srv.out & sleep 1; i=0; while :; do i=$((i+1)); echo $i; echo $i > /count; sleep 0.2; done | busybox nc 127.0.0.1 5000';
+      const b = makeBundle(
+        t,
+        (c, bb) => {
+          c.root = { path: bb.rootfs, readonly: false };
+        },
+        { copyRootfs: true, args: ['sh', '-c', script] },
+      );
+      const id = e.id('tcp');
+      const out = path.join(b.rootfs, 'srv.out');
+      const lines = () => {
+        try {
+          return fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
+        } catch {
+          return 0;
+        }
+      };
+      const r0 = await rtPiped(e, ['run', '-d', '--bundle', b.dir, id]);
+      assert.equal(r0.code, 0, `run -d: ${show(r0)}`);
+      await waitFor(() => lines() > 2, 'the server got lines', 60_000, 100);
+      const images = e.tmpdir('husk-ckpt-');
+      const refused = await rtPiped(e, ['checkpoint', '--leave-running', '--image-path', e.tmpdir(), id]);
+      assert.notEqual(
+        refused.code,
+        0,
+        `an open connection without --tcp-established is refused: ${show(refused)}`,
+      );
+      const c = await rtPiped(e, ['checkpoint', '--tcp-established', '--image-path', images, id]);
+      assert.equal(c.code, 0, `checkpoint --tcp-established: ${show(c)}`);
+      const at = lines();
+      const r = await rtPiped(e, [
+        'restore',
+        '-d',
+        '--tcp-established',
+        '--image-path',
+        images,
+        '--bundle',
+        b.dir,
+        id,
+      ]);
+      assert.equal(r.code, 0, `restore --tcp-established: ${show(r)}`);
+      await waitFor(
+        () => lines() > at + 2,
+        `the connection carries lines after restore (${lines()} of ${at})`,
+        60_000,
+        100,
+      );
+      assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
+    },
+  );
+});
+
+// podman 4.3 with the runtime under test (`--runtime`): conmon's stdio pipes are the container's,
+// reattached on restore from descriptors.json, so `podman logs` shows the count going on.
+const PODMAN = '/usr/bin/podman';
+describe(
+  `podman container checkpoint/restore (${NAME})`,
+  {
+    skip: SKIP || (!fs.existsSync(PODMAN) ? 'podman not installed' : false),
+  },
+  () => {
+    const IMAGE = 'localhost/husk-criu:test';
+    let base;
+    let dir;
+    const podman = (args, timeout = 180_000) => {
+      const r = spawnSync(PODMAN, [...base, '--runtime', RUNTIME, ...args], { encoding: 'utf8', timeout });
+      return { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    };
+    const ok = (r, what) => {
+      assert.equal(r.code, 0, `${what}: ${show(r)}`);
+      return r;
+    };
+    const numbers = (name) =>
+      podman(['logs', name])
+        .stdout.split('\n')
+        .filter((l) => /^\d+$/.test(l))
+        .map(Number);
+
+    test.before(() => {
+      dir = fs.mkdtempSync('/tmp/husk-criu-podman-');
+      base = [
+        '--root',
+        path.join(dir, 'root'),
+        '--runroot',
+        path.join(dir, 'runroot'),
+        '--tmpdir',
+        path.join(dir, 'tmp'),
+        '--cgroup-manager',
+        'cgroupfs',
+        '--events-backend',
+        'file',
+      ];
+      const tar = path.join(dir, 'rootfs.tar');
+      const t = spawnSync('tar', [
+        '-C',
+        path.join(path.dirname(HUSK), '..', 'examples', 'busybox', 'rootfs'),
+        '-cf',
+        tar,
+        '.',
+      ]);
+      assert.equal(t.status, 0, 'tar of the busybox rootfs');
+      ok(podman(['import', '-q', tar, IMAGE]), 'podman import');
+    });
+    test.after(() => {
+      if (!base) return;
+      podman(['rm', '-a', '-f', '-t', '0']);
+      podman(['system', 'reset', '-f']);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    const COUNT_OUT = 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done';
+
+    test('checkpoint and restore in place: the logs go on counting', async () => {
+      const name = `criu-${process.pid}-a`;
+      ok(
+        podman(['run', '-d', '--name', name, '--network', 'none', IMAGE, 'sh', '-c', COUNT_OUT]),
+        'podman run -d',
+      );
+      await waitFor(() => numbers(name).length > 3, 'counting', 60_000, 500);
+      ok(podman(['container', 'checkpoint', name]), 'podman container checkpoint');
+      const at = Math.max(...numbers(name));
+      ok(podman(['container', 'restore', name]), 'podman container restore');
+      await waitFor(() => Math.max(...numbers(name)) > at + 2, `counting on past ${at}`, 60_000, 500);
+      const n = numbers(name);
+      assert.ok(n.includes(at + 1), `the count continues from ${at} (not from 1 again): ${n.slice(-5)}`);
+      podman(['rm', '-f', '-t', '0', name]);
+    });
+
+    test('--export, then --import under a new name after the original is removed', async () => {
+      const name = `criu-${process.pid}-b`;
+      const name2 = `criu-${process.pid}-c`;
+      const archive = path.join(dir, 'ckpt.tar.gz');
+      ok(
+        podman(['run', '-d', '--name', name, '--network', 'none', IMAGE, 'sh', '-c', COUNT_OUT]),
+        'podman run -d',
+      );
+      await waitFor(() => numbers(name).length > 3, 'counting', 60_000, 500);
+      ok(
+        podman(['container', 'checkpoint', '--export', archive, name]),
+        'podman container checkpoint --export',
+      );
+      const at = Math.max(...numbers(name));
+      ok(podman(['rm', '-f', '-t', '0', name]), 'podman rm');
+      ok(
+        podman(['container', 'restore', '--import', archive, '--name', name2]),
+        'podman container restore --import',
+      );
+      await waitFor(
+        () => numbers(name2).some((x) => x > at + 1),
+        `the imported one counts past ${at}`,
+        60_000,
+        500,
+      );
+      assert.ok(!numbers(name2).includes(1), 'the imported container did not start counting again');
+      podman(['rm', '-f', '-t', '0', name2]);
+    });
+  },
+);

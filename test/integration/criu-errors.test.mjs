@@ -1,0 +1,223 @@
+// checkpoint and restore where criu cannot do its work (issue 21): criu missing, too old, or
+// failing. These run on any host: a fake criu (a Node script speaking criu's RPC on its fd 3,
+// with husk's own codec from out/) records the request husk sent and fails it, so the request
+// (what is external, the inherited pipes, the cgroup roots) is checked too. The real dumps and
+// restores run in the guest (test/guest/criu.test.mjs).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO, SKIP, env, makeBundle, show, cgroupDirsOf, leftovers } from '../lib/harness.mjs';
+
+const RPC = path.join(REPO, 'out', 'criu', 'rpc.js');
+
+function fakeCriu(e) {
+  const dir = e.tmpdir('husk-fake-criu-');
+  const file = path.join(dir, 'criu');
+  fs.writeFileSync(
+    file,
+    `#!${process.execPath}
+// criu swrk 3: answer VERSION as FAKE_CRIU_VERSION says, fail anything else after recording it.
+const fs = require('node:fs');
+const rpc = require(${JSON.stringify(RPC)});
+const out = process.env.FAKE_CRIU_OUT;
+const [major, minor] = (process.env.FAKE_CRIU_VERSION || '3.17').split('.').map(Number);
+const buf = Buffer.alloc(1 << 16);
+for (;;) {
+  let n;
+  try { n = fs.readSync(3, buf); } catch { process.exit(0); }
+  if (n === 0) process.exit(0);
+  const req = rpc.decodeReq(buf.subarray(0, n));
+  if (req.type === rpc.REQ.VERSION) {
+    fs.writeSync(3, rpc.encodeResp({ type: req.type, success: true, version: { major_number: major, minor_number: minor } }));
+    continue;
+  }
+  const cgroup = fs.readFileSync('/proc/self/cgroup', 'utf8');
+  fs.writeFileSync(out, JSON.stringify({ req, cgroup, stdio: [0, 1, 2].map((i) => { try { return fs.readlinkSync('/proc/self/fd/' + i); } catch { return ''; } }) }));
+  fs.writeSync(3, rpc.encodeResp({ type: req.type, success: false, cr_errno: 5, cr_errmsg: 'fake criu refuses' }));
+}
+`,
+    { mode: 0o755 },
+  );
+  return { file, out: path.join(dir, 'req.json') };
+}
+
+function sleeper(t, e, mutate) {
+  const data = e.tmpdir('husk-bind-');
+  const b = makeBundle(
+    t,
+    (c) => {
+      c.mounts.push({ destination: '/data', type: 'bind', source: data, options: ['rbind', 'rw'] });
+      mutate?.(c);
+    },
+    { args: ['sleep', '600'] },
+  );
+  return { b, data };
+}
+
+function runningSleeper(t, e) {
+  const { b, data } = sleeper(t, e);
+  const id = e.id('ck');
+  const r = e.husk(['run', '-d', '--bundle', b.dir, id]);
+  assert.equal(r.code, 0, `run -d: ${show(r)}`);
+  return { b, data, id };
+}
+
+const hostCriu = spawnSync('criu', ['check'], { encoding: 'utf8' });
+const CRIU_WORKS =
+  !hostCriu.error && hostCriu.status === 0 && /Looks good/.test(hostCriu.stdout + hostCriu.stderr);
+
+describe('checkpoint and restore when criu cannot do its work', { skip: SKIP }, () => {
+  test('criu missing: checkpoint says what to install and the container runs on', async (t) => {
+    const e = env(t);
+    const { id } = runningSleeper(t, e);
+    const r = e.husk(['--criu', '/nonexistent/criu', 'checkpoint', '--image-path', e.tmpdir(), id]);
+    assert.notEqual(r.code, 0, show(r));
+    assert.match(r.stderr, /\/nonexistent\/criu not found: install criu/, show(r));
+    assert.equal(e.state(id).status, 'running');
+    assert.equal(e.husk(['delete', '-f', id]).code, 0);
+    await e.assertClean();
+  });
+
+  test('criu missing: restore says what to install and leaves nothing', async (t) => {
+    const e = env(t);
+    const { b } = sleeper(t, e);
+    const id = e.id('rs');
+    const r = e.husk(['--criu', '/nonexistent/criu', 'restore', '--image-path', e.tmpdir(), '-b', b.dir, id]);
+    assert.notEqual(r.code, 0, show(r));
+    assert.match(r.stderr, /install criu/, show(r));
+    assert.notEqual(e.husk(['state', id]).code, 0, 'no container after a failed restore');
+    await e.assertClean();
+  });
+
+  test(
+    'criu failing on this kernel: the error names its log, which says why',
+    { skip: CRIU_WORKS ? 'criu check passes here' : hostCriu.error ? 'no criu on PATH' : false },
+    async (t) => {
+      const e = env(t);
+      const { id } = runningSleeper(t, e);
+      const work = e.tmpdir();
+      const r = e.husk(['checkpoint', '--image-path', e.tmpdir(), '--work-path', work, id]);
+      assert.notEqual(r.code, 0, show(r));
+      const log = path.join(work, 'dump.log');
+      assert.ok(r.stderr.includes(`criu's log: ${log}`), show(r));
+      assert.match(fs.readFileSync(log, 'utf8'), /Error/, "the log has criu's error");
+      assert.equal(e.state(id).status, 'running');
+      assert.equal(e.husk(['delete', '-f', id]).code, 0);
+    },
+  );
+
+  test('criu too old: named with the version needed', async (t) => {
+    const e = env(t);
+    const fake = fakeCriu(e);
+    const { id } = runningSleeper(t, e);
+    const r = e.husk(['--criu', fake.file, 'checkpoint', '--image-path', e.tmpdir(), id], {
+      env: { FAKE_CRIU_VERSION: '2.5', FAKE_CRIU_OUT: fake.out },
+    });
+    assert.notEqual(r.code, 0, show(r));
+    assert.match(r.stderr, /criu 2\.5 .* is too old: install criu 3\.0 or later/, show(r));
+    assert.equal(e.state(id).status, 'running');
+    assert.equal(e.husk(['delete', '-f', id]).code, 0);
+  });
+
+  test("a failing dump: the error names criu's dump.log; the request is runc's; the container runs on", async (t) => {
+    const e = env(t);
+    const fake = fakeCriu(e);
+    const { id, b } = runningSleeper(t, e);
+    const images = e.tmpdir();
+    const work = e.tmpdir();
+    const r = e.husk(
+      [
+        '--criu',
+        fake.file,
+        'checkpoint',
+        '--image-path',
+        images,
+        '--work-path',
+        work,
+        '--tcp-established',
+        '--manage-cgroups-mode',
+        'full',
+        id,
+      ],
+      { env: { FAKE_CRIU_OUT: fake.out } },
+    );
+    assert.notEqual(r.code, 0, show(r));
+    assert.match(r.stderr, /criu dump failed: fake criu refuses/, show(r));
+    assert.ok(r.stderr.includes(path.join(work, 'dump.log')), `names the log: ${show(r)}`);
+    const s = e.state(id);
+    assert.equal(s.status, 'running');
+    const { req } = JSON.parse(fs.readFileSync(fake.out, 'utf8'));
+    assert.equal(req.type, 1);
+    assert.equal(req.opts.pid, s.pid);
+    assert.equal(req.opts.root, fs.realpathSync(b.rootfs));
+    assert.equal(req.opts.log_file, 'dump.log');
+    assert.equal(req.opts.tcp_established, true);
+    assert.equal(req.opts.manage_cgroups_mode, 4);
+    assert.ok(!req.opts.leave_running);
+    assert.ok(
+      req.opts.ext_mnt.some((m) => m.key === '/data' && m.val === '/data'),
+      JSON.stringify(req.opts.ext_mnt),
+    );
+    // husk spec's masked files are bound from /dev/null: external as /dev/null, as runc has them.
+    const masked = b.config.linux.maskedPaths.filter(
+      (p) => fs.existsSync(p) && !fs.statSync(p).isDirectory(),
+    );
+    assert.ok(masked.length, 'this host has masked files');
+    for (const p of masked)
+      assert.ok(
+        req.opts.ext_mnt.some((m) => m.key === p && m.val === '/dev/null'),
+        `${p}: ${JSON.stringify(req.opts.ext_mnt)}`,
+      );
+    assert.ok(!req.opts.ext_mnt.some((m) => m.key === '/proc/acpi'), 'a masked directory is not external');
+    const fds = JSON.parse(fs.readFileSync(path.join(images, 'descriptors.json'), 'utf8'));
+    assert.equal(fds.length, 3);
+    assert.equal(e.husk(['delete', '-f', id]).code, 0);
+    await e.assertClean();
+  });
+
+  test('a failing restore: the error names restore.log and nothing is left (state, cgroup, criu-root)', async (t) => {
+    const e = env(t);
+    const fake = fakeCriu(e);
+    const { b, data } = sleeper(t, e);
+    const id = e.id('rs');
+    const images = e.tmpdir();
+    fs.writeFileSync(
+      path.join(images, 'descriptors.json'),
+      JSON.stringify(['/dev/null', 'pipe:[111]', 'pipe:[222]']),
+    );
+    const r = e.husk(['--criu', fake.file, 'restore', '-d', '--image-path', images, '-b', b.dir, id], {
+      env: { FAKE_CRIU_OUT: fake.out },
+    });
+    assert.notEqual(r.code, 0, show(r));
+    assert.match(r.stderr, /criu restore failed: fake criu refuses/, show(r));
+    assert.ok(r.stderr.includes(path.join(images, 'restore.log')), `names the log: ${show(r)}`);
+    assert.notEqual(e.husk(['state', id]).code, 0, 'no container after a failed restore');
+    const { req, cgroup } = JSON.parse(fs.readFileSync(fake.out, 'utf8'));
+    assert.equal(req.type, 2);
+    assert.equal(req.opts.rst_sibling, true);
+    assert.equal(req.opts.log_file, 'restore.log');
+    assert.equal(req.opts.root, path.join(e.root, id, 'criu-root'));
+    assert.deepEqual(req.opts.inherit_fd, [
+      { key: 'pipe:[111]', fd: 1 },
+      { key: 'pipe:[222]', fd: 2 },
+    ]);
+    assert.ok(
+      req.opts.ext_mnt.some((m) => m.key === '/data' && m.val === data),
+      JSON.stringify(req.opts.ext_mnt),
+    );
+    assert.ok(req.opts.ext_mnt.some((m) => m.key === '/dev/null' && m.val === '/dev/null'));
+    // criu was put in the container's cgroups, and told them as its roots.
+    const dirs = cgroupDirsOf(id);
+    if (dirs.length) {
+      assert.ok(cgroup.includes(id), `criu ran in the container's cgroup: ${cgroup}`);
+      assert.ok(
+        req.opts.cg_root.some((c) => c.path.includes(id)),
+        JSON.stringify(req.opts.cg_root),
+      );
+    }
+    await e.assertClean();
+    assert.deepEqual(leftovers(e).mounts, []);
+  });
+});
