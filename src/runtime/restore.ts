@@ -24,7 +24,6 @@ import { planCgroups } from '../plan/cgroups';
 import { loadConfig, SPEC_VERSION } from '../spec/load';
 import type { Spec } from '../spec/types';
 import { checkId } from '../state/id';
-import { startUnit, stopUnit, systemdDriver } from './cgroup-systemd';
 import { startTimeOf } from '../state/status';
 import type { ContainerRecord } from '../state/store';
 import { DESCRIPTORS } from './checkpoint';
@@ -35,7 +34,10 @@ import {
   destroyCgroups,
   joinCgroups,
   missingDirs,
-} from './cgroup';
+  startUnit,
+  stopUnit,
+  systemdDriver,
+} from './cgroups';
 import type { RuntimeContext } from './context';
 import { writePidFile } from './create';
 import { runHooksOrFail } from './hooks';
