@@ -68,10 +68,13 @@ function fake(script) {
   return { did, io, ctx };
 }
 
+/** @param {Record<string, any>} [over] */
 function request(io, over = {}) {
+  /** @type {string[]} */
   const seen = [];
   const undo = new Undo();
   undo.push('remove state directory', () => seen.push('undo state'));
+  /** @type {Record<string, any>} */
   const req = {
     what: 'create',
     ops: plan(),
