@@ -100,6 +100,25 @@ function hostCgroup2At(dest: string, rbinds: { source: string; dest: string }[],
   });
 }
 
+// A mode 0755 tmpfs at /sys/fs/cgroup, with the cgroup mount's nosuid/nodev/noexec/relatime.
+function cgroupTmpfs(dest: string, flags: number, from: string, note: string): Op {
+  return op(
+    'MOUNT',
+    from,
+    { type: 'tmpfs', dest, note },
+    {
+      kind: MOUNT_KIND.FS,
+      source: 'tmpfs',
+      dest,
+      fstype: 'tmpfs',
+      flags,
+      prop: 0,
+      data: 'mode=755',
+      remount: 0,
+    },
+  );
+}
+
 function planCgroupMount(
   dest: string,
   flags: number,
@@ -113,23 +132,7 @@ function planCgroupMount(
   if (ctx.host.cgroupMode === 'v2') {
     if (ctx.cgroupNs || (!ctx.cgroups?.unifiedDir && !ctx.host.unified)) {
       if (hostCgroup2At(dest, rbinds, ctx.host.unified))
-        ops.push(
-          op(
-            'MOUNT',
-            from,
-            { type: 'tmpfs', dest, note: "covers the host's cgroup2 the /sys bind brought" },
-            {
-              kind: MOUNT_KIND.FS,
-              source: 'tmpfs',
-              dest,
-              fstype: 'tmpfs',
-              flags: base,
-              prop: 0,
-              data: 'mode=755',
-              remount: 0,
-            },
-          ),
-        );
+        ops.push(cgroupTmpfs(dest, base, from, "covers the host's cgroup2 the /sys bind brought"));
       ops.push(
         op(
           'MOUNT',
@@ -151,23 +154,7 @@ function planCgroupMount(
     }
     return [unifiedBind(ctx.cgroups?.unifiedDir, ctx.host.unified ?? '', dest, flags, from)];
   }
-  ops.push(
-    op(
-      'MOUNT',
-      from,
-      { type: 'tmpfs', dest, note: 'holds the cgroup v1 hierarchies' },
-      {
-        kind: MOUNT_KIND.FS,
-        source: 'tmpfs',
-        dest,
-        fstype: 'tmpfs',
-        flags: base,
-        prop: 0,
-        data: 'mode=755',
-        remount: 0,
-      },
-    ),
-  );
+  ops.push(cgroupTmpfs(dest, base, from, 'holds the cgroup v1 hierarchies'));
   for (const h of ctx.host.v1) {
     const name = h.controllers.join(',').replace(/^name=/, '');
     const sub = path.posix.join(dest, name);

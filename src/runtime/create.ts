@@ -33,6 +33,7 @@ import { launch } from './launch';
 import { runningInUserNs } from './rootless';
 import { runHooksOrFail, runHooksWarn } from './hooks';
 import { compileInto, passListener } from './seccomp';
+import { hookState, newRecord } from './record';
 import { Undo } from './undo';
 import { frozenCgroup, moveOutOfFrozen } from './cgroups';
 import { detachHostRootfs, topMountId } from './host-rootfs';
@@ -96,21 +97,7 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
   const undo = new Undo();
   undo.push('remove state directory', () => ctx.store.remove(id, lock));
   try {
-    const rec: ContainerRecord = {
-      ociVersion: SPEC_VERSION,
-      id,
-      pid: 0,
-      startTime: '',
-      bundle,
-      rootfs: plan.rootfs,
-      created: new Date().toISOString(),
-      owner: '',
-      annotations: spec.annotations,
-      cgroupDirs: [],
-      freezerDir: null,
-      namespaces: Object.fromEntries((spec.linux?.namespaces ?? []).map((n) => [n.type, n.path ?? ''])),
-      config: 'config.json',
-    };
+    const rec: ContainerRecord = newRecord(id, bundle, plan.rootfs, spec);
     if (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'mount')) {
       // The init mounts in our mount namespace: what it adds goes again with the container.
       const root = fs.realpathSync(plan.rootfs);
@@ -126,16 +113,10 @@ export async function create(ctx: RuntimeContext, id: string, opts: CreateOption
     // at the end of its sync socket, and a state directory `delete --force` removes.
     let initPid = -1;
     let ready: { commit: () => void } | null = null;
-    const ociState = (status: 'creating' | 'created', pid: number) => ({
-      ociVersion: SPEC_VERSION,
-      id,
-      status,
-      // An init joining a pid namespace is forked after its rootfs is made (plan/index.ts
-      // lateFork): hooks before that see the first process, in every namespace but the pid one.
-      pid,
-      bundle,
-      ...(spec.annotations ? { annotations: spec.annotations } : {}),
-    });
+    // An init joining a pid namespace is forked after its rootfs is made (plan/index.ts
+    // lateFork): hooks before that see the first process, in every namespace but the pid one.
+    const ociState = (status: 'creating' | 'created', pid: number) =>
+      hookState(id, bundle, spec, status, pid);
     const launched = await launch(ctx, {
       what: 'create',
       ops: plan.ops,

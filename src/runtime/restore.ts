@@ -21,7 +21,7 @@ import { criuVersion, swrk } from '../criu/swrk';
 import { probeHost } from '../host/probe';
 import { native } from '../native';
 import { planCgroups } from '../plan/cgroups';
-import { loadConfig, SPEC_VERSION } from '../spec/load';
+import { loadConfig } from '../spec/load';
 import type { Spec } from '../spec/types';
 import { checkId } from '../state/id';
 import { startTimeOf } from '../state/status';
@@ -44,6 +44,7 @@ import { runHooksOrFail } from './hooks';
 import { destroy } from './lifecycle';
 import { exitCodeOf } from './run';
 import { forwardSignals } from './signals';
+import { hookState, newRecord } from './record';
 import { Undo } from './undo';
 import { prepareMountpoints } from './restore-mounts';
 
@@ -123,20 +124,9 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
   let restoredPid = 0;
   try {
     const rec: ContainerRecord = {
-      ociVersion: SPEC_VERSION,
-      id,
-      pid: 0,
-      startTime: '',
-      bundle,
-      rootfs,
-      created: new Date().toISOString(),
-      owner: '',
-      annotations: spec.annotations,
+      ...newRecord(id, bundle, rootfs, spec),
       cgroupDirs: cg ? [...cg.dirs] : [],
       cgroupMade: cg ? missingDirs(cg) : [],
-      freezerDir: null,
-      namespaces: Object.fromEntries((spec.linux?.namespaces ?? []).map((n) => [n.type, n.path ?? ''])),
-      config: 'config.json',
     };
     if (cg?.systemd && systemd)
       rec.systemd = { unit: cg.systemd.unit, userManager: systemd.userManager, base: systemd.base };
@@ -202,14 +192,7 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
       extra.push(open(ns.path, '/linux/namespaces:'));
       opts.inherit_fd!.push({ key: ns.key, fd: FIRST_EXTRA_FD + extra.length - 1 });
     }
-    const state = (pid: number, status: 'creating' | 'running') => ({
-      ociVersion: SPEC_VERSION,
-      id,
-      status,
-      pid,
-      bundle,
-      ...(spec.annotations ? { annotations: spec.annotations } : {}),
-    });
+    const state = (pid: number, status: 'creating' | 'running') => hookState(id, bundle, spec, status, pid);
     undo.push('stop the restored container', () => {
       if (restoredPid > 0) {
         try {
