@@ -181,7 +181,9 @@ describe('rootless podman', { skip: SKIP }, () => {
         t.after(rmf(name));
         const q = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
         const cmd = ['podman', ...S.base, '--runtime', rt.path, 'run', '--rm', '-it', '--name', name, ...RUN]
-          .concat([IMAGE, 'sh', '-c', 'tty; exit 5'])
+          // The pause: podman's attach can miss output written just before a fast exit (seen once
+          // with runc in a fresh-clone run: exit 5, empty stdout).
+          .concat([IMAGE, 'sh', '-c', 'tty; sleep 0.5; exit 5'])
           .map(q)
           .join(' ');
         const r = asUser(S.user, [SCRIPT, '-qec', cmd, '/dev/null'], {

@@ -51,7 +51,9 @@ function sleeper(t, e, mutate) {
       c.mounts.push({ destination: '/data', type: 'bind', source: data, options: ['rbind', 'rw'] });
       mutate?.(c);
     },
-    { args: ['sleep', '600'] },
+    // A private rootfs: restore makes the mountpoints it needs in the rootfs (/data, /dev/pts...),
+    // which must not land in the shared busybox rootfs other tests copy.
+    { args: ['sleep', '600'], copyRootfs: true },
   );
   return { b, data };
 }
