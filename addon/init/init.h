@@ -104,6 +104,7 @@ void op_mount_cgroup_v1(plan_reader *r);
 void op_propagation(plan_reader *r);
 void op_mknod(plan_reader *r);
 void op_symlink(plan_reader *r);
+void op_reopen_dev_null();
 void op_pivot_root(plan_reader *r);
 void hide_host_pseudo_fs(void);  // --no-pivot (no_pivot.cc)
 void op_readonly_path(plan_reader *r);

@@ -79,6 +79,7 @@ static void run_op(uint32_t code, plan_reader *r) {
     }
     case OP_LOOKUP_EXEC: op_lookup_exec(r); break;
     case OP_HOME_FROM_PASSWD: op_home_from_passwd(r); break;
+    case OP_REOPEN_DEV_NULL: op_reopen_dev_null(); break;
     case OP_FETCH_STATE: op_fetch_state(r); break;
     case OP_HOOK: op_hook(r); break;
     case OP_SESSION_KEYRING: {

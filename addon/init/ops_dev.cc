@@ -74,3 +74,26 @@ void op_symlink(plan_reader *r) {
   if (symlinkat(a.target, dir, name) < 0 && errno != EEXIST) die(errno, "symlink %s -> %s", a.linkpath, a.target);
   close(dir);
 }
+
+// Stdio the engine passed as its own /dev/null (conmon's stdin, containerd's for a detached
+// task) points at a mount of the host. After pivot_root it is swapped for the container's
+// /dev/null, as runc does: criu cannot dump an fd on a mount the container does not have, and
+// the container's fds then name nothing of the host's mount tree. Only a real null device
+// (char 1:3, reached without following a link: /dev of an image without a /dev mount is the
+// image's) replaces it; anything else leaves stdio as it came.
+void op_reopen_dev_null() {
+  int fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return;
+  struct stat null_st;
+  if (fstat(fd, &null_st) < 0 || !S_ISCHR(null_st.st_mode) || null_st.st_rdev != makedev(1, 3)) {
+    close(fd);
+    return;
+  }
+  for (int i = 0; i < 3; i++) {
+    struct stat st;
+    if (fstat(i, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != null_st.st_rdev) continue;
+    // dup3 without O_CLOEXEC: stdio stays open across the exec.
+    if (dup3(fd, i, 0) < 0) die(errno, "reopen /dev/null as fd %d", i);
+  }
+  close(fd);
+}

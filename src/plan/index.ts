@@ -181,6 +181,9 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const pivotAt = rootfsOps.findIndex((o) => o.op === 'PIVOT_ROOT');
   rootfsOps.splice(pivotAt, 0, ...beforePivot);
   ops.push(...rootfsOps);
+  // In a mount namespace of its own, stdio that is the host's /dev/null becomes the container's
+  // (criu dumps only fds on the container's mounts); a shared one has the host's anyway.
+  if (mountNs) ops.push(op('REOPEN_DEV_NULL', '/linux/devices (defaults)', {}));
   if (spec.hostname !== undefined && spec.hostname !== '') {
     if (!ns.has.has(NAMESPACE_HOSTNAME))
       throw new HuskError('/hostname: setting a hostname needs a uts namespace');

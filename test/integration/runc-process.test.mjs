@@ -309,3 +309,40 @@ describe(`seccomp: syscalls newer than the profile (${RUNTIME ?? 'husk'})`, { sk
     },
   );
 });
+
+// conmon and containerd's shim give a detached container the host's /dev/null as stdin. runc
+// swaps it for the container's own after pivot_root; with the host's, criu's dump fails ("Can't
+// lookup mount=24 for fd=0 path=/dev/null": podman container checkpoint, issue 21). Detached,
+// as engines run it: in the foreground runc relays stdio through pipes of its own.
+describe(`stdio (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
+  // For each fd: "in" when its mount is one of the container's, else "out", then the link.
+  const WHERE =
+    'for f in 0 1 2; do m=$(sed -n "s/^mnt_id:[[:space:]]*//p" /proc/self/fdinfo/$f); ' +
+    'if grep -q "^$m " /proc/self/mountinfo; then w=in; else w=out; fi; ' +
+    'echo "$f $w $(readlink /proc/self/fd/$f)"; done';
+
+  for (const userns of [false, true]) {
+    test(`the host's /dev/null as stdin and stderr becomes the container's${userns ? ' (user namespace)' : ''}`, (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const b = makeBundle(
+        t,
+        (c) => {
+          if (!userns) return;
+          c.linux.namespaces.push({ type: 'user' });
+          c.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+          c.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+        },
+        { args: ['sh', '-c', WHERE] },
+      );
+      const nul = fs.openSync('/dev/null', 'r+');
+      t.after(() => fs.closeSync(nul));
+      const r = e.husk(['run', '-d', '-b', b.dir, e.id('null')], { stdio: [nul, 'pipe', nul] });
+      assert.equal(r.code, 0, show(r));
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines.length, 3, show(r));
+      assert.equal(lines[0], '0 in /dev/null', show(r));
+      assert.match(lines[1], /^1 \w+ pipe:/, `a pipe is left as it came: ${show(r)}`);
+      assert.equal(lines[2], '2 in /dev/null', show(r));
+    });
+  }
+});

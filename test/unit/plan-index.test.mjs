@@ -66,7 +66,15 @@ function fullSpec(extraLinux = {}, extra = {}) {
   };
 }
 
-const ROOTFS_PART = ['ROOT_PROPAGATION', 'BIND_ROOTFS', 'MOUNT', 'MKNODx6', 'SYMLINKx6', 'PIVOT_ROOT'];
+const ROOTFS_PART = [
+  'ROOT_PROPAGATION',
+  'BIND_ROOTFS',
+  'MOUNT',
+  'MKNODx6',
+  'SYMLINKx6',
+  'PIVOT_ROOT',
+  'REOPEN_DEV_NULL',
+];
 const TAIL = [
   'HOSTNAME',
   'DOMAINNAME',
@@ -210,9 +218,11 @@ test("no mount namespace: the runtime's is shared; chroot, and its root's propag
   assert.ok(!names(ops).includes('ROOT_PROPAGATION'), 'the runtime root must not be made rslave');
   assert.ok(!names(ops).includes('PROPAGATION'));
   assert.equal(ops.find((o) => o.op === 'PIVOT_ROOT').show.chrootOnly, true);
-  // With a mount namespace: pivot_root as before.
+  assert.ok(!names(ops).includes('REOPEN_DEV_NULL'), "the host's /dev/null is the one there is");
+  // With a mount namespace: pivot_root as before, then stdio's /dev/null from the container's /dev.
   const own = buildPlan(fullSpec({ namespaces: [{ type: 'mount' }, { type: 'uts' }] }), hostV2(), OPTS).ops;
   assert.ok(names(own).includes('ROOT_PROPAGATION'));
+  assert.equal(names(own)[names(own).indexOf('PIVOT_ROOT') + 1], 'REOPEN_DEV_NULL');
   assert.equal(own.find((o) => o.op === 'PIVOT_ROOT').show.chrootOnly, false);
 });
 
