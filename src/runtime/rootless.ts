@@ -1,7 +1,9 @@
 // `--rootless true|false|auto`, as runc reads it: whether cgroups are handled as an unprivileged
 // caller's (only where delegated, device rules left to the user namespace) or as root's.
-import fs = require('node:fs');
 import { HuskError } from '../errors';
+import { runningInUserNs } from '../host/userns';
+
+export { runningInUserNs };
 
 export type RootlessFlag = boolean | 'auto';
 
@@ -23,18 +25,4 @@ export function resolveRootless(flag: RootlessFlag, euid: number, inUserNs: () =
   if (flag !== 'auto') return flag;
   if (euid !== 0) return true;
   return inUserNs();
-}
-
-// The initial user namespace maps every id onto itself.
-export function runningInUserNs(uidMap?: string): boolean {
-  let text = uidMap;
-  if (text === undefined) {
-    try {
-      text = fs.readFileSync('/proc/self/uid_map', 'utf8');
-    } catch {
-      return false;
-    }
-  }
-  const lines = text.trim().split('\n');
-  return !(lines.length === 1 && lines[0].trim().split(/\s+/).join(' ') === '0 0 4294967295');
 }

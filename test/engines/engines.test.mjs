@@ -47,6 +47,7 @@ import {
 } from './lib.mjs';
 import { makeOciArchive } from './oci-archive.mjs';
 import { startHuskServer } from '../lib/husk-server.mjs';
+import { TIMEOUT_SCALE } from '../lib/core.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HUSK = path.join(REPO, 'bin', 'husk');
@@ -63,10 +64,8 @@ const {
 const DOCKER = '/usr/bin/docker';
 const SCRIPT = '/usr/bin/script';
 
-// HUSK_TEST_TIMEOUT_SCALE=N stretches the per-command and per-test limits N times: under TCG
-// (the guest, test/guest/run-suite.sh) every start of husk's Node CLI costs ~4 s, and one
-// `podman run` makes five or six runtime calls.
-const SCALE = Number(process.env.HUSK_TEST_TIMEOUT_SCALE) || 1;
+// Stretched under TCG (TIMEOUT_SCALE): one `podman run` makes five or six runtime calls.
+const SCALE = TIMEOUT_SCALE;
 const SUBTEST_TIMEOUT = 30_000 * SCALE;
 const CMD_TIMEOUT = 20_000 * SCALE;
 const CTR_NS = 'husk-engines';

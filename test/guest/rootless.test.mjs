@@ -175,6 +175,57 @@ describe(
       assert.ok(forksStarted(forks) < 12 && forksStarted(forks) >= 1, `pids.max 6: ${show(forks)}`);
     });
 
+    // Issue 23: rootless podman with limits. podman runs the runtime in its user namespace as
+    // uid 0 with --systemd-cgroup; the runtime must talk to the user's systemd (not the
+    // system's), on the user's bus, as the user the bus knows.
+    test('rootless podman --cgroup-manager systemd run --memory --pids-limit: the limits land', (t) => {
+      if (!fs.existsSync('/usr/bin/podman')) return t.skip('podman is not installed (apt package podman)');
+      const dir = fs.mkdtempSync('/tmp/husk-guest-rl-podman-');
+      fs.chmodSync(dir, 0o755);
+      const own = (d) => {
+        fs.mkdirSync(d, { recursive: true });
+        fs.chownSync(d, S.user.uid, S.user.gid);
+        return d;
+      };
+      const home = own(path.join(dir, 'home'));
+      // prettier-ignore
+      const base = [
+        '--root', own(path.join(dir, 'root')), '--runroot', own(path.join(dir, 'runroot')),
+        '--tmpdir', own(path.join(dir, 'tmp')), '--events-backend', 'file',
+        '--cgroup-manager', 'systemd', '--runtime', RUNTIME,
+      ];
+      const podman = (args) => run(['podman', ...base, ...args], { env: { HOME: home } });
+      t.after(() => {
+        podman(['rm', '-a', '-f', '-t', '0']);
+        podman(['system', 'reset', '-f']);
+        for (const l of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').reverse()) {
+          const mp = l.split(' ')[4];
+          if (mp && mp.startsWith(dir + '/')) spawnSync('umount', ['-l', mp]);
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+      });
+      const tar = path.join(dir, 'rootfs.tar');
+      assert.equal(
+        sh('tar', ['--numeric-owner', '-C', ROOTFS, '-cf', tar, '.']).code,
+        0,
+        'tar of the rootfs',
+      );
+      fs.chmodSync(tar, 0o644);
+      const imp = podman(['import', '-q', tar, 'localhost/husk-rl-limits:test']);
+      assert.equal(imp.code, 0, `podman import: ${show(imp)}`);
+      const r = podman([
+        'run', '--rm', '--network', 'none', '--memory', '64m', '--pids-limit', '32',
+        'localhost/husk-rl-limits:test', 'sh', '-c', 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max',
+      ]); // prettier-ignore
+      assert.equal(r.code, 0, `podman run --memory --pids-limit: ${show(r)}`);
+      assert.equal(r.stdout, `${64 * MiB}\n32\n`, show(r));
+      const hog = podman([
+        'run', '--rm', '--network', 'none', '--memory', '16m', '--memory-swap', '16m',
+        'localhost/husk-rl-limits:test', 'sh', '-c', HOG,
+      ]); // prettier-ignore
+      assert.equal(hog.code, 137, `the hog should die of SIGKILL: ${show(hog)}`);
+    });
+
     test('cgroupfs in a scope the user asked for with Delegate=yes: limits made and enforced', (t) => {
       // The scope holds the launching shell; a process may not sit in a cgroup that passes
       // controllers down, so the shell moves itself to a leaf first (as runc's users do).

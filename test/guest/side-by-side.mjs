@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The guest suite's table: one row per check of test/guest/v2-host.test.mjs (from each
-// runtime's TAP file) and the conformance totals (from conformance/results/<runtime>.json),
+// The guest suite's table: one row per check of the guest checks and of criu.test.mjs (from
+// each runtime's TAP files) and the conformance totals (from conformance/results/<runtime>.json),
 // one column per runtime. Exits 1 when the first runtime named (husk) failed a check.
 //   node test/guest/side-by-side.mjs RESULTS_DIR husk runc crun
 import fs from 'node:fs';
@@ -31,7 +31,10 @@ function tapResults(file) {
   return out;
 }
 
-const per = runtimes.map((r) => tapResults(path.join(dir, `${r}.tap`)));
+// The checks, then checkpoint/restore (crun has no criu run: run-suite.sh says why).
+const per = runtimes.map(
+  (r) => new Map([...tapResults(path.join(dir, `${r}.tap`)), ...tapResults(path.join(dir, `${r}-criu.tap`))]),
+);
 const names = [...new Set(per.flatMap((m) => [...m.keys()]))];
 const w = Math.min(90, Math.max(20, ...names.map((n) => n.length)));
 const row = (name, cells) => `${name.slice(0, w).padEnd(w)}  ${cells.map((c) => c.padEnd(6)).join(' ')}`;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { load, hostV2, hostHybrid, throwsHusk } from './helpers.mjs';
 
 const { parseRootlessFlag, resolveRootless, runningInUserNs } = load('runtime/rootless.js');
+const { hostUid } = load('host/userns.js');
 const { fitCgroupsToCaller } = load('plan/cgroup-delegation.js');
 const { planCgroups } = load('plan/cgroups.js');
 const { buildPlan } = load('plan/index.js');
@@ -90,6 +91,17 @@ function fakeV2(t) {
 
 const memLimit = (cgroupsPath) => ({
   linux: { cgroupsPath, resources: { memory: { limit: 1 << 26 }, pids: { limit: 50 } } },
+});
+
+test("the bus knows a uid of a user namespace by the host's uid (rootless podman's uid 0 is the user's)", () => {
+  const podman = '         0       1000          1\n         1     100000      65536\n';
+  assert.equal(hostUid(0, podman), 1000);
+  assert.equal(hostUid(1, podman), 100000);
+  assert.equal(hostUid(1000, podman), 100999);
+  assert.equal(hostUid(0, '         0          0 4294967295\n'), 0);
+  assert.equal(hostUid(1000, '         0          0 4294967295\n'), 1000);
+  // Not mapped at all: the kernel would show it as the overflow uid; the caller's own is kept.
+  assert.equal(hostUid(70000, podman), 70000);
 });
 
 test('pure v2, delegated cgroupsPath: the container gets it, with its limits', (t) => {

@@ -6,6 +6,7 @@ import path = require('node:path');
 import { HuskError } from '../../errors';
 import { cgroupOf } from '../../host/probe';
 import { native } from '../../native';
+import { hostUid, runningInUserNs } from '../../host/userns';
 import type { CgroupPlan, SystemdDriver } from '../../plan/cgroups';
 import { forOldSystemd, type DeviceAllowEntry } from '../../plan/systemd-devices';
 import type { UnitProperty } from '../../plan/systemd-unit';
@@ -43,8 +44,10 @@ export function requireSystemd(): void {
     );
 }
 
+// The user's systemd for anyone but root, and for root inside a user namespace (rootless
+// podman runs its runtime so, with the user's bus in its environment), as runc decides it.
 function userManager(): boolean {
-  return (process.geteuid?.() ?? 0) !== 0;
+  return (process.geteuid?.() ?? 0) !== 0 || runningInUserNs();
 }
 
 // The system bus for root, else the user's own bus (where the user's systemd is), as sd-bus
@@ -90,7 +93,7 @@ function withManager<T>(user: boolean, what: string, fn: (m: Manager) => T): T {
     m = driver().SystemdManager.connect({
       io: transport(),
       address,
-      uid: process.geteuid?.() ?? 0,
+      uid: hostUid(process.geteuid?.() ?? 0),
       timeoutMs: TIMEOUT_MS,
     });
   } catch (e) {

@@ -267,6 +267,11 @@ export async function poll(fn, { timeout = 10_000, every = 20, catchErrors = fal
   }
 }
 
+// HUSK_TEST_TIMEOUT_SCALE=N stretches the suites' waits and command limits N times: under TCG
+// (the guest, test/guest/run-suite.sh) every start of a Node CLI costs ~4 s. Elapsed-time bounds
+// a check asserts are not stretched.
+export const TIMEOUT_SCALE = Number(process.env.HUSK_TEST_TIMEOUT_SCALE) || 1;
+
 /**
  * Polls fn() until it returns a truthy value and resolves to it; throws after timeoutMs, naming
  * `what` (a string, or a function called then for a description of the state).

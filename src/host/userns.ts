@@ -1,0 +1,36 @@
+// Which user namespace this process is in, read from /proc/self/uid_map: facts of the host the
+// runtime and the cgroup drivers both ask for.
+import fs = require('node:fs');
+
+// The uid the world outside every user namespace knows `uid` by (uid_map: inside outside count
+// per line); the initial namespace maps every id onto itself. A D-Bus daemon authenticates a
+// peer by that uid (SO_PEERCRED), whatever it is called inside.
+export function hostUid(uid: number, uidMap?: string): number {
+  let text = uidMap;
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync('/proc/self/uid_map', 'utf8');
+    } catch {
+      return uid;
+    }
+  }
+  for (const line of text.trim().split('\n')) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if (uid >= inside && uid - inside < count) return outside + (uid - inside);
+  }
+  return uid;
+}
+
+// The initial user namespace maps every id onto itself.
+export function runningInUserNs(uidMap?: string): boolean {
+  let text = uidMap;
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync('/proc/self/uid_map', 'utf8');
+    } catch {
+      return false;
+    }
+  }
+  const lines = text.trim().split('\n');
+  return !(lines.length === 1 && lines[0].trim().split(/\s+/).join(' ') === '0 0 4294967295');
+}
