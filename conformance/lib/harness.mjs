@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Runtime, RUNTIME, RUNTIME_NAME, describe } from './runtime.mjs';
 import { ROOTFS, ensureSharedRootfs, readJSON } from './config.mjs';
 import { pidAlive, waitFor, cgroupDirsNamed, cgroupDirsWithNames, sleep } from './host.mjs';
-import { cgroupProcs, killQuietly, removeCgroupTree } from '../../test/lib/core.mjs';
+import { cgroupProcs, killQuietly, removeCgroupTree, TIMEOUT_SCALE } from '../../test/lib/core.mjs';
 
 export { RUNTIME, RUNTIME_NAME, describe };
 
@@ -45,7 +45,7 @@ export function check(id, ref, title, fn, opts = {}) {
     name,
     {
       todo: known ? `expected failure on ${RUNTIME_NAME}: ${known}` : undefined,
-      timeout: opts.timeout ?? 60000,
+      timeout: (opts.timeout ?? 60000) * TIMEOUT_SCALE,
     },
     async (t) => {
       if (!fs.existsSync(RUNTIME)) return t.skip(`no runtime at ${RUNTIME}`);

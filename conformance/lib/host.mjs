@@ -11,6 +11,7 @@ export {
   cgroupDirsWithNames,
   cgroupRelPath,
   sleep,
+  TIMEOUT_SCALE,
 } from '../../test/lib/core.mjs';
 
 /**
@@ -19,7 +20,7 @@ export {
  * @param {() => T | Promise<T>} fn
  */
 export async function waitFor(fn, timeout = 5000, every = 20) {
-  return (await poll(fn, { timeout, every })).value;
+  return (await poll(fn, { timeout: timeout * TIMEOUT_SCALE, every })).value;
 }
 
 export const pidAlive = alive;

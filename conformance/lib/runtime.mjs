@@ -5,7 +5,7 @@
 // itself has exited.
 import fs from 'node:fs';
 import path from 'node:path';
-import { runAsync } from '../../test/lib/core.mjs';
+import { runAsync, TIMEOUT_SCALE } from '../../test/lib/core.mjs';
 
 export const RUNTIME = process.env.RUNTIME || '/usr/sbin/runc';
 export const RUNTIME_NAME = path.basename(RUNTIME);
@@ -46,7 +46,7 @@ export class Runtime {
     const r = await runAsync(file, fileArgs, {
       cwd: opts.cwd ?? this.ioDir,
       env: opts.env ?? process.env,
-      timeout: opts.timeout ?? 20000,
+      timeout: (opts.timeout ?? 20000) * TIMEOUT_SCALE,
       outPath,
       errPath,
       detached: true,
