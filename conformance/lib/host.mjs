@@ -1,6 +1,14 @@
 // Facts read from the host (the runtime namespace) to compare with what a container sees.
 import fs from 'node:fs';
-import { alive, parseMountinfo, parseStatus, poll, readlinkOrNull, readProc } from '../../test/lib/core.mjs';
+import {
+  alive,
+  parseMountinfo,
+  parseStatus,
+  poll,
+  readlinkOrNull,
+  readProc,
+  TIMEOUT_SCALE,
+} from '../../test/lib/core.mjs';
 
 // /proc, mountinfo and cgroup readers are the test suites' shared ones (test/lib/core.mjs: Node
 // built-ins only, nothing of husk's).
@@ -11,7 +19,6 @@ export {
   cgroupDirsWithNames,
   cgroupRelPath,
   sleep,
-  TIMEOUT_SCALE,
 } from '../../test/lib/core.mjs';
 
 /**
