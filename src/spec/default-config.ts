@@ -83,11 +83,8 @@ export function defaultSpec(opts: { rootless?: boolean; uid?: number; gid?: numb
   if (opts.rootless) {
     const linux = spec.linux!;
     linux.namespaces = linux.namespaces!.filter((n) => n.type !== 'network').concat([{ type: 'user' }]);
-    // One entry runc's rootless template lacks, for now: without a cgroup namespace the
-    // template's cgroup mount is a real cgroup2 mount in a user namespace, which the kernel
-    // refuses; runc bind-mounts the host's hierarchy there instead, and until husk does the
-    // same (issue 23, item 1) a rootless container needs its own cgroup namespace.
-    linux.namespaces.push({ type: 'cgroup' });
+    // No cgroup namespace, as runc's template: the cgroup mount is then the host's hierarchy
+    // bound read-only (a cgroup2 mount is refused in a user namespace without one).
     linux.uidMappings = [{ containerID: 0, hostID: opts.uid ?? 1000, size: 1 }];
     linux.gidMappings = [{ containerID: 0, hostID: opts.gid ?? 1000, size: 1 }];
     delete linux.resources;
