@@ -129,4 +129,5 @@ void op_home_from_passwd(plan_reader *r);
 void op_fetch_state(plan_reader *r);
 void op_hook(plan_reader *r);
 void op_wait_start(plan_reader *r);
+void op_start_hooks_passed();
 [[noreturn]] void op_exec(plan_reader *r);

@@ -89,6 +89,7 @@ static void run_op(uint32_t code, plan_reader *r) {
       break;
     }
     case OP_WAIT_START: op_wait_start(r); break;
+    case OP_START_HOOKS_PASSED: op_start_hooks_passed(); break;
     case OP_EXEC: op_exec(r);
     default: die(EINVAL, "malformed plan: unknown op %u", code);
   }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include "init.h"
 
 static bool executable(const char *path) {
@@ -56,13 +57,26 @@ void op_wait_start(plan_reader *) {
     int avail = 0;
     if (ioctl(g.fifo_fd, FIONREAD, &avail) < 0) die(errno, "wait on the exec fifo");
     if (avail > 0) break;
-    // Readable and empty: some writer opened the fifo and closed it without a byte. That is not
-    // `start`; the end-of-file stays until the next writer, so look again in a while.
+    // Readable and empty: an end-of-file from a writer that came and went (an init with the
+    // fifo read-only). That is not `start`: look again in a while.
     struct timespec nap = {0, 10 * 1000 * 1000};
     nanosleep(&nap, nullptr);
   }
-  close(g.fifo_fd);
-  g.fifo_fd = -1;
+  // Kept, close-on-exec (hooks and the program never see it), for OP_START_HOOKS_PASSED.
+  fcntl(g.fifo_fd, F_SETFD, FD_CLOEXEC);
+}
+
+// `start` waits for the startContainer hooks: a second byte in the fifo says they all passed,
+// and stays there after the init is gone (an engine's subreaper or systemd may reap it before
+// start looks). By write, or writev where the container's seccomp filter (loaded before the
+// hooks) denies write; a filter denying both leaves start to judge by what it sees in /proc.
+void op_start_hooks_passed() {
+  if (g.fifo_fd < 0) return;
+  char one = '1';
+  if (write(g.fifo_fd, &one, 1) != 1) {
+    struct iovec iov = {&one, 1};
+    (void)writev(g.fifo_fd, &iov, 1);
+  }
 }
 
 void op_exec(plan_reader *r) {

@@ -1,6 +1,7 @@
 // The launch of a container process and its sync socket: husk-init spawned (on the calling
 // thread, on the pool, or prepared for the husk front), its messages received (blocking or on
 // the event loop), the answers and data sent back, the exec fifo, and the seccomp agent hand-off.
+#include <sys/ioctl.h>
 #include "napi_common.h"
 #include "../common/one_fd.h"
 #include "../common/protocol.h"
@@ -248,9 +249,10 @@ static Napi::Value Mkfifo(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// `start`: one byte into the exec fifo. The init holds its read end, so an open that finds
-// no reader (ENXIO) means the init is gone; otherwise the byte is in the pipe and the init
-// goes on to exec whenever it is scheduled.
+// `start`: one byte into the exec fifo. The init holds it open, so an open that finds no
+// reader (ENXIO) means the init is gone; otherwise the byte is in the pipe and the init goes on
+// whenever it is scheduled. Returns the fd, which keeps the pipe (and what the init adds to it)
+// after the init is gone: the caller counts the bytes (FifoBytes) and closes it.
 static Napi::Value ReleaseFifo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>().Utf8Value();
@@ -261,9 +263,19 @@ static Napi::Value ReleaseFifo(const Napi::CallbackInfo &info) {
   }
   ssize_t n = write(fd, "0", 1);
   int e = errno;
-  close(fd);
-  if (n != 1) throw errno_error(env, e, "write exec fifo " + path);
-  return env.Undefined();
+  if (n != 1) {
+    close(fd);
+    throw errno_error(env, e, "write exec fifo " + path);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// The bytes waiting in a pipe (FIONREAD works on either end).
+static Napi::Value FifoBytes(const Napi::CallbackInfo &info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int n = 0;
+  if (ioctl(fd, FIONREAD, &n) < 0) throw errno_error(info.Env(), errno, "FIONREAD on the exec fifo");
+  return Napi::Number::New(info.Env(), n);
 }
 
 // The husk server's side of the front protocol (common/front_protocol.h).
@@ -298,4 +310,5 @@ void register_launch(Napi::Env env, Napi::Object exports) {
   exports.Set("sendSeccompState", Napi::Function::New(env, SendSeccompState));
   exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
   exports.Set("releaseFifo", Napi::Function::New(env, ReleaseFifo));
+  exports.Set("fifoBytes", Napi::Function::New(env, FifoBytes));
 }

@@ -105,8 +105,10 @@ int prepare_init(const spawn_request &req, spawn_prepared *out, const char **wha
     goto fail;
   }
   if (!req.fifo.empty()) {
-    // Only the fifo's read end: the waiting init holds nothing that leads to the state dir.
-    out->slots[FD_FIFO] = open(req.fifo.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    // Only the fifo, nothing that leads to the state dir. Read-write: the init waits for start's
+    // byte on it, then adds one of its own once its startContainer hooks passed (start counts
+    // them), and as a writer itself it never sees an end-of-file from a writer that came and went.
+    out->slots[FD_FIFO] = open(req.fifo.c_str(), O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (out->slots[FD_FIFO] < 0) {
       err = -errno;
       *what = "open the exec fifo";

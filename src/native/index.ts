@@ -49,7 +49,8 @@ export interface Native {
   // errno of each (0: written, or not tried after a failure).
   writeFiles(paths: string[], values: string[]): number[];
   sendSeccompState(socketPath: string, state: Buffer, fd: number): void;
-  releaseFifo(path: string): void;
+  releaseFifo(path: string): number;
+  fifoBytes(fd: number): number;
   wait(pid: number): Promise<ExitStatus>;
   reap(pid: number, block?: boolean): ExitStatus | null;
   umountDetach(path: string): number; // 0 or an errno

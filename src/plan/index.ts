@@ -246,6 +246,7 @@ export function buildPlan(spec: Spec, host: HostFacts, opts: PlanOptions): Launc
   const filterAt = startHooks.length ? proc.afterStart.findIndex((o) => o.op === 'SECCOMP') : -1;
   if (filterAt >= 0) ops.push(...proc.afterStart.splice(filterAt, 1));
   ops.push(...startHooks);
+  if (startHooks.length && !opts.startAtOnce) ops.push(op('START_HOOKS_PASSED', '/hooks/startContainer', {}));
   ops.push(...proc.afterStart);
   return {
     ops,

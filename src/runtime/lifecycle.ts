@@ -66,17 +66,21 @@ export function state(ctx: RuntimeContext, id: string): State & Record<string, u
 // husk-init names itself so (PR_SET_NAME); exec gives the program's name.
 const INIT_COMM = 'husk-init';
 
-// Until /proc/<pid>/exe is no longer husk-init: the program runs (or the init died).
-function awaitProgram(rec: ContainerRecord, spec: Spec): void {
+// Until the init says its startContainer hooks passed (a second byte in the exec fifo, `fifo`
+// our fd of it), or /proc/<pid>/exe is no longer husk-init (it exec'd), or the init is gone.
+function awaitProgram(rec: ContainerRecord, spec: Spec, fifo: number): void {
   const limit = (spec.hooks?.startContainer ?? []).reduce((n, h) => n + (h.timeout ?? 30), 0) * 1000 + 5000;
   const until = Date.now() + limit;
+  const passed = () => native().fifoBytes(fifo) >= 2;
   while (Date.now() < until) {
+    if (passed()) return;
     if (!initAlive(rec)) {
-      // A program that exits at once can be gone before we look. Unreaped, the init's comm
-      // tells: still husk-init's means it died before exec, in a hook. Reaped already (by an
-      // engine's subreaper), nothing tells, and start succeeds as runc's always does.
+      if (passed()) return;
+      // Gone without saying its hooks passed: one failed. Unreaped, a comm that is no longer
+      // husk-init's says it exec'd after all (a seccomp filter denied the init's word); reaped
+      // (systemd, an engine's subreaper), only the fifo could have told.
       const comm = zombieComm(rec);
-      if (comm === null || comm !== INIT_COMM) return;
+      if (comm !== null && comm !== INIT_COMM) return;
       throw new HuskError(
         "a startContainer hook failed: the container stopped (its stderr has the hook's error)",
       );
@@ -101,13 +105,17 @@ export function start(ctx: RuntimeContext, id: string, spec?: Spec): void {
     if (status !== 'created')
       throw new HuskError(`cannot start a container that is ${status}, only a created one`);
     const fifo = path.join(dir, 'exec.fifo');
-    native().releaseFifo(fifo);
-    unlinkIfThere(fifo);
-    ctx.log.debug(`${id}: started (init pid ${rec.pid})`);
-    spec ??= ctx.store.readConfig(id) ?? undefined;
-    // startContainer hooks run in the init after this point; their failure stops the container
-    // and must fail `start` (the spec), so start waits until the init has exec'd the program.
-    if (spec?.hooks?.startContainer?.length) awaitProgram(rec, spec);
+    const held = native().releaseFifo(fifo);
+    try {
+      unlinkIfThere(fifo);
+      ctx.log.debug(`${id}: started (init pid ${rec.pid})`);
+      spec ??= ctx.store.readConfig(id) ?? undefined;
+      // startContainer hooks run in the init after this point; their failure stops the
+      // container and must fail `start` (the spec), so start waits for their outcome.
+      if (spec?.hooks?.startContainer?.length) awaitProgram(rec, spec, held);
+    } finally {
+      fs.closeSync(held);
+    }
     if (spec?.hooks?.poststart?.length)
       runHooksWarn(spec.hooks, 'poststart', ociState(rec, 'running'), ctx.log);
   } finally {

@@ -73,7 +73,7 @@ async function piped(e, args) {
 
 async function rtPiped(e, args) {
   const r = await piped(e, ['--root', e.root, ...args]);
-  if (r.code !== 0 && (args[0] === 'checkpoint' || args[0] === 'restore')) r.stderr += criuLog(args);
+  if (r.code !== 0 && args.some((a) => a === 'checkpoint' || a === 'restore')) r.stderr += criuLog(args);
   return r;
 }
 
@@ -217,6 +217,59 @@ describe(`checkpoint and restore with criu (${NAME})`, { skip: SKIP }, () => {
     assert.equal(fs.readFileSync(`/proc/${pid}/root/scratch/m`, 'utf8').trim(), 'kept', 'tmpfs content');
     assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
   });
+
+  // runc restores into the cgroups the config names; with --systemd-cgroup that is a scope the
+  // restore asks systemd for again (the checkpoint stopped the old one).
+  test(
+    '--systemd-cgroup: restored into its scope again, with its limit',
+    { skip: !fs.existsSync('/run/systemd/system') && 'systemd is not running (no /run/systemd/system)' },
+    async (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const marker = e
+        .id('sd')
+        .replace(/[^a-z0-9]/gi, '')
+        .slice(-10);
+      const unit = `huskckpt-${marker}.scope`;
+      const limit = 64 * 1024 * 1024;
+      const b = counterBundle(t, (c) => {
+        c.linux.cgroupsPath = `system.slice:huskckpt:${marker}`;
+        c.linux.resources = { ...(c.linux.resources ?? {}), memory: { limit } };
+      });
+      const id = e.id('sd');
+      const file = path.join(b.rootfs, 'count');
+      const sd = ['--systemd-cgroup'];
+      t.after(() => e.husk([...sd, 'delete', '-f', id], { runtime: RUNTIME }));
+      const r0 = await rtPiped(e, [...sd, 'run', '-d', '--bundle', b.dir, id]);
+      assert.equal(r0.code, 0, `run -d: ${show(r0)}`);
+      await countPast(file, 2, 'before checkpoint');
+      const images = e.tmpdir('husk-ckpt-');
+      const c = await rtPiped(e, [...sd, 'checkpoint', '--image-path', images, id]);
+      assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
+      const at = count(file);
+      const r = await rtPiped(e, [...sd, 'restore', '-d', '--image-path', images, '--bundle', b.dir, id]);
+      assert.equal(r.code, 0, `restore: ${show(r)}`);
+      await countPast(file, at, 'after restore');
+      const pid = e.state(id).pid;
+      const cg = fs
+        .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('0::'))
+        .slice(3);
+      assert.ok(cg.endsWith(`/${unit}`), `the restored init is in ${cg}, not in ${unit}`);
+      assert.equal(
+        fs.readFileSync(path.join('/sys/fs/cgroup', cg, 'memory.max'), 'utf8').trim(),
+        String(limit),
+      );
+      const active = spawnSync('systemctl', ['is-active', unit], { encoding: 'utf8' }).stdout.trim();
+      assert.equal(active, 'active', `${unit} after restore`);
+      assert.equal(e.husk([...sd, 'delete', '-f', id], { runtime: RUNTIME }).code, 0);
+      await waitFor(
+        () => spawnSync('systemctl', ['is-active', unit], { encoding: 'utf8' }).stdout.trim() !== 'active',
+        `${unit} gone after delete`,
+        30_000,
+      );
+    },
+  );
 
   test('restored under a new id after the original was deleted', async (t) => {
     const e = env(t, { runtime: RUNTIME });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { HUSK, SKIP, env, makeBundle, show } from '../lib/harness.mjs';
+import { HUSK, SKIP, env, makeBundle, show, waitFor } from '../lib/harness.mjs';
 
 const RUNTIME = process.env.RUNTIME ? path.resolve(process.env.RUNTIME) : undefined;
 const IS_HUSK = !RUNTIME || /husk/.test(path.basename(RUNTIME));
@@ -162,6 +162,35 @@ describe(`hooks (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
     }
   });
 
+  // On a host with systemd as PID 1, or under conmon or the containerd shim (subreapers), the
+  // init of a detached container is reaped the moment it dies: nothing is left in /proc for
+  // start to see that it died in a hook and not after exec (issue 18's guest found start
+  // exiting 0). runc's start exits 0 whenever a startContainer hook fails (its expected
+  // failure in conformance/expected-failures.json).
+  test(
+    'startContainer fails: start fails even when a subreaper reaps the init at once',
+    { skip: !IS_HUSK && "runc's start exits 0 when a startContainer hook fails" },
+    async (t) => {
+      const e = env(t, { runtime: RUNTIME });
+      const reaper = buildReaper(e.tmpdir());
+      if (!reaper) return t.skip('no C compiler (cc)');
+      const b = hookBundle(t, () => ({
+        startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 3'] }],
+      }));
+      const id = e.id('reaped');
+      const h = e.huskAsync([BIN, '--root', e.root, 'create', '-b', b.dir, id], {
+        runtime: reaper,
+        root: undefined,
+      });
+      await waitFor(() => e.husk(['state', id]).stdout.includes('"created"'), 'created', 20_000);
+      const r = e.husk(['start', id]);
+      assert.notEqual(r.code, 0, `start with a failing startContainer hook: ${show(r)}`);
+      assert.match(r.stderr, /startContainer hook failed/, show(r));
+      const done = await h.done;
+      assert.equal(done.code, 0, `the reaper (create, then reaping) ended: ${show(done)}`);
+    },
+  );
+
   for (const kind of ['prestart', 'createRuntime', 'createContainer', 'startContainer'])
     test(`${kind}: a hook past its timeout fails the run after the timeout, not before`, (t) => {
       const e = env(t, { runtime: RUNTIME });
@@ -192,6 +221,31 @@ int main(int argc, char **argv) {
   return 0;
 }
 `;
+
+// A child subreaper that runs its arguments, then reaps whatever is left to it (a detached
+// container's init) at once, until it has no child left: as systemd or conmon do.
+const REAPER = `#include <errno.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  if (argc < 2 || prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) return 125;
+  pid_t c = fork();
+  if (c == 0) { execv(argv[1], argv + 1); _exit(127); }
+  int st, rc = 0;
+  pid_t p;
+  while ((p = wait(&st)) > 0 || errno == EINTR)
+    if (p == c) rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  return rc;
+}
+`;
+
+function buildReaper(dir) {
+  fs.writeFileSync(path.join(dir, 'reaper.c'), REAPER);
+  const r = spawnSync('cc', ['-O', '-o', path.join(dir, 'reaper'), path.join(dir, 'reaper.c')]);
+  return r.status === 0 ? path.join(dir, 'reaper') : null;
+}
 
 function buildSyscaller(dir) {
   fs.writeFileSync(path.join(dir, 'sc.c'), SYSCALLER);

@@ -295,8 +295,9 @@ test('hooks run by husk-init: createRuntime sync and createContainer before pivo
     { strv: ['A=1'] },
     { u32: 5 },
   ]);
-  assert.deepEqual(names(ops.slice(-4)), ['FETCH_STATE', 'WAIT_START', 'HOOK', 'EXEC']);
-  assert.deepEqual(ops.at(-4).fields, [{ u32: 10 }]);
+  // The init's word that the startContainer hooks passed comes after the last of them.
+  assert.deepEqual(names(ops.slice(-5)), ['FETCH_STATE', 'WAIT_START', 'HOOK', 'START_HOOKS_PASSED', 'EXEC']);
+  assert.deepEqual(ops.at(-5).fields, [{ u32: 10 }]);
   throwsHusk(
     () => buildPlan(fullSpec({}, { hooks: { poststop: [{ path: 'rel' }] } }), hostV2(), OPTS),
     /^\/hooks\/poststop\/0\/path: "rel" must be absolute/,
