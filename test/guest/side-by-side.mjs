@@ -9,7 +9,8 @@ import path from 'node:path';
 const [dir, ...runtimes] = process.argv.slice(2);
 
 // TAP from node:test: "# Subtest: <suite>" then indented "ok N - <test>" / "not ok N - <test>".
-function tapResults(file) {
+// Suite names carry the runtime ("husk, ..." or "... (husk)"): rows are matched without it.
+function tapResults(file, runtime) {
   const out = new Map();
   let text = '';
   try {
@@ -20,7 +21,7 @@ function tapResults(file) {
   let suite = '';
   for (const line of text.split('\n')) {
     const s = /^# Subtest: (.*)$/.exec(line);
-    if (s) suite = s[1].replace(/^\S+, /, '');
+    if (s) suite = s[1].replace(/^\S+, /, '').replace(` (${runtime})`, '');
     const m = /^ {4}(not ok|ok) \d+ - (.*?)(?: # (SKIP|TODO).*)?$/.exec(line);
     if (m)
       out.set(
@@ -33,7 +34,11 @@ function tapResults(file) {
 
 // The checks, then checkpoint/restore (crun has no criu run: run-suite.sh says why).
 const per = runtimes.map(
-  (r) => new Map([...tapResults(path.join(dir, `${r}.tap`)), ...tapResults(path.join(dir, `${r}-criu.tap`))]),
+  (r) =>
+    new Map([
+      ...tapResults(path.join(dir, `${r}.tap`), r),
+      ...tapResults(path.join(dir, `${r}-criu.tap`), r),
+    ]),
 );
 const names = [...new Set(per.flatMap((m) => [...m.keys()]))];
 const w = Math.min(90, Math.max(20, ...names.map((n) => n.length)));
