@@ -1,20 +1,25 @@
 // Which user namespace this process is in, read from /proc/self/uid_map: facts of the host the
-// runtime and the cgroup drivers both ask for.
+// runtime and the cgroup drivers both ask for. Each takes the map's text for tests.
 import fs = require('node:fs');
 
-// The uid the world outside every user namespace knows `uid` by (uid_map: inside outside count
-// per line); the initial namespace maps every id onto itself. A D-Bus daemon authenticates a
-// peer by that uid (SO_PEERCRED), whatever it is called inside.
-export function hostUid(uid: number, uidMap?: string): number {
+// null: no /proc to read (then this is taken as the initial namespace).
+function uidMapLines(uidMap?: string): string[] | null {
   let text = uidMap;
   if (text === undefined) {
     try {
       text = fs.readFileSync('/proc/self/uid_map', 'utf8');
     } catch {
-      return uid;
+      return null;
     }
   }
-  for (const line of text.trim().split('\n')) {
+  return text.trim().split('\n');
+}
+
+// The uid the world outside every user namespace knows `uid` by (uid_map: inside outside count
+// per line); the initial namespace maps every id onto itself. A D-Bus daemon authenticates a
+// peer by that uid (SO_PEERCRED), whatever it is called inside.
+export function hostUid(uid: number, uidMap?: string): number {
+  for (const line of uidMapLines(uidMap) ?? []) {
     const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
     if (uid >= inside && uid - inside < count) return outside + (uid - inside);
   }
@@ -23,14 +28,7 @@ export function hostUid(uid: number, uidMap?: string): number {
 
 // The initial user namespace maps every id onto itself.
 export function runningInUserNs(uidMap?: string): boolean {
-  let text = uidMap;
-  if (text === undefined) {
-    try {
-      text = fs.readFileSync('/proc/self/uid_map', 'utf8');
-    } catch {
-      return false;
-    }
-  }
-  const lines = text.trim().split('\n');
+  const lines = uidMapLines(uidMap);
+  if (!lines) return false;
   return !(lines.length === 1 && lines[0].trim().split(/\s+/).join(' ') === '0 0 4294967295');
 }
