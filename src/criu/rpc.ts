@@ -58,6 +58,7 @@ const opts: Schema = {
   external: { n: 37, t: 'string', repeated: true },
   empty_ns: { n: 38, t: 'uint32' },
   join_ns: { n: 39, t: 'message', repeated: true, msg: joinNamespace },
+  freeze_cgroup: { n: 44, t: 'string' },
   lazy_pages: { n: 48, t: 'bool' },
   status_fd: { n: 49, t: 'int32' },
   orphan_pts_master: { n: 50, t: 'bool' },
@@ -131,6 +132,7 @@ export interface CriuOpts {
   external?: string[];
   empty_ns?: number;
   join_ns?: { ns: string; ns_file: string; extra_opt?: string }[];
+  freeze_cgroup?: string;
   lazy_pages?: boolean;
   status_fd?: number;
   orphan_pts_master?: boolean;

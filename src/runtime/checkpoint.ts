@@ -44,6 +44,16 @@ function pageServer(addr: string): { address: string; port: number } {
   return { address: addr.slice(0, i), port };
 }
 
+// criu freezes the tree through the container's freezer cgroup, as runc has it, rather than
+// stopping each task with ptrace: a paused container's tasks (containerd pauses the task before
+// every checkpoint) never stop for ptrace, and criu leaves a frozen cgroup frozen after a dump
+// with --leave-running, where its caller thaws it. The v2 freezer needs criu 3.14.
+export function freezeCgroup(freezerFile: string | null, criuVersionNumber: number): string | undefined {
+  if (!freezerFile) return undefined;
+  if (freezerFile.endsWith('cgroup.freeze') && criuVersionNumber < 31400) return undefined;
+  return path.dirname(freezerFile);
+}
+
 export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointOptions): Promise<void> {
   const { rec, status } = load(ctx, id);
   if (status !== 'running' && status !== 'paused')
@@ -52,7 +62,7 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
     );
   const spec = ctx.store.readConfig(id);
   if (!spec) throw new HuskError(`container ${id}: its config snapshot is missing`);
-  await criuVersion(o.criu);
+  const version = await criuVersion(o.criu);
   const imagePath = path.resolve(o.imagePath);
   const workPath = path.resolve(o.workPath);
   const logFile = 'dump.log'; // runc's name, for pre-dumps too
@@ -69,6 +79,8 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
       ext_mnt: dumpMounts(spec, rec.pid, cgroupBinds(spec, probeHost().cgroupMode === 'v2')),
       external,
     };
+    const freezer = freezeCgroup(rec.freezerDir, version.number);
+    if (freezer) opts.freeze_cgroup = freezer;
     if (o.leaveRunning) opts.leave_running = true;
     if (o.parentPath) {
       // criu takes the parent relative to the images directory.

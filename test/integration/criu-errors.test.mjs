@@ -179,6 +179,47 @@ describe('checkpoint and restore when criu cannot do its work', { skip: SKIP }, 
     await e.assertClean();
   });
 
+  test("a paused container (containerd pauses before every checkpoint): criu freezes through the container's freezer cgroup, as runc asks; after a failed dump it is still paused", async (t) => {
+    const e = env(t);
+    const fake = fakeCriu(e);
+    const { id } = runningSleeper(t, e);
+    assert.equal(e.husk(['pause', id]).code, 0);
+    const r = e.husk(
+      [
+        '--criu',
+        fake.file,
+        'checkpoint',
+        '--image-path',
+        e.tmpdir(),
+        '--work-path',
+        e.tmpdir(),
+        '--leave-running',
+        id,
+      ],
+      {
+        env: { FAKE_CRIU_OUT: fake.out },
+      },
+    );
+    assert.notEqual(r.code, 0, show(r));
+    const { req } = JSON.parse(fs.readFileSync(fake.out, 'utf8'));
+    assert.equal(req.opts.leave_running, true);
+    const dirs = cgroupDirsOf(id);
+    assert.ok(
+      req.opts.freeze_cgroup && dirs.includes(req.opts.freeze_cgroup),
+      `freeze_cgroup ${req.opts.freeze_cgroup} is one of the container's cgroups ${JSON.stringify(dirs)}`,
+    );
+    const freezer = fs.existsSync(path.join(req.opts.freeze_cgroup, 'cgroup.freeze'))
+      ? 'cgroup.freeze'
+      : 'freezer.state';
+    assert.ok(
+      fs.existsSync(path.join(req.opts.freeze_cgroup, freezer)),
+      `a freezer in ${req.opts.freeze_cgroup}`,
+    );
+    assert.equal(e.state(id).status, 'paused');
+    assert.equal(e.husk(['delete', '-f', id]).code, 0);
+    await e.assertClean();
+  });
+
   test('a failing restore: the error names restore.log and nothing is left (state, cgroup, criu-root)', async (t) => {
     const e = env(t);
     const fake = fakeCriu(e);
