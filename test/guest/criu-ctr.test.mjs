@@ -24,6 +24,7 @@ import {
   waitFor,
 } from '../engines/lib.mjs';
 import { makeOciArchive } from '../engines/oci-archive.mjs';
+import { criuWhyNot } from './criu-check.mjs';
 
 const RUNTIME = process.env.RUNTIME ? path.resolve(process.env.RUNTIME) : HUSK;
 const NAME = path.basename(RUNTIME);
@@ -40,12 +41,7 @@ function whyNot() {
   if (NOT_ROOT) return NOT_ROOT;
   if (!fs.existsSync(RUNTIME)) return `runtime ${RUNTIME} not found`;
   if (!onPath('containerd') || !onPath('ctr')) return 'no containerd or ctr on PATH (install containerd)';
-  const r = spawnSync('criu', ['check'], { encoding: 'utf8' });
-  if (r.error) return 'no criu on PATH (install criu)';
-  const out = `${r.stdout}${r.stderr}`;
-  if (r.status !== 0 || !/Looks good/.test(out))
-    return `criu check fails on this kernel: ${out.trim().split('\n').pop()}`;
-  return false;
+  return criuWhyNot();
 }
 const SKIP = whyNot();
 

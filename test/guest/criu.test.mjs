@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { HUSK, SKIP as NOT_ROOT, env, makeBundle, native, show, waitFor } from '../lib/harness.mjs';
+import { criuWhyNot } from './criu-check.mjs';
 
 const RUNTIME = process.env.RUNTIME ? path.resolve(process.env.RUNTIME) : HUSK;
 const NAME = path.basename(RUNTIME);
@@ -18,12 +19,7 @@ const NAME = path.basename(RUNTIME);
 function whyNot() {
   if (NOT_ROOT) return NOT_ROOT;
   if (!fs.existsSync(RUNTIME)) return `runtime ${RUNTIME} not found`;
-  const r = spawnSync('criu', ['check'], { encoding: 'utf8' });
-  if (r.error) return 'no criu on PATH (install criu)';
-  const out = `${r.stdout}${r.stderr}`;
-  if (r.status !== 0 || !/Looks good/.test(out))
-    return `criu check fails on this kernel: ${out.trim().split('\n').pop()}`;
-  return false;
+  return criuWhyNot();
 }
 const SKIP = whyNot();
 
