@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   CGROUP_ROOT,
+  removeCgroupTree,
   allPids,
   cgroupDirsAll,
   fileSize,
@@ -235,17 +236,20 @@ export function cgroupDirs() {
 /**
  * rmdir (deepest first) the cgroup directories that are not in `before` and whose path below
  * the hierarchy starts with one of `prefixes` (the parents the engines use: other suites may be
- * making cgroups at the same time); returns the ones that could not be removed.
+ * making cgroups at the same time); then the whole tree of each of `owned` (names only these
+ * tests use, such as their containerd namespace: a run that was killed may have left them, and
+ * `before` would keep them for ever). Returns the ones that could not be removed.
  */
-export function removeNewCgroups(/** @type {Set<string>} */ before, /** @type {string[]} */ prefixes) {
-  const ours = (/** @type {string} */ d) => {
-    const rel = path.relative(CGROUP_ROOT, d).split('/');
-    // v1: <hierarchy>/<prefix>…; v2 (unified or the only hierarchy): <prefix>…
-    return prefixes.some((p) => rel[0] === p || rel[1] === p);
-  };
-  const fresh = [...cgroupDirs()]
-    .filter((d) => !before.has(d) && ours(d))
-    .sort((a, b) => b.length - a.length);
+export function removeNewCgroups(
+  /** @type {Set<string>} */ before,
+  /** @type {string[]} */ prefixes,
+  /** @type {string[]} */ owned = [],
+) {
+  const rel = (/** @type {string} */ d) => path.relative(CGROUP_ROOT, d).split('/');
+  // v1: <hierarchy>/<prefix>…; v2 (unified or the only hierarchy): <prefix>…
+  const under = (/** @type {string} */ d) => prefixes.some((p) => rel(d)[0] === p || rel(d)[1] === p);
+  const all = [...cgroupDirs()];
+  const fresh = all.filter((d) => !before.has(d) && under(d)).sort((a, b) => b.length - a.length);
   /** @type {string[]} */
   const left = [];
   for (const d of fresh) {
@@ -255,6 +259,9 @@ export function removeNewCgroups(/** @type {Set<string>} */ before, /** @type {s
       left.push(d);
     }
   }
+  // <hierarchy>/<name> on v1 and hybrid, <name> on pure v2.
+  const tops = all.filter((d) => rel(d).length <= 2 && owned.includes(rel(d).at(-1) ?? ''));
+  for (const d of tops) if (!removeCgroupTree(d)) left.push(d);
   return left;
 }
 
