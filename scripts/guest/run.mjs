@@ -120,6 +120,16 @@ function serialText(serial) {
   }
 }
 
+// What a signal to this process must not leave behind: the running qemu and the job directory
+// (a flock queue or a timeout ends runs by SIGTERM; the qemu would boot on, orphaned).
+const live = { qemu: null, jobDir: null };
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  process.on(sig, () => {
+    live.qemu?.kill('SIGKILL');
+    if (live.jobDir) fs.rmSync(live.jobDir, { recursive: true, force: true });
+    process.exit(128 + os.constants.signals[sig]);
+  });
+
 /** Boots once; resolves { code, signal, bootMs, timedOut } when qemu exits. */
 function boot(img, o, accel, jobDir, serial, { limitMs, firstOutputMs }) {
   return new Promise((resolve) => {
@@ -127,6 +137,7 @@ function boot(img, o, accel, jobDir, serial, { limitMs, firstOutputMs }) {
     const q = spawn('qemu-system-x86_64', qemuArgv(img, o, accel, jobDir, serial), {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+    live.qemu = q;
     let stderr = '';
     q.stderr.on('data', (d) => (stderr += d));
     let bootMs = null;
@@ -146,6 +157,7 @@ function boot(img, o, accel, jobDir, serial, { limitMs, firstOutputMs }) {
       }
     }, 500);
     q.on('exit', (code, signal) => {
+      live.qemu = null;
       clearInterval(tick);
       resolve({ code, signal, bootMs, timedOut, silent, stderr, ms: Date.now() - t0 });
     });
@@ -190,6 +202,7 @@ export async function main(argv) {
   const buildMs = Date.now() - tb;
 
   const jobDir = fs.mkdtempSync(path.join(os.tmpdir(), 'husk-guest-job-'));
+  live.jobDir = jobDir;
   const serial = path.join(jobDir, '.serial.log');
   fs.copyFileSync(o.script, path.join(jobDir, 'run.sh'));
   if (o.pack) {
