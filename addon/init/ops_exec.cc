@@ -57,8 +57,8 @@ void op_wait_start(plan_reader *) {
     int avail = 0;
     if (ioctl(g.fifo_fd, FIONREAD, &avail) < 0) die(errno, "wait on the exec fifo");
     if (avail > 0) break;
-    // Readable and empty: an end-of-file from a writer that came and went (an init with the
-    // fifo read-only). That is not `start`: look again in a while.
+    // Readable and empty: not `start`. With the fifo read-write no writer's end-of-file shows
+    // here; a wakeup without a byte is taken for nothing all the same: look again in a while.
     struct timespec nap = {0, 10 * 1000 * 1000};
     nanosleep(&nap, nullptr);
   }

@@ -2,17 +2,19 @@
 // runtime and the cgroup drivers both ask for. Each takes the map's text for tests.
 import fs = require('node:fs');
 
-// null: no /proc to read (then this is taken as the initial namespace).
+// A process's own map never changes once it runs: read once. null: no /proc to read (then this
+// is taken as the initial namespace).
+let own: string | null | undefined;
 function uidMapLines(uidMap?: string): string[] | null {
-  let text = uidMap;
-  if (text === undefined) {
+  if (uidMap === undefined && own === undefined) {
     try {
-      text = fs.readFileSync('/proc/self/uid_map', 'utf8');
+      own = fs.readFileSync('/proc/self/uid_map', 'utf8');
     } catch {
-      return null;
+      own = null;
     }
   }
-  return text.trim().split('\n');
+  const text = uidMap ?? own;
+  return text == null ? null : text.trim().split('\n');
 }
 
 // The uid the world outside every user namespace knows `uid` by (uid_map: inside outside count

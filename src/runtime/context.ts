@@ -5,7 +5,8 @@ import { HuskError } from '../errors';
 import { Logger } from '../log';
 import { Store } from '../state/store';
 import { localLauncher, type Launcher } from './launcher';
-import { parseRootlessFlag, resolveRootless, runningInUserNs } from './rootless';
+import { runningInUserNs } from '../host/userns';
+import { parseRootlessFlag, resolveRootless } from './rootless';
 
 export interface RuntimeContext {
   store: Store;

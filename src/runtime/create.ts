@@ -30,7 +30,7 @@ import { startUnit, stopUnit, systemdDriver } from './cgroups';
 import type { RuntimeContext } from './context';
 import { writeIdMaps } from './id-maps';
 import { launch } from './launch';
-import { runningInUserNs } from './rootless';
+import { runningInUserNs } from '../host/userns';
 import { runHooksOrFail, runHooksWarn } from './hooks';
 import { compileInto, passListener } from './seccomp';
 import { hookState, newRecord } from './record';

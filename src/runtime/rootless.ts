@@ -1,9 +1,6 @@
 // `--rootless true|false|auto`, as runc reads it: whether cgroups are handled as an unprivileged
 // caller's (only where delegated, device rules left to the user namespace) or as root's.
 import { HuskError } from '../errors';
-import { runningInUserNs } from '../host/userns';
-
-export { runningInUserNs };
 
 export type RootlessFlag = boolean | 'auto';
 

@@ -17,6 +17,7 @@ import { HUSK, ROOTFS, SKIP as NOT_ROOT } from '../lib/harness.mjs';
 import {
   describeResult,
   privateContainerdConfig,
+  removeNewCgroups,
   run,
   startDaemon,
   stopDaemon,
@@ -146,6 +147,9 @@ describe(`ctr task checkpoint and container restore (${NAME})`, { skip: SKIP }, 
       fs.rmSync(dir, { recursive: true, force: true });
     }
     for (const p of HOST_PATHS) if (!hostBefore?.has(p)) fs.rmSync(p, { recursive: true, force: true });
+    // The tasks' cgroups are /<namespace>/<id> in every hierarchy: the namespace is ours alone.
+    const left = removeNewCgroups(new Set(), [], [NS]);
+    if (left.length) console.error(`criu-ctr: cgroups left behind: ${left.join(' ')}`);
   });
 
   async function runCounter() {

@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { load, hostV2, hostHybrid, throwsHusk } from './helpers.mjs';
 
-const { parseRootlessFlag, resolveRootless, runningInUserNs } = load('runtime/rootless.js');
-const { hostUid } = load('host/userns.js');
+const { parseRootlessFlag, resolveRootless } = load('runtime/rootless.js');
+const { hostUid, runningInUserNs } = load('host/userns.js');
 const { fitCgroupsToCaller } = load('plan/cgroup-delegation.js');
 const { planCgroups } = load('plan/cgroups.js');
 const { buildPlan } = load('plan/index.js');

@@ -227,6 +227,22 @@ describe('systemd driver against a fake systemd', () => {
     }
   });
 
+  test("which systemd: the system's for root, the user's for anyone else and for root in a user namespace", () => {
+    assert.equal(
+      driver.usesUserManager(0, () => false),
+      false,
+    );
+    assert.equal(
+      driver.usesUserManager(1000, () => false),
+      true,
+    );
+    // Rootless podman runs its runtime as uid 0 inside its user namespace (issue 23).
+    assert.equal(
+      driver.usesUserManager(0, () => true),
+      true,
+    );
+  });
+
   test('bus addresses: the system bus, the user bus, abstract sockets', () => {
     const saved = { ...process.env };
     try {

@@ -46,9 +46,10 @@ export function requireSystemd(): void {
 
 // The user's systemd for anyone but root, and for root inside a user namespace (rootless
 // podman runs its runtime so, with the user's bus in its environment), as runc decides it.
-function userManager(): boolean {
-  return (process.geteuid?.() ?? 0) !== 0 || runningInUserNs();
+export function usesUserManager(euid: number, inUserNs: () => boolean): boolean {
+  return euid !== 0 || inUserNs();
 }
+const userManager = () => usesUserManager(process.geteuid?.() ?? 0, runningInUserNs);
 
 // The system bus for root, else the user's own bus (where the user's systemd is), as sd-bus
 // finds them.
