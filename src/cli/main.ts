@@ -86,7 +86,7 @@ async function slowPath(args: string[]): Promise<number> {
     .alias('help', 'h')
     .strict()
     .demandCommand(1, 'no command given: see husk --help')
-    .fail((msg, err) => process.exit(fail(err ?? new HuskError(msg))))
+    .fail((msg, err) => process.exit(failUsage(err ?? new HuskError(msg), args)))
     .wrap(100);
   for (const [name, o] of Object.entries(GLOBAL_OPTIONS)) y = y.option(name, { ...o, global: true });
   for (const verb of VERBS) {
@@ -120,6 +120,29 @@ function asksVersion(args: string[]): boolean {
   return false;
 }
 
+// A usage error goes to the --log file too, when the global options before the verb name one:
+// containerd's shim reports a failed call from that file alone, and runc's command line has
+// set its log up by the time a verb's flags are read.
+function failUsage(e: unknown, args: string[]): number {
+  let file: string | undefined;
+  let format = 'text';
+  for (let i = 0; i < args.length && args[i].startsWith('-'); i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    const name = flag.replace(/^--?/, '');
+    const o = GLOBAL_OPTIONS[name];
+    if (!o || o.type === 'boolean') continue;
+    const v = inline ?? args[++i];
+    if (name === 'log') file = v;
+    if (name === 'log-format') format = v;
+  }
+  const logger = file ? new Logger({ file, format: format === 'json' ? 'json' : 'text' }) : undefined;
+  try {
+    return fail(e, logger);
+  } finally {
+    logger?.close();
+  }
+}
+
 // Returns the exit code.
 export async function main(args: string[]): Promise<number> {
   if (asksVersion(args)) {
@@ -130,7 +153,7 @@ export async function main(args: string[]): Promise<number> {
   const fast = fastParse(args, VERBS);
   if (fast) return dispatch(fast.verb, fast.args);
   const wrong = checkWords(args, VERBS);
-  if (wrong) return fail(new HuskError(wrong));
+  if (wrong) return failUsage(new HuskError(wrong), args);
   return slowPath(args);
 }
 

@@ -32,33 +32,52 @@ function takesValue(o: Options | undefined): boolean {
   return !!o && o.type !== 'boolean';
 }
 
-// "--resources -" (containerd's stdin form): yargs reads a lone "-" as a word, not as the
-// option's value; "--resources=-" says the same without the ambiguity.
+function namesOf(o: Options): readonly string[] {
+  return o.alias === undefined ? [] : typeof o.alias === 'string' ? [o.alias] : o.alias;
+}
+
+// The words as the parsers below read them, in two rewrites runc's command line (Go's flag
+// package under urfave/cli) makes needless:
+// - "-name" is "--name" for any long option: go-runc, and so containerd's shim, passes
+//   "-no-subreaper" to restore; yargs would read it as the short flags n, o, s, ...
+// - "--resources -" (containerd's stdin form): yargs reads a lone "-" as a word, not as the
+//   option's value; "--resources=-" says the same without the ambiguity.
+// Exec's command after its first word is not touched.
 export function joinDashValues(argv: string[], verbs: Verb<never>[]): string[] {
-  const takes = new Set<string>();
-  for (const o of [GLOBAL_OPTIONS, ...verbs.map((v) => v.options)])
-    for (const [name, spec] of Object.entries(o))
-      if (spec.type !== 'boolean') {
-        takes.add(name.length === 1 ? `-${name}` : `--${name}`);
-        for (const a of spec.alias ? (Array.isArray(spec.alias) ? spec.alias : [spec.alias]) : [])
-          takes.add(a.length === 1 ? `-${a}` : `--${a}`);
-      }
+  const globals = new Map<string, Options>();
+  for (const [name, o] of Object.entries(GLOBAL_OPTIONS))
+    for (const n of [name, ...namesOf(o)]) globals.set(n, o);
+  let known = globals;
   const out: string[] = [];
   let verb: Verb<never> | undefined;
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    // exec's command is not ours to touch: stop at the first word after the verb.
-    if (verb?.haltAtNonOption && !a.startsWith('-')) return [...out, ...argv.slice(i)];
-    if (!verb && !a.startsWith('-')) verb = verbs.find((v) => v.name === a);
-    if (takes.has(a) && argv[i + 1] === '-') {
+    let a = argv[i];
+    if (a === '--' || (verb?.haltAtNonOption && !a.startsWith('-'))) return [...out, ...argv.slice(i)];
+    if (!verb && !a.startsWith('-')) {
+      verb = verbs.find((v) => v.name === a);
+      if (verb) {
+        known = new Map(globals);
+        for (const [name, o] of Object.entries(verb.options))
+          for (const n of [name, ...namesOf(o)]) known.set(n, o);
+      }
+      out.push(a);
+      continue;
+    }
+    const name = a.replace(/^--?/, '').split('=')[0];
+    const o = known.get(name);
+    if (o && name.length > 1 && /^-[^-]/.test(a)) a = `-${a}`;
+    const flag = a.split('=')[0];
+    if (!o || o.type === 'boolean' || a.includes('=') || (name.length === 1) !== /^-[^-]/.test(flag)) {
+      out.push(a);
+    } else if (argv[i + 1] === '-') {
       out.push(`${a}=-`);
       i++;
     } else {
       out.push(a);
-      if (takes.has(a) && !a.includes('=')) out.push(argv[++i]);
+      if (i + 1 < argv.length) out.push(argv[++i]);
     }
   }
-  return out.filter((x) => x !== undefined);
+  return out;
 }
 
 function defaultsOf(options: Record<string, Options>): Record<string, unknown> {
@@ -66,7 +85,7 @@ function defaultsOf(options: Record<string, Options>): Record<string, unknown> {
   for (const [name, o] of Object.entries(options)) {
     if (o.default === undefined) continue;
     args[name] = o.default;
-    for (const a of o.alias ? (Array.isArray(o.alias) ? o.alias : [o.alias]) : []) args[a] = o.default;
+    for (const a of namesOf(o)) args[a] = o.default;
   }
   return args;
 }
@@ -136,7 +155,7 @@ export function fastParse(argv: string[], verbs: Verb<never>[], viaParser = fals
     const byName = new Map<string, Options>();
     for (const [name, o] of Object.entries(options)) {
       byName.set(name, o);
-      for (const a of o.alias ? (Array.isArray(o.alias) ? o.alias : [o.alias]) : []) byName.set(a, o);
+      for (const a of namesOf(o)) byName.set(a, o);
     }
     let j = 0;
     for (; j < rest.length; j++) {
@@ -168,7 +187,7 @@ export function fastParse(argv: string[], verbs: Verb<never>[], viaParser = fals
   const known = new Set<string>(['_', '--']);
   for (const [name, o] of Object.entries(options)) {
     known.add(name);
-    for (const a of o.alias ? (Array.isArray(o.alias) ? o.alias : [o.alias]) : []) known.add(a);
+    for (const a of namesOf(o)) known.add(a);
   }
   const args = res.argv as Record<string, unknown>;
   for (const k of Object.keys(args)) if (!known.has(k)) return null;
@@ -192,7 +211,7 @@ function optionIndex(options: Record<string, Options>): Map<string, Options> {
   const byName = new Map<string, Options>();
   for (const [name, o] of Object.entries(options)) {
     byName.set(name, o);
-    for (const a of o.alias ? (Array.isArray(o.alias) ? o.alias : [o.alias]) : []) byName.set(a, o);
+    for (const a of namesOf(o)) byName.set(a, o);
   }
   return byName;
 }

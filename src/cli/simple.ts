@@ -62,7 +62,8 @@ export const listVerb: Verb<{ format: string; quiet: boolean }> = {
   handler: (a, ctx) => {
     const all = list(ctx);
     if (a.quiet) return print(all.map((s) => s.id).join('\n'));
-    if (a.format === 'json') return print(JSON.stringify(all));
+    // runc encodes an empty Go slice: null, not [].
+    if (a.format === 'json') return print(JSON.stringify(all.length ? all : null));
     const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
     for (const s of all)
       rows.push([

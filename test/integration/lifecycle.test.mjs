@@ -685,7 +685,8 @@ describe('the lifecycle from outside', { skip: SKIP }, () => {
     ok(e.husk(['delete', a]));
     ok(e.husk(['delete', '--force', z]));
     assert.equal(ok(e.husk(['list', '-q'])).trim(), '');
-    assert.deepEqual(JSON.parse(ok(e.husk(['list', '--format', 'json']))), []);
+    // As runc prints it: Go's empty slice.
+    assert.equal(JSON.parse(ok(e.husk(['list', '--format', 'json']))), null);
   });
 
   test('delete of a created container kills its init', async (t) => {

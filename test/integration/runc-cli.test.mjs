@@ -79,6 +79,23 @@ describe(`the command line (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
     }
   });
 
+  // Go's flag package reads "-name" as "--name"; go-runc (and so containerd's shim) passes
+  // restore's -no-subreaper that way.
+  test('a long flag with one dash is the long flag, before and after the verb', (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const root = e.tmpdir();
+    const del = rt(['-root', root, 'delete', '-force', e.id('nosuch')]);
+    assert.equal(del.code, 0, `delete -force of a container that is not there: ${show(del)}`);
+    const list = rt(['-root', root, 'list', '-format=json']);
+    assert.equal(list.code, 0, show(list));
+    assert.equal(list.stdout.trim(), 'null', show(list));
+    const missing = path.join(root, 'no-bundle');
+    const r = rt(['-root', root, 'restore', '-detach', '-no-subreaper', '-bundle', missing, e.id('r')]);
+    assert.notEqual(r.code, 0, show(r));
+    assert.doesNotMatch(r.stderr, /flag provided|Unknown argument|Incorrect Usage/, show(r));
+    assert.ok(r.stderr.includes('no-bundle'), `the error names the bundle: ${show(r)}`);
+  });
+
   test('-v and --version print NAME version, commit and spec lines', () => {
     for (const args of [['-v'], ['--version'], ['--root', '/tmp/x', '--version']]) {
       const r = rt(args);
@@ -142,6 +159,31 @@ describe(`--debug and --log (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
         'no debug lines without --debug',
       );
     });
+
+  // containerd's shim reports a failed call from the --log file alone ("unable to retrieve OCI
+  // runtime error" when it is missing): a usage error must be there too.
+  test('a usage error after the verb goes to --log as an error line', (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const dir = e.tmpdir();
+    for (const { args, what } of [
+      { args: ['state', '--nosuchflag', 'x'], what: /nosuchflag/ },
+      { args: ['state'], what: /argument/ },
+    ]) {
+      const log = path.join(dir, `log-${args.length}.json`);
+      const r = rt(['--root', dir, '--log', log, '--log-format', 'json', ...args]);
+      assert.notEqual(r.code, 0, show(r));
+      assert.ok(fs.existsSync(log), `${args.join(' ')}: ${log} written: ${show(r)}`);
+      const lines = fs
+        .readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => logLine(l, 'json'));
+      assert.ok(
+        lines.some((l) => l.level === 'error' && what.test(l.msg)),
+        `${args.join(' ')}: ${fs.readFileSync(log, 'utf8')}`,
+      );
+    }
+  });
 
   test('an error goes to --log as an error line', (t) => {
     const e = env(t, { runtime: RUNTIME });

@@ -88,3 +88,28 @@ test('values the plain path reads', () => {
   assert.equal(r.args.all, false);
   assert.equal(r.args.a, false);
 });
+
+// go-runc's words (containerd's shim): Go's flag package takes "-name" for "--name", and go-runc
+// passes restore's -no-subreaper so.
+test("one-dash long flags are long flags; exec's command is left alone", () => {
+  // prettier-ignore
+  const r = parse([
+    '--root', '/r', '--log', '/b/log.json', '--log-format', 'json', 'restore',
+    '--image-path', '/i', '--work-path', '/w', '--detach', '--pid-file', '/b/init.pid',
+    '-no-subreaper', '--bundle', '/b', 'c1',
+  ]);
+  assert.equal(r?.verb.name, 'restore');
+  assert.equal(r.args['no-subreaper'], true);
+  assert.equal(r.args.detach, true);
+  assert.equal(r.args.bundle, '/b');
+  assert.equal(r.args['pid-file'], '/b/init.pid');
+  assert.equal(r.args.id, 'c1');
+  const g = parse(['-root', '/r', 'delete', '-force', 'c1']);
+  assert.equal(g?.args.root, '/r');
+  assert.equal(g.args.force, true);
+  assert.equal(parse(['list', '-format=json'])?.args.format, 'json');
+  const x = parse(['exec', '-t', 'c1', 'sh', '-root', '-detach']);
+  assert.equal(x?.args.tty, true);
+  assert.deepEqual(x.args.command, ['sh', '-root', '-detach']);
+  assert.equal(x.args.detach, false);
+});
