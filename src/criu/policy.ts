@@ -79,7 +79,6 @@ export function commonOpts(
   if (f.fileLocks) o.file_locks = true;
   if (f.autoDedup) o.auto_dedup = true;
   if (f.lazyPages) o.lazy_pages = true;
-  if (f.statusFd !== undefined && f.statusFd >= 0) o.status_fd = f.statusFd;
   const mode = cgroupsMode(f.manageCgroupsMode);
   if (mode !== undefined) o.manage_cgroups_mode = mode;
   const empty = emptyNsMask(f.emptyNs);

@@ -10,6 +10,7 @@ import {
   commonOpts,
   dumpExternalNamespaces,
   dumpMounts,
+  FIRST_EXTRA_FD,
   readDescriptors,
   type CriuFlags,
 } from '../criu/policy';
@@ -44,6 +45,34 @@ function pageServer(addr: string): { address: string; port: number } {
   return { address: addr.slice(0, i), port };
 }
 
+// --status-fd names an fd of the caller's that must be open for writing (runc's check): the
+// lazy-pages server's readiness is told there as one NUL byte.
+function statusFdOf(fd: number): number {
+  let flags = NaN;
+  try {
+    const info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    flags = parseInt(/^flags:\s*([0-7]+)/m.exec(info)?.[1] ?? '', 8);
+  } catch {
+    throw new HuskError(`--status-fd ${fd}: not an open file descriptor`);
+  }
+  if (!((flags & 3) === 1 || (flags & 3) === 2))
+    throw new HuskError(`--status-fd ${fd}: not open for writing`);
+  return fd;
+}
+
+// Lazy migration needs userfaultfd from the kernel and criu built with it: criu says which.
+async function checkLazyPages(criu: string, version: string): Promise<void> {
+  const resp = await swrk({
+    criu,
+    req: { type: REQ.FEATURE_CHECK, features: { lazy_pages: true } },
+    what: 'feature check',
+  });
+  if (!resp.features?.lazy_pages)
+    throw new HuskError(
+      `--lazy-pages: criu ${version} at ${criu} cannot migrate lazily on this host (\`criu check --feature uffd-noncoop\` says why)`,
+    );
+}
+
 // criu freezes the tree through the container's freezer cgroup, as runc has it, rather than
 // stopping each task with ptrace: a paused container's tasks (containerd pauses the task before
 // every checkpoint) never stop for ptrace, and criu leaves a frozen cgroup frozen after a dump
@@ -68,6 +97,12 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
   const logFile = 'dump.log'; // runc's name, for pre-dumps too
   const ps = o.pageServer ? pageServer(o.pageServer) : undefined;
   const external = dumpExternalNamespaces(spec);
+  if (o.lazyPages) await checkLazyPages(o.criu, version.text);
+  // runc reads --status-fd only with --lazy-pages. criu 3.15 and later say "status-ready" as a
+  // notification, and husk writes the byte itself; an older criu is given the fd to write to.
+  let statusFd =
+    o.lazyPages && o.statusFd !== undefined && o.statusFd >= 0 ? statusFdOf(o.statusFd) : undefined;
+  const criuFds: number[] = [];
   const images = openDir(imagePath, '--image-path');
   let work = -1;
   try {
@@ -89,6 +124,11 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
     }
     if (o.preDump) opts.track_mem = true;
     if (ps) opts.ps = ps;
+    if (statusFd !== undefined && version.number < 31500) {
+      criuFds.push(statusFd);
+      opts.status_fd = FIRST_EXTRA_FD;
+      statusFd = undefined;
+    }
     const req: CriuReq = { type: o.preDump ? REQ.PRE_DUMP : REQ.DUMP, opts };
     if (!o.preDump) {
       try {
@@ -103,8 +143,19 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
     await swrk({
       criu: o.criu,
       req,
+      fds: criuFds,
       log: path.join(workPath, logFile),
       what: o.preDump ? 'pre-dump' : 'dump',
+      onNotify: (script) => {
+        if (script !== 'status-ready' || statusFd === undefined) return;
+        const fd = statusFd;
+        statusFd = undefined;
+        try {
+          fs.writeSync(fd, Buffer.from([0]));
+        } finally {
+          fs.closeSync(fd);
+        }
+      },
     });
   } finally {
     fs.closeSync(images);

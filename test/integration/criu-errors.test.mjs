@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO, SKIP, env, makeBundle, show, cgroupDirsOf, leftovers } from '../lib/harness.mjs';
+import { HUSK, REPO, SKIP, env, makeBundle, show, cgroupDirsOf, leftovers } from '../lib/harness.mjs';
 
 const RPC = path.join(REPO, 'out', 'criu', 'rpc.js');
 
@@ -33,8 +33,20 @@ for (;;) {
     fs.writeSync(3, rpc.encodeResp({ type: req.type, success: true, version: { major_number: major, minor_number: minor } }));
     continue;
   }
-  const cgroup = fs.readFileSync('/proc/self/cgroup', 'utf8');
-  fs.writeFileSync(out, JSON.stringify({ req, cgroup, stdio: [0, 1, 2].map((i) => { try { return fs.readlinkSync('/proc/self/fd/' + i); } catch { return ''; } }) }));
+  // FAKE_CRIU_LAZY=1: lazy migration works here.
+  if (req.type === rpc.REQ.FEATURE_CHECK) {
+    fs.writeSync(3, rpc.encodeResp({ type: req.type, success: true, features: { lazy_pages: process.env.FAKE_CRIU_LAZY === '1' } }));
+    continue;
+  }
+  const link = (i) => { try { return fs.readlinkSync('/proc/self/fd/' + i); } catch { return ''; } };
+  const rec = { req, cgroup: fs.readFileSync('/proc/self/cgroup', 'utf8'), stdio: [0, 1, 2].map(link), fd4: link(4) };
+  // FAKE_CRIU_NOTIFY=SCRIPT: that notification first, and the caller's answer recorded.
+  if (process.env.FAKE_CRIU_NOTIFY) {
+    fs.writeSync(3, rpc.encodeResp({ type: rpc.REQ.NOTIFY, success: true, notify: { script: process.env.FAKE_CRIU_NOTIFY } }));
+    const m = fs.readSync(3, buf);
+    rec.ack = rpc.decodeReq(buf.subarray(0, m)).notify_success;
+  }
+  fs.writeFileSync(out, JSON.stringify(rec));
   fs.writeSync(3, rpc.encodeResp({ type: req.type, success: false, cr_errno: 5, cr_errmsg: 'fake criu refuses' }));
 }
 `,
@@ -216,6 +228,68 @@ describe('checkpoint and restore when criu cannot do its work', { skip: SKIP }, 
       `a freezer in ${req.opts.freeze_cgroup}`,
     );
     assert.equal(e.state(id).status, 'paused');
+    assert.equal(e.husk(['delete', '-f', id]).code, 0);
+    await e.assertClean();
+  });
+
+  // checkpoint --lazy-pages --status-fd N as runc's lazy migration test runs it: the caller reads
+  // one NUL byte on N once criu's page server is up.
+  function lazyCheckpoint(e, fake, id, envs, statusFd = '3') {
+    const ready = path.join(e.tmpdir(), 'ready');
+    // prettier-ignore
+    const args = [
+      '--root', e.root, '--criu', fake.file, 'checkpoint', '--lazy-pages', '--page-server', '0.0.0.0:27277',
+      '--status-fd', statusFd, '--image-path', e.tmpdir(), '--work-path', e.tmpdir(), id,
+    ];
+    const r = e.husk(['-c', 'exec 3>"$0"; exec "$@"', ready, HUSK, ...args], {
+      runtime: '/bin/sh',
+      root: undefined,
+      env: { FAKE_CRIU_OUT: fake.out, ...envs },
+    });
+    return { r, ready };
+  }
+
+  test('--lazy-pages where criu cannot migrate lazily: the error says so, no dump is asked, the container runs on', async (t) => {
+    const e = env(t);
+    const fake = fakeCriu(e);
+    const { id } = runningSleeper(t, e);
+    const { r } = lazyCheckpoint(e, fake, id, {});
+    assert.notEqual(r.code, 0, show(r));
+    assert.match(r.stderr, /--lazy-pages: criu 3\.17 .*cannot migrate lazily/, show(r));
+    assert.ok(!fs.existsSync(fake.out), 'no dump request after a failed feature check');
+    assert.equal(e.state(id).status, 'running');
+    assert.equal(e.husk(['delete', '-f', id]).code, 0);
+  });
+
+  test('--lazy-pages --status-fd: criu 3.15+ says status-ready and husk writes the NUL byte; an older criu is given the fd', async (t) => {
+    const e = env(t);
+    const { id } = runningSleeper(t, e);
+    for (const version of ['3.17', '3.14']) {
+      const fake = fakeCriu(e);
+      const { r, ready } = lazyCheckpoint(e, fake, id, {
+        FAKE_CRIU_VERSION: version,
+        FAKE_CRIU_LAZY: '1',
+        FAKE_CRIU_NOTIFY: version === '3.17' ? 'status-ready' : '',
+      });
+      assert.match(r.stderr, /criu dump failed: fake criu refuses/, `${version}: ${show(r)}`);
+      const rec = JSON.parse(fs.readFileSync(fake.out, 'utf8'));
+      assert.equal(rec.req.opts.lazy_pages, true, version);
+      assert.deepEqual(rec.req.opts.ps, { address: '0.0.0.0', port: 27277 }, version);
+      if (version === '3.17') {
+        assert.equal(rec.req.opts.status_fd, undefined, 'criu 3.17 is not given the fd');
+        assert.equal(rec.ack, true, 'the notification is answered with success');
+        assert.deepEqual([...fs.readFileSync(ready)], [0], 'one NUL byte on the status fd');
+      } else {
+        assert.equal(rec.req.opts.status_fd, 4, 'criu 3.14 writes to the fd itself: its fd 4');
+        assert.equal(rec.fd4, ready, "criu's fd 4 is the caller's status fd");
+        assert.equal(fs.readFileSync(ready).length, 0, 'husk writes nothing itself');
+      }
+      assert.equal(e.state(id).status, 'running', version);
+    }
+    const fake = fakeCriu(e);
+    const { r } = lazyCheckpoint(e, fake, id, { FAKE_CRIU_LAZY: '1' }, '77');
+    assert.match(r.stderr, /--status-fd 77: not an open file descriptor/, show(r));
+    assert.ok(!fs.existsSync(fake.out), 'no dump request with a bad --status-fd');
     assert.equal(e.husk(['delete', '-f', id]).code, 0);
     await e.assertClean();
   });
