@@ -45,6 +45,24 @@ function pageServer(addr: string): { address: string; port: number } {
   return { address: addr.slice(0, i), port };
 }
 
+// criu reads --parent-path relative to the images directory; runc refuses an absolute one rather
+// than guess, and one that is not a directory there before criu runs.
+function parentImages(imagePath: string, parentPath: string): string {
+  if (path.isAbsolute(parentPath))
+    throw new HuskError(`--parent-path ${parentPath}: must be relative to --image-path (e.g. ../parent)`);
+  const real = path.join(imagePath, parentPath);
+  let dir = false;
+  try {
+    dir = fs.statSync(real).isDirectory();
+  } catch (e) {
+    throw new HuskError(
+      `invalid --parent-path ${parentPath}: ${real}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  if (!dir) throw new HuskError(`invalid --parent-path ${parentPath}: ${real} is not a directory`);
+  return parentPath;
+}
+
 // --status-fd names an fd of the caller's that must be open for writing (runc's check): the
 // lazy-pages server's readiness is told there as one NUL byte.
 function statusFdOf(fd: number): number {
@@ -91,8 +109,9 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
     );
   const spec = ctx.store.readConfig(id);
   if (!spec) throw new HuskError(`container ${id}: its config snapshot is missing`);
-  const version = await criuVersion(o.criu);
   const imagePath = path.resolve(o.imagePath);
+  const parent = o.parentPath ? parentImages(imagePath, o.parentPath) : undefined;
+  const version = await criuVersion(o.criu);
   const workPath = path.resolve(o.workPath);
   const logFile = 'dump.log'; // runc's name, for pre-dumps too
   const ps = o.pageServer ? pageServer(o.pageServer) : undefined;
@@ -117,9 +136,8 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
     const freezer = freezeCgroup(rec.freezerDir, version.number);
     if (freezer) opts.freeze_cgroup = freezer;
     if (o.leaveRunning) opts.leave_running = true;
-    if (o.parentPath) {
-      // criu takes the parent relative to the images directory.
-      opts.parent_img = path.isAbsolute(o.parentPath) ? path.relative(imagePath, o.parentPath) : o.parentPath;
+    if (parent) {
+      opts.parent_img = parent;
       opts.track_mem = true;
     }
     if (o.preDump) opts.track_mem = true;

@@ -10,92 +10,19 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { HUSK, SKIP as NOT_ROOT, env, makeBundle, native, show, waitFor } from '../lib/harness.mjs';
-import { criuWhyNot } from './criu-check.mjs';
-
-const RUNTIME = process.env.RUNTIME ? path.resolve(process.env.RUNTIME) : HUSK;
-const NAME = path.basename(RUNTIME);
-
-function whyNot() {
-  if (NOT_ROOT) return NOT_ROOT;
-  if (!fs.existsSync(RUNTIME)) return `runtime ${RUNTIME} not found`;
-  return criuWhyNot();
-}
-const SKIP = whyNot();
-
-const COUNTER = 'i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.2; done';
-
-function counterBundle(t, mutate) {
-  return makeBundle(
-    t,
-    (c, b) => {
-      c.root = { path: b.rootfs, readonly: false };
-      mutate?.(c, b);
-    },
-    { copyRootfs: true, args: ['sh', '-c', COUNTER] },
-  );
-}
-
-// criu's log of a failed step, for the assertion message: runc and husk name it, neither prints it.
-function criuLog(args) {
-  const i = args.indexOf('--work-path') >= 0 ? args.indexOf('--work-path') : args.indexOf('--image-path');
-  if (i < 0) return '';
-  const dir = args[i + 1];
-  for (const f of ['dump.log', 'restore.log']) {
-    try {
-      const lines = fs.readFileSync(path.join(dir, f), 'utf8').split('\n');
-      const errs = lines.filter((l) => /Error|Warn/.test(l)).slice(-12);
-      return `\n--- ${f} (errors and warnings):\n${errs.join('\n')}\n--- last lines:\n${lines.slice(-8).join('\n')}`;
-    } catch {
-      /* not this one */
-    }
-  }
-  return '';
-}
-
-// The runtime with real pipes on all three fds, as conmon and the containerd shim run it (Node's
-// 'pipe' stdio is a socketpair, which criu refuses without --ext-unix-sk): a shell pipeline, its
-// reader left in the background so that a detached container may keep the write end.
-const PIPED = 'exec 3>&1; : | { "$0" "$@" 2>&1; echo "__exit=$?" >&3; } | { cat >&3 & }';
-
-async function piped(e, args) {
-  const h = e.huskAsync(['-c', PIPED, RUNTIME, ...args], { runtime: '/bin/sh', root: undefined });
-  const r = await h.done;
-  const m = /__exit=(\d+)/.exec(r.stdout);
-  r.code = m ? Number(m[1]) : 255;
-  r.stdout = r.stdout.replace(/__exit=\d+\n?/, '');
-  return r;
-}
-
-async function rtPiped(e, args) {
-  const r = await piped(e, ['--root', e.root, ...args]);
-  if (r.code !== 0 && args.some((a) => a === 'checkpoint' || a === 'restore')) r.stderr += criuLog(args);
-  return r;
-}
-
-function count(file) {
-  try {
-    return Number(fs.readFileSync(file, 'utf8').trim()) || 0;
-  } catch {
-    return 0;
-  }
-}
-
-async function countPast(file, n, what) {
-  await waitFor(() => count(file) > n, `${what}: count past ${n} (now ${count(file)})`, 60_000, 100);
-  return count(file);
-}
-
-function timed(fn) {
-  const t0 = process.hrtime.bigint();
-  return Promise.resolve(fn()).then((r) => ({ ...r, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
-}
-
-async function runCounter(t, e, b, id, file) {
-  const r = await rtPiped(e, ['run', '-d', '--bundle', b.dir, id]);
-  assert.equal(r.code, 0, `run -d: ${show(r)}`);
-  return countPast(file, 2, 'before checkpoint');
-}
+import { HUSK, env, makeBundle, native, show, waitFor } from '../lib/harness.mjs';
+import {
+  NAME,
+  RUNTIME,
+  SKIP,
+  count,
+  countPast,
+  counterBundle,
+  piped,
+  rtPiped,
+  runCounter,
+  timed,
+} from './criu-lib.mjs';
 
 describe(`checkpoint and restore with criu (${NAME})`, { skip: SKIP }, () => {
   test('a counter container checkpointed and restored: the count goes on', async (t) => {

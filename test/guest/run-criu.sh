@@ -1,5 +1,5 @@
 #!/bin/sh
-# A focused guest run: only test/guest/criu.test.mjs and criu-ctr.test.mjs, for husk and for runc, e.g.
+# A focused guest run: only test/guest/criu*.test.mjs, for husk and for runc, e.g.
 #   flock /tmp/husk-guest.lock node scripts/guest/run.mjs --pack test/guest/run-criu.sh
 set -u
 job=${HUSK_JOB:-/tmp}
@@ -13,7 +13,7 @@ for rt in husk runc; do
   case $rt in husk) bin=$work/bin/husk ;; *) bin=$(command -v runc) ;; esac
   ts=$(date +%s)
   echo "=== $rt: test/guest/criu.test.mjs"
-  RUNTIME=$bin node --test --test-concurrency=1 --test-reporter=spec test/guest/criu.test.mjs test/guest/criu-ctr.test.mjs || rc=1
+  RUNTIME=$bin node --test --test-concurrency=1 --test-reporter=spec test/guest/criu.test.mjs test/guest/criu-runc-cases.test.mjs test/guest/criu-ctr.test.mjs || rc=1
   echo "=== $rt: criu.test.mjs done in $(($(date +%s) - ts)) s"
 done
 exit $rc

@@ -135,8 +135,8 @@ checks_of() {
   # Checkpoint and restore (issue 21): where criu check passes, which is here. crun's criu
   # support is not a reference husk follows.
   [ "$1" = crun ] && return
-  step "$1: test/guest/criu.test.mjs criu-ctr.test.mjs" "$1" "$1-criu.tap" 60 "RUNTIME=$bin" \
-    ${only:+--test-name-pattern="$only"} test/guest/criu.test.mjs test/guest/criu-ctr.test.mjs
+  step "$1: test/guest/criu.test.mjs criu-runc-cases.test.mjs criu-ctr.test.mjs" "$1" "$1-criu.tap" 60 "RUNTIME=$bin" \
+    ${only:+--test-name-pattern="$only"} test/guest/criu.test.mjs test/guest/criu-runc-cases.test.mjs test/guest/criu-ctr.test.mjs
 }
 
 conformance_of() {

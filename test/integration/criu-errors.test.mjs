@@ -294,6 +294,44 @@ describe('checkpoint and restore when criu cannot do its work', { skip: SKIP }, 
     await e.assertClean();
   });
 
+  // runc's "checkpoint --pre-dump (bad --parent-path)": criu reads it relative to the images.
+  test('--parent-path absolute, or not a directory there: refused naming it before criu runs', async (t) => {
+    const e = env(t);
+    const fake = fakeCriu(e);
+    const { id } = runningSleeper(t, e);
+    const top = e.tmpdir();
+    const images = path.join(top, 'image-dir');
+    fs.mkdirSync(path.join(top, 'parent-dir'));
+    fs.writeFileSync(path.join(top, 'file'), '');
+    for (const [parent, why] of [
+      [path.join(top, 'parent-dir'), /--parent-path .*must be relative/],
+      ['../nothing', /invalid --parent-path \.\.\/nothing: .*ENOENT/],
+      ['../file', /invalid --parent-path \.\.\/file: .*not a directory/],
+    ]) {
+      const r = e.husk(
+        ['--criu', fake.file, 'checkpoint', '--parent-path', parent, '--image-path', images, id],
+        {
+          env: { FAKE_CRIU_OUT: fake.out },
+        },
+      );
+      assert.notEqual(r.code, 0, show(r));
+      assert.match(r.stderr, why, show(r));
+      assert.ok(!fs.existsSync(fake.out), `${parent}: no request to criu`);
+      assert.equal(e.state(id).status, 'running');
+    }
+    const r = e.husk(
+      ['--criu', fake.file, 'checkpoint', '--parent-path', '../parent-dir', '--image-path', images, id],
+      {
+        env: { FAKE_CRIU_OUT: fake.out },
+      },
+    );
+    assert.match(r.stderr, /criu dump failed: fake criu refuses/, show(r));
+    const { req } = JSON.parse(fs.readFileSync(fake.out, 'utf8'));
+    assert.equal(req.opts.parent_img, '../parent-dir');
+    assert.equal(req.opts.track_mem, true);
+    assert.equal(e.husk(['delete', '-f', id]).code, 0);
+  });
+
   test('a failing restore: the error names restore.log and nothing is left (state, cgroup, criu-root)', async (t) => {
     const e = env(t);
     const fake = fakeCriu(e);
