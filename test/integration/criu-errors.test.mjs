@@ -303,10 +303,10 @@ describe('checkpoint and restore when criu cannot do its work', { skip: SKIP }, 
     const images = path.join(top, 'image-dir');
     fs.mkdirSync(path.join(top, 'parent-dir'));
     fs.writeFileSync(path.join(top, 'file'), '');
-    for (const [parent, why] of [
-      [path.join(top, 'parent-dir'), /--parent-path .*must be relative/],
-      ['../nothing', /invalid --parent-path \.\.\/nothing: .*ENOENT/],
-      ['../file', /invalid --parent-path \.\.\/file: .*not a directory/],
+    for (const { parent, why } of [
+      { parent: path.join(top, 'parent-dir'), why: /--parent-path .*must be relative/ },
+      { parent: '../nothing', why: /invalid --parent-path \.\.\/nothing: .*ENOENT/ },
+      { parent: '../file', why: /invalid --parent-path \.\.\/file: .*not a directory/ },
     ]) {
       const r = e.husk(
         ['--criu', fake.file, 'checkpoint', '--parent-path', parent, '--image-path', images, id],
