@@ -76,10 +76,11 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 # What the guest suite drives: the kernel, AppArmor, the reference runtimes, the engines.
 # Rootless: uidmap (newuidmap), a user bus for the user's systemd (dbus-user-session: husk's and
 # runc's --systemd-cgroup reach it at $XDG_RUNTIME_DIR/bus), slirp4netns and fuse-overlayfs for
-# rootless podman, systemd-container (machinectl shell / systemd-run -M user@.host).
+# rootless podman, systemd-container (machinectl shell / systemd-run -M user@.host). The bench:
+# time (/usr/bin/time, peak RSS) and musl-tools (the CRI scenario builds its pause program).
 pkgs="linux-image-amd64 apparmor apparmor-utils runc crun podman conmon containerd docker.io criu \
 busybox-static jq uidmap dbus-user-session slirp4netns fuse-overlayfs systemd-container \
-iproute2 procps util-linux e2fsprogs ca-certificates"
+iproute2 procps util-linux e2fsprogs ca-certificates time musl-tools"
 chroot "$root" sh -c "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
   apt-get install -y -qq --no-install-recommends $pkgs && apt-get clean" >>"$log" 2>&1 \
   || { tail -n 30 "$log" >&2; exit 1; }

@@ -5,6 +5,7 @@ import fs = require('node:fs');
 import path = require('node:path');
 import { HuskError } from '../errors';
 import type { Spec } from '../spec/types';
+import { resolveInRoot } from './in-root';
 import { CG_MODE, type CriuOpts } from './rpc';
 
 export interface CriuFlags {
@@ -112,15 +113,24 @@ function isBind(m: { type?: string; options?: string[] }): boolean {
   return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
 }
 
-// Dump: each bind mount is external, named by its destination; each masked file (a bind of
-// /dev/null) is external as /dev/null. `pid` is the init's, to tell masked files from masked
-// directories (a read-only tmpfs, which criu dumps itself).
-export function dumpMounts(spec: Spec, pid: number, cgroupBind = false): { key: string; val: string }[] {
+// Dump: each bind mount is external, named by its destination as resolved in the rootfs; each
+// masked file (a bind of /dev/null) is external as /dev/null. `pid` is the init's, to tell
+// masked files from masked directories (a read-only tmpfs, which criu dumps itself).
+export function dumpMounts(
+  spec: Spec,
+  pid: number,
+  rootfs: string,
+  cgroupBind = false,
+): { key: string; val: string }[] {
   const out: { key: string; val: string }[] = [];
-  for (const m of spec.mounts ?? []) if (isBind(m)) out.push({ key: m.destination, val: m.destination });
+  const named = (d: string) => {
+    const key = resolveInRoot(rootfs, d);
+    out.push({ key, val: key });
+  };
+  for (const m of spec.mounts ?? []) if (isBind(m)) named(m.destination);
   // Without a cgroup namespace husk binds the container's own cgroup2 directory there (a slave
   // of the host's mount, which criu cannot reach): external too, mapped to the new one on restore.
-  if (cgroupBind) for (const d of cgroupDestinations(spec)) out.push({ key: d, val: d });
+  if (cgroupBind) for (const d of cgroupDestinations(spec)) named(d);
   for (const p of spec.linux?.maskedPaths ?? []) {
     let st: fs.Stats;
     try {
@@ -133,16 +143,19 @@ export function dumpMounts(spec: Spec, pid: number, cgroupBind = false): { key: 
   return out;
 }
 
-// Restore: the same names mapped back to the sources in this config.
+// Restore: the same names (resolved in this rootfs) mapped back to the sources in this config.
 export function restoreMounts(
   spec: Spec,
   bundle: string,
+  rootfs: string,
   cgroupDir?: string,
 ): { key: string; val: string }[] {
   const out: { key: string; val: string }[] = [];
   for (const m of spec.mounts ?? [])
-    if (isBind(m)) out.push({ key: m.destination, val: path.resolve(bundle, m.source ?? '') });
-  if (cgroupDir) for (const d of cgroupDestinations(spec)) out.push({ key: d, val: cgroupDir });
+    if (isBind(m))
+      out.push({ key: resolveInRoot(rootfs, m.destination), val: path.resolve(bundle, m.source ?? '') });
+  if (cgroupDir)
+    for (const d of cgroupDestinations(spec)) out.push({ key: resolveInRoot(rootfs, d), val: cgroupDir });
   if (spec.linux?.maskedPaths?.length) out.push({ key: '/dev/null', val: '/dev/null' });
   return out;
 }

@@ -126,11 +126,12 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
   let work = -1;
   try {
     work = openDir(workPath, '--work-path');
+    const root = fs.realpathSync(rec.rootfs);
     const opts = {
       ...commonOpts(o, spec, logFile, { images, work }),
       pid: rec.pid,
-      root: fs.realpathSync(rec.rootfs),
-      ext_mnt: dumpMounts(spec, rec.pid, cgroupBinds(spec, probeHost().cgroupMode === 'v2')),
+      root,
+      ext_mnt: dumpMounts(spec, rec.pid, root, cgroupBinds(spec, probeHost().cgroupMode === 'v2')),
       external,
     };
     const freezer = freezeCgroup(rec.freezerDir, version.number);

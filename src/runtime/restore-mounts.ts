@@ -1,9 +1,11 @@
 // Before criu restores the mounts of a container, their mountpoints must exist in the rootfs:
 // a restore from another bundle (podman --import, a copied rootfs) lacks those the first create
-// made. Made as create makes them (directories 0755, an empty file for a bind of a file), never
-// through a symlink: a destination reached through one is left to criu, whose error names it.
+// made. Made as create makes them (directories 0755, an empty file for a bind of a file), at the
+// destination resolved inside the rootfs (where the dump found the mount, and as runc makes it),
+// never through a symlink out of it.
 import fs = require('node:fs');
 import path = require('node:path');
+import { resolveInRoot } from '../criu/in-root';
 import type { Logger } from '../log';
 import type { Spec } from '../spec/types';
 
@@ -19,7 +21,7 @@ function sourceIsFile(m: { source?: string; type?: string; options?: string[] })
 
 export function prepareMountpoints(spec: Spec, rootfs: string, log: Logger): void {
   for (const m of spec.mounts ?? []) {
-    const parts = path.posix.normalize(m.destination).split('/').filter(Boolean);
+    const parts = resolveInRoot(rootfs, m.destination).split('/').filter(Boolean);
     let at = rootfs;
     for (let i = 0; i < parts.length; i++) {
       at = path.join(at, parts[i]);
@@ -30,6 +32,7 @@ export function prepareMountpoints(spec: Spec, rootfs: string, log: Logger): voi
         /* made below */
       }
       if (st?.isSymbolicLink()) {
+        // Only a link made since it was resolved: not followed.
         log.debug(`restore: mountpoint ${m.destination} goes through a symlink; left to criu`);
         break;
       }

@@ -184,6 +184,7 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
       ext_mnt: restoreMounts(
         spec,
         bundle,
+        rootfs,
         cg?.unifiedDir && cgroupBinds(spec, host.cgroupMode === 'v2') ? cg.unifiedDir : undefined,
       ),
       inherit_fd: inheritedStdio(descriptors),

@@ -48,8 +48,12 @@ export function criuLog(args) {
 
 // The runtime with real pipes on all three fds, as conmon and the containerd shim run it (Node's
 // 'pipe' stdio is a socketpair, which criu refuses without --ext-unix-sk): a shell pipeline, its
-// reader left in the background so that a detached container may keep the write end.
-export const PIPED = 'exec 3>&1; : | { "$0" "$@" 2>&1; echo "__exit=$?" >&3; } | { cat >&3 & }';
+// reader left in the background so that a detached container may keep the write end. The reader
+// takes the pipe through fd 4: a background command's stdin is /dev/null in a shell without job
+// control, and a cat reading that ended at once, so whatever the runtime wrote (an error, --debug
+// lines) killed it with SIGPIPE. The runtime's stdout and stderr arrive together, on stdout.
+export const PIPED =
+  'exec 3>&1; : | { "$0" "$@" 2>&1; echo "__exit=$?" >&3; } | { exec 4<&0; cat <&4 >&3 4<&- & }';
 
 export async function piped(e, args) {
   const h = e.huskAsync(['-c', PIPED, RUNTIME, ...args], { runtime: '/bin/sh', root: undefined });

@@ -3,14 +3,14 @@
 // --work-path and then an exec; a lazy migration (--lazy-pages, a page server, criu's lazy-pages
 // daemon, the status fd); a network namespace joined by path, restored into the same one; a
 // container's own criu config file (org.criu.config); a restore into another cgroup with
-// --manage-cgroups-mode ignore; a bad --parent-path. Runs where `criu check` passes (the Debian 12
+// --manage-cgroups-mode ignore; a bind mount whose destination is a symlink; a bad --parent-path. Runs where `criu check` passes (the Debian 12
 // guest of scripts/guest/); skipped with the reason elsewhere.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { env, show, waitFor } from '../lib/harness.mjs';
+import { env, makeBundle, show, waitFor } from '../lib/harness.mjs';
 import { NAME, RUNTIME, SKIP, count, countPast, counterBundle, rtPiped, runCounter } from './criu-lib.mjs';
 
 // `criu check --feature NAME`: a reason to skip, or false.
@@ -240,6 +240,35 @@ describe(`checkpoint and restore, runc's cases (${NAME})`, { skip: SKIP }, () =>
     assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
   });
 
+  test('a bind mount whose destination is a symlink in the image: dumped and restored at its target', async (t) => {
+    const e = env(t, { runtime: RUNTIME });
+    const data = e.tmpdir('husk-bind-');
+    const b = makeBundle(
+      t,
+      (c, bb) => {
+        c.root = { path: bb.rootfs, readonly: false };
+        c.mounts.push({ destination: '/conf', type: 'bind', source: data, options: ['bind'] });
+      },
+      {
+        copyRootfs: true,
+        args: ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /conf/count; sleep 0.2; done'],
+      },
+    );
+    fs.mkdirSync(path.join(b.rootfs, 'real', 'conf'), { recursive: true });
+    fs.symlinkSync('/real/conf', path.join(b.rootfs, 'conf'));
+    const id = e.id('symdest');
+    const file = path.join(data, 'count');
+    await runCounter(t, e, b, id, file);
+    const paths = ['--work-path', e.tmpdir('husk-work-'), '--image-path', e.tmpdir('husk-ckpt-')];
+    const c = await rtPiped(e, ['checkpoint', ...paths, id]);
+    assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
+    const at = count(file);
+    const r = await rtPiped(e, ['restore', '-d', ...paths, '--bundle', b.dir, id]);
+    assert.equal(r.code, 0, `restore: ${show(r)}`);
+    await countPast(file, at, 'after restore, through the bind');
+    assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
+  });
+
   test('checkpoint with a bad --parent-path fails naming it, and the container runs on', async (t) => {
     const e = env(t, { runtime: RUNTIME });
     const b = counterBundle(t);
@@ -252,7 +281,7 @@ describe(`checkpoint and restore, runc's cases (${NAME})`, { skip: SKIP }, () =>
     for (const parent of [path.join(top, 'parent-dir'), './parent-dir']) {
       const r = await rtPiped(e, ['checkpoint', '--parent-path', parent, ...paths, id]);
       assert.notEqual(r.code, 0, `--parent-path ${parent}: ${show(r)}`);
-      assert.match(r.stderr, /--parent-path/, `the error names --parent-path: ${show(r)}`);
+      assert.match(r.stdout, /--parent-path/, `the error names --parent-path: ${show(r)}`);
       assert.equal(e.state(id).status, 'running', `running after --parent-path ${parent}`);
     }
     assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);

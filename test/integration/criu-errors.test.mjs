@@ -294,6 +294,57 @@ describe('checkpoint and restore when criu cannot do its work', { skip: SKIP }, 
     await e.assertClean();
   });
 
+  // runc's "checkpoint and restore (bind mount, destination is symlink)": the image's /conf is a
+  // link to /real/conf, where the bind is mounted; criu knows the mount by that path.
+  test('a bind whose destination is a symlink in the image is external by the link target', async (t) => {
+    const e = env(t);
+    const fake = fakeCriu(e);
+    const data = e.tmpdir('husk-bind-');
+    const b = makeBundle(
+      t,
+      (c) => {
+        c.mounts.push({ destination: '/conf', type: 'bind', source: data, options: ['rbind', 'rw'] });
+      },
+      { args: ['sleep', '600'], copyRootfs: true },
+    );
+    fs.mkdirSync(path.join(b.rootfs, 'real', 'conf'), { recursive: true });
+    fs.symlinkSync('/real/conf', path.join(b.rootfs, 'conf'));
+    const id = e.id('lnk');
+    assert.equal(e.husk(['run', '-d', '--bundle', b.dir, id]).code, 0);
+    const mountinfo = fs.readFileSync(`/proc/${e.state(id).pid}/mountinfo`, 'utf8');
+    assert.match(mountinfo, / \/real\/conf /, 'the bind is mounted at the link target');
+    const images = e.tmpdir();
+    const r = e.husk(['--criu', fake.file, 'checkpoint', '--image-path', images, id], {
+      env: { FAKE_CRIU_OUT: fake.out },
+    });
+    assert.match(r.stderr, /criu dump failed: fake criu refuses/, show(r));
+    const dump = JSON.parse(fs.readFileSync(fake.out, 'utf8')).req.opts.ext_mnt;
+    assert.ok(
+      dump.some((m) => m.key === '/real/conf' && m.val === '/real/conf'),
+      JSON.stringify(dump),
+    );
+    assert.ok(!dump.some((m) => m.key === '/conf'), JSON.stringify(dump));
+    assert.equal(e.husk(['delete', '-f', id]).code, 0);
+    fs.writeFileSync(
+      path.join(images, 'descriptors.json'),
+      JSON.stringify(['/dev/null', '/dev/null', '/dev/null']),
+    );
+    fs.rmSync(fake.out);
+    const rs = e.husk(
+      ['--criu', fake.file, 'restore', '-d', '--image-path', images, '-b', b.dir, e.id('lnk2')],
+      {
+        env: { FAKE_CRIU_OUT: fake.out },
+      },
+    );
+    assert.match(rs.stderr, /criu restore failed: fake criu refuses/, show(rs));
+    const back = JSON.parse(fs.readFileSync(fake.out, 'utf8')).req.opts.ext_mnt;
+    assert.ok(
+      back.some((m) => m.key === '/real/conf' && m.val === data),
+      JSON.stringify(back),
+    );
+    await e.assertClean();
+  });
+
   // runc's "checkpoint --pre-dump (bad --parent-path)": criu reads it relative to the images.
   test('--parent-path absolute, or not a directory there: refused naming it before criu runs', async (t) => {
     const e = env(t);

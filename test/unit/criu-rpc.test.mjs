@@ -3,6 +3,9 @@
 // by hand; the hex is pasted here), so a field number or a wire type wrong is seen here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { load } from './helpers.mjs';
 
 const rpc = load('criu/rpc.js');
@@ -68,7 +71,7 @@ test('policy: bind mounts and masked files external, pipes inherited, --empty-ns
     ],
     linux: { maskedPaths: ['/proc/kcore'] },
   };
-  assert.deepEqual(policy.restoreMounts(spec, '/b'), [
+  assert.deepEqual(policy.restoreMounts(spec, '/b', '/nonexistent-rootfs'), [
     { key: '/data', val: '/b/vol' },
     { key: '/etc/hosts', val: '/h' },
     { key: '/dev/null', val: '/dev/null' },
@@ -82,10 +85,10 @@ test('policy: bind mounts and masked files external, pipes inherited, --empty-ns
   assert.equal(policy.cgroupBinds(cg, true), true);
   assert.equal(policy.cgroupBinds({ ...cg, linux: { namespaces: [{ type: 'cgroup' }] } }, true), false);
   assert.equal(policy.cgroupBinds(cg, false), false);
-  assert.deepEqual(policy.dumpMounts(cg, process.pid, true), [
+  assert.deepEqual(policy.dumpMounts(cg, process.pid, '/nonexistent-rootfs', true), [
     { key: '/sys/fs/cgroup', val: '/sys/fs/cgroup' },
   ]);
-  assert.deepEqual(policy.restoreMounts(cg, '/b', '/sys/fs/cgroup/husk/new'), [
+  assert.deepEqual(policy.restoreMounts(cg, '/b', '/nonexistent-rootfs', '/sys/fs/cgroup/husk/new'), [
     { key: '/sys/fs/cgroup', val: '/sys/fs/cgroup/husk/new' },
   ]);
   assert.equal(policy.emptyNsMask(['network']), 0x40000000);
@@ -95,4 +98,33 @@ test('policy: bind mounts and masked files external, pipes inherited, --empty-ns
   assert.throws(() => policy.cgroupsMode('loose'), /--manage-cgroups-mode loose/);
   assert.equal(policy.criuConfigFile({ annotations: { 'org.criu.config': '/etc/my.conf' } }), '/etc/my.conf');
   assert.equal(policy.criuConfigFile({ annotations: { 'org.criu.config': '' } }), undefined);
+});
+
+// runc's "checkpoint and restore (bind mount, destination is symlink)": the mount is named where
+// it is, the link's target inside the rootfs.
+test('a bind destination through symlinks is named by its target inside the rootfs', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'husk-inroot-'));
+  try {
+    fs.mkdirSync(path.join(root, 'real', 'conf'), { recursive: true });
+    fs.symlinkSync('/real/conf', path.join(root, 'conf'));
+    fs.symlinkSync('../../../real', path.join(root, 'up')); // ".." stops at the root
+    fs.symlinkSync('conf', path.join(root, 'rel'));
+    fs.symlinkSync('/nowhere/x', path.join(root, 'dangling'));
+    fs.symlinkSync('loop', path.join(root, 'loop'));
+    const { resolveInRoot } = load('criu/in-root.js');
+    assert.equal(resolveInRoot(root, '/conf'), '/real/conf');
+    assert.equal(resolveInRoot(root, '/up/conf/x'), '/real/conf/x');
+    assert.equal(resolveInRoot(root, '/rel/./a/../b'), '/real/conf/b');
+    assert.equal(resolveInRoot(root, '/dangling/y'), '/nowhere/x/y');
+    assert.equal(resolveInRoot(root, '/data'), '/data');
+    assert.throws(() => resolveInRoot(root, '/loop'), /too many levels of symbolic links/);
+    const spec = {
+      mounts: [{ destination: '/conf', type: 'bind', source: 'c', options: ['bind'] }],
+      linux: {},
+    };
+    assert.deepEqual(policy.dumpMounts(spec, process.pid, root), [{ key: '/real/conf', val: '/real/conf' }]);
+    assert.deepEqual(policy.restoreMounts(spec, '/b', root), [{ key: '/real/conf', val: '/b/c' }]);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });
