@@ -122,6 +122,13 @@ function logLine(line, format) {
   return { time: m[1], level: m[2], msg: JSON.parse(m[3]) };
 }
 
+const jsonLines = (file) =>
+  fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => logLine(l, 'json'));
+
 describe(`--debug and --log (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
   for (const format of ['text', 'json'])
     test(`run --debug writes debug lines to --log (${format})`, (t) => {
@@ -173,13 +180,8 @@ describe(`--debug and --log (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
       const r = rt(['--root', dir, '--log', log, '--log-format', 'json', ...args]);
       assert.notEqual(r.code, 0, show(r));
       assert.ok(fs.existsSync(log), `${args.join(' ')}: ${log} written: ${show(r)}`);
-      const lines = fs
-        .readFileSync(log, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => logLine(l, 'json'));
       assert.ok(
-        lines.some((l) => l.level === 'error' && what.test(l.msg)),
+        jsonLines(log).some((l) => l.level === 'error' && what.test(l.msg)),
         `${args.join(' ')}: ${fs.readFileSync(log, 'utf8')}`,
       );
     }
@@ -191,13 +193,8 @@ describe(`--debug and --log (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
     const log = path.join(dir, 'log.json');
     const r = e.husk(['--log', log, '--log-format', 'json', 'state', e.id('nosuch')]);
     assert.notEqual(r.code, 0, show(r));
-    const lines = fs
-      .readFileSync(log, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => logLine(l, 'json'));
     assert.ok(
-      lines.some((l) => l.level === 'error' && /does not exist/.test(l.msg)),
+      jsonLines(log).some((l) => l.level === 'error' && /does not exist/.test(l.msg)),
       fs.readFileSync(log, 'utf8'),
     );
   });
