@@ -114,6 +114,11 @@ export const restoreVerb: Verb<Args> = {
       describe: 'accepted as runc does (criu sets the root itself)',
     },
     'no-subreaper': { type: 'boolean', default: false, describe: 'accepted as runc does' },
+    'lsm-profile': {
+      type: 'string',
+      describe: 'LSM profile for the restored processes, TYPE:NAME (apparmor:NAME or selinux:LABEL)',
+    },
+    'lsm-mount-context': { type: 'string', describe: 'SELinux mount context for the restored mounts' },
   },
   handler: async (a, ctx) => {
     const { restore } = await import('../runtime/restore');
@@ -124,6 +129,8 @@ export const restoreVerb: Verb<Args> = {
       pidFile: a['pid-file'] as string | undefined,
       consoleSocket: a['console-socket'] as string | undefined,
       noPivot: !!a['no-pivot'],
+      lsmProfile: a['lsm-profile'] as string | undefined,
+      lsmMountContext: a['lsm-mount-context'] as string | undefined,
     });
   },
 };

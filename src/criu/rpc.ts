@@ -64,6 +64,7 @@ const opts: Schema = {
   orphan_pts_master: { n: 50, t: 'bool' },
   config_file: { n: 51, t: 'string' },
   lsm_profile: { n: 53, t: 'string' },
+  lsm_mount_context: { n: 63, t: 'string' },
 };
 
 const features: Schema = {
@@ -138,6 +139,7 @@ export interface CriuOpts {
   orphan_pts_master?: boolean;
   config_file?: string;
   lsm_profile?: string;
+  lsm_mount_context?: string;
 }
 
 export interface CriuFeatures {

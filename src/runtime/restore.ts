@@ -54,6 +54,30 @@ export interface RestoreOptions extends CriuFlags {
   pidFile?: string;
   consoleSocket?: string;
   noPivot?: boolean;
+  lsmProfile?: string; // TYPE:NAME, in place of the profile in the images
+  lsmMountContext?: string;
+}
+
+// criu before 3.16 cannot restore under another LSM label than the one it dumped.
+const MIN_LSM_CRIU = 31600;
+
+function lsmOpts(o: RestoreOptions, criuVersion: { number: number; text: string }): Partial<CriuOpts> {
+  const out: Partial<CriuOpts> = {};
+  for (const [flag, value] of [
+    ['--lsm-profile', o.lsmProfile],
+    ['--lsm-mount-context', o.lsmMountContext],
+  ] as const) {
+    if (!value) continue;
+    if (criuVersion.number < MIN_LSM_CRIU)
+      throw new HuskError(`${flag} needs criu 3.16 or later (criu here is ${criuVersion.text})`);
+  }
+  if (o.lsmProfile) {
+    if (!/^(apparmor|selinux):./.test(o.lsmProfile))
+      throw new HuskError(`--lsm-profile ${o.lsmProfile}: expected apparmor:NAME or selinux:LABEL`);
+    out.lsm_profile = o.lsmProfile;
+  }
+  if (o.lsmMountContext) out.lsm_mount_context = o.lsmMountContext;
+  return out;
 }
 
 function readDescriptorsFile(imagePath: string): string[] {
@@ -105,7 +129,7 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
     throw new HuskError('restore of a terminal container needs --console-socket (or --detach)');
   const imagePath = path.resolve(o.imagePath);
   const workPath = path.resolve(o.workPath);
-  await criuVersion(o.criu);
+  const lsm = lsmOpts(o, await criuVersion(o.criu));
   const descriptors = readDescriptorsFile(imagePath);
   const rootfs = path.resolve(bundle, spec.root?.path ?? 'rootfs');
   if (!fs.existsSync(rootfs)) throw new HuskError(`/root/path: rootfs ${rootfs} does not exist`);
@@ -188,6 +212,7 @@ export async function restore(ctx: RuntimeContext, id: string, o: RestoreOptions
         cg?.unifiedDir && cgroupBinds(spec, host.cgroupMode === 'v2') ? cg.unifiedDir : undefined,
       ),
       inherit_fd: inheritedStdio(descriptors),
+      ...lsm,
     };
     for (const ns of restoreNamespaces(spec)) {
       extra.push(open(ns.path, '/linux/namespaces:'));

@@ -345,6 +345,56 @@ describe('checkpoint and restore when criu cannot do its work', { skip: SKIP }, 
     await e.assertClean();
   });
 
+  // podman restores a pod's container under the pod's SELinux labels this way.
+  test('restore --lsm-profile and --lsm-mount-context go to criu; an older criu or a bad profile is refused first', async (t) => {
+    const e = env(t);
+    const { b } = sleeper(t, e);
+    const images = e.tmpdir();
+    fs.writeFileSync(
+      path.join(images, 'descriptors.json'),
+      JSON.stringify(['/dev/null', '/dev/null', '/dev/null']),
+    );
+    const ctx = 'system_u:object_r:container_file_t:s0:c1,c2';
+    const restore = (fake, flags, version = '3.17') =>
+      e.husk(
+        ['--criu', fake.file, 'restore', '-d', ...flags, '--image-path', images, '-b', b.dir, e.id('lsm')],
+        {
+          env: { FAKE_CRIU_OUT: fake.out, FAKE_CRIU_VERSION: version },
+        },
+      );
+    let fake = fakeCriu(e);
+    const r = restore(fake, [
+      '--lsm-profile',
+      'selinux:system_u:system_r:container_t:s0:c1,c2',
+      '--lsm-mount-context',
+      ctx,
+    ]);
+    assert.match(r.stderr, /criu restore failed: fake criu refuses/, show(r));
+    const { req } = JSON.parse(fs.readFileSync(fake.out, 'utf8'));
+    assert.equal(req.opts.lsm_profile, 'selinux:system_u:system_r:container_t:s0:c1,c2');
+    assert.equal(req.opts.lsm_mount_context, ctx);
+    for (const { flags, version, why } of [
+      {
+        flags: ['--lsm-profile', 'apparmor:x'],
+        version: '3.15',
+        why: /--lsm-profile needs criu 3\.16 or later \(criu here is 3\.15\)/,
+      },
+      { flags: ['--lsm-mount-context', ctx], version: '3.15', why: /--lsm-mount-context needs criu 3\.16/ },
+      {
+        flags: ['--lsm-profile', 'tomoyo:x'],
+        version: '3.17',
+        why: /--lsm-profile tomoyo:x: expected apparmor:NAME or selinux:LABEL/,
+      },
+    ]) {
+      fake = fakeCriu(e);
+      const bad = restore(fake, flags, version);
+      assert.notEqual(bad.code, 0, show(bad));
+      assert.match(bad.stderr, why, show(bad));
+      assert.ok(!fs.existsSync(fake.out), `${flags.join(' ')}: no request to criu`);
+    }
+    await e.assertClean();
+  });
+
   // runc's "checkpoint --pre-dump (bad --parent-path)": criu reads it relative to the images.
   test('--parent-path absolute, or not a directory there: refused naming it before criu runs', async (t) => {
     const e = env(t);
