@@ -145,11 +145,11 @@ function failUsage(e: unknown, args: string[]): number {
 
 // Returns the exit code.
 export async function main(args: string[]): Promise<number> {
+  args = joinDashValues(args, VERBS);
   if (asksVersion(args)) {
     fs.writeSync(1, versionText() + '\n');
     return 0;
   }
-  args = joinDashValues(args, VERBS);
   const fast = fastParse(args, VERBS);
   if (fast) return dispatch(fast.verb, fast.args);
   const wrong = checkWords(args, VERBS);
@@ -164,8 +164,9 @@ export async function main(args: string[]): Promise<number> {
 const NOT_SERVED = new Set(['events', 'server', 'checkpoint', 'restore']);
 
 export async function serveCall(args: string[], call: CallOptions): Promise<number | null> {
-  if (asksVersion(args)) return main(args);
-  const fast = fastParse(joinDashValues(args, VERBS), VERBS);
+  const words = joinDashValues(args, VERBS);
+  if (asksVersion(words)) return main(args);
+  const fast = fastParse(words, VERBS);
   if (!fast || NOT_SERVED.has(fast.verb.name)) return null;
   try {
     return await dispatch(fast.verb, fast.args, call);

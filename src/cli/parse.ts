@@ -44,7 +44,11 @@ function namesOf(o: Options): readonly string[] {
 //   option's value; "--resources=-" says the same without the ambiguity.
 // Exec's command after its first word is not touched.
 export function joinDashValues(argv: string[], verbs: Verb<never>[]): string[] {
-  const globals = new Map<string, Options>();
+  // --help and --version are yargs' own, not in the tables.
+  const globals = new Map<string, Options>([
+    ['help', { type: 'boolean' }],
+    ['version', { type: 'boolean' }],
+  ]);
   for (const [name, o] of Object.entries(GLOBAL_OPTIONS))
     for (const n of [name, ...namesOf(o)]) globals.set(n, o);
   let known = globals;

@@ -97,7 +97,13 @@ describe(`the command line (${RUNTIME ?? 'husk'})`, { skip: SKIP }, () => {
   });
 
   test('-v and --version print NAME version, commit and spec lines', () => {
-    for (const args of [['-v'], ['--version'], ['--root', '/tmp/x', '--version']]) {
+    // Go's flag package takes -version for --version as well.
+    for (const args of [
+      ['-v'],
+      ['--version'],
+      ['--root', '/tmp/x', '--version'],
+      ['-root', '/tmp/x', '-version'],
+    ]) {
       const r = rt(args);
       assert.equal(r.code, 0, show(r));
       const lines = r.stdout.split('\n');
