@@ -93,3 +93,37 @@ export async function runCounter(t, e, b, id, file) {
   assert.equal(r.code, 0, `run -d: ${show(r)}`);
   return countPast(file, 2, 'before checkpoint');
 }
+
+// One checkpoint and detached restore of a running counter under the same id, both with
+// `paths` (--work-path, --image-path); `global` goes before each verb. Resolves once the count
+// has gone on past where the checkpoint left it.
+export async function roundTrip(
+  e,
+  b,
+  id,
+  file,
+  { paths, global = [], checkpoint = [], restore = [], what = '' },
+) {
+  const c = await rtPiped(e, [...global, 'checkpoint', ...checkpoint, ...paths, id]);
+  assert.equal(c.code, 0, `checkpoint ${what}: ${show(c)}`);
+  const at = count(file);
+  const r = await rtPiped(e, [...global, 'restore', '-d', ...restore, ...paths, '--bundle', b.dir, id]);
+  assert.equal(r.code, 0, `restore ${what}: ${show(r)}`);
+  await countPast(file, at, `after restore ${what}`);
+  return { c, r, at };
+}
+
+// A container running `script`, with a fresh host directory bound at `destination` (and
+// `mounts` after it): the script's count goes there.
+export function bindBundle(t, e, destination, script, mounts = []) {
+  const data = e.tmpdir('husk-bind-');
+  const b = makeBundle(
+    t,
+    (c, bb) => {
+      c.root = { path: bb.rootfs, readonly: false };
+      c.mounts.push({ destination, type: 'bind', source: data, options: ['rbind', 'rw'] }, ...mounts);
+    },
+    { copyRootfs: true, args: ['sh', '-c', script] },
+  );
+  return { b, data };
+}

@@ -10,8 +10,19 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { env, makeBundle, show, waitFor } from '../lib/harness.mjs';
-import { NAME, RUNTIME, SKIP, count, countPast, counterBundle, rtPiped, runCounter } from './criu-lib.mjs';
+import { env, show, waitFor } from '../lib/harness.mjs';
+import {
+  bindBundle,
+  NAME,
+  RUNTIME,
+  SKIP,
+  count,
+  countPast,
+  counterBundle,
+  roundTrip,
+  rtPiped,
+  runCounter,
+} from './criu-lib.mjs';
 
 // `criu check --feature NAME`: a reason to skip, or false.
 function criuLacks(feature, what) {
@@ -29,20 +40,13 @@ describe(`checkpoint and restore, runc's cases (${NAME})`, { skip: SKIP }, () =>
     const id = e.id('rounds');
     const file = path.join(b.rootfs, 'count');
     await runCounter(t, e, b, id, file);
-    for (const debug of [[], ['--debug']]) {
-      const images = e.tmpdir('husk-ckpt-');
+    for (const global of [[], ['--debug']]) {
       const work = e.tmpdir('husk-work-');
-      const paths = ['--work-path', work, '--image-path', images];
-      const c = await rtPiped(e, [...debug, 'checkpoint', ...paths, id]);
-      assert.equal(c.code, 0, `checkpoint ${debug.join(' ')}: ${show(c)}`);
-      assert.ok(fs.existsSync(path.join(work, 'dump.log')), "criu's dump.log in --work-path");
-      assert.ok(gone(e, id), 'no container after checkpoint');
-      const at = count(file);
-      const r = await rtPiped(e, [...debug, 'restore', '-d', ...paths, '--bundle', b.dir, id]);
-      assert.equal(r.code, 0, `restore ${debug.join(' ')}: ${show(r)}`);
-      assert.ok(fs.existsSync(path.join(work, 'restore.log')), "criu's restore.log in --work-path");
+      const paths = ['--work-path', work, '--image-path', e.tmpdir('husk-ckpt-')];
+      await roundTrip(e, b, id, file, { paths, global, what: global.join(' ') });
+      for (const log of ['dump.log', 'restore.log'])
+        assert.ok(fs.existsSync(path.join(work, log)), `criu's ${log} in --work-path`);
       assert.equal(e.state(id).status, 'running');
-      await countPast(file, at, 'after restore');
     }
     const x = e.husk(['exec', '--cwd', '/bin', id, 'sh', '-c', 'echo ok; pwd'], { runtime: RUNTIME });
     assert.equal(x.code, 0, `exec into the restored container: ${show(x)}`);
@@ -154,18 +158,13 @@ describe(`checkpoint and restore, runc's cases (${NAME})`, { skip: SKIP }, () =>
       await runCounter(t, e, b, id, file);
       for (let round = 1; round <= 2; round++) {
         const paths = ['--work-path', e.tmpdir('husk-work-'), '--image-path', e.tmpdir('husk-ckpt-')];
-        const c = await rtPiped(e, ['checkpoint', ...paths, id]);
-        assert.equal(c.code, 0, `checkpoint, round ${round}: ${show(c)}`);
-        const at = count(file);
-        const r = await rtPiped(e, ['restore', '-d', ...paths, '--bundle', b.dir, id]);
-        assert.equal(r.code, 0, `restore, round ${round}: ${show(r)}`);
+        await roundTrip(e, b, id, file, { paths, what: `round ${round}` });
         const pid = e.state(id).pid;
         assert.equal(
           fs.statSync(`/proc/${pid}/ns/net`).ino,
           inode,
           `round ${round}: the same network namespace`,
         );
-        await countPast(file, at, `round ${round}, after restore`);
       }
       assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
     },
@@ -242,17 +241,11 @@ describe(`checkpoint and restore, runc's cases (${NAME})`, { skip: SKIP }, () =>
 
   test('a bind mount whose destination is a symlink in the image: dumped and restored at its target', async (t) => {
     const e = env(t, { runtime: RUNTIME });
-    const data = e.tmpdir('husk-bind-');
-    const b = makeBundle(
+    const { b, data } = bindBundle(
       t,
-      (c, bb) => {
-        c.root = { path: bb.rootfs, readonly: false };
-        c.mounts.push({ destination: '/conf', type: 'bind', source: data, options: ['bind'] });
-      },
-      {
-        copyRootfs: true,
-        args: ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i > /conf/count; sleep 0.2; done'],
-      },
+      e,
+      '/conf',
+      'i=0; while :; do i=$((i+1)); echo $i > /conf/count; sleep 0.2; done',
     );
     fs.mkdirSync(path.join(b.rootfs, 'real', 'conf'), { recursive: true });
     fs.symlinkSync('/real/conf', path.join(b.rootfs, 'conf'));
@@ -260,12 +253,7 @@ describe(`checkpoint and restore, runc's cases (${NAME})`, { skip: SKIP }, () =>
     const file = path.join(data, 'count');
     await runCounter(t, e, b, id, file);
     const paths = ['--work-path', e.tmpdir('husk-work-'), '--image-path', e.tmpdir('husk-ckpt-')];
-    const c = await rtPiped(e, ['checkpoint', ...paths, id]);
-    assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
-    const at = count(file);
-    const r = await rtPiped(e, ['restore', '-d', ...paths, '--bundle', b.dir, id]);
-    assert.equal(r.code, 0, `restore: ${show(r)}`);
-    await countPast(file, at, 'after restore, through the bind');
+    await roundTrip(e, b, id, file, { paths, what: 'through the bind' });
     assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
   });
 

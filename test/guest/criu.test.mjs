@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HUSK, env, makeBundle, native, show, waitFor } from '../lib/harness.mjs';
 import {
+  bindBundle,
   NAME,
   RUNTIME,
   SKIP,
@@ -104,27 +105,12 @@ describe(`checkpoint and restore with criu (${NAME})`, { skip: SKIP }, () => {
 
   test('a bind mount and a tmpfs: the bind mapped back, the tmpfs content restored', async (t) => {
     const e = env(t, { runtime: RUNTIME });
-    const data = e.tmpdir('husk-bind-');
-    const b = makeBundle(
+    const { b, data } = bindBundle(
       t,
-      (c, bb) => {
-        c.root = { path: bb.rootfs, readonly: false };
-        c.mounts.push({ destination: '/data', type: 'bind', source: data, options: ['rbind', 'rw'] });
-        c.mounts.push({
-          destination: '/scratch',
-          type: 'tmpfs',
-          source: 'tmpfs',
-          options: ['rw', 'size=1m'],
-        });
-      },
-      {
-        copyRootfs: true,
-        args: [
-          'sh',
-          '-c',
-          `echo kept > /scratch/m; i=0; while :; do i=$((i+1)); echo $i > /data/count; sleep 0.2; done`,
-        ],
-      },
+      e,
+      '/data',
+      'echo kept > /scratch/m; i=0; while :; do i=$((i+1)); echo $i > /data/count; sleep 0.2; done',
+      [{ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'size=1m'] }],
     );
     const id = e.id('mounts');
     const file = path.join(data, 'count');
