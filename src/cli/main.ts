@@ -108,34 +108,38 @@ async function slowPath(args: string[]): Promise<number> {
   return code;
 }
 
-// `husk [global options] --version`, as runc accepts it after --root and the like.
-function asksVersion(args: string[]): boolean {
+// The global options before the verb, name → value (true for a flag without one), with
+// --version and -v among them: runc reads both there, after --root and the like.
+function leadingGlobals(args: string[]): Map<string, string | true> {
+  const out = new Map<string, string | true>();
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === '--version' || a === '-v') return true;
-    const name = a.replace(/^--?/, '').split('=')[0];
-    if (!a.startsWith('-') || !(name in GLOBAL_OPTIONS)) return false;
-    if (GLOBAL_OPTIONS[name].type !== 'boolean' && !a.includes('=')) i++;
+    if (a === '--version' || a === '-v') {
+      out.set('version', true);
+      continue;
+    }
+    if (!a.startsWith('-')) break;
+    const [flag, inline] = a.split(/=(.*)/s, 2);
+    const name = flag.replace(/^--?/, '');
+    const o = GLOBAL_OPTIONS[name];
+    if (!o) break;
+    out.set(name, o.type === 'boolean' ? true : (inline ?? args[++i]));
   }
-  return false;
+  return out;
 }
+
+const asksVersion = (args: string[]) => leadingGlobals(args).has('version');
 
 // A usage error goes to the --log file too, when the global options before the verb name one:
 // containerd's shim reports a failed call from that file alone, and runc's command line has
 // set its log up by the time a verb's flags are read.
 function failUsage(e: unknown, args: string[]): number {
-  let file: string | undefined;
-  let format = 'text';
-  for (let i = 0; i < args.length && args[i].startsWith('-'); i++) {
-    const [flag, inline] = args[i].split(/=(.*)/s, 2);
-    const name = flag.replace(/^--?/, '');
-    const o = GLOBAL_OPTIONS[name];
-    if (!o || o.type === 'boolean') continue;
-    const v = inline ?? args[++i];
-    if (name === 'log') file = v;
-    if (name === 'log-format') format = v;
-  }
-  const logger = file ? new Logger({ file, format: format === 'json' ? 'json' : 'text' }) : undefined;
+  const g = leadingGlobals(args);
+  const file = g.get('log');
+  const logger =
+    typeof file === 'string'
+      ? new Logger({ file, format: g.get('log-format') === 'json' ? 'json' : 'text' })
+      : undefined;
   try {
     return fail(e, logger);
   } finally {

@@ -69,9 +69,10 @@ export function joinDashValues(argv: string[], verbs: Verb<never>[]): string[] {
     }
     const name = a.replace(/^--?/, '').split('=')[0];
     const o = known.get(name);
-    if (o && name.length > 1 && /^-[^-]/.test(a)) a = `-${a}`;
-    const flag = a.split('=')[0];
-    if (!o || o.type === 'boolean' || a.includes('=') || (name.length === 1) !== /^-[^-]/.test(flag)) {
+    const oneDash = /^-[^-]/.test(a);
+    if (o && name.length > 1 && oneDash) a = `-${a}`;
+    // An option that takes the next word: a long name (two dashes by now), a short one with one.
+    if (!takesValue(o) || a.includes('=') || (name.length === 1 && !oneDash)) {
       out.push(a);
     } else if (argv[i + 1] === '-') {
       out.push(`${a}=-`);

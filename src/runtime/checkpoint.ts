@@ -119,9 +119,10 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
   if (o.lazyPages) await checkLazyPages(o.criu, version.text);
   // runc reads --status-fd only with --lazy-pages. criu 3.15 and later say "status-ready" as a
   // notification, and husk writes the byte itself; an older criu is given the fd to write to.
-  let statusFd =
+  const statusFd =
     o.lazyPages && o.statusFd !== undefined && o.statusFd >= 0 ? statusFdOf(o.statusFd) : undefined;
-  const criuFds: number[] = [];
+  const criuWritesStatus = statusFd !== undefined && version.number < 31500;
+  let ready = criuWritesStatus ? undefined : statusFd; // ours to write, once
   const images = openDir(imagePath, '--image-path');
   let work = -1;
   try {
@@ -143,11 +144,7 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
     }
     if (o.preDump) opts.track_mem = true;
     if (ps) opts.ps = ps;
-    if (statusFd !== undefined && version.number < 31500) {
-      criuFds.push(statusFd);
-      opts.status_fd = FIRST_EXTRA_FD;
-      statusFd = undefined;
-    }
+    if (criuWritesStatus) opts.status_fd = FIRST_EXTRA_FD;
     const req: CriuReq = { type: o.preDump ? REQ.PRE_DUMP : REQ.DUMP, opts };
     if (!o.preDump) {
       try {
@@ -162,13 +159,13 @@ export async function checkpoint(ctx: RuntimeContext, id: string, o: CheckpointO
     await swrk({
       criu: o.criu,
       req,
-      fds: criuFds,
+      fds: criuWritesStatus ? [statusFd] : [],
       log: path.join(workPath, logFile),
       what: o.preDump ? 'pre-dump' : 'dump',
       onNotify: (script) => {
-        if (script !== 'status-ready' || statusFd === undefined) return;
-        const fd = statusFd;
-        statusFd = undefined;
+        if (script !== 'status-ready' || ready === undefined) return;
+        const fd = ready;
+        ready = undefined;
         try {
           fs.writeSync(fd, Buffer.from([0]));
         } finally {

@@ -62,22 +62,17 @@ export interface RestoreOptions extends CriuFlags {
 const MIN_LSM_CRIU = 31600;
 
 function lsmOpts(o: RestoreOptions, criuVersion: { number: number; text: string }): Partial<CriuOpts> {
-  const out: Partial<CriuOpts> = {};
-  for (const [flag, value] of [
-    ['--lsm-profile', o.lsmProfile],
-    ['--lsm-mount-context', o.lsmMountContext],
-  ] as const) {
-    if (!value) continue;
-    if (criuVersion.number < MIN_LSM_CRIU)
-      throw new HuskError(`${flag} needs criu 3.16 or later (criu here is ${criuVersion.text})`);
-  }
-  if (o.lsmProfile) {
-    if (!/^(apparmor|selinux):./.test(o.lsmProfile))
-      throw new HuskError(`--lsm-profile ${o.lsmProfile}: expected apparmor:NAME or selinux:LABEL`);
-    out.lsm_profile = o.lsmProfile;
-  }
-  if (o.lsmMountContext) out.lsm_mount_context = o.lsmMountContext;
-  return out;
+  if (!o.lsmProfile && !o.lsmMountContext) return {};
+  if (criuVersion.number < MIN_LSM_CRIU)
+    throw new HuskError(
+      `${o.lsmProfile ? '--lsm-profile' : '--lsm-mount-context'} needs criu 3.16 or later (criu here is ${criuVersion.text})`,
+    );
+  if (o.lsmProfile && !/^(apparmor|selinux):./.test(o.lsmProfile))
+    throw new HuskError(`--lsm-profile ${o.lsmProfile}: expected apparmor:NAME or selinux:LABEL`);
+  return {
+    ...(o.lsmProfile ? { lsm_profile: o.lsmProfile } : {}),
+    ...(o.lsmMountContext ? { lsm_mount_context: o.lsmMountContext } : {}),
+  };
 }
 
 function readDescriptorsFile(imagePath: string): string[] {

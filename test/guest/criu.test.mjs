@@ -20,6 +20,7 @@ import {
   countPast,
   counterBundle,
   piped,
+  roundTrip,
   rtPiped,
   runCounter,
   timed,
@@ -115,13 +116,10 @@ describe(`checkpoint and restore with criu (${NAME})`, { skip: SKIP }, () => {
     const id = e.id('mounts');
     const file = path.join(data, 'count');
     await runCounter(t, e, b, id, file);
-    const images = e.tmpdir('husk-ckpt-');
-    const c = await rtPiped(e, ['checkpoint', '--image-path', images, id]);
-    assert.equal(c.code, 0, `checkpoint: ${show(c)}`);
-    const at = count(file);
-    const r = await rtPiped(e, ['restore', '-d', '--image-path', images, '--bundle', b.dir, id]);
-    assert.equal(r.code, 0, `restore: ${show(r)}`);
-    await countPast(file, at, 'after restore, in the bind mount');
+    await roundTrip(e, b, id, file, {
+      paths: ['--image-path', e.tmpdir('husk-ckpt-')],
+      what: 'in the bind mount',
+    });
     const pid = e.state(id).pid;
     assert.equal(fs.readFileSync(`/proc/${pid}/root/scratch/m`, 'utf8').trim(), 'kept', 'tmpfs content');
     assert.equal(e.husk(['delete', '-f', id], { runtime: RUNTIME }).code, 0);
